@@ -1,0 +1,23 @@
+//! # tenantsync-core
+//!
+//! The engine of tenantsync: one-way synchronization of Microsoft Entra ID users and security
+//! groups, with their memberships, from a source tenant into a target tenant.
+//!
+//! The modules follow one sync cycle (observe, transform, plan, apply, record); everything here
+//! that needs no network is pure and deterministic:
+//!
+//! - [`value`]: typed attribute values.
+//! - [`expr`]: Entra's attribute-mapping expression language (parser, evaluator, functions).
+//! - [`schema`]: Microsoft Graph's `synchronizationSchema` (read, write, validate, default).
+//! - [`scope`]: assignment scoping and scoping filters.
+//! - [`snapshot`]: the JSON snapshot of a tenant's users, groups and memberships.
+//! - [`plan`]: the planner, a pure function from snapshots to an ordered list of operations.
+
+pub mod expr;
+pub mod plan;
+pub mod schema;
+pub mod scope;
+pub mod snapshot;
+pub mod value;
+
+pub use value::Value;

@@ -1,0 +1,1 @@
+//! Scoping: assignments and scoping filters.

@@ -1,0 +1,456 @@
+//! Checks a schema the way an admin needs before running it: names that must match, mappings
+//! the target cannot take, functions that do not exist, filters that cannot be evaluated.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::model::{
+    AttributeMapping, FilterGroup, ObjectDefinition, ObjectMapping, SynchronizationSchema,
+};
+use crate::expr::{AttributeMappingSource, MappingSourceType, is_builtin};
+use crate::scope::{ClauseLocation, CompiledClause, ScopeError};
+
+/// How serious a validation finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The schema cannot be run as written.
+    Error,
+    /// The schema runs, but probably not as intended.
+    Warning,
+}
+
+/// One finding of [`validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationIssue {
+    /// JSON path of the offending property, for example
+    /// `$.synchronizationRules[0].objectMappings[1].attributeMappings[3].targetAttributeName`.
+    pub path: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ValidationIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level} at {}: {}", self.path, self.message)
+    }
+}
+
+/// Validates a schema allowing only built-in expression functions.
+pub fn validate(schema: &SynchronizationSchema) -> Vec<ValidationIssue> {
+    validate_with(schema, &[])
+}
+
+/// Validates a schema; `extra_functions` are the names of plugin functions that expressions may
+/// call besides the built-ins.
+pub fn validate_with(
+    schema: &SynchronizationSchema,
+    extra_functions: &[&str],
+) -> Vec<ValidationIssue> {
+    let mut v = Validator {
+        schema,
+        extra_functions,
+        issues: Vec::new(),
+    };
+    v.run();
+    v.issues
+}
+
+struct Validator<'a> {
+    schema: &'a SynchronizationSchema,
+    extra_functions: &'a [&'a str],
+    issues: Vec<ValidationIssue>,
+}
+
+impl<'a> Validator<'a> {
+    fn error(&mut self, path: String, message: String) {
+        self.issues.push(ValidationIssue {
+            path,
+            severity: Severity::Error,
+            message,
+        });
+    }
+
+    fn warning(&mut self, path: String, message: String) {
+        self.issues.push(ValidationIssue {
+            path,
+            severity: Severity::Warning,
+            message,
+        });
+    }
+
+    fn directory_names(&self) -> String {
+        let names: Vec<String> = self
+            .schema
+            .directories
+            .iter()
+            .map(|d| format!("'{}'", d.name))
+            .collect();
+        if names.is_empty() {
+            "none; add the directory definitions".to_string()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    fn run(&mut self) {
+        let schema = self.schema;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (di, d) in schema.directories.iter().enumerate() {
+            if let Some(first) = seen.insert(d.name.to_ascii_lowercase(), di) {
+                self.error(
+                    format!("$.directories[{di}].name"),
+                    format!(
+                        "directory name '{}' is also used by directories[{first}]; directory names must be unique",
+                        d.name
+                    ),
+                );
+            }
+        }
+        for (ri, rule) in schema.synchronization_rules.iter().enumerate() {
+            let rpath = format!("$.synchronizationRules[{ri}]");
+            let source_dir = schema.directory(&rule.source_directory_name);
+            let target_dir = schema.directory(&rule.target_directory_name);
+            if source_dir.is_none() {
+                let known = self.directory_names();
+                self.error(
+                    format!("{rpath}.sourceDirectoryName"),
+                    format!(
+                        "source directory '{}' is not defined in directories (defined: {known}); use one of those names",
+                        rule.source_directory_name
+                    ),
+                );
+            }
+            if target_dir.is_none() {
+                let known = self.directory_names();
+                self.error(
+                    format!("{rpath}.targetDirectoryName"),
+                    format!(
+                        "target directory '{}' is not defined in directories (defined: {known}); use one of those names",
+                        rule.target_directory_name
+                    ),
+                );
+            }
+            for (oi, om) in rule.object_mappings.iter().enumerate() {
+                let opath = format!("{rpath}.objectMappings[{oi}]");
+                let source_obj = source_dir.and_then(|d| d.object(&om.source_object_name));
+                let target_obj = target_dir.and_then(|d| d.object(&om.target_object_name));
+                if let (Some(d), None) = (source_dir, source_obj) {
+                    self.error(
+                        format!("{opath}.sourceObjectName"),
+                        format!(
+                            "object '{}' is not defined in source directory '{}' (defined: {}); use one of those objects or add its definition",
+                            om.source_object_name,
+                            d.name,
+                            object_names(&d.objects)
+                        ),
+                    );
+                }
+                if let (Some(d), None) = (target_dir, target_obj) {
+                    self.error(
+                        format!("{opath}.targetObjectName"),
+                        format!(
+                            "object '{}' is not defined in target directory '{}' (defined: {}); use one of those objects or add its definition",
+                            om.target_object_name,
+                            d.name,
+                            object_names(&d.objects)
+                        ),
+                    );
+                }
+                self.object_mapping(&opath, om, source_obj, target_obj);
+            }
+        }
+    }
+
+    fn object_mapping(
+        &mut self,
+        opath: &str,
+        om: &ObjectMapping,
+        source_obj: Option<&ObjectDefinition>,
+        target_obj: Option<&ObjectDefinition>,
+    ) {
+        if !om.flow_types.unknown.is_empty() {
+            self.error(
+                format!("{opath}.flowTypes"),
+                format!(
+                    "unknown flow type(s) {}; use a comma-separated list of Add, Update, Delete",
+                    quoted(&om.flow_types.unknown)
+                ),
+            );
+        }
+        let mut targets: HashMap<String, usize> = HashMap::new();
+        let mut priorities: HashMap<i32, usize> = HashMap::new();
+        for (ai, am) in om.attribute_mappings.iter().enumerate() {
+            let apath = format!("{opath}.attributeMappings[{ai}]");
+            self.attribute_mapping(&apath, am, source_obj, target_obj, &om.target_object_name);
+            let key = am.target_attribute_name.to_ascii_lowercase();
+            if let Some(first) = targets.insert(key, ai) {
+                self.error(
+                    format!("{apath}.targetAttributeName"),
+                    format!(
+                        "target attribute '{}' is already mapped by attributeMappings[{first}]; keep one mapping per target attribute",
+                        am.target_attribute_name
+                    ),
+                );
+            }
+            if am.matching_priority > 0 {
+                if let Some(first) = priorities.insert(am.matching_priority, ai) {
+                    self.error(
+                        format!("{apath}.matchingPriority"),
+                        format!(
+                            "matching priority {} is also used by attributeMappings[{first}]; give each matching attribute its own priority (1, 2, ...)",
+                            am.matching_priority
+                        ),
+                    );
+                }
+            } else if am.matching_priority < 0 {
+                self.error(
+                    format!("{apath}.matchingPriority"),
+                    format!(
+                        "matching priority {} is negative; use 0 (not a matching attribute) or 1, 2, ...",
+                        am.matching_priority
+                    ),
+                );
+            }
+        }
+        if let Some(target) = target_obj
+            && om.enabled
+            && om.flow_types.add
+        {
+            for attr in target.attributes.iter().filter(|a| a.required && !a.anchor) {
+                let mapped = om
+                    .attribute_mappings
+                    .iter()
+                    .any(|m| m.target_attribute_name.eq_ignore_ascii_case(&attr.name));
+                if !mapped && attr.default_value.is_none() {
+                    self.error(
+                        format!("{opath}.attributeMappings"),
+                        format!(
+                            "target attribute '{}' of '{}' is required to create objects but no attribute mapping writes it; add a mapping (a Constant or a defaultValue will do)",
+                            attr.name, target.name
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(scope) = &om.scope {
+            let spath = format!("{opath}.scope");
+            self.filter_groups(&format!("{spath}.groups"), &scope.groups, source_obj);
+            self.filter_groups(
+                &format!("{spath}.inputFilterGroups"),
+                &scope.input_filter_groups,
+                source_obj,
+            );
+            self.filter_groups(
+                &format!("{spath}.categoryFilterGroups"),
+                &scope.category_filter_groups,
+                source_obj,
+            );
+        }
+    }
+
+    fn attribute_mapping(
+        &mut self,
+        apath: &str,
+        am: &AttributeMapping,
+        source_obj: Option<&ObjectDefinition>,
+        target_obj: Option<&ObjectDefinition>,
+        target_name: &str,
+    ) {
+        if am.target_attribute_name.trim().is_empty() {
+            self.error(
+                format!("{apath}.targetAttributeName"),
+                "targetAttributeName is empty; name the target attribute this mapping writes"
+                    .to_string(),
+            );
+        } else if let Some(t) = target_obj {
+            match t.attribute(&am.target_attribute_name) {
+                None => self.error(
+                    format!("{apath}.targetAttributeName"),
+                    format!(
+                        "target object '{target_name}' has no attribute '{}'; fix the name or add the attribute to the target object definition",
+                        am.target_attribute_name
+                    ),
+                ),
+                Some(def) if def.mutability == super::Mutability::ReadOnly => self.warning(
+                    format!("{apath}.targetAttributeName"),
+                    format!(
+                        "target attribute '{}' is ReadOnly in the target directory; writes to it will fail, remove the mapping",
+                        def.name
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        if !am.flow_behavior.is_known() {
+            self.error(
+                format!("{apath}.flowBehavior"),
+                format!(
+                    "unknown flowBehavior '{}'; use FlowWhenChanged or FlowAlways",
+                    am.flow_behavior
+                ),
+            );
+        }
+        if !am.flow_type.is_known() {
+            self.error(
+                format!("{apath}.flowType"),
+                format!(
+                    "unknown flowType '{}'; use one of {}",
+                    am.flow_type,
+                    super::FlowType::KNOWN.join(", ")
+                ),
+            );
+        }
+        if am.matching_priority > 0 && am.source.is_none() {
+            self.error(
+                format!("{apath}.source"),
+                format!(
+                    "'{}' is a matching attribute (matchingPriority {}) but has no source to match with; add a source or set matchingPriority to 0",
+                    am.target_attribute_name, am.matching_priority
+                ),
+            );
+        }
+        if am.source.is_none() && am.default_value.is_none() {
+            self.warning(
+                format!("{apath}.source"),
+                format!(
+                    "mapping to '{}' has neither a source nor a defaultValue and never writes anything; add one or remove the mapping",
+                    am.target_attribute_name
+                ),
+            );
+        }
+        if let Some(src) = &am.source {
+            self.source_tree(&format!("{apath}.source"), src, source_obj);
+        }
+    }
+
+    fn source_tree(
+        &mut self,
+        path: &str,
+        node: &AttributeMappingSource,
+        source_obj: Option<&ObjectDefinition>,
+    ) {
+        let name = node.name.as_deref().unwrap_or("");
+        match node.kind {
+            MappingSourceType::Function => {
+                if name.is_empty() {
+                    self.error(
+                        format!("{path}.name"),
+                        "function node has no name; set name to the function called".to_string(),
+                    );
+                } else if !is_builtin(name) && !self.extra_functions.contains(&name) {
+                    let hint = crate::expr::BUILTIN_FUNCTIONS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(name))
+                        .map(|f| format!("function names are case-sensitive, did you mean '{f}'?"))
+                        .unwrap_or_else(|| {
+                            "use a built-in function (see docs/expressions.md) or load the plugin that provides it".to_string()
+                        });
+                    self.error(
+                        format!("{path}.name"),
+                        format!("unknown function '{name}'; {hint}"),
+                    );
+                }
+                for (pi, p) in node.parameters.iter().enumerate() {
+                    self.source_tree(
+                        &format!("{path}.parameters[{pi}].value"),
+                        &p.value,
+                        source_obj,
+                    );
+                }
+            }
+            MappingSourceType::Attribute => {
+                if name.is_empty() {
+                    self.error(
+                        format!("{path}.name"),
+                        "attribute node has no name; set name to the source attribute".to_string(),
+                    );
+                } else if let Some(obj) = source_obj
+                    && obj.attribute(name).is_none()
+                {
+                    self.error(
+                        format!("{path}.name"),
+                        format!(
+                            "source object '{}' has no attribute '{name}'; fix the name or add the attribute to the source object definition",
+                            obj.name
+                        ),
+                    );
+                }
+            }
+            MappingSourceType::Constant => {}
+        }
+    }
+
+    fn filter_groups(
+        &mut self,
+        gpath: &str,
+        groups: &[FilterGroup],
+        source_obj: Option<&ObjectDefinition>,
+    ) {
+        for (gi, g) in groups.iter().enumerate() {
+            for (ci, c) in g.clauses.iter().enumerate() {
+                let cpath = format!("{gpath}[{gi}].clauses[{ci}]");
+                let at = ClauseLocation {
+                    group: gi + 1,
+                    group_name: g.name.clone(),
+                    clause: ci + 1,
+                };
+                if let Err(e) = CompiledClause::compile(c, at) {
+                    let field = match &e {
+                        ScopeError::UnknownOperator { .. } => "operatorName",
+                        ScopeError::Arity { .. }
+                        | ScopeError::BadRegex { .. }
+                        | ScopeError::NotInteger { .. } => "targetOperand.values",
+                        ScopeError::NoOperand { .. } => "sourceOperandName",
+                    };
+                    self.error(format!("{cpath}.{field}"), e.to_string());
+                }
+                if let Some(obj) = source_obj
+                    && !c.source_operand_name.trim().is_empty()
+                {
+                    match obj.attribute(&c.source_operand_name) {
+                        None => self.error(
+                            format!("{cpath}.sourceOperandName"),
+                            format!(
+                                "source object '{}' has no attribute '{}' to filter on; fix the name or add the attribute to the source object definition",
+                                obj.name, c.source_operand_name
+                            ),
+                        ),
+                        Some(def) if def.multivalued => self.warning(
+                            format!("{cpath}.sourceOperandName"),
+                            format!(
+                                "'{}' is multi-valued; Entra does not filter on multi-valued attributes, so this filter behaves differently there",
+                                def.name
+                            ),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn object_names(objects: &[ObjectDefinition]) -> String {
+    if objects.is_empty() {
+        return "none".to_string();
+    }
+    objects
+        .iter()
+        .map(|o| format!("'{}'", o.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

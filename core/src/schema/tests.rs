@@ -627,3 +627,38 @@ fn filter_on_multivalued_attribute_warns() {
         && i.path == format!("{CLAUSE}.sourceOperandName")
         && i.message.contains("multi-valued")));
 }
+
+#[test]
+fn object_without_matching_attribute_warns() {
+    let mut v = default_json();
+    let i = user_mapping_index(&v, "mail");
+    v["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][i]["matchingPriority"] =
+        json!(0);
+    let issues = issues_of(v);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    assert!(issues.iter().any(|i| i.severity == Severity::Warning
+        && i.path == format!("{USERS}.attributeMappings")
+        && i.message.contains("no matching attribute")));
+}
+
+#[test]
+fn object_without_one_anchor_warns() {
+    let mut v = default_json();
+    v["directories"][1]["objects"][0]["attributes"][0]["anchor"] = json!(false);
+    let issues = issues_of(v);
+    assert!(issues.iter().any(|i| i.severity == Severity::Warning
+        && i.path == "$.directories[1].objects[0].attributes"
+        && i.message.contains("has 0 anchor attributes")));
+}
+
+#[test]
+fn mapping_without_source_or_default_warns() {
+    let mut v = default_json();
+    let i = user_mapping_index(&v, "city");
+    v["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][i]["source"] =
+        json!(null);
+    let issues = issues_of(v);
+    assert!(issues.iter().any(|x| x.severity == Severity::Warning
+        && x.path == format!("{USERS}.attributeMappings[{i}].source")
+        && x.message.contains("neither a source nor a defaultValue")));
+}

@@ -112,6 +112,20 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+        for (di, d) in schema.directories.iter().enumerate() {
+            for (oi, o) in d.objects.iter().enumerate() {
+                let anchors = o.attributes.iter().filter(|a| a.anchor).count();
+                if anchors != 1 {
+                    self.warning(
+                        format!("$.directories[{di}].objects[{oi}].attributes"),
+                        format!(
+                            "object '{}' of directory '{}' has {anchors} anchor attributes; Graph expects exactly one (usually 'id')",
+                            o.name, d.name
+                        ),
+                    );
+                }
+            }
+        }
         for (ri, rule) in schema.synchronization_rules.iter().enumerate() {
             let rpath = format!("$.synchronizationRules[{ri}]");
             let source_dir = schema.directory(&rule.source_directory_name);
@@ -217,6 +231,22 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
+        }
+        // Users may already exist in the target (invited by hand as B2B users) and must be
+        // matched rather than invited twice. Groups are not matched: like Entra, the engine
+        // only manages groups it created, and re-finds them by the anchor it stores.
+        if om.enabled
+            && om.flow_types.add
+            && priorities.is_empty()
+            && om.target_object_name.eq_ignore_ascii_case("User")
+        {
+            self.warning(
+                format!("{opath}.attributeMappings"),
+                format!(
+                    "object mapping '{}' has no matching attribute (matchingPriority above 0), so users who already exist in the target are never matched and get invited again; mark one mapping (usually mail) as a matching attribute",
+                    om.name
+                ),
+            );
         }
         if let Some(target) = target_obj
             && om.enabled

@@ -446,11 +446,11 @@ string_enum!(
         Always,
         /// Only when the object is created ("Only during creation" in the portal).
         ObjectAddOnly,
-        /// Only adds values to a multi-valued attribute, never removes.
+        /// Only when the change adds new values to a multi-valued attribute.
         MultiValueAddOnly,
-        /// Only when the target attribute has no value.
+        /// When the target has a value, only "add" operations flow, never "remove".
         ValueAddOnly,
-        /// Only when the target attribute is absent.
+        /// Only when the target attribute has no value at all.
         AttributeAddOnly,
     ]
 );

@@ -17,7 +17,7 @@ pub use model::{
     Mutability, ObjectDefinition, ObjectMapping, ReferencedObject, SynchronizationRule,
     SynchronizationSchema,
 };
-pub use validate::{Severity, ValidationIssue, validate, validate_with};
+pub use validate::{Severity, ValidationIssue, has_errors, validate, validate_with};
 
 /// The built-in default schema, as JSON (also in `examples/schema-default.json`).
 pub const DEFAULT_SCHEMA_JSON: &str = include_str!("default_schema.json");
@@ -101,7 +101,10 @@ struct Wrapper {
 
 /// Reads a schema from JSON: a bare `synchronizationSchema`, or a `synchronizationTemplate` or
 /// `synchronizationJob` that holds one under `schema`.
+///
+/// A leading byte-order mark (as Windows PowerShell 5.1 writes with `Out-File`) is ignored.
 pub fn load(json: &str) -> Result<SynchronizationSchema, SchemaError> {
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     let value: serde_json::Value = serde_json::from_str(json).map_err(SchemaError::from_json)?;
     let serde_json::Value::Object(map) = &value else {
         return Err(SchemaError::NotASchema {

@@ -127,6 +127,11 @@ fn round_trip_is_identical_and_keeps_unknown_properties() {
     rule["objectMappings"][0]["x-om"] = json!("kept");
     rule["objectMappings"][0]["attributeMappings"][0]["x-am"] = json!([1, 2]);
     rule["objectMappings"][0]["attributeMappings"][0]["source"]["x-src"] = json!("s");
+    rule["objectMappings"][1]["attributeMappings"][0]["source"] = json!({
+        "type": "Function", "name": "ToLower", "expression": "ToLower([displayName])",
+        "parameters": [{"key": "source", "x-p": 3,
+            "value": {"type": "Attribute", "name": "displayName", "expression": "[displayName]"}}]
+    });
     rule["objectMappings"][0]["scope"] = json!({
         "groups": [{"name": "g", "x-g": 1, "clauses": [{
             "operatorName": "EQUALS", "sourceOperandName": "department",
@@ -168,6 +173,10 @@ fn round_trip_is_identical_and_keeps_unknown_properties() {
     assert_eq!(
         r["objectMappings"][0]["attributeMappings"][0]["source"]["x-src"],
         "s"
+    );
+    assert_eq!(
+        r["objectMappings"][1]["attributeMappings"][0]["source"]["parameters"][0]["x-p"],
+        3
     );
     let scope = &r["objectMappings"][0]["scope"];
     assert_eq!(scope["x-f"], "f");
@@ -661,4 +670,35 @@ fn mapping_without_source_or_default_warns() {
     assert!(issues.iter().any(|x| x.severity == Severity::Warning
         && x.path == format!("{USERS}.attributeMappings[{i}].source")
         && x.message.contains("neither a source nor a defaultValue")));
+}
+
+#[test]
+fn byte_order_mark_is_ignored() {
+    let text = format!("\u{feff}{DEFAULT_SCHEMA_JSON}");
+    assert_eq!(load(&text).unwrap(), default_schema());
+}
+
+#[test]
+fn has_errors_only_counts_errors() {
+    let mut v = default_json();
+    let i = user_mapping_index(&v, "mail");
+    v["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][i]["matchingPriority"] =
+        json!(0);
+    let issues = issues_of(v);
+    assert!(!issues.is_empty());
+    assert!(!has_errors(&issues));
+    let mut v = default_json();
+    v["synchronizationRules"][0]["sourceDirectoryName"] = json!("x");
+    assert!(has_errors(&issues_of(v)));
+}
+
+proptest::proptest! {
+    /// Printing flow types and parsing them back gives the same flags.
+    #[test]
+    fn flow_types_round_trip(add: bool, update: bool, delete: bool, spaced: bool) {
+        let f = FlowTypes { add, update, delete, unknown: Vec::new() };
+        let text = f.to_string();
+        let text = if spaced { text } else { text.replace(", ", ",") };
+        proptest::prop_assert_eq!(FlowTypes::parse(&text), f);
+    }
 }

@@ -31,6 +31,18 @@ pub struct ValidationIssue {
     pub message: String,
 }
 
+impl ValidationIssue {
+    /// True for an error (the schema cannot be run as written).
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// True when any issue is an error.
+pub fn has_errors(issues: &[ValidationIssue]) -> bool {
+    issues.iter().any(ValidationIssue::is_error)
+}
+
 impl fmt::Display for ValidationIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {

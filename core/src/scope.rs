@@ -316,16 +316,19 @@ impl CompiledClause {
     /// element satisfies it, and `NOT EQUALS`, `NOT REGEX MATCH` and `!&` are true when the value
     /// is present and no element satisfies the positive form.
     pub fn eval(&self, value: &Value) -> bool {
+        // Null, empty, and lists holding only empty values are all "null or empty".
+        let items: Vec<Value> = value
+            .as_list()
+            .into_iter()
+            .filter(|v| !v.is_null_or_empty())
+            .collect();
         match self.operator {
-            Operator::IsNull => return value.is_null_or_empty(),
-            Operator::IsNotNull => return !value.is_null_or_empty(),
+            Operator::IsNull => return items.is_empty(),
+            Operator::IsNotNull => return !items.is_empty(),
+            _ if items.is_empty() => return false,
             _ => {}
         }
-        if value.is_null_or_empty() {
-            return false;
-        }
-        let items = value.as_list();
-        let any = |f: &dyn Fn(&Value) -> bool| items.iter().any(|v| !v.is_null_or_empty() && f(v));
+        let any = |f: &dyn Fn(&Value) -> bool| items.iter().any(f);
         match (&self.operator, &self.operand) {
             (Operator::Equals, Operand::Text(t)) => any(&|v| equals(v, t)),
             (Operator::NotEquals, Operand::Text(t)) => !any(&|v| equals(v, t)),

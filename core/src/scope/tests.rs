@@ -195,6 +195,11 @@ fn multi_valued_values_test_each_element() {
     assert!(eval("Includes", &["+44"], phones.clone()));
     assert!(!eval("NOT EQUALS", &["+1 555"], phones.clone()));
     assert!(eval("NOT EQUALS", &["+33"], phones));
+    let blanks = Value::Multi(vec![empty(), empty()]);
+    assert!(!eval("NOT EQUALS", &["+33"], blanks.clone()));
+    assert!(!eval("NOT REGEX MATCH", &["x"], blanks.clone()));
+    assert!(eval("IS NULL", &[], blanks.clone()));
+    assert!(!eval("IS NOT NULL", &[], blanks));
 }
 
 #[test]

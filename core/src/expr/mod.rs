@@ -1,11 +1,29 @@
-//! Entra's attribute-mapping expression language.
+//! Entra's attribute-mapping expression language: [`parse`] text into an [`Expr`], [`evaluate`]
+//! it against an [`EvalContext`], and convert it to and from Graph's tree form
+//! ([`AttributeMappingSource`]).
 //!
 //! See Microsoft's "Reference for writing expressions for attribute mappings in Microsoft Entra
-//! ID" and `docs/mapping.md`.
+//! ID" and `docs/expressions.md`.
 
+mod ast;
+mod datetime;
+mod eval;
+mod functions;
 mod mapping_source;
+mod parser;
+mod signature;
+mod text;
+mod tree;
 
-pub use mapping_source::{AttributeMappingSource, MappingSourceType, MappingSourceParameter};
+pub use ast::{CompareOp, Expr};
+pub use eval::{
+    AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, StaticContext, evaluate,
+};
+pub use functions::RANDOM_STRING_MAX;
+pub use mapping_source::{AttributeMappingSource, MappingSourceParameter, MappingSourceType};
+pub use parser::{MAX_EXPRESSION_CHARS, MAX_NESTING, ParseError, parse};
+pub use signature::{Repeat, SIGNATURES, Signature, signature};
+pub use tree::MappingSourceError;
 
 /// The built-in functions of the expression language, by their exact (case-sensitive) names.
 pub const BUILTIN_FUNCTIONS: &[&str] = &[

@@ -6,18 +6,22 @@
 //! The modules follow one sync cycle (observe, transform, plan, apply, record); everything here
 //! that needs no network is pure and deterministic:
 //!
+//! - [`config`]: the job configuration (`job.toml`).
 //! - [`value`]: typed attribute values.
 //! - [`expr`]: Entra's attribute-mapping expression language (parser, evaluator, functions).
 //! - [`schema`]: Microsoft Graph's `synchronizationSchema` (read, write, validate, default).
 //! - [`scope`]: assignment scoping and scoping filters.
 //! - [`snapshot`]: the JSON snapshot of a tenant's users, groups and memberships.
 //! - [`plan`]: the planner, a pure function from snapshots to an ordered list of operations.
+//! - [`state`]: the state store (SQLite), one file per job.
 
+pub mod config;
 pub mod expr;
 pub mod plan;
 pub mod schema;
 pub mod scope;
 pub mod snapshot;
+pub mod state;
 pub mod value;
 
 pub use value::Value;

@@ -1,12 +1,25 @@
 //! `tenantsync`: the command-line program, thin over `tenantsync-core`.
+//!
+//! Parse, run, map the outcome to an exit code (see `exit.rs` and `docs/operations.md`).
+
+mod commands;
+mod exit;
+
+use std::io::Write;
 
 use clap::Parser;
 
-/// One-way synchronization of Microsoft Entra ID users and security groups between tenants.
-#[derive(Debug, Parser)]
-#[command(name = "tenantsync", version, about)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    let cli = commands::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code.into(),
+        Err(failure) => {
+            // A closed pipe (`tenantsync plan | head`) is not an error worth reporting.
+            if failure.is_broken_pipe() {
+                return exit::Code::Ok.into();
+            }
+            let _ = writeln!(std::io::stderr(), "error: {:#}", failure.error);
+            failure.code.into()
+        }
+    }
 }

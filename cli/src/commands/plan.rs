@@ -1,0 +1,146 @@
+//! `tenantsync plan --source S.json --target T.json [--schema F] [--config job.toml] [--json]`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use tenantsync_core::config::JobConfig;
+use tenantsync_core::plan::{self, LastKnownState, Plan, PlanInput};
+use tenantsync_core::schema;
+use tenantsync_core::snapshot::Snapshot;
+
+use crate::exit::{Code, Failure};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The source tenant snapshot (JSON; see docs/planning.md).
+    #[arg(long, value_name = "FILE")]
+    source: PathBuf,
+    /// The target tenant snapshot.
+    #[arg(long, value_name = "FILE")]
+    target: PathBuf,
+    /// The mapping schema; overrides the job's. Default: the job's, else the built-in schema.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// The job configuration (scope and options). Default: nothing assigned, default options.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the plan as JSON (its stable form).
+    #[arg(long)]
+    json: bool,
+    /// Let a plan over the deletion threshold through.
+    #[arg(long)]
+    allow_deletes: bool,
+    /// The time expressions see as Now(), RFC 3339. Default: now.
+    #[arg(long, value_name = "TIME")]
+    as_of: Option<DateTime<Utc>>,
+    /// Also write the target snapshot as it would be after applying the plan.
+    #[arg(long, value_name = "FILE")]
+    write_target: Option<PathBuf>,
+}
+
+pub fn run(args: PlanArgs) -> Result<Code, Failure> {
+    let source = Snapshot::load(&args.source).map_err(Failure::config)?;
+    let target = Snapshot::load(&args.target).map_err(Failure::config)?;
+    let mut config = match &args.config {
+        Some(path) => JobConfig::load(path).map_err(Failure::config)?,
+        None => JobConfig::default(),
+    };
+    if args.allow_deletes {
+        config.options.allow_deletes = true;
+    }
+    let schema_path = args.schema.clone().or_else(|| config.schema_path());
+    let schema = match &schema_path {
+        Some(path) => schema::load_file(path).map_err(Failure::config)?,
+        None => schema::default_schema(),
+    };
+    let errors: Vec<String> = schema::validate(&schema)
+        .into_iter()
+        .filter(|i| i.severity == schema::Severity::Error)
+        .map(|i| i.to_string())
+        .collect();
+    if !errors.is_empty() {
+        return Err(Failure::config(anyhow!(
+            "the schema is invalid:\n  {}\n(run `tenantsync schema validate` for details)",
+            errors.join("\n  ")
+        )));
+    }
+    let state = LastKnownState::default();
+    let input = PlanInput {
+        source: &source,
+        target: &target,
+        schema: &schema,
+        scope: &config.scope,
+        options: &config.options,
+        state: &state,
+        as_of: args.as_of.unwrap_or_else(Utc::now),
+        functions: None,
+    };
+    let plan = plan::plan(&input).map_err(Failure::config)?;
+    if let Some(path) = &args.write_target {
+        let after = plan::simulate(&target, &plan.operations)?;
+        std::fs::write(path, after.to_json_pretty())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", plan.to_json_pretty())?;
+    } else {
+        render(&mut out, &plan)?;
+    }
+    Ok(if plan.refused.is_some() {
+        Code::Refused
+    } else {
+        Code::Ok
+    })
+}
+
+fn render(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
+    let s = &plan.summary;
+    writeln!(
+        out,
+        "In scope: {} users, {} groups.",
+        s.users_in_scope, s.groups_in_scope
+    )?;
+    if let Some(refusal) = &plan.refused {
+        writeln!(out, "\nREFUSED: {}", refusal.message)?;
+        writeln!(out, "Would delete or disable:")?;
+        for op in &refusal.would_deprovision {
+            writeln!(out, "  - {}", op.describe())?;
+        }
+    } else if plan.operations.is_empty() {
+        writeln!(out, "\nNothing to do: the target is in sync.")?;
+    } else {
+        let counts: Vec<String> = s
+            .operations
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        writeln!(
+            out,
+            "\nPlan: {} operations ({}):",
+            plan.operations.len(),
+            counts.join(", ")
+        )?;
+        for (i, op) in plan.operations.iter().enumerate() {
+            writeln!(out, "{:>5}. {}", i + 1, op.describe())?;
+        }
+    }
+    if !plan.report.is_empty() {
+        writeln!(out, "\nReport: {} entries:", plan.report.len())?;
+        for r in &plan.report {
+            let code = serde_json::to_value(r.reason).unwrap_or_default();
+            writeln!(
+                out,
+                "  [{}] {:?} {}: {}",
+                code.as_str().unwrap_or(""),
+                r.kind,
+                r.display,
+                r.detail
+            )?;
+        }
+    }
+    Ok(())
+}

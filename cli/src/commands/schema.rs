@@ -1,0 +1,71 @@
+//! `tenantsync schema validate FILE` and `tenantsync schema default`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use tenantsync_core::schema::{self, Severity};
+
+use crate::exit::{Code, Failure};
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Check a schema file: exit 0 when valid, 7 with every problem listed otherwise.
+    Validate {
+        /// The schema JSON: a bare synchronizationSchema, or a template or job export holding one.
+        file: PathBuf,
+        /// Plugin functions the schema may call, besides the built-ins (repeatable).
+        #[arg(long = "function", value_name = "NAME")]
+        functions: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the built-in cross-tenant schema (users and security groups).
+    Default,
+}
+
+pub fn run(command: SchemaCommand) -> Result<Code, Failure> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        SchemaCommand::Default => {
+            writeln!(out, "{}", schema::to_json_pretty(&schema::default_schema()))?;
+            Ok(Code::Ok)
+        }
+        SchemaCommand::Validate {
+            file,
+            functions,
+            json,
+        } => {
+            let parsed = schema::load_file(&file).map_err(Failure::config)?;
+            let extra: Vec<&str> = functions.iter().map(String::as_str).collect();
+            let issues = schema::validate_with(&parsed, &extra);
+            let errors = issues
+                .iter()
+                .filter(|i| i.severity == Severity::Error)
+                .count();
+            if json {
+                let body = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "valid": errors == 0,
+                    "issues": issues.iter().map(|i| serde_json::json!({
+                        "path": i.path,
+                        "severity": if i.severity == Severity::Error { "error" } else { "warning" },
+                        "message": i.message,
+                    })).collect::<Vec<_>>(),
+                });
+                writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
+            } else {
+                for issue in &issues {
+                    writeln!(out, "{issue}")?;
+                }
+                if errors == 0 {
+                    writeln!(out, "{}: valid ({} warnings)", file.display(), issues.len())?;
+                } else {
+                    writeln!(out, "{}: {errors} errors", file.display())?;
+                }
+            }
+            Ok(if errors == 0 { Code::Ok } else { Code::Invalid })
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Exit codes: stable numbers that scripts and runbooks rely on.
+
+/// The process exit codes of `tenantsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    /// Success: the command did what it was asked (a sync converged, a plan was made).
+    Ok = 0,
+    /// An unexpected failure.
+    Failure = 1,
+    /// The command line is wrong (clap's own code).
+    #[allow(dead_code)]
+    Usage = 2,
+    /// A configuration, schema, snapshot or sign-in problem: fix the input and run again.
+    Config = 3,
+    /// Some objects failed and were escrowed for the next cycle; the rest was applied.
+    #[allow(dead_code)]
+    Escrowed = 4,
+    /// The plan passed the deletion threshold and was refused: nothing was applied.
+    Refused = 5,
+    /// The job is quarantined.
+    #[allow(dead_code)]
+    Quarantined = 6,
+    /// An invalid input was found by a check (`schema validate`).
+    Invalid = 7,
+}
+
+impl From<Code> for std::process::ExitCode {
+    fn from(c: Code) -> Self {
+        std::process::ExitCode::from(c as u8)
+    }
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// What went wrong.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// An input problem (exit code 3).
+    pub fn config(error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: Code::Config,
+            error: error.into(),
+        }
+    }
+
+    /// True when the error is a closed standard output.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.error
+            .chain()
+            .filter_map(|e| e.downcast_ref::<std::io::Error>())
+            .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: Code::Failure,
+            error: e.into(),
+        }
+    }
+}

@@ -18,13 +18,44 @@
 //! Every property of an object other than `id` is an attribute, named as in Microsoft Graph; a
 //! group's `members` holds the ids of its direct members (users or groups).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::value::Value;
+
+/// A fast hasher for directory object ids (Fx-style, eight bytes at a time). Ids come from the
+/// directory, so there is no adversary choosing collisions, and planning hashes millions of them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A hash map keyed by object ids, with [`IdHasher`].
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+/// A hash set of object ids, with [`IdHasher`].
+pub type IdSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
+
+static NULL: Value = Value::Null;
 
 /// A directory object: its id and its attributes by Graph property name.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -57,6 +88,24 @@ impl DirectoryObject {
             return Value::String(self.id.clone());
         }
         self.attributes.get(name).cloned().unwrap_or(Value::Null)
+    }
+
+    /// An attribute's value by reference, `Value::Null` when absent (not for `id`).
+    pub fn get_ref(&self, name: &str) -> &Value {
+        self.attributes.get(name).unwrap_or(&NULL)
+    }
+
+    /// A group's direct member ids, without copying them.
+    pub fn member_ids(&self) -> impl Iterator<Item = &str> {
+        let items: &[Value] = match self.attributes.get("members") {
+            Some(Value::Multi(items)) => items,
+            Some(single) => std::slice::from_ref(single),
+            None => &[],
+        };
+        items.iter().filter_map(|v| match v {
+            Value::String(s) | Value::Reference(s) => Some(s.as_str()),
+            _ => None,
+        })
     }
 
     /// An attribute as text, when present and not empty.
@@ -245,7 +294,7 @@ impl Snapshot {
     }
 
     fn check_unique_ids(&self, origin: &str) -> Result<(), SnapshotError> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = IdSet::default();
         for o in self.users.iter().chain(&self.groups) {
             if !seen.insert(o.id.as_str()) {
                 return Err(SnapshotError::DuplicateId {
@@ -259,11 +308,11 @@ impl Snapshot {
 
     /// An index from object id to user or group, for lookups by id.
     pub fn index(&self) -> SnapshotIndex<'_> {
-        let mut users = HashMap::with_capacity(self.users.len());
+        let mut users = IdMap::with_capacity_and_hasher(self.users.len(), Default::default());
         for u in &self.users {
             users.insert(u.id.as_str(), u);
         }
-        let mut groups = HashMap::with_capacity(self.groups.len());
+        let mut groups = IdMap::with_capacity_and_hasher(self.groups.len(), Default::default());
         for g in &self.groups {
             groups.insert(g.id.as_str(), g);
         }
@@ -275,9 +324,9 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct SnapshotIndex<'a> {
     /// Users by id.
-    pub users: HashMap<&'a str, &'a DirectoryObject>,
+    pub users: IdMap<&'a str, &'a DirectoryObject>,
     /// Groups by id.
-    pub groups: HashMap<&'a str, &'a DirectoryObject>,
+    pub groups: IdMap<&'a str, &'a DirectoryObject>,
 }
 
 #[cfg(test)]

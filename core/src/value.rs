@@ -127,6 +127,10 @@ impl Value {
             (Value::Bool(a), Value::String(s)) | (Value::String(s), Value::Bool(a)) => {
                 s.eq_ignore_ascii_case(if *a { "true" } else { "false" })
             }
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Null, Value::Null) => true,
             (a, b) => match (a.as_text(), b.as_text()) {
                 (None, None) => true,
                 (Some(x), Some(y)) => x == y,

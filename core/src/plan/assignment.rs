@@ -6,9 +6,9 @@
 //! assigned groups that are security groups (or Microsoft 365 groups synced as security groups)
 //! and pass the group scoping filter.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
-use crate::snapshot::{DirectoryObject, GroupKind, SnapshotIndex};
+use crate::snapshot::{DirectoryObject, GroupKind, IdSet, SnapshotIndex};
 
 use super::model::{ObjectKind, Reason, ReportEntry};
 use super::options::{M365Groups, NestedGroups, PlanOptions, ScopeMode, ScopeOptions};
@@ -69,7 +69,7 @@ pub(crate) fn resolve<'s>(
     }
 
     // Candidate users: the assigned ones and the members of assigned groups.
-    let mut candidates: BTreeSet<&'s str> = BTreeSet::new();
+    let mut candidates: IdSet<&'s str> = IdSet::default();
     match scope.mode {
         ScopeMode::All => candidates.extend(all_users.iter().map(|u| u.id.as_str())),
         ScopeMode::Assigned => {
@@ -86,7 +86,10 @@ pub(crate) fn resolve<'s>(
         }
     }
 
-    let mut in_scope: HashSet<&'s str> = HashSet::with_capacity(candidates.len());
+    let mut candidates: Vec<&'s str> = candidates.into_iter().collect();
+    candidates.sort_unstable();
+    let mut in_scope: IdSet<&'s str> =
+        IdSet::with_capacity_and_hasher(candidates.len(), Default::default());
     let mut users = Vec::with_capacity(candidates.len());
     for id in candidates {
         let user = index.users[id];
@@ -169,10 +172,11 @@ fn user_members<'s>(
     flatten: bool,
 ) -> Vec<&'s str> {
     let mut out = Vec::new();
-    let mut seen_groups: HashSet<&str> = HashSet::from([group.id.as_str()]);
+    let mut seen_groups: IdSet<&str> = IdSet::default();
+    seen_groups.insert(group.id.as_str());
     let mut stack = vec![group];
     while let Some(g) = stack.pop() {
-        for m in member_ids(g) {
+        for m in g.member_ids() {
             if let Some((id, _)) = index.users.get_key_value(m) {
                 out.push(*id);
             } else if flatten
@@ -186,37 +190,23 @@ fn user_members<'s>(
     out
 }
 
-fn member_ids(group: &DirectoryObject) -> impl Iterator<Item = &str> {
-    let list = group.attributes.get("members");
-    list.into_iter().flat_map(|v| match v {
-        crate::Value::Multi(items) => items.iter().filter_map(ref_text).collect::<Vec<_>>(),
-        single => ref_text(single).into_iter().collect(),
-    })
-}
-
-fn ref_text(v: &crate::Value) -> Option<&str> {
-    match v {
-        crate::Value::String(s) | crate::Value::Reference(s) => Some(s.as_str()),
-        _ => None,
-    }
-}
-
 /// The in-scope user members a group should have, reporting every member left out.
 fn scoped_members<'s>(
     index: &SnapshotIndex<'s>,
     group: &'s DirectoryObject,
     flatten: bool,
-    in_scope: &HashSet<&'s str>,
+    in_scope: &IdSet<&'s str>,
     report: &mut Vec<ReportEntry>,
 ) -> Vec<&'s str> {
-    let mut out: BTreeSet<&'s str> = BTreeSet::new();
-    let mut seen_groups: HashSet<&str> = HashSet::from([group.id.as_str()]);
+    let mut out: Vec<&'s str> = Vec::new();
+    let mut seen_groups: IdSet<&str> = IdSet::default();
+    seen_groups.insert(group.id.as_str());
     let mut stack = vec![group];
     while let Some(g) = stack.pop() {
-        for m in member_ids(g) {
+        for m in g.member_ids() {
             if let Some((id, user)) = index.users.get_key_value(m) {
                 if in_scope.contains(id) {
-                    out.insert(id);
+                    out.push(id);
                 } else {
                     report.push(ReportEntry {
                         kind: ObjectKind::Membership,
@@ -252,7 +242,9 @@ fn scoped_members<'s>(
             }
         }
     }
-    out.into_iter().collect()
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn entry(kind: ObjectKind, reason: Reason, id: &str, display: &str, detail: String) -> ReportEntry {

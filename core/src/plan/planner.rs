@@ -2,11 +2,11 @@
 //! match and diff users, match and diff groups and memberships, deprovision what left the
 //! scope, check the deletion threshold, order the operations.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use crate::snapshot::{DirectoryObject, SnapshotIndex};
+use crate::snapshot::{DirectoryObject, IdMap, IdSet, SnapshotIndex};
 use crate::value::Value;
 
 use super::assignment::{self, ScopedGroup};
@@ -73,8 +73,8 @@ enum Match<'t> {
 
 /// Target objects by the source id in their anchor.
 struct AnchorIndex<'t> {
-    live: HashMap<&'t str, &'t DirectoryObject>,
-    deleted: HashMap<&'t str, &'t DirectoryObject>,
+    live: IdMap<&'t str, &'t DirectoryObject>,
+    deleted: IdMap<&'t str, &'t DirectoryObject>,
 }
 
 pub(crate) struct Planner<'a> {
@@ -84,10 +84,10 @@ pub(crate) struct Planner<'a> {
     report: Vec<ReportEntry>,
     ops: Buckets,
     /// Source user id -> its target user (existing or created in this plan).
-    user_refs: HashMap<&'a str, ObjectRef>,
+    user_refs: IdMap<&'a str, ObjectRef>,
     /// Display names for membership operations.
-    source_user_names: HashMap<&'a str, String>,
-    target_user_names: HashMap<&'a str, String>,
+    source_users: IdMap<&'a str, &'a DirectoryObject>,
+    target_users: IdMap<&'a str, &'a DirectoryObject>,
     source_tenant: &'a str,
 }
 
@@ -107,13 +107,18 @@ impl<'a> Planner<'a> {
             groups_map,
             report: Vec::new(),
             ops: Buckets::default(),
-            user_refs: HashMap::new(),
-            source_user_names: HashMap::new(),
-            target_user_names: input
+            user_refs: IdMap::default(),
+            source_users: input
+                .source
+                .users
+                .iter()
+                .map(|u| (u.id.as_str(), u))
+                .collect(),
+            target_users: input
                 .target
                 .users
                 .iter()
-                .map(|u| (u.id.as_str(), u.label()))
+                .map(|u| (u.id.as_str(), u))
                 .collect(),
             source_tenant: &input.source.tenant_id,
         })
@@ -210,8 +215,8 @@ impl<'a> Planner<'a> {
         kind: ObjectKind,
     ) -> AnchorIndex<'t> {
         let mut index = AnchorIndex {
-            live: HashMap::new(),
-            deleted: HashMap::new(),
+            live: IdMap::default(),
+            deleted: IdMap::default(),
         };
         let mut sorted: Vec<&DirectoryObject> = live.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -262,7 +267,7 @@ impl<'a> Planner<'a> {
         compiled: &CompiledObject,
         desired: &[Desired],
         anchors: &AnchorIndex<'t>,
-        live_by_id: &HashMap<&str, &'t DirectoryObject>,
+        live_by_id: &IdMap<&str, &'t DirectoryObject>,
         match_index: &mut MatchIndex<'t>,
     ) -> Match<'t> {
         let sid = source.id.as_str();
@@ -334,7 +339,7 @@ impl<'a> Planner<'a> {
         kind: ObjectKind,
         matches: &mut [(&DirectoryObject, Match<'t>)],
     ) {
-        let mut claims: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut claims: IdMap<&str, Vec<usize>> = IdMap::default();
         for (i, (_, m)) in matches.iter().enumerate() {
             if let Match::Claimed(t) = m {
                 claims.entry(t.id.as_str()).or_default().push(i);
@@ -374,8 +379,8 @@ impl<'a> Planner<'a> {
         evaluator: &Evaluator<'_>,
         anchors: &AnchorIndex<'a>,
         target_index: &SnapshotIndex<'a>,
-    ) -> HashSet<&'a str> {
-        let kept: HashSet<&'a str> = users.iter().map(|u| u.id.as_str()).collect();
+    ) -> IdSet<&'a str> {
+        let kept: IdSet<&'a str> = users.iter().map(|u| u.id.as_str()).collect();
         let mut evaluated: Vec<(&'a DirectoryObject, Vec<Desired>)> =
             Vec::with_capacity(users.len());
         for &user in users {
@@ -403,7 +408,6 @@ impl<'a> Planner<'a> {
 
         for ((user, m), (_, desired)) in matches.into_iter().zip(&evaluated) {
             let sid = user.id.as_str();
-            self.source_user_names.insert(sid, user.label());
             match m {
                 Match::Skip => {}
                 Match::Anchored(t) => {
@@ -531,7 +535,7 @@ impl<'a> Planner<'a> {
 
     fn deprovision_users(
         &mut self,
-        kept: &HashSet<&str>,
+        kept: &IdSet<&str>,
         anchors: &AnchorIndex<'a>,
         source_index: &SnapshotIndex<'a>,
     ) {
@@ -609,13 +613,13 @@ impl<'a> Planner<'a> {
         evaluator: &Evaluator<'_>,
         anchors: &AnchorIndex<'a>,
         user_anchors: &AnchorIndex<'a>,
-    ) -> HashSet<&'a str> {
-        let kept: HashSet<&'a str> = groups.iter().map(|g| g.group.id.as_str()).collect();
+    ) -> IdSet<&'a str> {
+        let kept: IdSet<&'a str> = groups.iter().map(|g| g.group.id.as_str()).collect();
         let target_groups = &self.input.target.groups;
-        let live_by_id: HashMap<&str, &DirectoryObject> =
+        let live_by_id: IdMap<&str, &DirectoryObject> =
             target_groups.iter().map(|g| (g.id.as_str(), g)).collect();
         // Users this job manages once the plan is applied: anchored ones and those matched now.
-        let mut managed_users: HashSet<String> =
+        let mut managed_users: IdSet<String> =
             user_anchors.live.values().map(|u| u.id.clone()).collect();
         for r in self.user_refs.values() {
             if let ObjectRef::TargetId(id) = r {
@@ -633,7 +637,7 @@ impl<'a> Planner<'a> {
             }
         }
         let mut matches: Vec<(&DirectoryObject, Match<'a>)> = Vec::with_capacity(evaluated.len());
-        let mut renamed: HashSet<&str> = HashSet::new();
+        let mut renamed: IdSet<&str> = IdSet::default();
         for (sg, desired) in &evaluated {
             let mut m = self.find_match(
                 ObjectKind::Group,
@@ -733,7 +737,7 @@ impl<'a> Planner<'a> {
         group: &'a DirectoryObject,
         desired: &[Desired],
         match_index: &mut MatchIndex<'t>,
-        renamed: &mut HashSet<&'a str>,
+        renamed: &mut IdSet<&'a str>,
     ) -> Match<'t> {
         let name = compiled
             .mappings
@@ -784,11 +788,11 @@ impl<'a> Planner<'a> {
 
     /// The target references of a group's in-scope members; members without a target user
     /// (skipped for a conflict or an error) are reported.
-    fn member_refs(&mut self, sg: &ScopedGroup<'a>) -> Vec<(ObjectRef, String)> {
+    fn member_refs(&mut self, sg: &ScopedGroup<'a>) -> Vec<(ObjectRef, &'a str)> {
         let mut refs = Vec::with_capacity(sg.members.len());
         for m in &sg.members {
             match self.user_refs.get(m) {
-                Some(r) => refs.push((r.clone(), self.source_user_names.get(m).cloned().unwrap_or_default())),
+                Some(r) => refs.push((r.clone(), *m)),
                 None => self.report.push(ReportEntry {
                     kind: ObjectKind::Membership,
                     reason: Reason::MemberNotProvisioned,
@@ -806,27 +810,28 @@ impl<'a> Planner<'a> {
         &mut self,
         target: &DirectoryObject,
         group_name: &str,
-        desired: &[(ObjectRef, String)],
-        managed_users: &HashSet<String>,
+        desired: &[(ObjectRef, &'a str)],
+        managed_users: &IdSet<String>,
     ) {
-        let current: HashSet<String> = target.members().into_iter().collect();
-        let mut wanted: HashSet<&str> = HashSet::new();
-        for (r, name) in desired {
+        let current: IdSet<&str> = target.member_ids().collect();
+        let mut wanted: IdSet<&str> = IdSet::default();
+        for (r, source_id) in desired {
             let missing = match r {
-                ObjectRef::TargetId(id) => wanted.insert(id) && !current.contains(id),
+                ObjectRef::TargetId(id) => wanted.insert(id) && !current.contains(id.as_str()),
                 ObjectRef::CreatedFrom(_) => true,
             };
             if missing {
                 self.ops.add_members.push(Operation::AddMember {
                     group: ObjectRef::TargetId(target.id.clone()),
                     member: r.clone(),
-                    display: format!("{name} in {group_name}"),
+                    display: format!("{} in {group_name}", self.source_label(source_id)),
                 });
             }
         }
-        let mut extra: Vec<&String> = current
+        let mut extra: Vec<&str> = current
             .iter()
-            .filter(|m| !wanted.contains(m.as_str()))
+            .copied()
+            .filter(|m| !wanted.contains(m))
             .collect();
         extra.sort();
         for m in extra {
@@ -836,13 +841,12 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let name = self
-                .target_user_names
-                .get(m.as_str())
-                .cloned()
-                .unwrap_or_else(|| m.clone());
+                .target_users
+                .get(m)
+                .map_or_else(|| m.to_string(), |u| u.label());
             self.ops.remove_members.push(Operation::RemoveMember {
                 group_id: target.id.clone(),
-                member_id: m.clone(),
+                member_id: m.to_string(),
                 display: format!("{name} in {group_name}"),
             });
         }
@@ -851,7 +855,7 @@ impl<'a> Planner<'a> {
     fn deprovision_groups(
         &mut self,
         compiled: &CompiledObject,
-        kept: &HashSet<&str>,
+        kept: &IdSet<&str>,
         anchors: &AnchorIndex<'a>,
         source_index: &SnapshotIndex<'a>,
     ) {
@@ -891,6 +895,12 @@ impl<'a> Planner<'a> {
                 }),
             }
         }
+    }
+
+    fn source_label(&self, source_id: &str) -> String {
+        self.source_users
+            .get(source_id)
+            .map_or_else(|| source_id.to_string(), |u| u.label())
     }
 
     fn report_eval_error(&mut self, kind: ObjectKind, object: &DirectoryObject, error: String) {
@@ -980,14 +990,14 @@ impl<'a> Planner<'a> {
 /// (anchored objects are matched by anchor only). Built once per attribute.
 struct MatchIndex<'t> {
     objects: &'t [DirectoryObject],
-    by_attribute: HashMap<String, HashMap<String, Vec<&'t DirectoryObject>>>,
+    by_attribute: IdMap<String, IdMap<String, Vec<&'t DirectoryObject>>>,
 }
 
 impl<'t> MatchIndex<'t> {
     fn new(objects: &'t [DirectoryObject]) -> Self {
         MatchIndex {
             objects,
-            by_attribute: HashMap::new(),
+            by_attribute: IdMap::default(),
         }
     }
 
@@ -1002,7 +1012,7 @@ impl<'t> MatchIndex<'t> {
             .by_attribute
             .entry(attribute.to_string())
             .or_insert_with(|| {
-                let mut map: HashMap<String, Vec<&'t DirectoryObject>> = HashMap::new();
+                let mut map: IdMap<String, Vec<&'t DirectoryObject>> = IdMap::default();
                 for o in objects {
                     if planner.has_any_anchor(o) {
                         continue;
@@ -1123,7 +1133,7 @@ fn diff(
         if m.apply == Apply::ObjectAddOnly {
             continue;
         }
-        let old = current.get(&m.target);
+        let old = current.get_ref(&m.target);
         let change = |new: Value| AttributeChange {
             attribute: m.target.clone(),
             old: old.clone(),
@@ -1160,7 +1170,7 @@ fn diff(
                 }
             }
             Apply::Always => {
-                let equal = new.same_as(&old)
+                let equal = new.same_as(old)
                     || (m.target == "displayName"
                         && suffix.is_some_and(|s| {
                             new.as_text().map(|n| format!("{n}{s}")) == old.as_text()

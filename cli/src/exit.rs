@@ -66,3 +66,17 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
         }
     }
 }
+
+/// The error and its causes on one line, each cause once: library errors often already name
+/// their cause in their own message.
+pub fn message(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}

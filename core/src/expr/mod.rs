@@ -15,6 +15,9 @@ mod signature;
 mod text;
 mod tree;
 
+#[cfg(test)]
+mod tests;
+
 pub use ast::{CompareOp, Expr};
 pub use eval::{
     AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, StaticContext, evaluate,

@@ -201,7 +201,11 @@ impl Evaluator<'_> {
                     s(out)
                 }
             }),
-            "Count" => Ok(Value::Number(self.arg(a, 0)?.as_list().len() as i64)),
+            "Count" => Ok(Value::Number(match self.arg(a, 0)? {
+                Value::Null => 0,
+                Value::Multi(items) => items.len() as i64,
+                _ => 1,
+            })),
             "CStr" => Ok(self.text_arg(a, 0)?.map_or(Value::Null, Value::String)),
             "DateAdd" => {
                 let interval = self.interval(a)?;
@@ -311,17 +315,19 @@ impl Evaluator<'_> {
                 )))
             }
             "Item" => {
-                let list = self.arg(a, 0)?.as_list();
+                let list = self.arg(a, 0)?;
                 let index = self.int_arg(a, 1)?;
                 if index < 1 {
                     return Err(a.invalid(format!(
                         "index {index} is out of range; indexes start at 1 (Item([proxyAddresses], 1) is the first value)"
                     )));
                 }
-                Ok(usize::try_from(index - 1)
-                    .ok()
-                    .and_then(|i| list.into_iter().nth(i))
-                    .unwrap_or(Value::Null))
+                let i = usize::try_from(index - 1).unwrap_or(usize::MAX);
+                Ok(match list {
+                    Value::Multi(items) => items.into_iter().nth(i).unwrap_or(Value::Null),
+                    single if i == 0 => single,
+                    _ => Value::Null,
+                })
             }
             "Join" => {
                 let sep = self.text_arg(a, 0)?.unwrap_or_default();

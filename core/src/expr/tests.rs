@@ -1116,3 +1116,16 @@ fn builtin_set_is_complete() {
     }
     assert!(!is_builtin("iif"));
 }
+
+#[test]
+fn deepest_nesting_evaluates() {
+    let n = MAX_NESTING;
+    let src = format!("{}\"x\"{}", "ToUpper(".repeat(n), ")".repeat(n));
+    assert_eq!(txt(&src, &[]), "X");
+    let src = format!(
+        "{}[a]{}",
+        "IIF(True, Join(\",\", ".repeat(n / 2),
+        "), \"\")".repeat(n / 2)
+    );
+    assert_eq!(txt(&src, &[("a", st("v"))]), "v");
+}

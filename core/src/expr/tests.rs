@@ -888,6 +888,18 @@ fn alt_sec_id_and_default_domain() {
         "10032000A1B2C3D4"
     );
     assert_eq!(val("AltSecIdFromNetId([netId])", &[]), Value::Null);
+    // The spelling Entra's own logs and schemas use.
+    assert_eq!(
+        txt(
+            "AltSecidFromNetid([netId])",
+            &[("netId", st("10032000a1b2c3d4"))]
+        ),
+        "10032000A1B2C3D4"
+    );
+    let tree = parse("AltSecidFromNetid([netId])")
+        .unwrap()
+        .to_mapping_source();
+    assert_eq!(tree.parameters[0].key, "source");
     assert!(matches!(
         err("AltSecIdFromNetId([netId])", &[("netId", st("xyz"))]),
         EvalError::InvalidArgument { .. }

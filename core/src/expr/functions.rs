@@ -117,13 +117,13 @@ impl Evaluator<'_> {
             "Append" => self.f_append(a),
             "AppRoleAssignmentsComplex" => self.f_app_role_assignments_complex(a),
             "BitAnd" => self.f_bit_and(a),
-            "CBool" => self.f_c_bool(a),
-            "CDate" => self.f_c_date(a),
+            "CBool" => self.f_cbool(a),
+            "CDate" => self.f_cdate(a),
             "Coalesce" => self.f_coalesce(a),
             "ConvertToBase64" => self.f_convert_to_base64(a),
             "ConvertToUTF8Hex" => self.f_convert_to_utf8_hex(a),
             "Count" => self.f_count(a),
-            "CStr" => self.f_c_str(a),
+            "CStr" => self.f_cstr(a),
             "DateAdd" => self.f_date_add(a),
             "DateDiff" => self.f_date_diff(a),
             "DateFromNum" => self.f_date_from_num(a),
@@ -145,7 +145,7 @@ impl Evaluator<'_> {
             "Not" => self.f_not(a),
             "Now" => self.f_now(),
             "NumFromDate" => self.f_num_from_date(a),
-            "PCase" => self.f_p_case(a),
+            "PCase" => self.f_pcase(a),
             "RandomString" => self.random_string(a),
             "Redact" => self.f_redact(a, top),
             "RemoveDuplicates" => self.f_remove_duplicates(a),
@@ -155,7 +155,7 @@ impl Evaluator<'_> {
             "Split" => self.f_split(a),
             "StripSpaces" => self.f_strip_spaces(a),
             "Switch" => self.f_switch(a),
-            "ToLower" | "ToUpper" => self.f_to_lower_to_upper(a),
+            "ToLower" | "ToUpper" => self.f_change_case(a),
             "Word" => self.f_word(a),
             other => Err(EvalError::UnknownFunction {
                 name: other.to_string(),
@@ -221,16 +221,17 @@ impl Evaluator<'_> {
         ))
     }
 
-    fn f_c_bool(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+    fn f_cbool(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
         let v = self.arg(a, 0)?;
         truthy(&v).map(Value::Bool).ok_or_else(|| {
-                    a.invalid(format!(
-                        "{v} is neither a number nor True/False; compare it instead, e.g. CBool([a] = \"x\")"
-                    ))
-                })
+            a.invalid(format!(
+                "{v} is neither a number nor True/False; \
+                 compare it instead, e.g. CBool([a] = \"x\")"
+            ))
+        })
     }
 
-    fn f_c_date(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+    fn f_cdate(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
         Ok(self.date_arg(a, 0)?.map_or(Value::Null, Value::DateTime))
     }
 
@@ -275,7 +276,7 @@ impl Evaluator<'_> {
         }))
     }
 
-    fn f_c_str(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+    fn f_cstr(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
         Ok(self.text_arg(a, 0)?.map_or(Value::Null, Value::String))
     }
 
@@ -511,7 +512,7 @@ impl Evaluator<'_> {
             .ok_or_else(|| a.invalid(format!("{d} is before 1601 and has no AD form")))
     }
 
-    fn f_p_case(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+    fn f_pcase(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
         let Some(src) = self.text_arg(a, 0)? else {
             return Ok(Value::Null);
         };
@@ -606,7 +607,7 @@ impl Evaluator<'_> {
         Ok(self.opt(a, 1)?.unwrap_or(Value::Null))
     }
 
-    fn f_to_lower_to_upper(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+    fn f_change_case(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
         let Some(src) = self.text_arg(a, 0)? else {
             return Ok(Value::Null);
         };

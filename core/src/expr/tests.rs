@@ -1078,8 +1078,72 @@ fn expr_strategy() -> impl Strategy<Value = Expr> {
     })
 }
 
+fn tree_strategy() -> impl Strategy<Value = AttributeMappingSource> {
+    let kind = prop::sample::select(vec![
+        MappingSourceType::Attribute,
+        MappingSourceType::Constant,
+        MappingSourceType::Function,
+    ]);
+    let name = prop::option::of(prop_oneof![
+        prop::sample::select(BUILTIN_FUNCTIONS).prop_map(str::to_string),
+        prop::sample::select(vec!["=", "<>", ">=", "x]", ""]).prop_map(str::to_string),
+        any::<String>(),
+    ]);
+    let expression = prop::option::of(any::<String>());
+    let leaf =
+        (kind.clone(), name.clone(), expression.clone()).prop_map(|(kind, name, expression)| {
+            AttributeMappingSource {
+                kind,
+                name,
+                expression,
+                parameters: vec![],
+                extra: serde_json::Map::new(),
+            }
+        });
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        let key = prop_oneof![
+            "[a-zA-Z]{1,8}[0-9]{0,2}",
+            prop::sample::select(vec![
+                "source", "left", "right", "arg1", "key1", "value2", "source0"
+            ])
+            .prop_map(str::to_string),
+        ];
+        (
+            kind.clone(),
+            name.clone(),
+            expression.clone(),
+            prop::collection::vec((key, inner), 0..4),
+        )
+            .prop_map(|(kind, name, expression, params)| AttributeMappingSource {
+                kind,
+                name,
+                expression,
+                parameters: params
+                    .into_iter()
+                    .map(|(key, value)| MappingSourceParameter {
+                        key,
+                        value,
+                        extra: serde_json::Map::new(),
+                    })
+                    .collect(),
+                extra: serde_json::Map::new(),
+            })
+    })
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn reading_any_tree_never_panics(t in tree_strategy()) {
+        // Anything that reads back is an expression whose text parses to itself.
+        if let Ok(e) = Expr::from_mapping_source(&t) {
+            let text = e.to_source();
+            if text.chars().count() <= MAX_EXPRESSION_CHARS {
+                prop_assert_eq!(parse(&text), Ok(e), "{}", text);
+            }
+        }
+    }
 
     #[test]
     fn text_round_trip(e in expr_strategy()) {

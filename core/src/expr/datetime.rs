@@ -417,7 +417,7 @@ impl Fields {
             self.nanos,
         )?;
         let utc = Utc.from_utc_datetime(&naive);
-        Some(utc - Duration::seconds(self.offset.unwrap_or(0)))
+        utc.checked_sub_signed(Duration::seconds(self.offset.unwrap_or(0)))
     }
 }
 
@@ -822,6 +822,14 @@ mod tests {
         assert_eq!(p("20150123105347.0Z"), Some(utc(2015, 1, 23, 10, 53, 47)));
         assert_eq!(p("not a date"), None);
         assert_eq!(p("2021-02-30"), None);
+        // At the edge of the calendar an offset must not overflow.
+        let max = parse_exact(
+            "262143-12-31 23:00 -14:00",
+            "yyyyyy-MM-dd HH:mm zzz",
+            Styles::DEFAULT,
+            &now,
+        );
+        assert!(max.is_err());
     }
 
     #[test]
@@ -845,5 +853,25 @@ mod tests {
         assert_eq!(add(&c, Interval::Year, -1), Some(utc(2020, 1, 31, 0, 0, 0)));
         assert_eq!(add(&c, Interval::Week, 2), Some(utc(2021, 2, 14, 0, 0, 0)));
         assert_eq!(add(&c, Interval::Day, i64::MAX), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn formats_never_panic(fmt in "[yMdhHmsfFtzKg:/ .'\"%\\a-z0-9-]{0,24}", text in "[0-9A-Za-z :/.+-]{0,24}") {
+            let now = utc(2024, 1, 1, 0, 0, 0);
+            let _ = format(&now, &fmt);
+            let _ = parse_exact(&text, &fmt, Styles::DEFAULT, &now);
+            let _ = parse_lenient(&text, &now);
+        }
+
+        #[test]
+        fn format_then_parse_round_trips(secs in 0i64..253_402_300_799) {
+            let d = DateTime::from_timestamp(secs, 0).unwrap();
+            let now = utc(2024, 1, 1, 0, 0, 0);
+            for fmt in ["yyyy-MM-ddTHH:mm:ssK", "M/d/yyyy h:mm:ss tt", "yyyyMMddHHmmss.fZ", "dddd, MMMM d, yyyy HH:mm:ss"] {
+                let text = format(&d, fmt).unwrap();
+                proptest::prop_assert_eq!(parse_exact(&text, fmt, Styles::DEFAULT, &now), Ok(d), "{} {}", fmt, text);
+            }
+        }
     }
 }

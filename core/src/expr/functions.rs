@@ -113,423 +113,533 @@ impl Evaluator<'_> {
 
     pub(super) fn builtin(&mut self, a: &Args<'_>, top: bool) -> Result<Value, EvalError> {
         match a.name() {
-            "AltSecIdFromNetId" => {
-                let Some(net_id) = self.text_arg(a, 0)? else {
-                    return Ok(Value::Null);
-                };
-                let t = net_id.trim();
-                if t.len() != 16 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(a.invalid(format!(
-                        "netId {t:?} is not a netId (16 hexadecimal digits)"
-                    )));
-                }
-                Ok(s(t.to_ascii_uppercase()))
-            }
-            "Append" => {
-                let Some(mut src) = self.text_arg(a, 0)? else {
-                    return Ok(Value::Null);
-                };
-                if let Some(suffix) = self.text_arg(a, 1)? {
-                    src.push_str(&suffix);
-                }
-                Ok(s(src))
-            }
-            "AppRoleAssignmentsComplex" => {
-                let roles = self.arg(a, 0)?.as_list();
-                if roles.is_empty() {
-                    return Ok(Value::Null);
-                }
-                let items = roles
-                    .iter()
-                    .filter_map(text)
-                    .filter(|t| !t.is_empty())
-                    .enumerate()
-                    .map(|(i, t)| {
-                        s(serde_json::json!({
-                            "primary": i == 0,
-                            "type": "WindowsAzureActiveDirectoryRole",
-                            "display": t,
-                            "value": t,
-                        })
-                        .to_string())
-                    })
-                    .collect();
-                Ok(Value::Multi(items))
-            }
-            "BitAnd" => {
-                let v1 = self.arg(a, 0)?;
-                let v2 = self.arg(a, 1)?;
-                if v1.is_null() || v2.is_null() {
-                    return Ok(Value::Null);
-                }
-                Ok(Value::Number(
-                    self.int_of(a, 0, &v1)? & self.int_of(a, 1, &v2)?,
-                ))
-            }
-            "CBool" => {
-                let v = self.arg(a, 0)?;
-                truthy(&v).map(Value::Bool).ok_or_else(|| {
-                    a.invalid(format!(
-                        "{v} is neither a number nor True/False; compare it instead, e.g. CBool([a] = \"x\")"
-                    ))
-                })
-            }
-            "CDate" => Ok(self.date_arg(a, 0)?.map_or(Value::Null, Value::DateTime)),
-            "Coalesce" => {
-                for e in a.args.iter().flatten() {
-                    let v = self.eval(e, false)?;
-                    if !(v.is_null() || matches!(&v, Value::Multi(x) if x.is_empty())) {
-                        return Ok(v);
-                    }
-                }
-                Ok(Value::Null)
-            }
-            "ConvertToBase64" => Ok(match self.text_arg(a, 0)? {
-                None => Value::Null,
-                Some(t) => {
-                    let bytes: Vec<u8> = t.encode_utf16().flat_map(u16::to_le_bytes).collect();
-                    s(base64::engine::general_purpose::STANDARD.encode(bytes))
-                }
-            }),
-            "ConvertToUTF8Hex" => Ok(match self.text_arg(a, 0)? {
-                None => Value::Null,
-                Some(t) => {
-                    let mut out = String::with_capacity(t.len() * 2);
-                    for b in t.bytes() {
-                        out.push_str(&format!("{b:02X}"));
-                    }
-                    s(out)
-                }
-            }),
-            "Count" => Ok(Value::Number(self.arg(a, 0)?.as_list().len() as i64)),
-            "CStr" => Ok(self.text_arg(a, 0)?.map_or(Value::Null, Value::String)),
-            "DateAdd" => {
-                let interval = self.interval(a)?;
-                let n = self.int_arg(a, 1)?;
-                let Some(d) = self.date_arg(a, 2)? else {
-                    return Ok(Value::Null);
-                };
-                datetime::add(&d, interval, n)
-                    .map(Value::DateTime)
-                    .ok_or_else(|| a.invalid(format!("adding {n} to {d} leaves the calendar")))
-            }
-            "DateDiff" => {
-                let interval = self.interval(a)?;
-                let d1 = self.date_arg(a, 1)?;
-                let d2 = self.date_arg(a, 2)?;
-                Ok(match (d1, d2) {
-                    (Some(d1), Some(d2)) => Value::Number(datetime::diff(&d1, &d2, interval)),
-                    _ => Value::Null,
-                })
-            }
-            "DateFromNum" => {
-                let v = self.arg(a, 0)?;
-                if v.is_null_or_empty() {
-                    return Ok(Value::Null);
-                }
-                let n = self.int_of(a, 0, &v)?;
-                datetime::from_filetime(n)
-                    .map(Value::DateTime)
-                    .ok_or_else(|| {
-                        a.invalid(format!("{n} is not an AD date (FILETIME ticks since 1601)"))
-                    })
-            }
-            "DefaultDomain" => self
-                .ctx
-                .default_domain()
-                .map(Value::String)
-                .ok_or(EvalError::NoDefaultDomain),
+            "AltSecIdFromNetId" => self.f_alt_sec_id_from_net_id(a),
+            "Append" => self.f_append(a),
+            "AppRoleAssignmentsComplex" => self.f_app_role_assignments_complex(a),
+            "BitAnd" => self.f_bit_and(a),
+            "CBool" => self.f_cbool(a),
+            "CDate" => self.f_cdate(a),
+            "Coalesce" => self.f_coalesce(a),
+            "ConvertToBase64" => self.f_convert_to_base64(a),
+            "ConvertToUTF8Hex" => self.f_convert_to_utf8_hex(a),
+            "Count" => self.f_count(a),
+            "CStr" => self.f_cstr(a),
+            "DateAdd" => self.f_date_add(a),
+            "DateDiff" => self.f_date_diff(a),
+            "DateFromNum" => self.f_date_from_num(a),
+            "DefaultDomain" => self.f_default_domain(),
             "FormatDateTime" => self.format_date_time(a),
-            "Guid" => {
-                let mut bytes = [0u8; 16];
-                self.rng().fill(&mut bytes);
-                Ok(s(uuid::Builder::from_random_bytes(bytes)
-                    .into_uuid()
-                    .to_string()))
-            }
-            "IgnoreFlowIfNullOrEmpty" => {
-                let v = match &a.args[0] {
-                    Some(e) => self.eval(e, top)?,
-                    None => Value::Null,
-                };
-                if v.is_null_or_empty() {
-                    self.ignore_flow = true;
-                }
-                Ok(v)
-            }
-            "IIF" => {
-                let Some(cond) = &a.args[0] else {
-                    return Err(EvalError::MissingArgument {
-                        function: "IIF".into(),
-                        parameter: "condition".into(),
-                    });
-                };
-                // Entra: a null or empty attribute anywhere in the condition fails it.
-                let mut missing = false;
-                cond.visit(&mut |e| {
-                    if let super::Expr::Attribute(name) = e
-                        && !missing
-                        && self.ctx.attribute(name).is_null_or_empty()
-                    {
-                        missing = true;
-                    }
-                });
-                let holds = if missing {
-                    false
-                } else {
-                    let v = self.eval(cond, false)?;
-                    truthy(&v).ok_or_else(|| {
-                        a.invalid(format!(
-                            "the condition gave {v}, which is neither true nor false; use a comparison such as [a] = \"x\""
-                        ))
-                    })?
-                };
-                if holds {
-                    self.arg(a, 1)
-                } else {
-                    self.arg(a, 2)
-                }
-            }
+            "Guid" => self.f_guid(),
+            "IgnoreFlowIfNullOrEmpty" => self.f_ignore_flow_if_null_or_empty(a, top),
+            "IIF" => self.f_iif(a),
             "InStr" => self.instr(a),
-            "IsNull" => {
-                let v = self.arg(a, 0)?;
-                Ok(Value::Bool(
-                    v.is_null() || matches!(&v, Value::Multi(x) if x.is_empty()),
-                ))
-            }
-            "IsNullOrEmpty" => Ok(Value::Bool(self.arg(a, 0)?.is_null_or_empty())),
-            "IsPresent" => Ok(Value::Bool(!self.arg(a, 0)?.is_null_or_empty())),
-            "IsString" => {
-                let v = self.arg(a, 0)?;
-                let first = match &v {
-                    Value::Multi(x) => x.first().cloned().unwrap_or(Value::Null),
-                    other => other.clone(),
-                };
-                Ok(Value::Bool(matches!(
-                    first,
-                    Value::String(_) | Value::Reference(_)
-                )))
-            }
-            "Item" => {
-                let list = self.arg(a, 0)?.as_list();
-                let index = self.int_arg(a, 1)?;
-                if index < 1 {
-                    return Err(a.invalid(format!(
-                        "index {index} is out of range; indexes start at 1 (Item([proxyAddresses], 1) is the first value)"
-                    )));
-                }
-                Ok(usize::try_from(index - 1)
-                    .ok()
-                    .and_then(|i| list.into_iter().nth(i))
-                    .unwrap_or(Value::Null))
-            }
-            "Join" => {
-                let sep = self.text_arg(a, 0)?.unwrap_or_default();
-                let mut out = String::new();
-                let mut first = true;
-                for e in a.args[1..].iter().flatten() {
-                    let v = self.eval(e, false)?;
-                    let mut push = |t: &str| {
-                        if t.is_empty() {
-                            return;
-                        }
-                        if !first {
-                            out.push_str(&sep);
-                        }
-                        out.push_str(t);
-                        first = false;
-                    };
-                    match &v {
-                        Value::Multi(items) => {
-                            for item in items {
-                                if let Some(t) = text(item) {
-                                    push(&t);
-                                }
-                            }
-                        }
-                        other => {
-                            if let Some(t) = text(other) {
-                                push(&t);
-                            }
-                        }
-                    }
-                }
-                Ok(s(out))
-            }
-            "Left" => {
-                let src = self.text_arg(a, 0)?;
-                let n = self.int_arg(a, 1)?;
-                let Some(src) = src else {
-                    return Ok(s(""));
-                };
-                Ok(if n < 0 {
-                    s(src)
-                } else {
-                    s(src.chars().take(n as usize).collect::<String>())
-                })
-            }
-            "Mid" => {
-                let src = self.text_arg(a, 0)?;
-                let start = self.int_arg(a, 1)?;
-                let len = self.int_arg(a, 2)?;
-                if start < 1 {
-                    return Err(a.invalid(format!(
-                        "start {start} is out of range; the first character is 1"
-                    )));
-                }
-                if len < 0 {
-                    return Err(a.invalid(format!("length {len} cannot be negative")));
-                }
-                let Some(src) = src else {
-                    return Ok(Value::Null);
-                };
-                Ok(s(src
-                    .chars()
-                    .skip((start - 1) as usize)
-                    .take(len as usize)
-                    .collect::<String>()))
-            }
-            "NormalizeDiacritics" => Ok(self
-                .text_arg(a, 0)?
-                .map_or(Value::Null, |t| s(txt::normalize_diacritics(&t)))),
-            "Not" => {
-                let v = self.arg(a, 0)?;
-                Ok(Value::Bool(truthy(&v) != Some(true)))
-            }
-            "Now" => Ok(Value::DateTime(self.ctx.now())),
-            "NumFromDate" => {
-                let Some(d) = self.date_arg(a, 0)? else {
-                    return Ok(Value::Null);
-                };
-                datetime::to_filetime(&d)
-                    .map(Value::Number)
-                    .ok_or_else(|| a.invalid(format!("{d} is before 1601 and has no AD form")))
-            }
-            "PCase" => {
-                let Some(src) = self.text_arg(a, 0)? else {
-                    return Ok(Value::Null);
-                };
-                Ok(match self.text_opt(a, 1)? {
-                    Some(seps) if !seps.is_empty() => s(txt::title_case_with(&src, &seps)),
-                    _ => s(txt::title_case(&src)),
-                })
-            }
+            "IsNull" => self.f_is_null(a),
+            "IsNullOrEmpty" => self.f_is_null_or_empty(a),
+            "IsPresent" => self.f_is_present(a),
+            "IsString" => self.f_is_string(a),
+            "Item" => self.f_item(a),
+            "Join" => self.f_join(a),
+            "Left" => self.f_left(a),
+            "Mid" => self.f_mid(a),
+            "NormalizeDiacritics" => self.f_normalize_diacritics(a),
+            "Not" => self.f_not(a),
+            "Now" => self.f_now(),
+            "NumFromDate" => self.f_num_from_date(a),
+            "PCase" => self.f_pcase(a),
             "RandomString" => self.random_string(a),
-            "Redact" => {
-                self.redact = true;
-                match &a.args[0] {
-                    Some(e) => self.eval(e, top),
-                    None => Ok(Value::Null),
-                }
-            }
-            "RemoveDuplicates" => {
-                let v = self.arg(a, 0)?;
-                Ok(match v {
-                    Value::Multi(items) => {
-                        let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                        for item in items {
-                            if !out.contains(&item) {
-                                out.push(item);
-                            }
-                        }
-                        Value::Multi(out)
-                    }
-                    other => other,
-                })
-            }
+            "Redact" => self.f_redact(a, top),
+            "RemoveDuplicates" => self.f_remove_duplicates(a),
             "Replace" => self.replace(a),
-            "SelectUniqueValue" => {
-                if !top {
-                    return Err(EvalError::NotTopLevel {
-                        function: "SelectUniqueValue".into(),
-                    });
-                }
-                let mut candidates = Vec::new();
-                for e in a.args.iter().flatten() {
-                    let v = self.eval(e, false)?;
-                    let Some(t) = into_text(v).filter(|t| !t.is_empty()) else {
-                        continue;
-                    };
-                    if !self.ctx.value_exists_in_target(&t) {
-                        return Ok(s(t));
-                    }
-                    candidates.push(t);
-                }
-                if candidates.is_empty() {
-                    return Ok(Value::Null);
-                }
-                Err(EvalError::NoUniqueValue { candidates })
-            }
-            "SingleAppRoleAssignment" => {
-                let v = self.arg(a, 0)?;
-                Ok(text(&v).map_or(Value::Null, |t| s(t.into_owned())))
-            }
-            "Split" => {
-                let Some(src) = self.text_arg(a, 0)? else {
-                    return Ok(Value::Null);
-                };
-                let delim = self.text_arg(a, 1)?.unwrap_or_default();
-                if delim.is_empty() {
-                    return Ok(Value::Multi(vec![s(src)]));
-                }
-                Ok(Value::Multi(
-                    src.split(delim.as_str()).map(|p| s(p.trim())).collect(),
-                ))
-            }
-            "StripSpaces" => Ok(self
-                .text_arg(a, 0)?
-                .map_or(Value::Null, |t| s(t.replace(' ', "")))),
-            "Switch" => {
-                let source = self.arg(a, 0)?;
-                let src = text(&source).unwrap_or(Cow::Borrowed("")).into_owned();
-                let mut i = 2;
-                while i + 1 < a.len() {
-                    let key = self.opt(a, i)?.unwrap_or(Value::Null);
-                    if text(&key).as_deref().unwrap_or("") == src {
-                        return Ok(self.opt(a, i + 1)?.unwrap_or(Value::Null));
-                    }
-                    i += 2;
-                }
-                Ok(self.opt(a, 1)?.unwrap_or(Value::Null))
-            }
-            "ToLower" | "ToUpper" => {
-                let Some(src) = self.text_arg(a, 0)? else {
-                    return Ok(Value::Null);
-                };
-                let culture = match self.text_opt(a, 1)? {
-                    Some(c) if !c.trim().is_empty() => {
-                        Culture::parse(c.trim()).map_err(|m| a.invalid(m))?
-                    }
-                    _ => Culture::Invariant,
-                };
-                Ok(s(if a.name() == "ToLower" {
-                    txt::to_lower(&src, culture)
-                } else {
-                    txt::to_upper(&src, culture)
-                }))
-            }
-            "Word" => {
-                let src = self.text_arg(a, 0)?;
-                let n = self.int_arg(a, 1)?;
-                let delims = self.text_arg(a, 2)?.unwrap_or_default();
-                let Some(src) = src else {
-                    return Ok(s(""));
-                };
-                if n < 1 {
-                    return Ok(s(""));
-                }
-                let word = src
-                    .split(|c: char| delims.contains(c))
-                    .filter(|w| !w.is_empty())
-                    .nth((n - 1) as usize)
-                    .unwrap_or("");
-                Ok(s(word))
-            }
+            "SelectUniqueValue" => self.f_select_unique_value(a, top),
+            "SingleAppRoleAssignment" => self.f_single_app_role_assignment(a),
+            "Split" => self.f_split(a),
+            "StripSpaces" => self.f_strip_spaces(a),
+            "Switch" => self.f_switch(a),
+            "ToLower" | "ToUpper" => self.f_change_case(a),
+            "Word" => self.f_word(a),
             other => Err(EvalError::UnknownFunction {
                 name: other.to_string(),
                 suggestion: None,
             }),
         }
+    }
+
+    fn f_alt_sec_id_from_net_id(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(net_id) = self.text_arg(a, 0)? else {
+            return Ok(Value::Null);
+        };
+        let t = net_id.trim();
+        if t.len() != 16 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(a.invalid(format!(
+                "netId {t:?} is not a netId (16 hexadecimal digits)"
+            )));
+        }
+        Ok(s(t.to_ascii_uppercase()))
+    }
+
+    fn f_append(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(mut src) = self.text_arg(a, 0)? else {
+            return Ok(Value::Null);
+        };
+        if let Some(suffix) = self.text_arg(a, 1)? {
+            src.push_str(&suffix);
+        }
+        Ok(s(src))
+    }
+
+    fn f_app_role_assignments_complex(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let roles = self.arg(a, 0)?.as_list();
+        if roles.is_empty() {
+            return Ok(Value::Null);
+        }
+        let items = roles
+            .iter()
+            .filter_map(text)
+            .filter(|t| !t.is_empty())
+            .enumerate()
+            .map(|(i, t)| {
+                s(serde_json::json!({
+                    "primary": i == 0,
+                    "type": "WindowsAzureActiveDirectoryRole",
+                    "display": t,
+                    "value": t,
+                })
+                .to_string())
+            })
+            .collect();
+        Ok(Value::Multi(items))
+    }
+
+    fn f_bit_and(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v1 = self.arg(a, 0)?;
+        let v2 = self.arg(a, 1)?;
+        if v1.is_null() || v2.is_null() {
+            return Ok(Value::Null);
+        }
+        Ok(Value::Number(
+            self.int_of(a, 0, &v1)? & self.int_of(a, 1, &v2)?,
+        ))
+    }
+
+    fn f_cbool(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        truthy(&v).map(Value::Bool).ok_or_else(|| {
+            a.invalid(format!(
+                "{v} is neither a number nor True/False; \
+                 compare it instead, e.g. CBool([a] = \"x\")"
+            ))
+        })
+    }
+
+    fn f_cdate(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(self.date_arg(a, 0)?.map_or(Value::Null, Value::DateTime))
+    }
+
+    fn f_coalesce(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        for e in a.args.iter().flatten() {
+            let v = self.eval(e, false)?;
+            if !(v.is_null() || matches!(&v, Value::Multi(x) if x.is_empty())) {
+                return Ok(v);
+            }
+        }
+        Ok(Value::Null)
+    }
+
+    fn f_convert_to_base64(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(match self.text_arg(a, 0)? {
+            None => Value::Null,
+            Some(t) => {
+                let bytes: Vec<u8> = t.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                s(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+        })
+    }
+
+    fn f_convert_to_utf8_hex(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(match self.text_arg(a, 0)? {
+            None => Value::Null,
+            Some(t) => {
+                let mut out = String::with_capacity(t.len() * 2);
+                for b in t.bytes() {
+                    out.push_str(&format!("{b:02X}"));
+                }
+                s(out)
+            }
+        })
+    }
+
+    fn f_count(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(Value::Number(match self.arg(a, 0)? {
+            Value::Null => 0,
+            Value::Multi(items) => items.len() as i64,
+            _ => 1,
+        }))
+    }
+
+    fn f_cstr(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(self.text_arg(a, 0)?.map_or(Value::Null, Value::String))
+    }
+
+    fn f_date_add(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let interval = self.interval(a)?;
+        let n = self.int_arg(a, 1)?;
+        let Some(d) = self.date_arg(a, 2)? else {
+            return Ok(Value::Null);
+        };
+        datetime::add(&d, interval, n)
+            .map(Value::DateTime)
+            .ok_or_else(|| a.invalid(format!("adding {n} to {d} leaves the calendar")))
+    }
+
+    fn f_date_diff(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let interval = self.interval(a)?;
+        let d1 = self.date_arg(a, 1)?;
+        let d2 = self.date_arg(a, 2)?;
+        Ok(match (d1, d2) {
+            (Some(d1), Some(d2)) => Value::Number(datetime::diff(&d1, &d2, interval)),
+            _ => Value::Null,
+        })
+    }
+
+    fn f_date_from_num(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        if v.is_null_or_empty() {
+            return Ok(Value::Null);
+        }
+        let n = self.int_of(a, 0, &v)?;
+        datetime::from_filetime(n)
+            .map(Value::DateTime)
+            .ok_or_else(|| a.invalid(format!("{n} is not an AD date (FILETIME ticks since 1601)")))
+    }
+
+    fn f_default_domain(&mut self) -> Result<Value, EvalError> {
+        self.ctx
+            .default_domain()
+            .map(Value::String)
+            .ok_or(EvalError::NoDefaultDomain)
+    }
+
+    fn f_guid(&mut self) -> Result<Value, EvalError> {
+        let mut bytes = [0u8; 16];
+        self.rng().fill(&mut bytes);
+        Ok(s(uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()))
+    }
+
+    fn f_ignore_flow_if_null_or_empty(
+        &mut self,
+        a: &Args<'_>,
+        top: bool,
+    ) -> Result<Value, EvalError> {
+        let v = match &a.args[0] {
+            Some(e) => self.eval(e, top)?,
+            None => Value::Null,
+        };
+        if v.is_null_or_empty() {
+            self.ignore_flow = true;
+        }
+        Ok(v)
+    }
+
+    fn f_iif(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(cond) = &a.args[0] else {
+            return Err(EvalError::MissingArgument {
+                function: "IIF".into(),
+                parameter: "condition".into(),
+            });
+        };
+        // Entra: a null or empty attribute anywhere in the condition fails it.
+        let mut missing = false;
+        cond.visit(&mut |e| {
+            if let super::Expr::Attribute(name) = e
+                && !missing
+                && self.ctx.attribute(name).is_null_or_empty()
+            {
+                missing = true;
+            }
+        });
+        let holds = if missing {
+            false
+        } else {
+            let v = self.eval(cond, false)?;
+            truthy(&v).ok_or_else(|| {
+                        a.invalid(format!(
+                            "the condition gave {v}, which is neither true nor false; use a comparison such as [a] = \"x\""
+                        ))
+                    })?
+        };
+        if holds {
+            self.arg(a, 1)
+        } else {
+            self.arg(a, 2)
+        }
+    }
+
+    fn f_is_null(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        Ok(Value::Bool(
+            v.is_null() || matches!(&v, Value::Multi(x) if x.is_empty()),
+        ))
+    }
+
+    fn f_is_null_or_empty(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(Value::Bool(self.arg(a, 0)?.is_null_or_empty()))
+    }
+
+    fn f_is_present(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(Value::Bool(!self.arg(a, 0)?.is_null_or_empty()))
+    }
+
+    fn f_is_string(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        let first = match &v {
+            Value::Multi(x) => x.first().cloned().unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+        Ok(Value::Bool(matches!(
+            first,
+            Value::String(_) | Value::Reference(_)
+        )))
+    }
+
+    fn f_item(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let list = self.arg(a, 0)?;
+        let index = self.int_arg(a, 1)?;
+        if index < 1 {
+            return Err(a.invalid(format!(
+                        "index {index} is out of range; indexes start at 1 (Item([proxyAddresses], 1) is the first value)"
+                    )));
+        }
+        let i = usize::try_from(index - 1).unwrap_or(usize::MAX);
+        Ok(match list {
+            Value::Multi(items) => items.into_iter().nth(i).unwrap_or(Value::Null),
+            single if i == 0 => single,
+            _ => Value::Null,
+        })
+    }
+
+    fn f_join(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let sep = self.text_arg(a, 0)?.unwrap_or_default();
+        let mut out = String::new();
+        let mut first = true;
+        for e in a.args[1..].iter().flatten() {
+            let v = self.eval(e, false)?;
+            let mut push = |t: &str| {
+                if t.is_empty() {
+                    return;
+                }
+                if !first {
+                    out.push_str(&sep);
+                }
+                out.push_str(t);
+                first = false;
+            };
+            match &v {
+                Value::Multi(items) => {
+                    for item in items {
+                        if let Some(t) = text(item) {
+                            push(&t);
+                        }
+                    }
+                }
+                other => {
+                    if let Some(t) = text(other) {
+                        push(&t);
+                    }
+                }
+            }
+        }
+        Ok(s(out))
+    }
+
+    fn f_left(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let src = self.text_arg(a, 0)?;
+        let n = self.int_arg(a, 1)?;
+        let Some(src) = src else {
+            return Ok(s(""));
+        };
+        Ok(if n < 0 {
+            s(src)
+        } else {
+            s(src.chars().take(n as usize).collect::<String>())
+        })
+    }
+
+    fn f_mid(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let src = self.text_arg(a, 0)?;
+        let start = self.int_arg(a, 1)?;
+        let len = self.int_arg(a, 2)?;
+        if start < 1 {
+            return Err(a.invalid(format!(
+                "start {start} is out of range; the first character is 1"
+            )));
+        }
+        if len < 0 {
+            return Err(a.invalid(format!("length {len} cannot be negative")));
+        }
+        let Some(src) = src else {
+            return Ok(Value::Null);
+        };
+        Ok(s(src
+            .chars()
+            .skip((start - 1) as usize)
+            .take(len as usize)
+            .collect::<String>()))
+    }
+
+    fn f_normalize_diacritics(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(self
+            .text_arg(a, 0)?
+            .map_or(Value::Null, |t| s(txt::normalize_diacritics(&t))))
+    }
+
+    fn f_not(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        Ok(Value::Bool(truthy(&v) != Some(true)))
+    }
+
+    fn f_now(&mut self) -> Result<Value, EvalError> {
+        Ok(Value::DateTime(self.ctx.now()))
+    }
+
+    fn f_num_from_date(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(d) = self.date_arg(a, 0)? else {
+            return Ok(Value::Null);
+        };
+        datetime::to_filetime(&d)
+            .map(Value::Number)
+            .ok_or_else(|| a.invalid(format!("{d} is before 1601 and has no AD form")))
+    }
+
+    fn f_pcase(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(src) = self.text_arg(a, 0)? else {
+            return Ok(Value::Null);
+        };
+        Ok(match self.text_opt(a, 1)? {
+            Some(seps) if !seps.is_empty() => s(txt::title_case_with(&src, &seps)),
+            _ => s(txt::title_case(&src)),
+        })
+    }
+
+    fn f_redact(&mut self, a: &Args<'_>, top: bool) -> Result<Value, EvalError> {
+        self.redact = true;
+        match &a.args[0] {
+            Some(e) => self.eval(e, top),
+            None => Ok(Value::Null),
+        }
+    }
+
+    fn f_remove_duplicates(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        Ok(match v {
+            Value::Multi(items) => {
+                let mut out: Vec<Value> = Vec::with_capacity(items.len());
+                for item in items {
+                    if !out.contains(&item) {
+                        out.push(item);
+                    }
+                }
+                Value::Multi(out)
+            }
+            other => other,
+        })
+    }
+
+    fn f_select_unique_value(&mut self, a: &Args<'_>, top: bool) -> Result<Value, EvalError> {
+        if !top {
+            return Err(EvalError::NotTopLevel {
+                function: "SelectUniqueValue".into(),
+            });
+        }
+        let mut candidates = Vec::new();
+        for e in a.args.iter().flatten() {
+            let v = self.eval(e, false)?;
+            let Some(t) = into_text(v).filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            if !self.ctx.value_exists_in_target(&t) {
+                return Ok(s(t));
+            }
+            candidates.push(t);
+        }
+        if candidates.is_empty() {
+            return Ok(Value::Null);
+        }
+        Err(EvalError::NoUniqueValue { candidates })
+    }
+
+    fn f_single_app_role_assignment(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let v = self.arg(a, 0)?;
+        Ok(text(&v).map_or(Value::Null, |t| s(t.into_owned())))
+    }
+
+    fn f_split(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(src) = self.text_arg(a, 0)? else {
+            return Ok(Value::Null);
+        };
+        let delim = self.text_arg(a, 1)?.unwrap_or_default();
+        if delim.is_empty() {
+            return Ok(Value::Multi(vec![s(src)]));
+        }
+        Ok(Value::Multi(
+            src.split(delim.as_str()).map(|p| s(p.trim())).collect(),
+        ))
+    }
+
+    fn f_strip_spaces(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        Ok(self
+            .text_arg(a, 0)?
+            .map_or(Value::Null, |t| s(t.replace(' ', ""))))
+    }
+
+    fn f_switch(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let source = self.arg(a, 0)?;
+        let src = text(&source).unwrap_or(Cow::Borrowed("")).into_owned();
+        let mut i = 2;
+        while i + 1 < a.len() {
+            let key = self.opt(a, i)?.unwrap_or(Value::Null);
+            if text(&key).as_deref().unwrap_or("") == src {
+                return Ok(self.opt(a, i + 1)?.unwrap_or(Value::Null));
+            }
+            i += 2;
+        }
+        Ok(self.opt(a, 1)?.unwrap_or(Value::Null))
+    }
+
+    fn f_change_case(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let Some(src) = self.text_arg(a, 0)? else {
+            return Ok(Value::Null);
+        };
+        let culture = match self.text_opt(a, 1)? {
+            Some(c) if !c.trim().is_empty() => {
+                Culture::parse(c.trim()).map_err(|m| a.invalid(m))?
+            }
+            _ => Culture::Invariant,
+        };
+        Ok(s(if a.name() == "ToLower" {
+            txt::to_lower(&src, culture)
+        } else {
+            txt::to_upper(&src, culture)
+        }))
+    }
+
+    fn f_word(&mut self, a: &Args<'_>) -> Result<Value, EvalError> {
+        let src = self.text_arg(a, 0)?;
+        let n = self.int_arg(a, 1)?;
+        let delims = self.text_arg(a, 2)?.unwrap_or_default();
+        let Some(src) = src else {
+            return Ok(s(""));
+        };
+        if n < 1 {
+            return Ok(s(""));
+        }
+        let word = src
+            .split(|c: char| delims.contains(c))
+            .filter(|w| !w.is_empty())
+            .nth((n - 1) as usize)
+            .unwrap_or("");
+        Ok(s(word))
     }
 
     fn interval(&mut self, a: &Args<'_>) -> Result<Interval, EvalError> {

@@ -15,6 +15,9 @@ mod signature;
 mod text;
 mod tree;
 
+#[cfg(test)]
+mod tests;
+
 pub use ast::{CompareOp, Expr};
 pub use eval::{
     AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, StaticContext, evaluate,
@@ -22,7 +25,7 @@ pub use eval::{
 pub use functions::RANDOM_STRING_MAX;
 pub use mapping_source::{AttributeMappingSource, MappingSourceParameter, MappingSourceType};
 pub use parser::{MAX_EXPRESSION_CHARS, MAX_NESTING, ParseError, parse};
-pub use signature::{Repeat, SIGNATURES, Signature, signature};
+pub use signature::{FUNCTION_ALIASES, Repeat, SIGNATURES, Signature, signature};
 pub use tree::MappingSourceError;
 
 /// The built-in functions of the expression language, by their exact (case-sensitive) names.

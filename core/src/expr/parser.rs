@@ -77,6 +77,15 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     Ok(e)
 }
 
+impl std::str::FromStr for Expr {
+    type Err = ParseError;
+
+    /// Same as [`parse`].
+    fn from_str(s: &str) -> Result<Expr, ParseError> {
+        parse(s)
+    }
+}
+
 struct Parser {
     chars: Vec<char>,
     pos: usize,
@@ -386,6 +395,7 @@ mod tests {
         assert_eq!(parse("Guid()").unwrap(), call("Guid", vec![]));
         assert_eq!(parse("  Guid ( )  ").unwrap(), call("Guid", vec![]));
         assert_eq!(parse("[mail]").unwrap(), Expr::Attribute("mail".into()));
+        assert_eq!("[mail]".parse::<Expr>(), Ok(Expr::Attribute("mail".into())));
         assert_eq!(
             parse(r#""a\"b\\c\d""#).unwrap(),
             Expr::String("a\"b\\c\\d".into())

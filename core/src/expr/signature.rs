@@ -141,13 +141,21 @@ pub const SIGNATURES: &[Signature] = &[
 
 /// Aliases accepted for parameter keys when reading a tree: (function, alias, canonical key).
 const ALIASES: &[(&str, &str, &str)] = &[
+    ("AltSecIdFromNetId", "netId", "source"),
     ("Replace", "oldValue", "Find"),
     ("Replace", "replacementValue", "Replacement"),
 ];
 
-/// The signature of a built-in function.
+/// Other spellings Entra itself writes for a built-in function: its provisioning logs and
+/// cross-tenant synchronization schemas show `AltSecidFromNetid([netId])`.
+pub const FUNCTION_ALIASES: &[(&str, &str)] = &[("AltSecidFromNetid", "AltSecIdFromNetId")];
+
+/// The signature of a built-in function, by its exact name or an alias in [`FUNCTION_ALIASES`].
 pub fn signature(name: &str) -> Option<&'static Signature> {
-    SIGNATURES.iter().find(|s| s.name == name)
+    SIGNATURES.iter().find(|s| s.name == name).or_else(|| {
+        let (_, canonical) = FUNCTION_ALIASES.iter().find(|(alias, _)| *alias == name)?;
+        SIGNATURES.iter().find(|s| s.name == *canonical)
+    })
 }
 
 /// The key of the parameter at `position` (0-based) of a call to `name` with `arg_count`
@@ -184,7 +192,7 @@ pub fn parameter_position(name: &str, key: &str) -> Option<usize> {
     let sig = signature(name)?;
     let key = ALIASES
         .iter()
-        .find(|(f, alias, _)| *f == name && alias.eq_ignore_ascii_case(key))
+        .find(|(f, alias, _)| *f == sig.name && alias.eq_ignore_ascii_case(key))
         .map_or(key, |(_, _, canonical)| canonical);
     if let Some(i) = sig.params.iter().position(|p| p.eq_ignore_ascii_case(key)) {
         return Some(i);

@@ -45,7 +45,9 @@ pub enum MappingSourceError {
         key: String,
     },
     /// A comparison node is malformed.
-    #[error("comparison {operator} needs exactly the parameters `left` and `right`")]
+    #[error(
+        "comparison {operator} needs exactly the parameters `left` and `right`, neither of them a comparison"
+    )]
     BadComparison {
         /// The operator.
         operator: String,
@@ -236,6 +238,10 @@ fn comparison(
     };
     let left = from_node(&find("left")?.value, hl)?;
     let right = from_node(&find("right")?.value, hr)?;
+    if matches!(left, Expr::Compare { .. }) || matches!(right, Expr::Compare { .. }) {
+        // `a = b = c` has no text: comparisons do not chain.
+        return Err(bad());
+    }
     Ok(Expr::Compare {
         op,
         left: Box::new(left),
@@ -300,6 +306,10 @@ fn function(
     }
     if short_format && args.len() > 1 {
         args.remove(1);
+    }
+    if args.len() == 1 && args[0].is_none() {
+        // `F()` is a call without arguments; a lone empty argument has no text of its own.
+        args.clear();
     }
     Ok(Expr::Call {
         name: name.to_string(),

@@ -1,0 +1,175 @@
+//! Configuration of the emulator, its tenants, app registrations and realism knobs.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How to run the emulator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmulatorConfig {
+    /// TCP port on 127.0.0.1; 0 picks any free port.
+    pub port: u16,
+    /// Serve HTTPS with a generated CA (true) or plain HTTP (false, for debugging).
+    pub tls: bool,
+    /// The tenants served.
+    pub tenants: Vec<TenantConfig>,
+    /// Directory where the CA certificate (`emulator-ca.pem`) is written; a temporary
+    /// directory removed on shutdown when `None`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            port: 0,
+            tls: true,
+            tenants: Vec::new(),
+            data_dir: None,
+        }
+    }
+}
+
+/// One emulated Microsoft Entra tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct TenantConfig {
+    /// Tenant id (a GUID).
+    pub tenant_id: String,
+    /// Initial (default) verified domain, e.g. `contoso.onmicrosoft.com`.
+    pub domain: String,
+    /// App registrations (and managed identities) that may obtain tokens for this tenant.
+    pub apps: Vec<AppRegistration>,
+    /// Synthetic directory content generated at start.
+    pub seed: Option<SeedSpec>,
+    /// JSON fixture file loaded at start (after the seed); see `docs/emulator.md`.
+    pub fixture: Option<PathBuf>,
+    /// Cross-tenant access partners: tenant ids whose `identitySynchronization` policy
+    /// allows inbound user sync (`userSyncInbound.isSyncAllowed = true`).
+    pub sync_allowed_from: Vec<String>,
+    /// Realism knobs (all off by default).
+    pub knobs: Knobs,
+}
+
+/// An application registration (service principal) or managed identity of a tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AppRegistration {
+    /// Application (client) id, a GUID.
+    pub client_id: String,
+    /// Client secret accepted with `client_secret`.
+    pub client_secret: Option<String>,
+    /// PEM certificate whose key signs client assertions (RS256, PS256 or ES256).
+    pub certificate_pem: Option<String>,
+    /// Application permissions (app roles) granted, e.g. `User.Read.All`.
+    pub roles: Vec<String>,
+    /// This registration is a managed identity served by the managed-identity endpoint.
+    pub managed_identity: bool,
+    /// Federated identity credential: accept a managed-identity token issued by this emulator
+    /// as `client_assertion`.
+    pub federated_from: Option<FederatedCredential>,
+    /// Display name of the application object.
+    pub display_name: Option<String>,
+}
+
+/// A federated identity credential trusting a managed identity of this emulator.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct FederatedCredential {
+    /// Client id of the managed identity whose tokens (audience
+    /// `api://AzureADTokenExchange`) are accepted as client assertions.
+    pub managed_identity_client_id: String,
+}
+
+/// Parameters of a deterministic synthetic tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct SeedSpec {
+    /// Random seed; the same spec always gives the same directory.
+    pub seed: u64,
+    /// Number of member users.
+    pub users: usize,
+    /// Number of security groups (mailEnabled false, securityEnabled true).
+    pub security_groups: usize,
+    /// Number of Microsoft 365 groups (`groupTypes: ["Unified"]`).
+    pub m365_groups: usize,
+    /// Number of mail-enabled security groups.
+    pub mail_enabled_groups: usize,
+    /// Number of security groups nested inside another security group.
+    pub nested: usize,
+    /// Average number of user members per group.
+    pub avg_members: usize,
+}
+
+/// Realism knobs of one tenant. Every knob is off by default.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(default)]
+pub struct Knobs {
+    /// Resource-unit and write-quota throttling per app and tenant.
+    pub throttling: Option<ThrottleKnobs>,
+    /// Added latency.
+    pub latency: Option<LatencyKnobs>,
+    /// Injected faults.
+    pub faults: Option<FaultKnobs>,
+    /// New objects stay invisible to reads, and unusable in member references, for this long.
+    pub replication_lag_ms: u64,
+    /// Lifetime of delta tokens in seconds; 0 means the Graph default of 7 days.
+    pub delta_token_lifetime_secs: u64,
+    /// Treat every delta token issued before now as expired.
+    pub force_delta_expiry: bool,
+    /// Report an expired delta token as `410 Gone` with a `Location` header instead of the
+    /// identity default `400 syncStateNotFound`.
+    pub delta_expiry_gone: bool,
+}
+
+/// Throttling like Graph's identity and access limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ThrottleKnobs {
+    /// Resource units available per window (Graph: 3,500 / 5,000 / 8,000 per 10 s).
+    pub resource_units: u64,
+    /// Resource-unit window in milliseconds (Graph: 10,000).
+    pub window_ms: u64,
+    /// Writes allowed per write window (Graph: 3,000 per 150 s).
+    pub write_quota: u64,
+    /// Write window in milliseconds (Graph: 150,000).
+    pub write_window_ms: u64,
+}
+
+impl Default for ThrottleKnobs {
+    fn default() -> Self {
+        ThrottleKnobs {
+            resource_units: 3_500,
+            window_ms: 10_000,
+            write_quota: 3_000,
+            write_window_ms: 150_000,
+        }
+    }
+}
+
+/// Latency added to every Graph and token request.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct LatencyKnobs {
+    /// Fixed delay in milliseconds.
+    pub fixed_ms: u64,
+    /// Uniform random extra delay in `0..=jitter_ms` milliseconds.
+    pub jitter_ms: u64,
+}
+
+/// Injected faults, drawn deterministically from `seed`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(default)]
+pub struct FaultKnobs {
+    /// Seed of the fault generator.
+    pub seed: u64,
+    /// Fraction (0..1) of Graph requests answered with a server error.
+    pub error_rate: f64,
+    /// Status codes to choose from (500, 502, 503, 504); all four when empty.
+    pub statuses: Vec<u16>,
+    /// Fraction of requests held for `timeout_ms` before being answered with 504.
+    pub timeout_rate: f64,
+    /// How long a timed-out request is held, in milliseconds.
+    pub timeout_ms: u64,
+    /// Fraction of requests whose connection is dropped without a response.
+    pub drop_rate: f64,
+}

@@ -219,6 +219,9 @@ impl Tenant {
         if old != new {
             self.fault_rng = StdRng::seed_from_u64(new.unwrap_or(0));
         }
+        if knobs.throttling != self.knobs.throttling {
+            self.throttle.clear();
+        }
         if knobs.force_delta_expiry {
             self.delta_floor = chrono::Utc::now().timestamp() + 1;
         }

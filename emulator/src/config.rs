@@ -173,3 +173,128 @@ pub struct FaultKnobs {
     /// Fraction of requests whose connection is dropped without a response.
     pub drop_rate: f64,
 }
+
+/// Company names used by [`TenantConfig::demo`].
+const DEMO_NAMES: &[&str] = &[
+    "contoso",
+    "fabrikam",
+    "northwind",
+    "adatum",
+    "tailspin",
+    "woodgrove",
+    "litware",
+    "proseware",
+];
+
+/// Application permissions granted to the app of a demo tenant: everything an engine needs
+/// to read a source tenant and write a target tenant.
+pub const DEMO_ROLES: &[&str] = &[
+    "User.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+    "User.Invite.All",
+    "Application.ReadWrite.All",
+    "Policy.Read.All",
+    "Policy.ReadWrite.CrossTenantAccess",
+    "Organization.Read.All",
+];
+
+impl TenantConfig {
+    /// A ready-to-use tenant number `index` (0-based) for demos and tests: a stable tenant id,
+    /// a domain like `contoso.onmicrosoft.com`, one app with a client secret and
+    /// [`DEMO_ROLES`], and one managed identity with the same roles. The ids and the secret
+    /// are derived from `index` only, so they are the same on every run (never use them
+    /// outside the emulator).
+    pub fn demo(index: usize, seed: Option<SeedSpec>) -> TenantConfig {
+        let name = DEMO_NAMES
+            .get(index)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| format!("tenant{index}"));
+        let id = |what: &str| {
+            uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                format!("tenantsync-emulator/{what}/{index}").as_bytes(),
+            )
+            .to_string()
+        };
+        let roles: Vec<String> = DEMO_ROLES.iter().map(|r| r.to_string()).collect();
+        TenantConfig {
+            tenant_id: id("tenant"),
+            domain: format!("{name}.onmicrosoft.com"),
+            apps: vec![
+                AppRegistration {
+                    client_id: id("app"),
+                    client_secret: Some(format!("emulator-secret-{index}")),
+                    roles: roles.clone(),
+                    display_name: Some(format!("tenantsync ({name})")),
+                    ..AppRegistration::default()
+                },
+                AppRegistration {
+                    client_id: id("managed-identity"),
+                    managed_identity: true,
+                    roles,
+                    display_name: Some(format!("tenantsync identity ({name})")),
+                    ..AppRegistration::default()
+                },
+            ],
+            seed,
+            ..TenantConfig::default()
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// `count` demo tenants (see [`TenantConfig::demo`]); each trusts the others for inbound
+    /// user synchronization. `seed` fills every tenant but the last with synthetic content
+    /// (each with its own seed), leaving the last one empty as a sync target.
+    pub fn demo(count: usize, port: u16, seed: Option<SeedSpec>) -> EmulatorConfig {
+        let mut tenants: Vec<TenantConfig> = (0..count)
+            .map(|i| {
+                let s = seed
+                    .clone()
+                    .filter(|_| i + 1 < count || count == 1)
+                    .map(|mut s| {
+                        s.seed = s.seed.wrapping_add(i as u64);
+                        s
+                    });
+                TenantConfig::demo(i, s)
+            })
+            .collect();
+        let ids: Vec<String> = tenants.iter().map(|t| t.tenant_id.clone()).collect();
+        for t in &mut tenants {
+            t.sync_allowed_from = ids.iter().filter(|i| **i != t.tenant_id).cloned().collect();
+        }
+        EmulatorConfig {
+            port,
+            tenants,
+            ..EmulatorConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_config_is_stable_and_cross_trusting() {
+        let a = EmulatorConfig::demo(
+            2,
+            0,
+            Some(SeedSpec {
+                seed: 3,
+                users: 5,
+                ..SeedSpec::default()
+            }),
+        );
+        let b = EmulatorConfig::demo(2, 0, None);
+        assert_eq!(a.tenants[0].tenant_id, b.tenants[0].tenant_id);
+        assert_eq!(a.tenants[0].domain, "contoso.onmicrosoft.com");
+        assert_eq!(
+            a.tenants[1].sync_allowed_from,
+            vec![a.tenants[0].tenant_id.clone()]
+        );
+        assert!(a.tenants[0].seed.is_some() && a.tenants[1].seed.is_none());
+        assert!(a.tenants[0].apps.iter().any(|x| x.managed_identity));
+    }
+}

@@ -28,8 +28,8 @@ mod store;
 mod tls;
 
 pub use config::{
-    AppRegistration, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs, LatencyKnobs,
-    SeedSpec, TenantConfig, ThrottleKnobs,
+    AppRegistration, DEMO_ROLES, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs,
+    LatencyKnobs, SeedSpec, TenantConfig, ThrottleKnobs,
 };
 pub use fixture::{FixtureError, TenantFixture, load_fixture};
 pub use seed::generate_seed;

@@ -104,20 +104,21 @@ pub struct SeedSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 #[serde(default)]
 pub struct Knobs {
-    /// Resource-unit and write-quota throttling per app and tenant.
+    /// Resource-unit and write-quota throttling per app and tenant. Default: off.
     pub throttling: Option<ThrottleKnobs>,
-    /// Added latency.
+    /// Added latency. Default: off.
     pub latency: Option<LatencyKnobs>,
-    /// Injected faults.
+    /// Injected faults. Default: off.
     pub faults: Option<FaultKnobs>,
-    /// New objects stay invisible to reads, and unusable in member references, for this long.
+    /// New objects stay invisible to reads, and unusable in member references, for this many
+    /// milliseconds. Default: 0.
     pub replication_lag_ms: u64,
-    /// Lifetime of delta tokens in seconds; 0 means the Graph default of 7 days.
+    /// Lifetime of delta tokens in seconds. Default: 0, meaning Graph's 7 days.
     pub delta_token_lifetime_secs: u64,
-    /// Treat every delta token issued before now as expired.
+    /// Treat every delta token issued before now as expired. Default: false.
     pub force_delta_expiry: bool,
     /// Report an expired delta token as `410 Gone` with a `Location` header instead of the
-    /// identity default `400 syncStateNotFound`.
+    /// identity default `400 syncStateNotFound`. Default: false.
     pub delta_expiry_gone: bool,
 }
 
@@ -125,13 +126,14 @@ pub struct Knobs {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ThrottleKnobs {
-    /// Resource units available per window (Graph: 3,500 / 5,000 / 8,000 per 10 s).
+    /// Resource units available per window (Graph: 3,500 / 5,000 / 8,000 per 10 s by tenant
+    /// size). Default: 3,500.
     pub resource_units: u64,
-    /// Resource-unit window in milliseconds (Graph: 10,000).
+    /// Resource-unit window in milliseconds. Default: 10,000 (Graph's).
     pub window_ms: u64,
-    /// Writes allowed per write window (Graph: 3,000 per 150 s).
+    /// Writes allowed per write window. Default: 3,000 (Graph's).
     pub write_quota: u64,
-    /// Write window in milliseconds (Graph: 150,000).
+    /// Write window in milliseconds. Default: 150,000 (Graph's 2 min 30 s).
     pub write_window_ms: u64,
 }
 
@@ -150,9 +152,9 @@ impl Default for ThrottleKnobs {
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct LatencyKnobs {
-    /// Fixed delay in milliseconds.
+    /// Fixed delay in milliseconds. Default: 0.
     pub fixed_ms: u64,
-    /// Uniform random extra delay in `0..=jitter_ms` milliseconds.
+    /// Uniform random extra delay in `0..=jitter_ms` milliseconds. Default: 0.
     pub jitter_ms: u64,
 }
 
@@ -160,17 +162,17 @@ pub struct LatencyKnobs {
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 #[serde(default)]
 pub struct FaultKnobs {
-    /// Seed of the fault generator.
+    /// Seed of the fault generator (also drives latency jitter). Default: 0.
     pub seed: u64,
-    /// Fraction (0..1) of Graph requests answered with a server error.
+    /// Fraction (0..1) of Graph requests answered with a server error. Default: 0.
     pub error_rate: f64,
-    /// Status codes to choose from (500, 502, 503, 504); all four when empty.
+    /// Status codes to choose from. Default: empty, meaning 500, 502, 503 and 504.
     pub statuses: Vec<u16>,
-    /// Fraction of requests held for `timeout_ms` before being answered with 504.
+    /// Fraction of requests held for `timeout_ms` before being answered with 504. Default: 0.
     pub timeout_rate: f64,
-    /// How long a timed-out request is held, in milliseconds.
+    /// How long a timed-out request is held, in milliseconds. Default: 0.
     pub timeout_ms: u64,
-    /// Fraction of requests whose connection is dropped without a response.
+    /// Fraction of requests whose connection is dropped without a response. Default: 0.
     pub drop_rate: f64,
 }
 

@@ -4,7 +4,7 @@
 //! the delta link was issued and the original `$select` / `$filter`.
 
 use crate::dispatch::{GReq, GResp};
-use crate::graph::USER_DEFAULT;
+use crate::graph::{GROUP_DEFAULT, USER_DEFAULT};
 use crate::odata;
 use crate::store::{Kind, Obj, Tenant};
 use serde_json::{Value, json};
@@ -22,6 +22,8 @@ struct State {
     after: Option<String>,
     select: Option<String>,
     ids: Option<Vec<String>>,
+    /// Objects per page (`Prefer: odata.maxpagesize`).
+    size: usize,
 }
 
 fn kind_code(kind: Kind) -> &'static str {
@@ -87,6 +89,18 @@ fn ids_filter(req: &GReq, kind: Kind) -> Result<Option<Vec<String>>, GResp> {
     Ok(Some(ids))
 }
 
+/// Page size asked for with `Prefer: odata.maxpagesize=N` (1..=999), else [`PAGE`].
+fn max_page_size(req: &GReq) -> usize {
+    req.header("prefer")
+        .and_then(|p| {
+            p.split(',')
+                .filter_map(|x| x.trim().strip_prefix("odata.maxpagesize="))
+                .find_map(|n| n.trim().parse::<usize>().ok())
+        })
+        .map(|n| n.clamp(1, 999))
+        .unwrap_or(PAGE)
+}
+
 /// Serves `GET /users/delta` or `GET /groups/delta`.
 pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> {
     let now = chrono::Utc::now().timestamp();
@@ -99,6 +113,11 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
             from: v.get("f").and_then(Value::as_u64),
             to: v.get("t").and_then(Value::as_u64).ok_or_else(bad_token)?,
             after: v.get("a").and_then(Value::as_str).map(str::to_string),
+            size: v
+                .get("n")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize)
+                .unwrap_or(PAGE),
             select: v.get("s").and_then(Value::as_str).map(str::to_string),
             ids: v.get("i").and_then(Value::as_array).map(|a| {
                 a.iter()
@@ -121,6 +140,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                 from: None,
                 to: t.seq,
                 after: None,
+                size: max_page_size(req),
                 select,
                 ids,
             },
@@ -142,6 +162,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                     from: Some(v.get("p").and_then(Value::as_u64).ok_or_else(bad_token)?),
                     to: t.seq,
                     after: None,
+                    size: max_page_size(req),
                     select,
                     ids: v.get("i").and_then(Value::as_array).map(|a| {
                         a.iter()
@@ -152,7 +173,10 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
             }
         }
     };
-    Ok(page(base, t, kind, &state, now))
+    let minimal = req
+        .header("prefer")
+        .is_some_and(|p| p.to_ascii_lowercase().contains("return=minimal"));
+    Ok(page(base, t, kind, &state, now, minimal))
 }
 
 fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
@@ -188,7 +212,7 @@ fn member_entry(t: &Tenant, id: &str, removed: bool) -> Value {
     v
 }
 
-fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
+fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool) -> GResp {
     let select = odata::parse_select(st.select.as_deref());
     let tracks_members = kind == Kind::Group
         && select
@@ -202,7 +226,7 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
     });
     let default = match kind {
         Kind::User => Some(USER_DEFAULT),
-        Kind::Group => None,
+        Kind::Group => Some(GROUP_DEFAULT),
     };
     let in_scope = |id: &str| {
         st.ids
@@ -216,11 +240,16 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
 
     // Candidate ids, in id order, with the membership changes per group.
     let mut member_changes: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
-    let candidates: BTreeSet<String> = match st.from {
-        None => map.keys().filter(|id| in_scope(id)).cloned().collect(),
+    // Candidate ids with the properties that changed (None: the whole object).
+    let candidates: BTreeMap<String, Option<BTreeSet<String>>> = match st.from {
+        None => map
+            .keys()
+            .filter(|id| in_scope(id))
+            .map(|id| (id.clone(), None))
+            .collect(),
         Some(from) => {
             let start = t.changes.partition_point(|c| c.seq <= from);
-            let mut set = BTreeSet::new();
+            let mut set: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
             for c in t.changes[start..].iter().take_while(|c| c.seq <= st.to) {
                 if c.kind != kind || !in_scope(&c.id) {
                     continue;
@@ -232,7 +261,8 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
                                 .entry(c.id.clone())
                                 .or_default()
                                 .insert(m.clone(), *added);
-                            set.insert(c.id.clone());
+                            set.entry(c.id.clone())
+                                .or_insert_with(|| Some(BTreeSet::new()));
                         }
                     }
                     None => {
@@ -242,8 +272,15 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
                                     .iter()
                                     .any(|x| p.iter().any(|y| y.eq_ignore_ascii_case(x)))
                             });
-                        if relevant {
-                            set.insert(c.id.clone());
+                        if c.props.is_empty() {
+                            set.insert(c.id.clone(), None);
+                        } else if relevant {
+                            let entry = set
+                                .entry(c.id.clone())
+                                .or_insert_with(|| Some(BTreeSet::new()));
+                            if let Some(changed) = entry {
+                                changed.extend(c.props.iter().cloned());
+                            }
                         }
                     }
                 }
@@ -254,17 +291,32 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
     let mut value = Vec::new();
     let mut last = None;
     let mut more = false;
-    for id in candidates
+    for (id, changed) in candidates
         .iter()
-        .filter(|id| st.after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
+        .filter(|(id, _)| st.after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
     {
-        if value.len() == PAGE {
+        if value.len() == st.size {
             more = true;
             break;
         }
         last = Some(id.clone());
         if let Some(o) = map.get(id) {
-            let mut out: Obj = odata::project(o, props.as_deref(), default);
+            let mut out: Obj = match changed {
+                // `Prefer: return=minimal`: only the changed (tracked) properties.
+                Some(changed) if minimal => {
+                    let mut m = Obj::new();
+                    m.insert("id".into(), json!(id));
+                    for p in changed.iter().filter(|p| {
+                        props
+                            .as_ref()
+                            .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(p)))
+                    }) {
+                        m.insert(p.clone(), o.get(p).cloned().unwrap_or(Value::Null));
+                    }
+                    m
+                }
+                _ => odata::project(o, props.as_deref(), default),
+            };
             if tracks_members {
                 let entries: Vec<Value> = match st.from {
                     None => t
@@ -295,7 +347,7 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64) -> GResp {
     let mut body = json!({"@odata.context": context(base, kind, st.select.as_deref())});
     if more {
         let tok = odata::encode_token(&json!({
-            "k": kind_code(kind), "f": st.from, "t": st.to, "a": last, "s": st.select, "i": st.ids,
+            "k": kind_code(kind), "f": st.from, "t": st.to, "a": last, "s": st.select, "i": st.ids, "n": st.size,
         }));
         body["@odata.nextLink"] =
             json!(format!("{base}/v1.0/{}/delta?$skiptoken={tok}", name(kind)));

@@ -357,6 +357,9 @@ fn execute(shared: &Shared, t: &mut Tenant, caller: &Caller, req: &GReq) -> GRes
     if t.knobs.throttling.is_some() {
         r.headers
             .push(("x-ms-resource-unit".into(), cost.to_string()));
+        if let Some(p) = faults::limit_percentage(t, &caller.app_id) {
+            r.headers.push(("x-ms-throttle-limit-percentage".into(), p));
+        }
     }
     r
 }

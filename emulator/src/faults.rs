@@ -13,7 +13,10 @@ pub(crate) struct ThrottleState {
     ru: f64,
     last: Instant,
     writes: VecDeque<Instant>,
+    /// Until when every request is refused (resource units exhausted).
     blocked_until: Option<Instant>,
+    /// Until when writes are refused (write quota exhausted).
+    writes_blocked_until: Option<Instant>,
 }
 
 /// Charges a request against the app's limits; a 429 response when throttled.
@@ -27,6 +30,7 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
         last: now,
         writes: VecDeque::new(),
         blocked_until: None,
+        writes_blocked_until: None,
     });
     let rate = cap / (k.window_ms.max(1) as f64 / 1000.0);
     st.ru = (st.ru + now.duration_since(st.last).as_secs_f64() * rate).min(cap);
@@ -39,11 +43,28 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
     {
         st.writes.pop_front();
     }
-    if let Some(until) = st.blocked_until
-        && now < until
-    {
-        let secs = (until - now).as_secs_f64().ceil().max(1.0) as u64;
-        t.violations += 1;
+    let early = [
+        (st.blocked_until, "ResourceUnitLimitExceeded", "ReadWrite"),
+        (
+            st.writes_blocked_until.filter(|_| is_write),
+            "WriteLimitExceeded",
+            "Write",
+        ),
+    ];
+    for (until, info, limit) in early {
+        if let Some(until) = until
+            && now < until
+        {
+            // Arrived before the time the Retry-After named: refused again, and recorded.
+            let secs = (until - now).as_secs_f64().ceil().max(1.0) as u64;
+            t.violations += 1;
+            t.count("429");
+            return Some(too_many(secs, info, limit, app, &tenant_id));
+        }
+    }
+    if st.ru < cost as f64 {
+        let secs = ((cost as f64 - st.ru) / rate).ceil().max(1.0) as u64;
+        st.blocked_until = Some(now + Duration::from_secs(secs));
         t.count("429");
         return Some(too_many(
             secs,
@@ -53,29 +74,37 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
             &tenant_id,
         ));
     }
-    let blocked = if (st.ru) < cost as f64 {
-        let wait = (cost as f64 - st.ru) / rate;
-        Some((wait, "ResourceUnitLimitExceeded", "ReadWrite"))
-    } else if is_write && st.writes.len() as u64 >= k.write_quota {
+    if is_write && st.writes.len() as u64 >= k.write_quota {
         let oldest = st.writes.front().copied().unwrap_or(now);
         let wait = (oldest + window)
             .saturating_duration_since(now)
             .as_secs_f64();
-        Some((wait, "WriteLimitExceeded", "Write"))
-    } else {
-        None
-    };
-    if let Some((wait, info, limit)) = blocked {
         let secs = wait.ceil().max(1.0) as u64;
-        st.blocked_until = Some(now + Duration::from_secs(secs));
+        st.writes_blocked_until = Some(now + Duration::from_secs(secs));
         t.count("429");
-        return Some(too_many(secs, info, limit, app, &tenant_id));
+        return Some(too_many(
+            secs,
+            "WriteLimitExceeded",
+            "Write",
+            app,
+            &tenant_id,
+        ));
     }
     st.ru -= cost as f64;
     if is_write {
         st.writes.push_back(now);
     }
     None
+}
+
+/// `x-ms-throttle-limit-percentage` for an app: the share of its resource units used,
+/// reported by Graph only above 0.8.
+pub(crate) fn limit_percentage(t: &Tenant, app: &str) -> Option<String> {
+    let k = t.knobs.throttling.as_ref()?;
+    let st = t.throttle.get(app)?;
+    let cap = k.resource_units.max(1) as f64;
+    let used = (cap - st.ru) / cap;
+    (used > 0.8).then(|| format!("{:.1}", used.min(1.8)))
 }
 
 fn too_many(secs: u64, info: &str, limit: &str, app: &str, tenant: &str) -> GResp {

@@ -24,6 +24,43 @@ pub(crate) const USER_DEFAULT: &[&str] = &[
     "id",
 ];
 
+/// Graph's default property set for groups.
+pub(crate) const GROUP_DEFAULT: &[&str] = &[
+    "id",
+    "deletedDateTime",
+    "classification",
+    "createdDateTime",
+    "creationOptions",
+    "description",
+    "displayName",
+    "expirationDateTime",
+    "groupTypes",
+    "isAssignableToRole",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "onPremisesDomainName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesNetBiosName",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "proxyAddresses",
+    "renewedDateTime",
+    "resourceBehaviorOptions",
+    "resourceProvisioningOptions",
+    "securityEnabled",
+    "securityIdentifier",
+    "theme",
+    "visibility",
+    "onPremisesProvisioningErrors",
+    "serviceProvisioningErrors",
+];
+
 const USER_READ: &[&str] = &["User.Read.All", "User.ReadBasic.All", "Directory.Read.All"];
 const USER_WRITE: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
 const GROUP_READ: &[&str] = &[
@@ -580,7 +617,7 @@ fn known_path(l: &[&str]) -> bool {
 fn default_for(kind: Kind) -> Option<&'static [&'static str]> {
     match kind {
         Kind::User => Some(USER_DEFAULT),
-        Kind::Group => None,
+        Kind::Group => Some(GROUP_DEFAULT),
     }
 }
 
@@ -720,9 +757,14 @@ fn list(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> 
     let mut value = Vec::new();
     let mut last = None;
     let mut more = false;
-    for (id, o) in
-        matching.filter(|(id, _)| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
-    {
+    let lower = match &after {
+        Some(a) => std::ops::Bound::Excluded(a.clone()),
+        None => std::ops::Bound::Unbounded,
+    };
+    let page = map
+        .range((lower, std::ops::Bound::Unbounded))
+        .filter(|(id, o)| !t.lagging(id) && filter.as_ref().is_none_or(|f| odata::eval(f, o)));
+    for (id, o) in page {
         if value.len() == top {
             more = true;
             break;
@@ -1101,7 +1143,7 @@ fn create_group(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> 
         "@odata.context".into(),
         json!(format!("{base}/v1.0/$metadata#groups/$entity")),
     );
-    out.append(&mut odata::project(&o, None, None));
+    out.append(&mut odata::project(&o, None, Some(GROUP_DEFAULT)));
     Ok(GResp::json(201, Value::Object(out))
         .with_header("Location", format!("{base}/v1.0/groups/{id}")))
 }

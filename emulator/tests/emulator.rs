@@ -1372,3 +1372,93 @@ fn plain_http_and_async_start() {
         emu.shutdown();
     });
 }
+
+#[test]
+fn delta_page_size_and_minimal_responses() {
+    let e = seeded(30);
+    let get = |url: &str, prefer: &str| -> Value {
+        e.client
+            .get(e.url(url))
+            .bearer_auth(&e.token)
+            .header("Prefer", prefer)
+            .send()
+            .expect("send")
+            .json()
+            .expect("json")
+    };
+    let mut url = "/users/delta?$select=displayName,jobTitle,city".to_string();
+    let mut pages = 0;
+    let link = loop {
+        let b = get(&url, "odata.maxpagesize=10");
+        pages += 1;
+        assert!(b["value"].as_array().map(Vec::len).unwrap_or(0) <= 10);
+        match b["@odata.nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => {
+                break b["@odata.deltaLink"]
+                    .as_str()
+                    .expect("deltaLink")
+                    .to_string();
+            }
+        }
+    };
+    assert_eq!(pages, 3);
+    let h = e.handle();
+    let id = h.state().users[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    h.update_user(&id, json!({"jobTitle": "New", "city": null}))
+        .expect("patch");
+    let b = get(&link, "return=minimal");
+    assert_eq!(
+        b["value"],
+        json!([{"id": id, "city": null, "jobTitle": "New"}])
+    );
+    let b = get(&link, "");
+    let full = &b["value"][0];
+    assert_eq!(full["jobTitle"], "New");
+    assert!(full.get("displayName").is_some());
+}
+
+#[test]
+fn write_throttling_leaves_reads_alone() {
+    let e = env();
+    let h = e.handle();
+    h.set_knobs(Knobs {
+        throttling: Some(ThrottleKnobs {
+            resource_units: 10_000,
+            window_ms: 10_000,
+            write_quota: 1,
+            write_window_ms: 60_000,
+        }),
+        ..Knobs::default()
+    });
+    let id = e.user("quota");
+    assert_eq!(
+        e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "a"}))
+            .0,
+        204
+    );
+    let r = e.req(
+        reqwest::Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({"jobTitle": "b"})),
+    );
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        r.headers()["x-ms-throttle-information"],
+        "WriteLimitExceeded"
+    );
+    // Reads are not held back by the write quota, and are no violation.
+    let r = e.req(reqwest::Method::GET, &format!("/users/{id}"), None);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-ms-resource-unit"], "2");
+    assert_eq!(h.throttle_violations(), 0);
+    assert_eq!(
+        e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "c"}))
+            .0,
+        429
+    );
+    assert_eq!(h.throttle_violations(), 1);
+}

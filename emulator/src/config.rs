@@ -117,6 +117,10 @@ pub struct Knobs {
     pub delta_token_lifetime_secs: u64,
     /// Treat every delta token issued before now as expired. Default: false.
     pub force_delta_expiry: bool,
+    /// Split a group's `members@delta` into slices of at most this many entries, the group
+    /// appearing once per slice (possibly across pages), as Graph does for large groups.
+    /// Default: 0, no split.
+    pub delta_members_per_object: usize,
     /// Report an expired delta token as `410 Gone` with a `Location` header instead of the
     /// identity default `400 syncStateNotFound`. Default: false.
     pub delta_expiry_gone: bool,

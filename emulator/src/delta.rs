@@ -20,6 +20,8 @@ struct State {
     from: Option<u64>,
     to: u64,
     after: Option<String>,
+    /// Slice of the `after` object's members@delta emitted last (None: object finished).
+    after_slice: Option<usize>,
     select: Option<String>,
     ids: Option<Vec<String>>,
     /// Objects per page (`Prefer: odata.maxpagesize`).
@@ -113,6 +115,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
             from: v.get("f").and_then(Value::as_u64),
             to: v.get("t").and_then(Value::as_u64).ok_or_else(bad_token)?,
             after: v.get("a").and_then(Value::as_str).map(str::to_string),
+            after_slice: v.get("o").and_then(Value::as_u64).map(|n| n as usize),
             size: v
                 .get("n")
                 .and_then(Value::as_u64)
@@ -140,6 +143,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                 from: None,
                 to: t.seq,
                 after: None,
+                after_slice: None,
                 size: max_page_size(req),
                 select,
                 ids,
@@ -162,6 +166,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                     from: Some(v.get("p").and_then(Value::as_u64).ok_or_else(bad_token)?),
                     to: t.seq,
                     after: None,
+                    after_slice: None,
                     size: max_page_size(req),
                     select,
                     ids: v.get("i").and_then(Value::as_array).map(|a| {
@@ -289,19 +294,22 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool)
         }
     };
     let mut value = Vec::new();
-    let mut last = None;
+    // (id, slice of members@delta emitted last when the object is not finished).
+    let mut last: Option<(String, Option<usize>)> = None;
     let mut more = false;
-    for (id, changed) in candidates
+    let per_object = t.knobs.delta_members_per_object;
+    'objects: for (id, changed) in candidates
         .iter()
-        .filter(|(id, _)| st.after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
+        .filter(|(id, _)| st.after.as_ref().is_none_or(|a| id.as_str() >= a.as_str()))
     {
-        if value.len() == st.size {
-            more = true;
-            break;
-        }
-        last = Some(id.clone());
+        let resume = st.after.as_deref() == Some(id.as_str());
+        let first_slice = match (resume, st.after_slice) {
+            (true, None) => continue,
+            (true, Some(k)) => k + 1,
+            (false, _) => 0,
+        };
         if let Some(o) = map.get(id) {
-            let mut out: Obj = match changed {
+            let out: Obj = match changed {
                 // `Prefer: return=minimal`: only the changed (tracked) properties.
                 Some(changed) if minimal => {
                     let mut m = Obj::new();
@@ -317,8 +325,10 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool)
                 }
                 _ => odata::project(o, props.as_deref(), default),
             };
-            if tracks_members {
-                let entries: Vec<Value> = match st.from {
+            let entries: Vec<Value> = if !tracks_members {
+                Vec::new()
+            } else {
+                match st.from {
                     None => t
                         .members
                         .get(id)
@@ -332,22 +342,45 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool)
                                 .collect()
                         })
                         .unwrap_or_default(),
-                };
-                if !entries.is_empty() {
-                    out.insert("members@delta".into(), Value::Array(entries));
                 }
+            };
+            // Large groups come back several times, each with a slice of members@delta.
+            let slices: Vec<&[Value]> = if per_object > 0 && entries.len() > per_object {
+                entries.chunks(per_object).collect()
+            } else {
+                vec![&entries[..]]
+            };
+            let count = slices.len();
+            for (k, slice) in slices.into_iter().enumerate().skip(first_slice) {
+                if value.len() == st.size {
+                    more = true;
+                    break 'objects;
+                }
+                let mut item = out.clone();
+                if !slice.is_empty() {
+                    item.insert("members@delta".into(), Value::Array(slice.to_vec()));
+                }
+                value.push(Value::Object(item));
+                last = Some((id.clone(), (k + 1 < count).then_some(k)));
             }
-            value.push(Value::Object(out));
-        } else if t.deleted.get(id).is_some_and(|d| d.kind == kind) {
-            value.push(json!({"id": id, "@removed": {"reason": "changed"}}));
         } else {
-            value.push(json!({"id": id, "@removed": {"reason": "deleted"}}));
+            if value.len() == st.size {
+                more = true;
+                break;
+            }
+            last = Some((id.clone(), None));
+            let reason = if t.deleted.get(id).is_some_and(|d| d.kind == kind) {
+                "changed"
+            } else {
+                "deleted"
+            };
+            value.push(json!({"id": id, "@removed": {"reason": reason}}));
         }
     }
     let mut body = json!({"@odata.context": context(base, kind, st.select.as_deref())});
     if more {
         let tok = odata::encode_token(&json!({
-            "k": kind_code(kind), "f": st.from, "t": st.to, "a": last, "s": st.select, "i": st.ids, "n": st.size,
+            "k": kind_code(kind), "f": st.from, "t": st.to, "a": last.as_ref().map(|l| &l.0), "o": last.as_ref().and_then(|l| l.1), "s": st.select, "i": st.ids, "n": st.size,
         }));
         body["@odata.nextLink"] =
             json!(format!("{base}/v1.0/{}/delta?$skiptoken={tok}", name(kind)));

@@ -423,6 +423,29 @@ fn batch(shared: &Shared, tenant: &std::sync::Mutex<Tenant>, caller: &Caller, re
         {
             return bad("Invalid batch payload format: every request needs 'method' and 'url'.");
         }
+        let method = r.get("method").and_then(Value::as_str).unwrap_or_default();
+        if matches!(
+            method.to_ascii_uppercase().as_str(),
+            "POST" | "PATCH" | "PUT"
+        ) {
+            let has_type = r
+                .get("headers")
+                .and_then(Value::as_object)
+                .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
+            if !has_type || r.get("body").is_none() {
+                let id = r
+                    .get("id")
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_default();
+                return bad(&format!(
+                    "Write request id : {id} does not contain Content-Type header or body."
+                ));
+            }
+        }
     }
     let id_of = |r: &Value| {
         r.get("id")

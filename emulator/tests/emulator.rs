@@ -879,10 +879,20 @@ fn batch_with_depends_on() {
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
         .collect();
     assert_eq!(e.send("POST", "/$batch", json!({"requests": many})).0, 400);
+    let (s, b) = e.send(
+        "POST",
+        "/$batch",
+        json!({"requests": [{"id": "w", "method": "PATCH", "url": format!("/users/{id}"), "body": {"jobTitle": "z"}}]}),
+    );
+    assert_eq!(s, 400);
+    assert_eq!(
+        b["error"]["message"],
+        "Write request id : w does not contain Content-Type header or body."
+    );
     let counts = e.handle().request_counts();
     assert_eq!(
         counts.get("$batch"),
-        Some(&2),
+        Some(&3),
         "both batches are counted, the refused one too"
     );
     assert_eq!(counts.get("PATCH /users/{id}"), Some(&1));
@@ -1461,4 +1471,65 @@ fn write_throttling_leaves_reads_alone() {
         429
     );
     assert_eq!(h.throttle_violations(), 1);
+}
+
+#[test]
+fn large_group_members_come_in_slices() {
+    let e = env_with(
+        None,
+        Knobs {
+            delta_members_per_object: 10,
+            ..Knobs::default()
+        },
+    );
+    let h = e.handle();
+    let g = e.group("big");
+    let small = e.group("small");
+    for i in 0..25 {
+        let u = e.user(&format!("m{i}"));
+        h.add_member(&g, &u).expect("member");
+    }
+    h.add_member(&small, &g).expect("nested");
+    let mut url = "/groups/delta?$select=displayName,members".to_string();
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut occurrences = 0;
+    let mut pages = 0;
+    loop {
+        let b: Value = e
+            .client
+            .get(e.url(&url))
+            .bearer_auth(&e.token)
+            .header("Prefer", "odata.maxpagesize=2")
+            .send()
+            .expect("send")
+            .json()
+            .expect("json");
+        pages += 1;
+        for item in b["value"].as_array().expect("value") {
+            let id = item["id"].as_str().unwrap_or_default().to_string();
+            if id == g {
+                occurrences += 1;
+            }
+            for m in item["members@delta"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                seen.entry(id.clone())
+                    .or_default()
+                    .push(m["id"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        match b["@odata.nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(occurrences, 3);
+    assert_eq!(pages, 2);
+    let mut big = seen.get(&g).cloned().unwrap_or_default();
+    big.sort();
+    big.dedup();
+    assert_eq!(big.len(), 25);
+    assert_eq!(seen.get(&small).map(Vec::len), Some(1));
 }

@@ -265,18 +265,12 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
         }
         ("GET", ["users", _]) => {
             need(caller, USER_READ)?;
-            let id = t
-                .find_user(s[1])
-                .map(str::to_string)
-                .ok_or_else(|| not_found(s[1]))?;
+            let id = visible_user(t, s[1])?;
             get_one(base, t, req, Kind::User, &id)
         }
         ("PATCH", ["users", _]) => {
             need(caller, USER_WRITE)?;
-            let id = t
-                .find_user(s[1])
-                .map(str::to_string)
-                .ok_or_else(|| not_found(s[1]))?;
+            let id = visible_user(t, s[1])?;
             let patch = body_obj(req)?;
             check_extensions(t, &patch, "User")?;
             t.patch_user(&id, &patch).map_err(admin_err)?;
@@ -284,20 +278,14 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
         }
         ("DELETE", ["users", _]) => {
             need(caller, USER_WRITE)?;
-            let id = t
-                .find_user(s[1])
-                .map(str::to_string)
-                .ok_or_else(|| not_found(s[1]))?;
+            let id = visible_user(t, s[1])?;
             t.soft_delete(&id).map_err(admin_err)?;
             Ok(GResp::no_content())
         }
         ("GET", ["users", _, "memberof"]) => {
             need(caller, USER_READ)?;
             need(caller, GROUP_READ)?;
-            let id = t
-                .find_user(s[1])
-                .map(str::to_string)
-                .ok_or_else(|| not_found(s[1]))?;
+            let id = visible_user(t, s[1])?;
             let ids: Vec<String> = t.member_of(&id);
             page_members(base, t, req, ids, &format!("users/{id}/memberOf"))
         }
@@ -600,6 +588,14 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
             s.last().copied().unwrap_or("")
         ))),
     }
+}
+
+/// A live user by id or userPrincipalName that replication lag does not hide.
+fn visible_user(t: &Tenant, key: &str) -> Result<String, GResp> {
+    t.find_user(key)
+        .filter(|id| !t.lagging(id))
+        .map(str::to_string)
+        .ok_or_else(|| not_found(key))
 }
 
 fn known_path(l: &[&str]) -> bool {

@@ -12,6 +12,8 @@
 //! Administrative access to each tenant is through [`Emulator::tenant`] or the HTTP admin
 //! interface under `/_emulator/`; see `docs/emulator.md`.
 
+#![warn(missing_docs)]
+
 mod admin;
 mod auth;
 mod config;

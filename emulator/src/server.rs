@@ -1,0 +1,538 @@
+//! The running emulator: listener, routing, lifecycle and in-process admin handles.
+
+use crate::config::{EmulatorConfig, Knobs};
+use crate::store::{AdminError, Obj, Tenant, TenantState};
+use crate::{EmulatorError, admin, auth, dispatch, fixture, seed, tls};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use hyper_util::rt::TokioIo;
+use ring::hmac;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// State shared by every request.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// `https://127.0.0.1:PORT` (or `http://`).
+    pub base_url: String,
+    /// Key signing the emulator's tokens.
+    pub key: hmac::Key,
+    /// Tenants by lower-case id.
+    pub tenants: BTreeMap<String, Arc<Mutex<Tenant>>>,
+    /// Lower-case domain → tenant id.
+    pub domains: HashMap<String, String>,
+    /// Expected `X-IDENTITY-HEADER` value of the managed-identity endpoint.
+    pub identity_header: String,
+}
+
+impl Shared {
+    /// Finds a tenant by id or domain.
+    pub(crate) fn tenant(&self, key: &str) -> Option<(&str, &Arc<Mutex<Tenant>>)> {
+        let lower = key.to_ascii_lowercase();
+        let id = self.domains.get(&lower).cloned().unwrap_or(lower);
+        self.tenants
+            .get_key_value(&id)
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+/// Locks a tenant, recovering from a poisoned lock.
+pub(crate) fn lock(t: &Mutex<Tenant>) -> MutexGuard<'_, Tenant> {
+    t.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    ca_path: Option<PathBuf>,
+    stop: Option<watch::Sender<bool>>,
+    runtime: Option<tokio::runtime::Runtime>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Tenants by id, and tenant ids by lower-case domain.
+type Tenants = (
+    BTreeMap<String, Arc<Mutex<Tenant>>>,
+    HashMap<String, String>,
+);
+
+/// Builds the tenants of a configuration.
+fn build_tenants(config: &EmulatorConfig) -> Result<Tenants, EmulatorError> {
+    let mut tenants = BTreeMap::new();
+    let mut domains = HashMap::new();
+    for tc in &config.tenants {
+        let id = uuid::Uuid::parse_str(&tc.tenant_id)
+            .map_err(|_| {
+                EmulatorError::Config(format!(
+                    "tenant id '{}' is not a GUID; give each tenant a GUID id",
+                    tc.tenant_id
+                ))
+            })?
+            .to_string();
+        if tc.domain.trim().is_empty() || !tc.domain.contains('.') {
+            return Err(EmulatorError::Config(format!(
+                "tenant '{id}' needs a domain such as contoso.onmicrosoft.com"
+            )));
+        }
+        if tenants.contains_key(&id) {
+            return Err(EmulatorError::Config(format!(
+                "tenant '{id}' is configured twice"
+            )));
+        }
+        for app in &tc.apps {
+            if uuid::Uuid::parse_str(&app.client_id).is_err() {
+                return Err(EmulatorError::Config(format!(
+                    "app client id '{}' of tenant '{id}' is not a GUID",
+                    app.client_id
+                )));
+            }
+        }
+        let mut t = Tenant::new(&id, &tc.domain, tc.apps.clone(), tc.knobs.clone());
+        if let Some(spec) = &tc.seed {
+            seed::apply(&mut t, spec);
+        }
+        if let Some(path) = &tc.fixture {
+            let fx =
+                fixture::load_fixture(path).map_err(|e| EmulatorError::Config(e.to_string()))?;
+            fixture::apply(&mut t, &fx).map_err(|e| {
+                EmulatorError::Config(format!("fixture {} for tenant {id}: {e}", path.display()))
+            })?;
+        }
+        for partner in &tc.sync_allowed_from {
+            let pid = partner.to_ascii_lowercase();
+            t.partners
+                .insert(pid.clone(), crate::graph::default_partner(&pid, true));
+        }
+        // Writes made while seeding are not requests.
+        t.counts.clear();
+        domains.insert(tc.domain.to_ascii_lowercase(), id.clone());
+        tenants.insert(id, Arc::new(Mutex::new(t)));
+    }
+    Ok((tenants, domains))
+}
+
+impl Emulator {
+    /// Starts the emulator on its own runtime thread; usable from synchronous code.
+    pub fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("tenantsync-emulator")
+            .build()
+            .map_err(|e| EmulatorError::Runtime(e.to_string()))?;
+        let mut emu = rt.block_on(Emulator::start_async(config))?;
+        emu.runtime = Some(rt);
+        Ok(emu)
+    }
+
+    /// Starts the emulator on the caller's tokio runtime.
+    pub async fn start_async(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let (tenants, domains) = build_tenants(&config)?;
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                port: config.port,
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                port: config.port,
+                source,
+            })?
+            .port();
+        let (acceptor, ca_path, temp) = if config.tls {
+            let certs = tls::make()?;
+            let (dir, temp) = match &config.data_dir {
+                Some(d) => (d.clone(), None),
+                None => {
+                    let t = tempfile::tempdir().map_err(|source| EmulatorError::Io {
+                        path: std::env::temp_dir(),
+                        source,
+                    })?;
+                    (t.path().to_path_buf(), Some(t))
+                }
+            };
+            std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let path = dir.join("emulator-ca.pem");
+            std::fs::write(&path, &certs.ca_pem).map_err(|source| EmulatorError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            (
+                Some(tokio_rustls::TlsAcceptor::from(certs.server_config)),
+                Some(path),
+                temp,
+            )
+        } else {
+            (None, None, None)
+        };
+        let scheme = if config.tls { "https" } else { "http" };
+        let mut secret = [0u8; 32];
+        let mut header = [0u8; 16];
+        {
+            use rand::RngCore;
+            let mut rng = rand::rngs::OsRng;
+            rng.fill_bytes(&mut secret);
+            rng.fill_bytes(&mut header);
+        }
+        let shared = Arc::new(Shared {
+            base_url: format!("{scheme}://127.0.0.1:{port}"),
+            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            tenants,
+            domains,
+            identity_header: header.iter().map(|b| format!("{b:02x}")).collect(),
+        });
+        let router = Router::new().fallback(route).with_state(shared.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(accept_loop(listener, acceptor, router, stop_rx));
+        Ok(Emulator {
+            shared,
+            ca_path,
+            stop: Some(stop_tx),
+            runtime: None,
+            _temp: temp,
+        })
+    }
+
+    /// Base URL, e.g. `https://127.0.0.1:PORT`. Graph is at `{base}/v1.0`, the token
+    /// endpoint at `{base}/{tenant}/oauth2/v2.0/token`.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// Path of the PEM file of the CA that signed the server certificate (None for plain HTTP).
+    pub fn ca_pem_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
+    }
+
+    /// `(IDENTITY_ENDPOINT, IDENTITY_HEADER)` of the App Service style managed-identity endpoint.
+    pub fn managed_identity_endpoint(&self) -> (String, String) {
+        (
+            format!("{}/msi/token", self.shared.base_url),
+            self.shared.identity_header.clone(),
+        )
+    }
+
+    /// In-process admin access to a tenant (by id or domain).
+    pub fn tenant(&self, tenant_id: &str) -> Result<TenantHandle, AdminError> {
+        let (_, t) = self
+            .shared
+            .tenant(tenant_id)
+            .ok_or_else(|| AdminError::UnknownTenant(tenant_id.to_string()))?;
+        Ok(TenantHandle { tenant: t.clone() })
+    }
+
+    /// Ids of the served tenants.
+    pub fn tenant_ids(&self) -> Vec<String> {
+        self.shared.tenants.keys().cloned().collect()
+    }
+
+    /// A human-readable summary: base URL, CA path, tenants and their app credentials.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "tenantsync emulator listening on {}\n",
+            self.shared.base_url
+        );
+        s.push_str(&format!("  graph:  {}/v1.0\n", self.shared.base_url));
+        match &self.ca_path {
+            Some(p) => s.push_str(&format!("  CA certificate (trust this): {}\n", p.display())),
+            None => s.push_str("  plain HTTP (no TLS)\n"),
+        }
+        let (ep, hdr) = self.managed_identity_endpoint();
+        s.push_str(&format!(
+            "  IDENTITY_ENDPOINT={ep}\n  IDENTITY_HEADER={hdr}\n"
+        ));
+        for (id, t) in &self.shared.tenants {
+            let t = lock(t);
+            s.push_str(&format!(
+                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {}/{id}/oauth2/v2.0/token\n",
+                t.domain,
+                t.users.len(),
+                t.groups.len(),
+                self.shared.base_url
+            ));
+            for app in &t.apps {
+                s.push_str(&format!(
+                    "    app {}{}{} roles: {}\n",
+                    app.client_id,
+                    app.client_secret
+                        .as_ref()
+                        .map(|x| format!(" secret: {x}"))
+                        .unwrap_or_default(),
+                    if app.managed_identity {
+                        " (managed identity)"
+                    } else {
+                        ""
+                    },
+                    app.roles.join(" ")
+                ));
+            }
+        }
+        s
+    }
+
+    /// Stops the server.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Starts the emulator, prints its base URL, CA path and tenants' credentials, and serves
+/// until the process ends.
+pub fn serve_forever(config: EmulatorConfig) -> Result<(), EmulatorError> {
+    let emu = Emulator::start(config)?;
+    println!("{}", emu.describe());
+    loop {
+        std::thread::park();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                let acceptor = acceptor.clone();
+                connections.spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let router = router.clone();
+                        async move {
+                            let resp = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
+                            if resp.extensions().get::<DropConnection>().is_some() {
+                                Err(DropConnection)
+                            } else {
+                                Ok(resp)
+                            }
+                        }
+                    });
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(acc) => {
+                            if let Ok(s) = acc.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(s), svc).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    connections.abort_all();
+}
+
+/// Marks a response whose connection is closed without answering (injected fault).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("connection dropped by fault injection")]
+pub(crate) struct DropConnection;
+
+/// Maximum request body accepted.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return plain(
+                413,
+                json!({"error": "request body too large or unreadable"}),
+            );
+        }
+    };
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    if path.starts_with("/v1.0/") || path == "/v1.0" {
+        return dispatch::graph(&shared, &parts, &path["/v1.0".len()..], &query, bytes).await;
+    }
+    if let Some(rest) = path.strip_prefix("/_emulator/") {
+        return admin::handle(&shared, &parts.method, rest, &query, &bytes);
+    }
+    if path == "/msi/token" {
+        return auth::managed_identity(&shared, &parts, &query).await;
+    }
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" {
+        return auth::token(&shared, &parts, segs[0], &bytes).await;
+    }
+    plain(
+        404,
+        json!({"error": format!("no emulated endpoint at {path}")}),
+    )
+}
+
+/// A JSON response with a status.
+pub(crate) fn plain(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// In-process administrative access to one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantHandle {
+    tenant: Arc<Mutex<Tenant>>,
+}
+
+fn as_obj(v: Value) -> Result<Obj, AdminError> {
+    match v {
+        Value::Object(o) => Ok(o),
+        _ => Err(AdminError::Invalid(
+            "expected a JSON object of properties".into(),
+        )),
+    }
+}
+
+impl TenantHandle {
+    fn with<R>(&self, f: impl FnOnce(&mut Tenant) -> R) -> R {
+        f(&mut lock(&self.tenant))
+    }
+
+    /// Creates a user from Graph properties (`userPrincipalName` required); returns it.
+    pub fn add_user(&self, props: Value) -> Result<Value, AdminError> {
+        let o = as_obj(props)?;
+        self.with(|t| t.create_user(o)).map(Value::Object)
+    }
+
+    /// Merges properties into a user (null clears one).
+    pub fn update_user(&self, id: &str, patch: Value) -> Result<(), AdminError> {
+        let o = as_obj(patch)?;
+        self.with(|t| t.patch_user(&id.to_ascii_lowercase(), &o))
+    }
+
+    /// Soft-deletes a user into deleted items.
+    pub fn delete_user(&self, id: &str) -> Result<(), AdminError> {
+        self.with(|t| t.soft_delete(&id.to_ascii_lowercase()))
+    }
+
+    /// Deletes a live or soft-deleted user or group permanently.
+    pub fn hard_delete(&self, id: &str) -> Result<(), AdminError> {
+        self.with(|t| t.hard_delete(&id.to_ascii_lowercase()))
+    }
+
+    /// Restores a soft-deleted user or group.
+    pub fn restore(&self, id: &str) -> Result<Value, AdminError> {
+        self.with(|t| t.restore(&id.to_ascii_lowercase()))
+            .map(Value::Object)
+    }
+
+    /// Creates a group from Graph properties; returns it.
+    pub fn add_group(&self, props: Value) -> Result<Value, AdminError> {
+        let o = as_obj(props)?;
+        self.with(|t| t.create_group(o)).map(Value::Object)
+    }
+
+    /// Merges properties into a group.
+    pub fn update_group(&self, id: &str, patch: Value) -> Result<(), AdminError> {
+        let o = as_obj(patch)?;
+        self.with(|t| t.patch_group(&id.to_ascii_lowercase(), &o))
+    }
+
+    /// Deletes a group as Graph does (Microsoft 365 groups soft, others permanently).
+    pub fn delete_group(&self, id: &str) -> Result<(), AdminError> {
+        self.with(|t| t.delete_group(&id.to_ascii_lowercase()))
+    }
+
+    /// Adds a direct member to a group.
+    pub fn add_member(&self, group_id: &str, member_id: &str) -> Result<(), AdminError> {
+        self.with(|t| {
+            t.add_member(
+                &group_id.to_ascii_lowercase(),
+                &member_id.to_ascii_lowercase(),
+            )
+        })
+    }
+
+    /// Removes a direct member from a group.
+    pub fn remove_member(&self, group_id: &str, member_id: &str) -> Result<(), AdminError> {
+        self.with(|t| {
+            t.remove_member(
+                &group_id.to_ascii_lowercase(),
+                &member_id.to_ascii_lowercase(),
+            )
+        })
+    }
+
+    /// A snapshot of users, groups, memberships and deleted items.
+    pub fn state(&self) -> TenantState {
+        self.with(|t| t.state())
+    }
+
+    /// Requests received by kind (`GET /users`, `POST /invitations`, `$batch`, `429`, ...).
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.with(|t| t.counts.clone())
+    }
+
+    /// Clears the request counters and the throttle-violation count.
+    pub fn reset_counts(&self) {
+        self.with(|t| {
+            t.counts.clear();
+            t.violations = 0;
+        })
+    }
+
+    /// Replaces the realism knobs.
+    pub fn set_knobs(&self, knobs: Knobs) {
+        self.with(|t| t.set_knobs(knobs))
+    }
+
+    /// The current realism knobs.
+    pub fn knobs(&self) -> Knobs {
+        self.with(|t| t.knobs.clone())
+    }
+
+    /// Requests that arrived before the time a previous 429's `Retry-After` named.
+    pub fn throttle_violations(&self) -> u64 {
+        self.with(|t| t.violations)
+    }
+
+    /// Allows or refuses inbound user synchronization from a partner tenant.
+    pub fn set_sync_allowed_from(&self, partner_tenant_id: &str, allowed: bool) {
+        let pid = partner_tenant_id.to_ascii_lowercase();
+        self.with(|t| {
+            t.partners
+                .insert(pid.clone(), crate::graph::default_partner(&pid, allowed))
+        });
+    }
+}

@@ -14,6 +14,7 @@
 //! - [`plan`]: the planner, a pure function from snapshots to an ordered list of operations.
 
 pub mod expr;
+pub mod graph;
 pub mod plan;
 pub mod schema;
 pub mod scope;

@@ -1,0 +1,29 @@
+//! The engine's only door to Microsoft Graph v1.0: clouds, sign-in, the HTTP client with
+//! throttling and retries, paging, delta queries, JSON batching and typed operations.
+//!
+//! - [`cloud`]: which cloud (global, US Government, China, custom) and its endpoints.
+//! - [`secret`]: secrets from the environment or files, never printed.
+//! - [`certificate`]: client certificates and signed client assertions.
+//! - [`auth`]: credentials and the caching [`TokenProvider`].
+//! - [`client`]: [`GraphClient`]: bounded concurrency, retries, `Retry-After`, typed errors.
+//! - [`paging`]: `@odata.nextLink` paging.
+//! - [`delta`]: `/users/delta` and `/groups/delta` with `members@delta`.
+//! - [`batch`]: JSON `$batch` with `dependsOn` and per-item throttling.
+//! - [`ops`]: the operations a sync cycle calls, each with its idempotence stated.
+
+pub mod auth;
+pub mod certificate;
+pub mod client;
+pub mod cloud;
+pub mod error;
+pub mod secret;
+pub mod transport;
+
+#[cfg(test)]
+mod test_server;
+
+pub use auth::{AccessToken, AuthError, Credential, CredentialTokenProvider, TokenProvider};
+pub use client::{GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
+pub use cloud::Cloud;
+pub use error::{GraphApiError, GraphError};
+pub use secret::{Secret, SecretSource};

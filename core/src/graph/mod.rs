@@ -12,10 +12,13 @@
 //! - [`ops`]: the operations a sync cycle calls, each with its idempotence stated.
 
 pub mod auth;
+pub mod batch;
 pub mod certificate;
 pub mod client;
 pub mod cloud;
+pub mod delta;
 pub mod error;
+pub mod paging;
 pub mod secret;
 pub mod transport;
 

@@ -204,7 +204,7 @@ pub fn initial_url(resource: DeltaResource, select: &[&str]) -> Result<String, G
         ));
     }
     let mut fields: Vec<&str> = select.to_vec();
-    if resource == DeltaResource::Groups && !fields.iter().any(|f| *f == "members") {
+    if resource == DeltaResource::Groups && !fields.contains(&"members") {
         fields.push("members");
     }
     Ok(format!(

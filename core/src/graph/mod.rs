@@ -18,6 +18,7 @@ pub mod client;
 pub mod cloud;
 pub mod delta;
 pub mod error;
+pub mod ops;
 pub mod paging;
 pub mod secret;
 pub mod transport;

@@ -205,6 +205,9 @@ pub enum AuthError {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The cloud configuration is unusable.
+    #[error(transparent)]
+    Cloud(#[from] super::cloud::CloudError),
     /// The token endpoint could not be reached.
     #[error(
         "cannot reach the sign-in endpoint `{endpoint}`: {reason}; check the cloud setting, the network and any proxy"

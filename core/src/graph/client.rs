@@ -220,6 +220,20 @@ impl GraphClient {
         })
     }
 
+    /// A client that signs in with `credential` (tokens cached and refreshed by a
+    /// [`CredentialTokenProvider`](super::auth::CredentialTokenProvider)).
+    pub fn for_credential(
+        cloud: &Cloud,
+        credential: super::auth::Credential,
+        options: GraphClientOptions,
+    ) -> Result<Self, super::auth::AuthError> {
+        cloud
+            .validate()
+            .map_err(|e| super::auth::AuthError::Transport(TransportError::Build(e.to_string())))?;
+        let tokens = super::auth::CredentialTokenProvider::new(credential, cloud.clone())?;
+        Ok(Self::new(cloud, Arc::new(tokens), options)?)
+    }
+
     /// The Graph root without version (`https://graph.microsoft.com`).
     pub fn graph_base(&self) -> &str {
         &self.inner.graph_base

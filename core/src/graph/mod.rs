@@ -27,7 +27,14 @@ pub mod transport;
 mod test_server;
 
 pub use auth::{AccessToken, AuthError, Credential, CredentialTokenProvider, TokenProvider};
+pub use batch::{BatchItem, BatchItemResponse, execute_batch};
 pub use client::{GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
 pub use cloud::Cloud;
+pub use delta::{
+    DeltaError, DeltaExpired, DeltaLink, DeltaObject, DeltaResource, DeltaRound, delta,
+    delta_or_full,
+};
 pub use error::{GraphApiError, GraphError};
+pub use ops::{AddMembersReport, ExtensionProperty, Invitation, Outcome, PartnerPolicy, UserType};
+pub use paging::{Page, Pager, list_all};
 pub use secret::{Secret, SecretSource};

@@ -205,9 +205,11 @@ impl GraphClient {
     /// Invites `email` as a B2B user (`POST /invitations`, no invitation e-mail, redirect to
     /// [`INVITE_REDIRECT_URL`]) and returns the user's id.
     ///
-    /// Safe to repeat: inviting an address that already has a user in the tenant returns
-    /// that user instead of creating another, so a retry after a lost answer finds the same
-    /// id. Inviting as `Member` needs a role that may do so in the target tenant.
+    /// Safe to repeat in practice: for an address that already belongs to an external user
+    /// of the tenant, Graph answers with that user rather than creating a second one, so a
+    /// retry after a lost answer finds the same id. The API page does not promise this, so
+    /// the planner also matches by anchor before inviting. App-only invitations fail when
+    /// the tenant restricts B2B invitations to administrators.
     pub async fn invite_user(
         &self,
         email: &str,

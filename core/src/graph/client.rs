@@ -774,6 +774,102 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn concurrency_is_bounded() {
+        let server = TestServer::start(|_req, _n| {
+            Reply::json(200, serde_json::json!({"value": []})).delayed(Duration::from_millis(200))
+        })
+        .await;
+        let mut options = fast_options();
+        options.max_concurrency = 2;
+        let client = client_for(&server, options);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..6 {
+            let c = client.clone();
+            tasks.spawn(async move { c.get_json(&format!("/users?$select=id&n={i}")).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("join").expect("ok");
+        }
+        let mut arrivals: Vec<Instant> = server.requests().iter().map(|r| r.at).collect();
+        arrivals.sort();
+        assert_eq!(arrivals.len(), 6);
+        // Two at a time: the third request starts only after one of the first two answered.
+        for wave in 1..3 {
+            let gap = arrivals[wave * 2].duration_since(arrivals[0]);
+            assert!(
+                gap >= Duration::from_millis(190) * wave as u32,
+                "wave {wave} after {gap:?}"
+            );
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct CountingToken {
+        issued: std::sync::atomic::AtomicU32,
+    }
+
+    impl TokenProvider for CountingToken {
+        fn token(
+            &self,
+        ) -> crate::graph::auth::BoxFuture<
+            '_,
+            Result<crate::graph::auth::AccessToken, crate::graph::auth::AuthError>,
+        > {
+            let n = self.issued.load(std::sync::atomic::Ordering::SeqCst);
+            let now = Instant::now();
+            Box::pin(async move {
+                Ok(crate::graph::auth::AccessToken {
+                    token: Secret::new(format!("t{n}")),
+                    obtained_at: now,
+                    expires_at: now + Duration::from_secs(3600),
+                })
+            })
+        }
+
+        fn invalidate(&self) {
+            self.issued
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_401_renews_the_token_once() {
+        let server = TestServer::start(|req, _n| {
+            if req.header("authorization") == Some("Bearer t0") {
+                Reply::json(401, serde_json::json!({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired or is not yet valid."}}))
+            } else {
+                Reply::json(200, serde_json::json!({"id": "x"}))
+            }
+        })
+        .await;
+        let cloud = Cloud::Custom {
+            login_host: server.base(),
+            graph_host: server.base(),
+            ca_file: None,
+            token_exchange_audience: None,
+        };
+        let tokens = Arc::new(CountingToken::default());
+        let client = GraphClient::new(&cloud, tokens.clone(), fast_options()).expect("client");
+        client
+            .get_json("/users/x?$select=id")
+            .await
+            .expect("renewed");
+        assert_eq!(server.requests().len(), 2);
+        // A second 401 in a row is returned, not retried forever.
+        let server = TestServer::start(|_req, _n| {
+            Reply::json(401, serde_json::json!({"error": {"code": "InvalidAuthenticationToken", "message": "no"}}))
+        })
+        .await;
+        let client = client_for(&server, fast_options());
+        let err = client
+            .get_json("/users/x?$select=id")
+            .await
+            .expect_err("401");
+        assert_eq!(err.status(), Some(401));
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
     async fn foreign_links_are_not_followed() {
         let server = TestServer::start(|_req, _n| Reply::empty(204)).await;
         let client = client_for(&server, fast_options());

@@ -252,6 +252,13 @@ pub async fn execute_batch(
         .collect()
 }
 
+impl GraphClient {
+    /// [`execute_batch`] as a method.
+    pub async fn batch(&self, items: Vec<BatchItem>) -> Result<Vec<BatchItemResponse>, GraphError> {
+        execute_batch(self, items).await
+    }
+}
+
 /// Runs one batch to completion, re-sending throttled items.
 async fn run_batch(
     client: &GraphClient,

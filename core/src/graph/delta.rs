@@ -8,8 +8,8 @@
 //! `members@delta`, where removed members have `@removed`. One group can arrive in several
 //! pages with different slices of `members@delta`: the round merges them.
 //!
-//! An expired or unknown token (410 Gone, or a 400/404 with `syncStateNotFound`,
-//! `resyncRequired` and similar codes) yields [`DeltaError::Expired`]; [`delta_or_full`] then
+//! An expired or unknown token (410 Gone, or a 4xx with `syncStateNotFound`,
+//! `resyncRequired` and similar codes, "a 40X-series error" in Microsoft's words) yields [`DeltaError::Expired`]; [`delta_or_full`] then
 //! starts a new round without token, which returns the full current state.
 
 use std::collections::HashMap;
@@ -152,7 +152,7 @@ pub struct DeltaRound {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the delta token is no longer valid (graph answered {status} `{code}`, request-id {rid}); a full read is needed", rid = request_id.as_deref().unwrap_or("none"))]
 pub struct DeltaExpired {
-    /// HTTP status (410, 400 or 404).
+    /// HTTP status (410, or another 4xx with an expiry code).
     pub status: u16,
     /// Graph's code.
     pub code: String,
@@ -188,7 +188,7 @@ fn expired(error: &GraphError) -> Option<DeltaExpired> {
                 .as_deref()
                 .is_some_and(|i| i.eq_ignore_ascii_case(c))
     });
-    (api.status == 410 || (matches!(api.status, 400 | 404) && coded)).then(|| DeltaExpired {
+    (api.status == 410 || ((400..500).contains(&api.status) && coded)).then(|| DeltaExpired {
         status: api.status,
         code: api.code.clone(),
         request_id: api.request_id.clone(),

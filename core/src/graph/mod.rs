@@ -5,11 +5,15 @@
 //! - [`secret`]: secrets from the environment or files, never printed.
 //! - [`certificate`]: client certificates and signed client assertions.
 //! - [`auth`]: credentials and the caching [`TokenProvider`].
-//! - [`client`]: [`GraphClient`]: bounded concurrency, retries, `Retry-After`, typed errors.
+//! - [`transport`]: the rustls HTTP client with a custom cloud's extra CA.
+//! - [`client`]: [`GraphClient`]: bounded concurrency, retries, `Retry-After`.
+//! - [`error`]: [`GraphError`] and Graph's error body.
 //! - [`paging`]: `@odata.nextLink` paging.
-//! - [`delta`]: `/users/delta` and `/groups/delta` with `members@delta`.
+//! - [`delta`](mod@delta): `/users/delta` and `/groups/delta` with `members@delta`.
 //! - [`batch`]: JSON `$batch` with `dependsOn` and per-item throttling.
 //! - [`ops`]: the operations a sync cycle calls, each with its idempotence stated.
+
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod batch;

@@ -351,8 +351,10 @@ impl GraphClient {
         loop {
             attempt += 1;
             sends += 1;
-            let permit = self.permit().await;
+            // Sign in (or take the cached token) before taking a slot, so a slow sign-in
+            // does not hold slots other requests could use.
             let token = self.inner.tokens.token().await?;
+            let permit = self.permit().await;
             let mut builder = self
                 .inner
                 .http

@@ -39,6 +39,9 @@ pub use delta::{
     delta_or_full,
 };
 pub use error::{GraphApiError, GraphError};
-pub use ops::{AddMembersReport, ExtensionProperty, Invitation, Outcome, PartnerPolicy, UserType};
+pub use ops::{
+    AddMembersReport, ExtensionProperty, Invitation, MemberFailure, Outcome, PartnerPolicy,
+    UserType,
+};
 pub use paging::{Page, Pager, list_all};
 pub use secret::{Secret, SecretSource};

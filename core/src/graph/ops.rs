@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::client::{GraphClient, GraphRequest, encode_path_segment, encode_query_value};
-use super::error::GraphError;
+use super::error::{GraphApiError, GraphError};
 use super::paging::list_all;
 
 /// The redirect URL Microsoft documents for invitations whose message is not sent.
@@ -56,12 +56,23 @@ pub struct Invitation {
 }
 
 /// What [`GraphClient::add_members`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct AddMembersReport {
     /// Members added now.
     pub added: Vec<String>,
     /// Members that were already in the group.
     pub already_members: Vec<String>,
+    /// Members Graph refused, each with Graph's error (e.g. the object does not exist).
+    pub failed: Vec<MemberFailure>,
+}
+
+/// A member that could not be added.
+#[derive(Debug, Clone)]
+pub struct MemberFailure {
+    /// The member's object id.
+    pub member_id: String,
+    /// Graph's answer.
+    pub error: GraphApiError,
 }
 
 /// A directory extension property (`extensionProperty`).
@@ -328,10 +339,12 @@ impl GraphClient {
     /// [`MAX_BINDS_PER_REQUEST`]. Graph adds none of a chunk when any fails; when a chunk
     /// fails because a member is already there (400) or an object is missing (404), its
     /// members are added one by one with `POST /groups/{id}/members/$ref`, where "already a
-    /// member" counts as success.
+    /// member" counts as success and any other refusal is reported in
+    /// [`AddMembersReport::failed`] without stopping the others.
     ///
-    /// Safe to repeat: members already present are reported, not failed. An `Err` leaves the
-    /// members of earlier chunks added; repeating the call finishes the job.
+    /// Safe to repeat: members already present are reported, not failed. An `Err` (no
+    /// answer, sign-in failure, or the group itself refused) leaves the members of earlier
+    /// chunks added; repeating the call finishes the job.
     pub async fn add_members(
         &self,
         group_id: &str,
@@ -352,10 +365,16 @@ impl GraphClient {
                 Ok(_) => report.added.extend(chunk.iter().cloned()),
                 Err(e) if matches!(e.status(), Some(400 | 404)) => {
                     for id in chunk {
-                        if self.add_member(group_id, id).await? {
-                            report.added.push(id.clone());
-                        } else {
-                            report.already_members.push(id.clone());
+                        match self.add_member(group_id, id).await {
+                            Ok(true) => report.added.push(id.clone()),
+                            Ok(false) => report.already_members.push(id.clone()),
+                            Err(GraphError::Api(error)) if matches!(error.status, 400 | 404) => {
+                                report.failed.push(MemberFailure {
+                                    member_id: id.clone(),
+                                    error: *error,
+                                })
+                            }
+                            Err(e) => return Err(e),
                         }
                     }
                 }
@@ -543,14 +562,16 @@ mod tests {
         let server = TestServer::start(|req, _n| {
             if req.method == "PATCH" {
                 let ids = binds(&req.json());
-                if ids.contains(&"m22".to_owned()) {
+                if ids.contains(&"m22".to_owned()) || ids.contains(&"m30".to_owned()) {
                     return Reply::json(400, json!({"error": {"code": "Request_BadRequest", "message": "One or more added object references already exist for the following modified properties: 'members'."}}));
                 }
                 Reply::empty(204)
             } else {
                 assert_eq!(req.path, "/v1.0/groups/g1/members/$ref");
                 let target = req.json()["@odata.id"].as_str().expect("id").to_owned();
-                if target.ends_with("/directoryObjects/m22") {
+                if target.ends_with("/directoryObjects/m30") {
+                    Reply::json(404, json!({"error": {"code": "Request_ResourceNotFound", "message": "Resource 'm30' does not exist or one of its queried reference-property objects are not present."}}))
+                } else if target.ends_with("/directoryObjects/m22") {
                     Reply::json(400, json!({"error": {"code": "Request_BadRequest", "message": "One or more added object references already exist for the following modified properties: 'members'."}}))
                 } else {
                     Reply::empty(204)
@@ -562,7 +583,10 @@ mod tests {
         let ids: Vec<String> = (0..45).map(|i| format!("m{i}")).collect();
         let report = client.add_members("g1", &ids).await.expect("added");
         assert_eq!(report.already_members, ["m22"]);
-        assert_eq!(report.added.len(), 44);
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].member_id, "m30");
+        assert_eq!(report.failed[0].error.code, "Request_ResourceNotFound");
+        assert_eq!(report.added.len(), 43);
         let reqs = server.requests();
         let patches: Vec<usize> = reqs
             .iter()
@@ -572,8 +596,8 @@ mod tests {
         assert_eq!(patches, [20, 20, 5]);
         assert_eq!(
             reqs.iter().filter(|r| r.method == "POST").count(),
-            20,
-            "the failing chunk goes member by member"
+            24,
+            "the failing chunk goes member by member (20), the missing member with 4 lag retries"
         );
         let first = reqs[0].json();
         assert_eq!(

@@ -303,6 +303,7 @@ async fn run_batch(
             answer.attempts = sends[&i];
             match answer.status {
                 429 => {
+                    client.count_throttled();
                     let wait = answer
                         .retry_after()
                         .unwrap_or_else(|| client.backoff(round));

@@ -17,6 +17,7 @@
 //! Every request carries a fresh `client-request-id` (a UUID, kept across its retries), and
 //! errors keep the `request-id` of Graph's answer.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -171,6 +172,31 @@ pub struct GraphResponse {
     pub request_id: Option<String>,
 }
 
+/// Counters of one client since it was built (shared by its clones), for run summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP requests sent (every try counts).
+    pub sent: u64,
+    /// Answers 429 (throttled), including items of batches.
+    pub throttled: u64,
+    /// Tries repeated after a 5xx, a timeout or a connection failure.
+    pub transient_retries: u64,
+    /// Tries repeated because the object was not replicated yet.
+    pub replication_retries: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    throttled: AtomicU64,
+    transient_retries: AtomicU64,
+    replication_retries: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 struct Inner {
     http: reqwest::Client,
     graph_base: String,
@@ -179,6 +205,7 @@ struct Inner {
     options: GraphClientOptions,
     permits: Semaphore,
     throttled_until: Mutex<Option<Instant>>,
+    counters: Counters,
 }
 
 /// The Microsoft Graph client for one tenant. Cheap to clone; clones share the concurrency
@@ -216,6 +243,7 @@ impl GraphClient {
                 options,
                 permits,
                 throttled_until: Mutex::new(None),
+                counters: Counters::default(),
             }),
         })
     }
@@ -237,6 +265,22 @@ impl GraphClient {
     /// The Graph root without version (`https://graph.microsoft.com`).
     pub fn graph_base(&self) -> &str {
         &self.inner.graph_base
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.counters;
+        ClientStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+            transient_retries: c.transient_retries.load(Ordering::Relaxed),
+            replication_retries: c.replication_retries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one answer 429 (also for items of a batch).
+    pub(crate) fn count_throttled(&self) {
+        bump(&self.inner.counters.throttled);
     }
 
     /// The options in force.
@@ -370,6 +414,7 @@ impl GraphClient {
             if let Some(body) = &request.body {
                 builder = builder.json(body);
             }
+            bump(&self.inner.counters.sent);
             let outcome = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -389,6 +434,7 @@ impl GraphClient {
                     // A connection that never opened means Graph never saw the request.
                     let resend = e.is_connect() || request.idempotent;
                     if resend && attempt < opts.max_attempts {
+                        bump(&self.inner.counters.transient_retries);
                         tokio::time::sleep(self.backoff(attempt)).await;
                         continue;
                     }
@@ -433,6 +479,7 @@ impl GraphClient {
             error.attempts = sends;
             match status {
                 429 => {
+                    self.count_throttled();
                     let wait = retry_after(&headers).unwrap_or_else(|| self.backoff(attempt));
                     self.throttle_until(received + wait);
                     if attempt < opts.max_attempts {
@@ -440,6 +487,7 @@ impl GraphClient {
                     }
                 }
                 500 | 502 | 503 | 504 if request.idempotent && attempt < opts.max_attempts => {
+                    bump(&self.inner.counters.transient_retries);
                     let wait = retry_after(&headers).unwrap_or_else(|| self.backoff(attempt));
                     tokio::time::sleep_until((received + wait).into()).await;
                     continue;
@@ -458,6 +506,7 @@ impl GraphClient {
                         .replication_delay
                         .saturating_mul(1u32 << lag_tries.min(16));
                     lag_tries += 1;
+                    bump(&self.inner.counters.replication_retries);
                     attempt -= 1;
                     tokio::time::sleep(delay).await;
                     continue;
@@ -619,6 +668,7 @@ pub(crate) mod tests {
             .expect("client-request-id");
         assert!(uuid::Uuid::parse_str(crid).is_ok());
         assert_eq!(reqs[1].header("client-request-id"), Some(crid));
+        assert_eq!(client.stats().throttled, 1);
     }
 
     #[tokio::test]
@@ -665,6 +715,11 @@ pub(crate) mod tests {
             .await
             .expect("third try succeeds");
         assert_eq!(server.requests().len(), 3);
+        let stats = client.stats();
+        assert_eq!(
+            (stats.sent, stats.transient_retries, stats.throttled),
+            (3, 2, 0)
+        );
     }
 
     #[tokio::test]

@@ -32,7 +32,7 @@ mod test_server;
 
 pub use auth::{AccessToken, AuthError, Credential, CredentialTokenProvider, TokenProvider};
 pub use batch::{BatchItem, BatchItemResponse, execute_batch};
-pub use client::{GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
+pub use client::{ClientStats, GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
 pub use cloud::Cloud;
 pub use delta::{
     DeltaError, DeltaExpired, DeltaLink, DeltaObject, DeltaResource, DeltaRound, delta,

@@ -166,6 +166,15 @@ mod tests {
     }
 
     #[test]
+    fn env_source_is_read() {
+        // PATH is set for every test process; tests never set variables themselves.
+        let value = SecretSource::Env("PATH".into())
+            .read_text("test")
+            .expect("PATH");
+        assert!(!value.expose().is_empty());
+    }
+
+    #[test]
     fn toml_form_names_env_or_file() {
         #[derive(Deserialize)]
         struct C {

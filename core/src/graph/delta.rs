@@ -94,7 +94,17 @@ pub struct DeltaObject {
 }
 
 impl DeltaObject {
+    /// Merges one appearance of the object. The latest appearance decides whether it is
+    /// removed: an object reported removed and then present again (restored within the
+    /// round) ends up present.
     fn merge_item(&mut self, item: Map<String, Value>) {
+        if !item.contains_key("@removed")
+            && item
+                .keys()
+                .any(|k| k != "id" && (!k.starts_with('@') || k == "members@delta"))
+        {
+            self.removed = None;
+        }
         for (key, value) in item {
             match key.as_str() {
                 "id" => {}
@@ -443,6 +453,23 @@ mod tests {
         assert_eq!(round.objects[0].removed, Some(RemovedReason::Deleted));
         assert_eq!(round.objects[1].properties["accountEnabled"], false);
         assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn the_latest_appearance_decides_removal() {
+        let mut object = DeltaObject::default();
+        let item = |v: Value| v.as_object().cloned().expect("object");
+        object.merge_item(item(
+            serde_json::json!({"id": "u1", "@removed": {"reason": "changed"}}),
+        ));
+        assert_eq!(object.removed, Some(RemovedReason::Changed));
+        object.merge_item(item(serde_json::json!({"id": "u1", "displayName": "Back"})));
+        assert_eq!(object.removed, None);
+        assert_eq!(object.properties["displayName"], "Back");
+        object.merge_item(item(
+            serde_json::json!({"id": "u1", "@removed": {"reason": "deleted"}}),
+        ));
+        assert_eq!(object.removed, Some(RemovedReason::Deleted));
     }
 
     #[test]

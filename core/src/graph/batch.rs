@@ -547,6 +547,53 @@ mod tests {
         assert!(gap >= Duration::from_secs(1), "resent after {gap:?}");
     }
 
+    proptest::proptest! {
+        /// Every item lands in exactly one batch of at most 20, with everything it depends
+        /// on, and a batch with dependencies holds one linked group only.
+        #[test]
+        fn packing_keeps_dependencies_together(deps in proptest::collection::vec(proptest::option::weighted(0.3, 0usize..1000), 0..120)) {
+            let items: Vec<BatchItem> = deps
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let item = BatchItem::get(format!("/users/u{i}"));
+                    match d {
+                        // Short chains: depend on one of the previous three items.
+                        Some(d) if i > 0 => item.depends_on(i - 1 - d % i.min(3)),
+                        _ => item,
+                    }
+                })
+                .collect();
+            let batches = match pack(&items) {
+                Ok(batches) => batches,
+                Err(e) => {
+                    // Only refused when a linked group is longer than a batch.
+                    proptest::prop_assert!(e.to_string().contains("linked by dependsOn"), "{}", e);
+                    return Ok(());
+                }
+            };
+            let mut seen = vec![0u32; items.len()];
+            for batch in &batches {
+                proptest::prop_assert!(!batch.is_empty() && batch.len() <= MAX_BATCH_SIZE);
+                for &i in batch {
+                    seen[i] += 1;
+                    for d in &items[i].depends_on {
+                        proptest::prop_assert!(batch.contains(d), "item {} without its dependency {}", i, d);
+                    }
+                }
+                let linked = batch.iter().any(|&i| !items[i].depends_on.is_empty());
+                if linked {
+                    let one_group = batch.iter().all(|&i| {
+                        !items[i].depends_on.is_empty()
+                            || batch.iter().any(|&j| items[j].depends_on.contains(&i))
+                    });
+                    proptest::prop_assert!(one_group, "a linked batch holds an unlinked item");
+                }
+            }
+            proptest::prop_assert!(seen.iter().all(|&n| n == 1));
+        }
+    }
+
     #[test]
     fn packing_rejects_forward_dependencies_and_long_chains() {
         let items = vec![BatchItem::get("/a").depends_on(1), BatchItem::get("/b")];

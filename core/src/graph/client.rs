@@ -927,6 +927,49 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_client_for_a_credential_signs_in_then_calls_graph() {
+        let server = TestServer::start(|req, _n| {
+            if req.path == "/tenant-a/oauth2/v2.0/token" {
+                Reply::json(200, serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "real-token"}))
+            } else if req.header("authorization") == Some("Bearer real-token") {
+                Reply::json(200, serde_json::json!({"value": [{"id": "u1"}]}))
+            } else {
+                Reply::json(401, serde_json::json!({"error": {"code": "InvalidAuthenticationToken", "message": "bad token"}}))
+            }
+        })
+        .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret").expect("write");
+        let cloud = Cloud::Custom {
+            login_host: server.base(),
+            graph_host: server.base(),
+            ca_file: None,
+            token_exchange_audience: None,
+        };
+        let credential = crate::graph::auth::Credential::ClientSecret {
+            tenant_id: "tenant-a".into(),
+            client_id: "app".into(),
+            secret: crate::graph::secret::SecretSource::File(secret),
+        };
+        let client =
+            GraphClient::for_credential(&cloud, credential, fast_options()).expect("client");
+        for _ in 0..3 {
+            let users = client
+                .list_users(&["displayName"], None)
+                .await
+                .expect("users");
+            assert_eq!(users.len(), 1);
+        }
+        let token_calls = server
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/token"))
+            .count();
+        assert_eq!(token_calls, 1, "the token is cached across calls");
+    }
+
+    #[tokio::test]
     async fn foreign_links_are_not_followed() {
         let server = TestServer::start(|_req, _n| Reply::empty(204)).await;
         let client = client_for(&server, fast_options());

@@ -31,6 +31,12 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Time allowed for one token request. Default: 30 seconds.
 pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Tries of one token request: 429, 5xx and no answer are tried again (default 3).
+pub const TOKEN_REQUEST_ATTEMPTS: u32 = 3;
+
+/// The longest `Retry-After` a token request waits for before giving up (default 60 s).
+pub const TOKEN_RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
+
 /// The instance metadata service's token endpoint (Azure VMs, Arc is not covered).
 pub const IMDS_TOKEN_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
@@ -549,25 +555,20 @@ impl CredentialTokenProvider {
         form.push(("client_id", client_id.to_owned()));
         form.push(("scope", self.cloud.graph_scope()));
         let body = form_urlencode(&form);
-        let sent = Instant::now();
-        let response = self
-            .http
-            .post(&endpoint)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .timeout(TOKEN_REQUEST_TIMEOUT)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| AuthError::Unreachable {
-                endpoint: endpoint.clone(),
-                reason: scrub(&e.without_url().to_string(), secret),
-            })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| AuthError::Unreachable {
-            endpoint: endpoint.clone(),
-            reason: e.to_string(),
-        })?;
+        let (status, text, sent) = self
+            .send_token_request(
+                &endpoint,
+                || {
+                    self.http
+                        .post(&endpoint)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header("accept", "application/json")
+                        .body(body.clone())
+                },
+                secret,
+                false,
+            )
+            .await?;
         let json: Value = serde_json::from_str(&text).map_err(|_| AuthError::BadResponse {
             endpoint: endpoint.clone(),
             status,
@@ -650,20 +651,19 @@ impl CredentialTokenProvider {
                 )
             }
         };
-        let sent = Instant::now();
-        let response = request
-            .timeout(TOKEN_REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| AuthError::Unreachable {
-                endpoint: endpoint.clone(),
-                reason: e.without_url().to_string(),
-            })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| AuthError::Unreachable {
-            endpoint: endpoint.clone(),
-            reason: e.to_string(),
-        })?;
+        // The metadata service answers 404 while an identity is being attached and 410
+        // during updates; both are worth another try.
+        let (status, text, sent) = self
+            .send_token_request(
+                &endpoint,
+                || match request.try_clone() {
+                    Some(r) => r,
+                    None => self.http.get(&endpoint),
+                },
+                None,
+                true,
+            )
+            .await?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if (200..300).contains(&status)
             && let Some(token) = json.get("access_token").and_then(Value::as_str)
@@ -696,6 +696,60 @@ impl CredentialTokenProvider {
             hint: "check that the resource has a managed identity enabled and, for a \
                    user-assigned identity, that its client id is right and it is attached",
         })
+    }
+}
+
+impl CredentialTokenProvider {
+    /// Sends a token request, trying again after 429, 5xx (and, for managed identity
+    /// endpoints, 404/410) or no answer, up to [`TOKEN_REQUEST_ATTEMPTS`] times. A
+    /// `Retry-After` is honoured, never shortened; one longer than [`TOKEN_RETRY_AFTER_MAX`]
+    /// ends the tries. Returns the last status and body with the instant the request left.
+    async fn send_token_request(
+        &self,
+        endpoint: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        secret: Option<&Secret>,
+        retry_not_found: bool,
+    ) -> Result<(u16, String, Instant), AuthError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let backoff = Duration::from_secs(1u64 << (attempt - 1).min(5));
+            let sent = Instant::now();
+            match build().timeout(TOKEN_REQUEST_TIMEOUT).send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = super::client::retry_after(response.headers());
+                    let received = Instant::now();
+                    let text = response.text().await.map_err(|e| AuthError::Unreachable {
+                        endpoint: endpoint.to_owned(),
+                        reason: e.to_string(),
+                    })?;
+                    let transient = status == 429
+                        || status >= 500
+                        || (retry_not_found && matches!(status, 404 | 410));
+                    let wait = retry_after.unwrap_or(backoff);
+                    if transient
+                        && attempt < TOKEN_REQUEST_ATTEMPTS
+                        && wait <= TOKEN_RETRY_AFTER_MAX
+                    {
+                        tokio::time::sleep_until((received + wait).into()).await;
+                        continue;
+                    }
+                    return Ok((status, text, sent));
+                }
+                Err(e) => {
+                    if attempt < TOKEN_REQUEST_ATTEMPTS {
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                    return Err(AuthError::Unreachable {
+                        endpoint: endpoint.to_owned(),
+                        reason: scrub(&e.without_url().to_string(), secret),
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -859,6 +913,36 @@ mod tests {
         assert_eq!(form["client_id"], "app-42");
         assert_eq!(form["client_secret"], "Sup3r~Secret.Value");
         assert_eq!(form["scope"], format!("{}/.default", server.base()));
+    }
+
+    #[tokio::test]
+    async fn a_busy_token_endpoint_is_tried_again() {
+        let server = TestServer::start(|_req, n| {
+            if n == 0 {
+                Reply::json(503, serde_json::json!({"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error has occurred."}))
+                    .header("retry-after", "1")
+            } else {
+                Reply::json(200, serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "after-retry"}))
+            }
+        })
+        .await;
+        let provider = CredentialTokenProvider::new(
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                secret: SecretSource::File(secret_file("s")),
+            },
+            custom_cloud(&server),
+        )
+        .expect("provider");
+        assert_eq!(
+            provider.token().await.expect("token").token.expose(),
+            "after-retry"
+        );
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2);
+        assert!(reqs[1].at.duration_since(reqs[0].at) >= Duration::from_secs(1));
+        assert_eq!(form_of(&reqs[1].body)["client_secret"], "s");
     }
 
     #[tokio::test]

@@ -102,3 +102,114 @@ mod tests {
         http_client(&cloud).expect("client with extra CA");
     }
 }
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn testdata(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/graph/testdata")
+            .join(name)
+    }
+
+    /// An HTTPS server on 127.0.0.1 whose certificate is issued by `testdata/test-ca.pem`;
+    /// it answers every request with `{"ok":true}`. Stops when the handle is dropped.
+    async fn tls_server() -> (u16, tokio::task::JoinHandle<()>) {
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(testdata("localhost-cert.pem"))
+                .expect("cert file")
+                .collect::<Result<_, _>>()
+                .expect("certs");
+        let key = PrivateKeyDer::from_pem_file(testdata("localhost-key.pem")).expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body = b"{\"ok\":true}";
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = tls.write_all(head.as_bytes()).await;
+                    let _ = tls.write_all(body).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (port, task)
+    }
+
+    fn cloud(port: u16, ca_file: Option<PathBuf>) -> Cloud {
+        Cloud::Custom {
+            login_host: format!("https://127.0.0.1:{port}"),
+            graph_host: format!("https://127.0.0.1:{port}"),
+            ca_file,
+            token_exchange_audience: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_extra_ca_is_trusted_and_nothing_else_is() {
+        let (port, task) = tls_server().await;
+        let url = format!("https://127.0.0.1:{port}/v1.0/users");
+
+        let trusting = http_client(&cloud(port, Some(testdata("test-ca.pem")))).expect("client");
+        let response = trusting
+            .get(&url)
+            .send()
+            .await
+            .expect("TLS with the extra CA");
+        assert_eq!(response.status().as_u16(), 200);
+
+        let plain = http_client(&cloud(port, None)).expect("client");
+        let err = plain.get(&url).send().await.expect_err("unknown issuer");
+        assert!(err.is_connect() || err.is_request(), "{err}");
+
+        // The Graph client uses the same transport.
+        let graph = crate::graph::GraphClient::new(
+            &cloud(port, Some(testdata("test-ca.pem"))),
+            Arc::new(crate::graph::auth::StaticToken(crate::graph::Secret::new(
+                "t",
+            ))),
+            crate::graph::GraphClientOptions::default(),
+        )
+        .expect("graph client");
+        let body = graph
+            .get_json("/users?$select=id")
+            .await
+            .expect("graph over TLS");
+        assert_eq!(body["ok"], true);
+        task.abort();
+    }
+}

@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod expr;
+pub mod graph;
 pub mod plan;
 pub mod schema;
 pub mod scope;

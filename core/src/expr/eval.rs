@@ -468,8 +468,9 @@ pub(super) fn truthy(v: &Value) -> Option<bool> {
     }
 }
 
-/// A comparison as `IIF` and `CBool` make it: booleans against booleans, numbers numerically,
-/// dates by time, everything else as case-sensitive text. Null equals only null and is neither
+/// A comparison as `IIF` and `CBool` make it: booleans against booleans, numbers numerically
+/// (`=`/`<>` between two texts compare the texts), dates by time, everything else as
+/// case-sensitive text. Null equals only null and is neither
 /// greater nor less than anything.
 pub(super) fn compare(op: CompareOp, l: &Value, r: &Value, now: &DateTime<Utc>) -> bool {
     use std::cmp::Ordering;
@@ -482,12 +483,17 @@ pub(super) fn compare(op: CompareOp, l: &Value, r: &Value, now: &DateTime<Utc>) 
             _ => false,
         };
     }
+    // Two texts are equal only as texts ("007" is not "7"); a number on either side, or an
+    // ordering, compares numerically when both sides are numbers.
+    let numeric = matches!(l, Value::Number(_))
+        || matches!(r, Value::Number(_))
+        || !matches!(op, CompareOp::Eq | CompareOp::Ne);
     let ord: Option<Ordering> = if matches!(l, Value::Bool(_)) || matches!(r, Value::Bool(_)) {
         match (truthy(l), truthy(r)) {
             (Some(a), Some(b)) => Some(a.cmp(&b)),
             _ => None,
         }
-    } else if let (Some(Ok(a)), Some(Ok(b))) = (number(l), number(r)) {
+    } else if let (true, Some(Ok(a)), Some(Ok(b))) = (numeric, number(l), number(r)) {
         Some(a.cmp(&b))
     } else if matches!(l, Value::DateTime(_)) || matches!(r, Value::DateTime(_)) {
         let date = |v: &Value| match v {

@@ -21,7 +21,9 @@ pub trait EvalContext {
     fn attribute(&self, name: &str) -> Value;
     /// The current time for `Now()`; the planner passes a fixed "as of" time.
     fn now(&self) -> DateTime<Utc>;
-    /// The seed for `Guid()` and `RandomString()`: the same seed gives the same values.
+    /// The seed for `Guid()` and `RandomString()`: the same seed gives the same values, so give
+    /// each object its own seed (for example one derived from its id and the run), or every
+    /// object gets the same GUID.
     fn random_seed(&self) -> u64;
     /// True when `value` is already taken in the target (for `SelectUniqueValue`).
     fn value_exists_in_target(&self, _value: &str) -> bool {

@@ -21,7 +21,9 @@ pub trait EvalContext {
     fn attribute(&self, name: &str) -> Value;
     /// The current time for `Now()`; the planner passes a fixed "as of" time.
     fn now(&self) -> DateTime<Utc>;
-    /// The seed for `Guid()` and `RandomString()`: the same seed gives the same values.
+    /// The seed for `Guid()` and `RandomString()`: the same seed gives the same values, so give
+    /// each object its own seed (for example one derived from its id and the run), or every
+    /// object gets the same GUID.
     fn random_seed(&self) -> u64;
     /// True when `value` is already taken in the target (for `SelectUniqueValue`).
     fn value_exists_in_target(&self, _value: &str) -> bool {
@@ -468,8 +470,9 @@ pub(super) fn truthy(v: &Value) -> Option<bool> {
     }
 }
 
-/// A comparison as `IIF` and `CBool` make it: booleans against booleans, numbers numerically,
-/// dates by time, everything else as case-sensitive text. Null equals only null and is neither
+/// A comparison as `IIF` and `CBool` make it: booleans against booleans, numbers numerically
+/// (`=`/`<>` between two texts compare the texts), dates by time, everything else as
+/// case-sensitive text. Null equals only null and is neither
 /// greater nor less than anything.
 pub(super) fn compare(op: CompareOp, l: &Value, r: &Value, now: &DateTime<Utc>) -> bool {
     use std::cmp::Ordering;
@@ -482,12 +485,17 @@ pub(super) fn compare(op: CompareOp, l: &Value, r: &Value, now: &DateTime<Utc>) 
             _ => false,
         };
     }
+    // Two texts are equal only as texts ("007" is not "7"); a number on either side, or an
+    // ordering, compares numerically when both sides are numbers.
+    let numeric = matches!(l, Value::Number(_))
+        || matches!(r, Value::Number(_))
+        || !matches!(op, CompareOp::Eq | CompareOp::Ne);
     let ord: Option<Ordering> = if matches!(l, Value::Bool(_)) || matches!(r, Value::Bool(_)) {
         match (truthy(l), truthy(r)) {
             (Some(a), Some(b)) => Some(a.cmp(&b)),
             _ => None,
         }
-    } else if let (Some(Ok(a)), Some(Ok(b))) = (number(l), number(r)) {
+    } else if let (true, Some(Ok(a)), Some(Ok(b))) = (numeric, number(l), number(r)) {
         Some(a.cmp(&b))
     } else if matches!(l, Value::DateTime(_)) || matches!(r, Value::DateTime(_)) {
         let date = |v: &Value| match v {

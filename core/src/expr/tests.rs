@@ -397,6 +397,40 @@ fn iif() {
         "eq"
     );
     assert_eq!(txt(r#"IIF(True, "t", "f")"#, &[]), "t");
+    assert_eq!(
+        txt(r#"IIF([n] = 10, "eq", "ne")"#, &[("n", st("10"))]),
+        "eq"
+    );
+    assert_eq!(
+        txt(r#"IIF([n] = "010", "eq", "ne")"#, &[("n", st("10"))]),
+        "ne"
+    );
+    assert_eq!(
+        txt(r#"IIF([n] > "9", "gt", "le")"#, &[("n", st("10"))]),
+        "gt"
+    );
+    assert_eq!(
+        txt(r#"IIF([s] > "a", "gt", "le")"#, &[("s", st("b"))]),
+        "gt"
+    );
+    assert_eq!(
+        txt(r#"IIF([s] = "B", "eq", "ne")"#, &[("s", st("b"))]),
+        "ne"
+    );
+    assert_eq!(
+        txt(
+            r#"IIF(CDate([d]) < Now(), "past", "future")"#,
+            &[("d", st("2020-01-01"))]
+        ),
+        "past"
+    );
+    assert_eq!(
+        txt(
+            r#"IIF(IsPresent([d]) = "True", "y", "n")"#,
+            &[("d", st("x"))]
+        ),
+        "y"
+    );
     assert!(matches!(
         err(r#"IIF("maybe", "t", "f")"#, &[]),
         EvalError::InvalidArgument { .. }

@@ -129,6 +129,25 @@ pub(crate) const GROUP_READ_ONLY: &[&str] = &[
     "renewedDateTime",
 ];
 
+/// The security identifier Entra derives from an object id (`S-1-12-1-` and the GUID's
+/// bytes as four little-endian 32-bit numbers).
+pub(crate) fn security_identifier(id: &str) -> Value {
+    match uuid::Uuid::parse_str(id) {
+        Ok(u) => {
+            let b = u.to_bytes_le();
+            let part = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            json!(format!(
+                "S-1-12-1-{}-{}-{}-{}",
+                part(0),
+                part(4),
+                part(8),
+                part(12)
+            ))
+        }
+        Err(_) => Value::Null,
+    }
+}
+
 /// Current time in Graph's format.
 pub(crate) fn now_string() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -400,6 +419,15 @@ impl Tenant {
         obj.entry("description").or_insert(Value::Null);
         obj.entry("visibility").or_insert(Value::Null);
         obj.entry("proxyAddresses").or_insert(json!([]));
+        obj.insert("securityIdentifier".into(), security_identifier(&id));
+        for list in [
+            "resourceBehaviorOptions",
+            "resourceProvisioningOptions",
+            "onPremisesProvisioningErrors",
+            "serviceProvisioningErrors",
+        ] {
+            obj.entry(list).or_insert(json!([]));
+        }
         if !obj.contains_key("mail") {
             let mail = if obj.get("mailEnabled") == Some(&json!(true)) {
                 obj.get("mailNickname")
@@ -646,6 +674,8 @@ impl Tenant {
                 obj.entry("mailEnabled").or_insert(json!(false));
                 obj.entry("securityEnabled").or_insert(json!(true));
                 obj.entry("mail").or_insert(Value::Null);
+                obj.entry("securityIdentifier")
+                    .or_insert_with(|| security_identifier(&id));
                 self.groups.insert(id.clone(), obj);
                 self.members.insert(id.clone(), BTreeSet::new());
             }

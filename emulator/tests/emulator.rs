@@ -1533,3 +1533,36 @@ fn large_group_members_come_in_slices() {
     assert_eq!(big.len(), 25);
     assert_eq!(seen.get(&small).map(Vec::len), Some(1));
 }
+
+#[test]
+fn concurrent_clients_are_served() {
+    let e = seeded(100);
+    let base = e.emu.base_url();
+    let token = e.token.clone();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let c = e.client.clone();
+                let (base, token) = (base.clone(), token.clone());
+                s.spawn(move || {
+                    let mut ok = 0;
+                    for j in 0..30 {
+                        let url = if j % 2 == 0 {
+                            format!("{base}/v1.0/users?$top=10")
+                        } else {
+                            format!("{base}/v1.0/groups/delta")
+                        };
+                        let r = c.get(url).bearer_auth(&token).send().expect("send");
+                        if r.status() == 200 {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let total: usize = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        assert_eq!(total, 180);
+    });
+    assert_eq!(e.handle().request_counts().get("GET /users"), Some(&90));
+}

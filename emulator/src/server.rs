@@ -120,17 +120,26 @@ fn build_tenants(config: &EmulatorConfig) -> Result<Tenants, EmulatorError> {
 }
 
 impl Emulator {
-    /// Starts the emulator on its own runtime thread; usable from synchronous code.
+    /// Starts the emulator on its own runtime (two worker threads); usable from synchronous
+    /// code, and also from inside another runtime (the start runs on a fresh thread).
     pub fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("tenantsync-emulator")
-            .build()
+        let starter = std::thread::Builder::new()
+            .name("tenantsync-emulator-start".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .thread_name("tenantsync-emulator")
+                    .build()
+                    .map_err(|e| EmulatorError::Runtime(e.to_string()))?;
+                let mut emu = rt.block_on(Emulator::start_async(config))?;
+                emu.runtime = Some(rt);
+                Ok(emu)
+            })
             .map_err(|e| EmulatorError::Runtime(e.to_string()))?;
-        let mut emu = rt.block_on(Emulator::start_async(config))?;
-        emu.runtime = Some(rt);
-        Ok(emu)
+        starter
+            .join()
+            .map_err(|_| EmulatorError::Runtime("the emulator start thread panicked".into()))?
     }
 
     /// Starts the emulator on the caller's tokio runtime.

@@ -1566,3 +1566,16 @@ fn concurrent_clients_are_served() {
     });
     assert_eq!(e.handle().request_counts().get("GET /users"), Some(&90));
 }
+
+#[test]
+fn sync_start_works_inside_a_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let emu = Emulator::start(config(None, Knobs::default(), None)).expect("start");
+        assert!(emu.base_url().starts_with("https://"));
+        drop(emu);
+    });
+}

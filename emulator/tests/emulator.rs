@@ -1579,3 +1579,42 @@ fn sync_start_works_inside_a_runtime() {
         drop(emu);
     });
 }
+
+#[test]
+fn expand_members_and_get_by_ids() {
+    let e = env();
+    let (u1, u2) = (e.user("x1"), e.user("x2"));
+    let g = e.group("exp");
+    let h = e.handle();
+    h.add_member(&g, &u1).expect("m");
+    h.add_member(&g, &u2).expect("m");
+    let (s, b) = e.get(&format!(
+        "/groups/{g}?$expand=members($select=id,displayName)"
+    ));
+    assert_eq!(s, 200);
+    let members = b["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0]["@odata.type"], "#microsoft.graph.user");
+    assert!(members[0].get("mail").is_none());
+    let (s, b) = e.get("/groups?$expand=members");
+    assert_eq!(s, 200);
+    assert_eq!(b["value"][0]["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(e.get("/users?$expand=manager").0, 400);
+    assert_eq!(e.get("/users?$orderby=displayName").0, 400);
+    let (s, b) = e.send(
+        "POST",
+        "/directoryObjects/getByIds",
+        json!({"ids": [u1, g, "12345678-1234-4234-8234-123456789012"], "types": ["user"]}),
+    );
+    assert_eq!(s, 200);
+    let value = b["value"].as_array().expect("value");
+    assert_eq!(value.len(), 1);
+    assert_eq!(value[0]["id"], json!(u1));
+    assert_eq!(value[0]["@odata.type"], "#microsoft.graph.user");
+    let (_, b) = e.send(
+        "POST",
+        "/directoryObjects/getByIds",
+        json!({"ids": [u2, g]}),
+    );
+    assert_eq!(b["value"].as_array().map(Vec::len), Some(2));
+}

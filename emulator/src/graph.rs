@@ -273,7 +273,7 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
             let id = visible_user(t, s[1])?;
             let patch = body_obj(req)?;
             check_extensions(t, &patch, "User")?;
-            t.patch_user(&id, &patch).map_err(admin_err)?;
+            t.patch_user(&id, &patch, true).map_err(admin_err)?;
             Ok(GResp::no_content())
         }
         ("DELETE", ["users", _]) => {
@@ -1233,7 +1233,7 @@ fn patch_group(t: &mut Tenant, id: &str, req: &GReq) -> Result<GResp, GResp> {
     body.remove("owners@odata.bind");
     check_extensions(t, &body, "Group")?;
     if !body.is_empty() {
-        t.patch_group(id, &body).map_err(admin_err)?;
+        t.patch_group(id, &body, true).map_err(admin_err)?;
     }
     for m in members {
         t.add_member(id, &m).map_err(admin_err)?;

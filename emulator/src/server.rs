@@ -444,10 +444,12 @@ impl TenantHandle {
         self.with(|t| t.create_user(o)).map(Value::Object)
     }
 
-    /// Merges properties into a user (null clears one).
+    /// Merges properties into a user (null clears one). Unlike Graph, this may set read-only
+    /// properties such as `externalUserState` (e.g. `"Accepted"` to simulate a redeemed
+    /// invitation) or `onPremisesSyncEnabled`; only `id` is refused.
     pub fn update_user(&self, id: &str, patch: Value) -> Result<(), AdminError> {
         let o = as_obj(patch)?;
-        self.with(|t| t.patch_user(&id.to_ascii_lowercase(), &o))
+        self.with(|t| t.patch_user(&id.to_ascii_lowercase(), &o, false))
     }
 
     /// Soft-deletes a user into deleted items.
@@ -475,7 +477,7 @@ impl TenantHandle {
     /// Merges properties into a group.
     pub fn update_group(&self, id: &str, patch: Value) -> Result<(), AdminError> {
         let o = as_obj(patch)?;
-        self.with(|t| t.patch_group(&id.to_ascii_lowercase(), &o))
+        self.with(|t| t.patch_group(&id.to_ascii_lowercase(), &o, false))
     }
 
     /// Deletes a group as Graph does (Microsoft 365 groups soft, others permanently).

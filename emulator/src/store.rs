@@ -113,6 +113,7 @@ pub(crate) const USER_READ_ONLY: &[&str] = &[
     "securityIdentifier",
     "signInSessionsValidFromDateTime",
     "proxyAddresses",
+    "externalUserState",
     "mail@odata.type",
 ];
 
@@ -373,11 +374,21 @@ impl Tenant {
     }
 
     /// Merges properties into a live user (null clears a property).
-    pub(crate) fn patch_user(&mut self, id: &str, patch: &Obj) -> Result<(), AdminError> {
+    /// With `graph` set, properties Graph does not let clients write are refused; the admin
+    /// interface may set them (except `id`).
+    pub(crate) fn patch_user(
+        &mut self,
+        id: &str,
+        patch: &Obj,
+        graph: bool,
+    ) -> Result<(), AdminError> {
         if !self.users.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch.keys().find(|k| USER_READ_ONLY.contains(&k.as_str())) {
+        if let Some(ro) = patch
+            .keys()
+            .find(|k| k.as_str() == "id" || (graph && USER_READ_ONLY.contains(&k.as_str())))
+        {
             return Err(AdminError::Invalid(format!(
                 "Property '{ro}' is read-only and cannot be set."
             )));
@@ -447,11 +458,20 @@ impl Tenant {
     }
 
     /// Merges properties into a live group.
-    pub(crate) fn patch_group(&mut self, id: &str, patch: &Obj) -> Result<(), AdminError> {
+    /// With `graph` set, properties Graph does not let clients write are refused.
+    pub(crate) fn patch_group(
+        &mut self,
+        id: &str,
+        patch: &Obj,
+        graph: bool,
+    ) -> Result<(), AdminError> {
         if !self.groups.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch.keys().find(|k| GROUP_READ_ONLY.contains(&k.as_str())) {
+        if let Some(ro) = patch
+            .keys()
+            .find(|k| k.as_str() == "id" || (graph && GROUP_READ_ONLY.contains(&k.as_str())))
+        {
             return Err(AdminError::Invalid(format!(
                 "Property '{ro}' is read-only and cannot be set."
             )));

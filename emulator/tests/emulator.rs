@@ -1618,3 +1618,36 @@ fn expand_members_and_get_by_ids() {
     );
     assert_eq!(b["value"].as_array().map(Vec::len), Some(2));
 }
+
+#[test]
+fn admin_may_set_what_graph_may_not() {
+    let e = env();
+    let (_, inv) = e.send(
+        "POST",
+        "/invitations",
+        json!({"invitedUserEmailAddress": "guest@fabrikam.com", "inviteRedirectUrl": "https://x"}),
+    );
+    let uid = inv["invitedUser"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        e.send(
+            "PATCH",
+            &format!("/users/{uid}"),
+            json!({"externalUserState": "Accepted"})
+        )
+        .0,
+        400
+    );
+    e.handle()
+        .update_user(&uid, json!({"externalUserState": "Accepted"}))
+        .expect("redeem");
+    let (_, again) = e.send(
+        "POST",
+        "/invitations",
+        json!({"invitedUserEmailAddress": "guest@fabrikam.com", "inviteRedirectUrl": "https://x"}),
+    );
+    assert_eq!(again["status"], "Completed");
+    assert!(e.handle().update_user(&uid, json!({"id": "x"})).is_err());
+}

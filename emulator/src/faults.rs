@@ -143,7 +143,7 @@ pub(crate) fn latency(t: &mut Tenant, l: &LatencyKnobs) -> Duration {
     } else {
         0
     };
-    Duration::from_millis(l.fixed_ms + jitter)
+    Duration::from_millis(l.fixed_ms.saturating_add(jitter))
 }
 
 /// A fault to inject into one request.

@@ -651,9 +651,11 @@ fn filter_for(t: &Tenant, req: &GReq, kind: Kind) -> Result<Option<Expr>, GResp>
     let Some(f) = req.q("filter") else {
         return Ok(None);
     };
+    // Advanced query capabilities need `ConsistencyLevel: eventual` and `$count=true`.
     let advanced = req
         .header("consistencylevel")
-        .is_some_and(|v| eq(v, "eventual"));
+        .is_some_and(|v| eq(v, "eventual"))
+        && req.q("count").is_some_and(|c| eq(c, "true"));
     let (basic, adv, target) = match kind {
         Kind::User => (USER_FILTERABLE, USER_FILTERABLE_ADVANCED, "User"),
         Kind::Group => (GROUP_FILTERABLE, GROUP_FILTERABLE_ADVANCED, "Group"),
@@ -664,6 +666,9 @@ fn filter_for(t: &Tenant, req: &GReq, kind: Kind) -> Result<Option<Expr>, GResp>
             || (p.starts_with("extension_") && t.extension_registered(p, target))
     };
     match odata::parse_filter(f, &allowed) {
+        Ok(e) if odata::needs_advanced(&e) && !advanced => Err(unsupported_query(
+            "Operators 'ne' and 'not' need advanced query parameters: send 'ConsistencyLevel: eventual' and '$count=true'.",
+        )),
         Ok(e) => Ok(Some(e)),
         Err(FilterError::Unsupported(p)) => Err(unsupported_query(&format!(
             "Unsupported or invalid query filter clause specified for property '{p}' of resource '{target}'."

@@ -1687,6 +1687,42 @@ fn large_tenant_lists_and_deltas_in_reasonable_time() {
         .sum();
     assert!(members >= 90_000, "{members}");
     let total = start.elapsed();
-    eprintln!("seeded in {seeded:?}, listed and read group delta in {:?}", total - seeded);
+    eprintln!(
+        "seeded in {seeded:?}, listed and read group delta in {:?}",
+        total - seeded
+    );
     assert!(total < Duration::from_secs(60), "{total:?}");
+}
+
+#[test]
+fn advanced_queries_need_consistency_level_and_count() {
+    let e = seeded(60);
+    assert_eq!(e.get("/users?$filter=accountEnabled ne true").0, 400);
+    assert_eq!(e.get("/users?$filter=department eq 'Finance'").0, 400);
+    let r = e
+        .client
+        .get(e.url("/users?$filter=accountEnabled ne true&$count=true&$top=999"))
+        .bearer_auth(&e.token)
+        .header("ConsistencyLevel", "eventual")
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().expect("json");
+    let disabled = e
+        .handle()
+        .state()
+        .users
+        .iter()
+        .filter(|u| u["accountEnabled"] == json!(false))
+        .count();
+    assert_eq!(b["@odata.count"], json!(disabled));
+    assert_eq!(b["value"].as_array().map(Vec::len), Some(disabled));
+    let r = e
+        .client
+        .get(e.url("/users?$filter=department eq 'Finance'&$count=true"))
+        .bearer_auth(&e.token)
+        .header("ConsistencyLevel", "eventual")
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
 }

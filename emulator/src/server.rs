@@ -505,6 +505,26 @@ impl TenantHandle {
         })
     }
 
+    /// Adds the users, groups and memberships of a fixture as changes (they show in delta
+    /// queries), e.g. `import(&generate_seed(&spec, domain))`. Stops at the first error;
+    /// what was added before it stays.
+    pub fn import(&self, fixture: &crate::TenantFixture) -> Result<(), AdminError> {
+        self.with(|t| {
+            for u in &fixture.users {
+                t.create_user(as_obj(u.clone())?)?;
+            }
+            for g in &fixture.groups {
+                t.create_group(as_obj(g.clone())?)?;
+            }
+            for (g, members) in &fixture.memberships {
+                for m in members {
+                    t.add_member(&g.to_ascii_lowercase(), &m.to_ascii_lowercase())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// A snapshot of users, groups, memberships and deleted items.
     pub fn state(&self) -> TenantState {
         self.with(|t| t.state())

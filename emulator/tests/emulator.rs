@@ -1726,3 +1726,23 @@ fn advanced_queries_need_consistency_level_and_count() {
         .expect("send");
     assert_eq!(r.status(), 200);
 }
+
+#[test]
+fn import_adds_fixture_as_changes() {
+    let e = env();
+    let (_, link) = follow(&e, "/users/delta");
+    let fx = tenantsync_emulator::generate_seed(
+        &SeedSpec {
+            seed: 5,
+            users: 12,
+            security_groups: 2,
+            avg_members: 3,
+            ..SeedSpec::default()
+        },
+        "contoso.onmicrosoft.com",
+    );
+    e.handle().import(&fx).expect("import");
+    let (changes, _) = follow(&e, &link);
+    assert_eq!(changes.len(), 12);
+    assert_eq!(e.handle().state().groups.len(), 2);
+}

@@ -269,8 +269,10 @@ impl GraphClient {
         .map(|_| ())
     }
 
-    /// Deletes a user (soft delete: restorable for 30 days). Safe to repeat: a user already
-    /// gone gives [`Outcome::AlreadyDone`].
+    /// Deletes a user (soft delete: restorable for 30 days with
+    /// [`GraphClient::restore_deleted`]). Safe to repeat: a user already gone gives
+    /// [`Outcome::AlreadyDone`]. A user created seconds ago may not be replicated yet and also
+    /// answers 404, so never delete right after creating.
     pub async fn delete_user(&self, user_id: &str) -> Result<Outcome, GraphError> {
         gone_is_fine(
             self.send(GraphRequest::delete(format!("/users/{}", seg(user_id))))
@@ -278,8 +280,9 @@ impl GraphClient {
         )
     }
 
-    /// Restores a soft-deleted user or group (`POST /directory/deletedItems/{id}/restore`)
-    /// and returns the restored object. Repeating after success answers 404 (no longer in
+    /// Restores a soft-deleted user (or Microsoft 365 group; security groups are deleted
+    /// permanently) with `POST /directory/deletedItems/{id}/restore`, without body, and
+    /// returns the restored object. Repeating after success answers 404 (no longer in
     /// deleted items): the caller then reads the object instead; never creates anything.
     pub async fn restore_deleted(&self, object_id: &str) -> Result<Value, GraphError> {
         let response = self
@@ -326,8 +329,9 @@ impl GraphClient {
         .map(|_| ())
     }
 
-    /// Deletes a group (soft delete for security groups created through Graph: restorable
-    /// for 30 days). Safe to repeat: a group already gone gives [`Outcome::AlreadyDone`].
+    /// Deletes a group. Security groups are deleted permanently (Microsoft: restoring
+    /// "is not applicable to security groups"), so the planner's deletion threshold must
+    /// come first. Safe to repeat: a group already gone gives [`Outcome::AlreadyDone`].
     pub async fn delete_group(&self, group_id: &str) -> Result<Outcome, GraphError> {
         gone_is_fine(
             self.send(GraphRequest::delete(format!("/groups/{}", seg(group_id))))

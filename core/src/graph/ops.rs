@@ -156,7 +156,7 @@ impl GraphClient {
         select: &[&str],
         filter: Option<&str>,
     ) -> Result<Vec<Value>, GraphError> {
-        self.list_directory("/users", select, filter).await
+        self.list_directory("/users", select, filter, false).await
     }
 
     /// All groups, with `select` (plus `id`) and an optional OData `$filter`.
@@ -166,21 +166,32 @@ impl GraphClient {
         select: &[&str],
         filter: Option<&str>,
     ) -> Result<Vec<Value>, GraphError> {
-        self.list_directory("/groups", select, filter).await
+        self.list_directory("/groups", select, filter, false).await
     }
 
-    async fn list_directory(
+    /// All objects of a directory collection (`/users`, `/groups`, `/groups/{id}/members`,
+    /// ...) with `select` (plus `id`) and an optional `$filter`. With `advanced`, the request
+    /// is an advanced query (`ConsistencyLevel: eventual` and `$count=true`), which Graph
+    /// requires for operators such as `endsWith`, `ne` and `not`; its results may lag
+    /// recent changes. Read-only; safe to repeat.
+    pub async fn list_directory(
         &self,
         path: &str,
         select: &[&str],
         filter: Option<&str>,
+        advanced: bool,
     ) -> Result<Vec<Value>, GraphError> {
         let mut url = format!("{path}?{}&$top={LIST_PAGE_SIZE}", select_param(select)?);
         if let Some(filter) = filter {
             url.push_str("&$filter=");
             url.push_str(&encode_query_value(filter));
         }
-        list_all(self, GraphRequest::get(url)).await
+        let mut request = GraphRequest::get(url);
+        if advanced {
+            request.url.push_str("&$count=true");
+            request = request.header("ConsistencyLevel", "eventual");
+        }
+        list_all(self, request).await
     }
 
     /// The direct members of a group (users, groups, devices, ...; each item carries
@@ -687,6 +698,33 @@ mod tests {
             "$select=id,displayName,mail&$top=999&$filter=startswith(mail,%27a%2Bb%27)"
         );
         assert!(client.list_users(&[], None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn advanced_queries_keep_their_header_on_every_page() {
+        let server = TestServer::start(|req, n| {
+            assert_eq!(req.header("consistencylevel"), Some("eventual"));
+            if n == 0 {
+                Reply::json(200, json!({"@odata.count": 2, "@odata.nextLink": format!("http://{}/v1.0/users?$skiptoken=x", req.header("host").unwrap_or_default()), "value": [{"id": "u1"}]}))
+            } else {
+                Reply::json(200, json!({"value": [{"id": "u2"}]}))
+            }
+        })
+        .await;
+        let client = client_for(&server, fast_options());
+        let users = client
+            .list_directory(
+                "/users",
+                &["mail"],
+                Some("endsWith(mail,'@fabrikam.com')"),
+                true,
+            )
+            .await
+            .expect("list");
+        assert_eq!(users.len(), 2);
+        let reqs = server.requests();
+        assert!(reqs[0].query.ends_with("&$count=true"), "{}", reqs[0].query);
+        assert_eq!(reqs[1].header("consistencylevel"), Some("eventual"));
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 
 mod mapping_source;
 
-pub use mapping_source::{AttributeMappingSource, MappingSourceParameter, MappingSourceType};
+pub use mapping_source::{AttributeMappingSource, MappingSourceType, MappingSourceParameter};
 
 /// The built-in functions of the expression language, by their exact (case-sensitive) names.
 pub const BUILTIN_FUNCTIONS: &[&str] = &[

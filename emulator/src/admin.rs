@@ -75,7 +75,7 @@ pub(crate) fn handle(
         },
         ("PATCH", ["users", id]) => match body_obj(bytes) {
             Ok(o) => t
-                .patch_user(&id.to_ascii_lowercase(), &o)
+                .patch_user(&id.to_ascii_lowercase(), &o, false)
                 .map(|_| no_content()),
             Err(r) => return r,
         },
@@ -91,7 +91,7 @@ pub(crate) fn handle(
         },
         ("PATCH", ["groups", id]) => match body_obj(bytes) {
             Ok(o) => t
-                .patch_group(&id.to_ascii_lowercase(), &o)
+                .patch_group(&id.to_ascii_lowercase(), &o, false)
                 .map(|_| no_content()),
             Err(r) => return r,
         },

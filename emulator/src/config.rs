@@ -130,8 +130,8 @@ pub struct Knobs {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ThrottleKnobs {
-    /// Resource units available per window (Graph: 3,500 / 5,000 / 8,000 per 10 s by tenant
-    /// size). Default: 3,500.
+    /// Resource units available per window; 0 picks Graph's limit by tenant size (fewer than
+    /// 50 users: 3,500; up to 500: 5,000; more: 8,000 per 10 s). Default: 3,500.
     pub resource_units: u64,
     /// Resource-unit window in milliseconds. Default: 10,000 (Graph's).
     pub window_ms: u64,

@@ -130,6 +130,7 @@ impl GReq {
             "memberOf",
             "$count",
             "$batch",
+            "getByIds",
         ];
         let path: Vec<&str> = self
             .segs
@@ -147,6 +148,14 @@ impl GReq {
 
     /// Resource-unit cost as Graph's identity throttling computes it.
     fn cost(&self) -> (u64, bool) {
+        if self.method == "POST"
+            && self
+                .segs
+                .last()
+                .is_some_and(|s| s.eq_ignore_ascii_case("getByIds"))
+        {
+            return (5, false);
+        }
         if self.method != "GET" {
             return (1, true);
         }

@@ -19,11 +19,24 @@ pub(crate) struct ThrottleState {
     writes_blocked_until: Option<Instant>,
 }
 
+/// Resource units per window: the configured number, or when it is 0 Graph's size-based
+/// limit for an app in a tenant (S < 50 users: 3,500; M 50–500: 5,000; L > 500: 8,000).
+fn capacity(t: &Tenant, k: &crate::config::ThrottleKnobs) -> u64 {
+    match k.resource_units {
+        0 => match t.users.len() {
+            n if n < 50 => 3_500,
+            n if n <= 500 => 5_000,
+            _ => 8_000,
+        },
+        n => n,
+    }
+}
+
 /// Charges a request against the app's limits; a 429 response when throttled.
 pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> Option<GResp> {
     let k = t.knobs.throttling.clone()?;
     let now = Instant::now();
-    let cap = k.resource_units.max(1) as f64;
+    let cap = capacity(t, &k) as f64;
     let tenant_id = t.id.clone();
     let st = t.throttle.entry(app.to_string()).or_insert(ThrottleState {
         ru: cap,
@@ -102,7 +115,7 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
 pub(crate) fn limit_percentage(t: &Tenant, app: &str) -> Option<String> {
     let k = t.knobs.throttling.as_ref()?;
     let st = t.throttle.get(app)?;
-    let cap = k.resource_units.max(1) as f64;
+    let cap = capacity(t, k) as f64;
     let used = (cap - st.ru) / cap;
     (used > 0.8).then(|| format!("{:.1}", used.min(1.8)))
 }
@@ -130,7 +143,7 @@ pub(crate) fn latency(t: &mut Tenant, l: &LatencyKnobs) -> Duration {
     } else {
         0
     };
-    Duration::from_millis(l.fixed_ms + jitter)
+    Duration::from_millis(l.fixed_ms.saturating_add(jitter))
 }
 
 /// A fault to inject into one request.
@@ -176,5 +189,83 @@ pub(crate) fn error_response(status: u16) -> GResp {
         ),
         504 => GResp::error(504, "timeout", "The request timed out."),
         s => GResp::error(s, "generalException", "An unspecified error has occurred."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Knobs, ThrottleKnobs};
+    use crate::store::{Kind, Obj};
+    use serde_json::json;
+
+    fn tenant(ru: u64, writes: u64) -> Tenant {
+        let knobs = Knobs {
+            throttling: Some(ThrottleKnobs {
+                resource_units: ru,
+                window_ms: 60_000,
+                write_quota: writes,
+                write_window_ms: 60_000,
+            }),
+            ..Knobs::default()
+        };
+        Tenant::new("t", "c.com", Vec::new(), knobs)
+    }
+
+    fn retry_after(r: &GResp) -> Option<u64> {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == "Retry-After")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
+    #[test]
+    fn bucket_empties_then_refuses_with_retry_after() {
+        let mut t = tenant(3, 100);
+        for _ in 0..3 {
+            assert!(throttle(&mut t, "a", 1, false).is_none());
+        }
+        let r = throttle(&mut t, "a", 1, false).map(|r| (r.status, retry_after(&r)));
+        assert_eq!(r.map(|x| x.0), Some(429));
+        assert!(r.and_then(|x| x.1).is_some_and(|s| s >= 1));
+        assert_eq!(t.violations, 0);
+        assert!(throttle(&mut t, "a", 1, false).is_some());
+        assert_eq!(t.violations, 1);
+        // Another app has its own bucket.
+        assert!(throttle(&mut t, "b", 1, false).is_none());
+    }
+
+    #[test]
+    fn capacity_follows_tenant_size_when_unset() {
+        let mut t = tenant(0, 100);
+        let k = t.knobs.throttling.clone().unwrap_or_default();
+        assert_eq!(capacity(&t, &k), 3_500);
+        for i in 0..60 {
+            let mut o = Obj::new();
+            o.insert("userPrincipalName".into(), json!(format!("u{i}@c.com")));
+            let _ = t.insert_initial(Kind::User, o);
+        }
+        assert_eq!(capacity(&t, &k), 5_000);
+    }
+
+    #[test]
+    fn faults_are_deterministic_and_near_their_rate() {
+        let f = FaultKnobs {
+            seed: 5,
+            error_rate: 0.25,
+            ..FaultKnobs::default()
+        };
+        let draw_all = || {
+            let mut t = tenant(10, 10);
+            t.set_knobs(Knobs {
+                faults: Some(f.clone()),
+                ..Knobs::default()
+            });
+            (0..1000).map(|_| draw(&mut t, &f)).collect::<Vec<_>>()
+        };
+        let a = draw_all();
+        assert_eq!(a, draw_all());
+        let n = a.iter().filter(|x| x.is_some()).count();
+        assert!((200..=300).contains(&n), "{n}");
     }
 }

@@ -273,7 +273,7 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
             let id = visible_user(t, s[1])?;
             let patch = body_obj(req)?;
             check_extensions(t, &patch, "User")?;
-            t.patch_user(&id, &patch).map_err(admin_err)?;
+            t.patch_user(&id, &patch, true).map_err(admin_err)?;
             Ok(GResp::no_content())
         }
         ("DELETE", ["users", _]) => {
@@ -437,6 +437,12 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
                 o.insert("@odata.type".into(), json!(kind.odata_type()));
             }
             Ok(r)
+        }
+        ("POST", ["directoryobjects", "getbyids"]) => {
+            if !caller.has_any(USER_READ) && !caller.has_any(GROUP_READ) {
+                return Err(denied());
+            }
+            get_by_ids(base, t, caller, req)
         }
         ("GET", ["applications"]) => {
             need(caller, APP_READ)?;
@@ -645,9 +651,11 @@ fn filter_for(t: &Tenant, req: &GReq, kind: Kind) -> Result<Option<Expr>, GResp>
     let Some(f) = req.q("filter") else {
         return Ok(None);
     };
+    // Advanced query capabilities need `ConsistencyLevel: eventual` and `$count=true`.
     let advanced = req
         .header("consistencylevel")
-        .is_some_and(|v| eq(v, "eventual"));
+        .is_some_and(|v| eq(v, "eventual"))
+        && req.q("count").is_some_and(|c| eq(c, "true"));
     let (basic, adv, target) = match kind {
         Kind::User => (USER_FILTERABLE, USER_FILTERABLE_ADVANCED, "User"),
         Kind::Group => (GROUP_FILTERABLE, GROUP_FILTERABLE_ADVANCED, "Group"),
@@ -658,6 +666,9 @@ fn filter_for(t: &Tenant, req: &GReq, kind: Kind) -> Result<Option<Expr>, GResp>
             || (p.starts_with("extension_") && t.extension_registered(p, target))
     };
     match odata::parse_filter(f, &allowed) {
+        Ok(e) if odata::needs_advanced(&e) && !advanced => Err(unsupported_query(
+            "Operators 'ne' and 'not' need advanced query parameters: send 'ConsistencyLevel: eventual' and '$count=true'.",
+        )),
         Ok(e) => Ok(Some(e)),
         Err(FilterError::Unsupported(p)) => Err(unsupported_query(&format!(
             "Unsupported or invalid query filter clause specified for property '{p}' of resource '{target}'."
@@ -725,7 +736,9 @@ fn list(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> 
         }
         None => req.clone(),
     };
+    refuse_unsupported_options(&effective)?;
     let filter = filter_for(t, &effective, kind)?;
+    let expand = expansion(&effective, kind)?;
     let select = odata::parse_select(effective.q("select"));
     let top = page_size(None, effective.q("top"))?;
     let after = token
@@ -765,11 +778,11 @@ fn list(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> 
             more = true;
             break;
         }
-        value.push(Value::Object(odata::project(
-            o,
-            select.as_deref(),
-            default_for(kind),
-        )));
+        let mut item = odata::project(o, select.as_deref(), default_for(kind));
+        if let Some(inner) = &expand {
+            item.insert("members".into(), expanded_members(t, id, inner.as_deref()));
+        }
+        value.push(Value::Object(item));
         last = Some(id.clone());
     }
     let ctx = match &select {
@@ -794,6 +807,61 @@ fn list(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> 
     Ok(GResp::json(200, body))
 }
 
+/// `$expand` on users and groups: only `members` of groups (at most 20, as Graph returns),
+/// optionally with a nested `$select`. Returns the nested selection when asked.
+fn expansion(req: &GReq, kind: Kind) -> Result<Option<Option<Vec<String>>>, GResp> {
+    let Some(e) = req.q("expand") else {
+        return Ok(None);
+    };
+    let e = e.trim();
+    let (name, inner) = match e.split_once('(') {
+        Some((n, rest)) => (n.trim(), Some(rest.trim_end_matches(')'))),
+        None => (e, None),
+    };
+    if kind != Kind::Group || !name.eq_ignore_ascii_case("members") {
+        return Err(unsupported_query(&format!(
+            "Expanding '{e}' is not supported here; the emulator expands only 'members' of groups."
+        )));
+    }
+    let select = inner.and_then(|i| {
+        i.split(';')
+            .find_map(|p| p.trim().strip_prefix("$select="))
+            .and_then(|s| odata::parse_select(Some(s)))
+    });
+    Ok(Some(select))
+}
+
+fn expanded_members(t: &Tenant, group: &str, select: Option<&[String]>) -> Value {
+    let ids = t.members.get(group).cloned().unwrap_or_default();
+    let value: Vec<Value> = ids
+        .iter()
+        .filter(|m| !t.lagging(m))
+        .filter_map(|m| {
+            let (o, kind) = match t.kind_of(m)? {
+                Kind::User => (t.users.get(m)?, Kind::User),
+                Kind::Group => (t.groups.get(m)?, Kind::Group),
+            };
+            let mut out = Obj::new();
+            out.insert("@odata.type".into(), json!(kind.odata_type()));
+            out.append(&mut odata::project(o, select, default_for(kind)));
+            Some(Value::Object(out))
+        })
+        .take(20)
+        .collect();
+    Value::Array(value)
+}
+
+fn refuse_unsupported_options(req: &GReq) -> Result<(), GResp> {
+    for opt in ["orderby", "search"] {
+        if req.q(opt).is_some() {
+            return Err(unsupported_query(&format!(
+                "${opt} is not supported by the emulator; sort or search on the client."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn get_one(base: &str, t: &Tenant, req: &GReq, kind: Kind, id: &str) -> Result<GResp, GResp> {
     let (map, name) = match kind {
         Kind::User => (&t.users, "users"),
@@ -804,7 +872,11 @@ fn get_one(base: &str, t: &Tenant, req: &GReq, kind: Kind, id: &str) -> Result<G
         .filter(|_| !t.lagging(id))
         .ok_or_else(|| not_found(id))?;
     let select = odata::parse_select(req.q("select"));
+    let expand = expansion(req, kind)?;
     let mut p = odata::project(o, select.as_deref(), default_for(kind));
+    if let Some(inner) = &expand {
+        p.insert("members".into(), expanded_members(t, id, inner.as_deref()));
+    }
     let ctx = match &select {
         Some(sel) => format!("{base}/v1.0/$metadata#{name}({})/$entity", sel.join(",")),
         None => format!("{base}/v1.0/$metadata#{name}/$entity"),
@@ -1166,7 +1238,7 @@ fn patch_group(t: &mut Tenant, id: &str, req: &GReq) -> Result<GResp, GResp> {
     body.remove("owners@odata.bind");
     check_extensions(t, &body, "Group")?;
     if !body.is_empty() {
-        t.patch_group(id, &body).map_err(admin_err)?;
+        t.patch_group(id, &body, true).map_err(admin_err)?;
     }
     for m in members {
         t.add_member(id, &m).map_err(admin_err)?;
@@ -1299,6 +1371,64 @@ fn invite(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
             "invitedUserMessageInfo": body.get("invitedUserMessageInfo").cloned().unwrap_or(json!({"messageLanguage": null, "customizedMessageBody": null, "ccRecipients": [{"emailAddress": {"name": null, "address": null}}]})),
             "invitedUser": {"id": user_id},
         }),
+    ))
+}
+
+/// `POST /directoryObjects/getByIds`.
+fn get_by_ids(base: &str, t: &Tenant, caller: &Caller, req: &GReq) -> Result<GResp, GResp> {
+    let body = body_obj(req)?;
+    let ids: Vec<String> = body
+        .get("ids")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad_request("Property 'ids' is required."))?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_ascii_lowercase))
+        .collect();
+    if ids.len() > 1000 {
+        return Err(bad_request("The number of ids must not exceed 1000."));
+    }
+    let types: Option<Vec<String>> = body.get("types").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|v| {
+                v.as_str().map(|s| {
+                    s.trim_start_matches("microsoft.graph.")
+                        .to_ascii_lowercase()
+                })
+            })
+            .collect()
+    });
+    let wanted = |k: Kind| {
+        let name = if k == Kind::User { "user" } else { "group" };
+        types
+            .as_ref()
+            .is_none_or(|ts| ts.iter().any(|x| x == name || x == "directoryobject"))
+            && caller.has_any(if k == Kind::User {
+                USER_READ
+            } else {
+                GROUP_READ
+            })
+    };
+    let mut value = Vec::new();
+    for id in &ids {
+        if t.lagging(id) {
+            continue;
+        }
+        let (o, kind) = match t.kind_of(id) {
+            Some(Kind::User) => (&t.users[id], Kind::User),
+            Some(Kind::Group) => (&t.groups[id], Kind::Group),
+            None => continue,
+        };
+        if !wanted(kind) {
+            continue;
+        }
+        let mut out = Obj::new();
+        out.insert("@odata.type".into(), json!(kind.odata_type()));
+        out.append(&mut odata::project(o, None, default_for(kind)));
+        value.push(Value::Object(out));
+    }
+    Ok(GResp::json(
+        200,
+        json!({"@odata.context": format!("{base}/v1.0/$metadata#directoryObjects"), "value": value}),
     ))
 }
 

@@ -243,3 +243,57 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod rsa_tests {
+    use super::*;
+
+    const CERT: &str = include_str!("../tests/data/test-app-rsa-cert.pem");
+    const KEY: &[u8] = include_bytes!("../tests/data/test-app-rsa-key.pk8");
+
+    fn sign(alg: &str, padding: &'static dyn signature::RsaEncoding) -> String {
+        let der = pem_to_der(CERT).expect("der");
+        let header = json!({"alg": alg, "typ": "JWT", "x5t": thumbprint_sha1(&der)});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(json!({"sub": "x"}).to_string())
+        );
+        let key = signature::RsaKeyPair::from_pkcs8(KEY).expect("key");
+        let mut sig = vec![0u8; key.public().modulus_len()];
+        key.sign(
+            padding,
+            &ring::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .expect("sign");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    #[test]
+    fn rs256_and_ps256_assertions_verify() {
+        let rs = sign("RS256", &signature::RSA_PKCS1_SHA256);
+        assert_eq!(verify_with_certificate(&rs, CERT), Ok(json!({"sub": "x"})));
+        let ps = sign("PS256", &signature::RSA_PSS_SHA256);
+        assert_eq!(verify_with_certificate(&ps, CERT), Ok(json!({"sub": "x"})));
+        // The algorithm named must match the signature.
+        let rest = rs.split_once('.').map(|x| x.1).unwrap_or_default();
+        let wrong = format!(
+            "{}.{rest}",
+            URL_SAFE_NO_PAD.encode(json!({"alg": "PS256", "typ": "JWT"}).to_string())
+        );
+        assert_eq!(
+            verify_with_certificate(&wrong, CERT),
+            Err(JwtError::Signature)
+        );
+        let es = format!(
+            "{}.{rest}",
+            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256"}).to_string())
+        );
+        assert!(matches!(
+            verify_with_certificate(&es, CERT),
+            Err(JwtError::Unsupported(_))
+        ));
+    }
+}

@@ -363,6 +363,17 @@ pub(crate) fn eval(e: &Expr, o: &Obj) -> bool {
     }
 }
 
+/// Whether a filter uses operators Graph allows on directory objects only with advanced
+/// query parameters (`ne`, `not`).
+pub(crate) fn needs_advanced(e: &Expr) -> bool {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => needs_advanced(a) || needs_advanced(b),
+        Expr::Not(_) => true,
+        Expr::Cmp { ne, .. } => *ne,
+        Expr::StartsWith { .. } | Expr::In { .. } | Expr::Any { .. } => false,
+    }
+}
+
 /// Ids named by `id eq '..'` / `id in (..)` clauses joined by `or` (for delta's filter).
 pub(crate) fn only_ids(e: &Expr) -> Option<Vec<String>> {
     match e {

@@ -120,17 +120,26 @@ fn build_tenants(config: &EmulatorConfig) -> Result<Tenants, EmulatorError> {
 }
 
 impl Emulator {
-    /// Starts the emulator on its own runtime thread; usable from synchronous code.
+    /// Starts the emulator on its own runtime (two worker threads); usable from synchronous
+    /// code, and also from inside another runtime (the start runs on a fresh thread).
     pub fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("tenantsync-emulator")
-            .build()
+        let starter = std::thread::Builder::new()
+            .name("tenantsync-emulator-start".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .thread_name("tenantsync-emulator")
+                    .build()
+                    .map_err(|e| EmulatorError::Runtime(e.to_string()))?;
+                let mut emu = rt.block_on(Emulator::start_async(config))?;
+                emu.runtime = Some(rt);
+                Ok(emu)
+            })
             .map_err(|e| EmulatorError::Runtime(e.to_string()))?;
-        let mut emu = rt.block_on(Emulator::start_async(config))?;
-        emu.runtime = Some(rt);
-        Ok(emu)
+        starter
+            .join()
+            .map_err(|_| EmulatorError::Runtime("the emulator start thread panicked".into()))?
     }
 
     /// Starts the emulator on the caller's tokio runtime.
@@ -435,10 +444,12 @@ impl TenantHandle {
         self.with(|t| t.create_user(o)).map(Value::Object)
     }
 
-    /// Merges properties into a user (null clears one).
+    /// Merges properties into a user (null clears one). Unlike Graph, this may set read-only
+    /// properties such as `externalUserState` (e.g. `"Accepted"` to simulate a redeemed
+    /// invitation) or `onPremisesSyncEnabled`; only `id` is refused.
     pub fn update_user(&self, id: &str, patch: Value) -> Result<(), AdminError> {
         let o = as_obj(patch)?;
-        self.with(|t| t.patch_user(&id.to_ascii_lowercase(), &o))
+        self.with(|t| t.patch_user(&id.to_ascii_lowercase(), &o, false))
     }
 
     /// Soft-deletes a user into deleted items.
@@ -466,7 +477,7 @@ impl TenantHandle {
     /// Merges properties into a group.
     pub fn update_group(&self, id: &str, patch: Value) -> Result<(), AdminError> {
         let o = as_obj(patch)?;
-        self.with(|t| t.patch_group(&id.to_ascii_lowercase(), &o))
+        self.with(|t| t.patch_group(&id.to_ascii_lowercase(), &o, false))
     }
 
     /// Deletes a group as Graph does (Microsoft 365 groups soft, others permanently).
@@ -491,6 +502,26 @@ impl TenantHandle {
                 &group_id.to_ascii_lowercase(),
                 &member_id.to_ascii_lowercase(),
             )
+        })
+    }
+
+    /// Adds the users, groups and memberships of a fixture as changes (they show in delta
+    /// queries), e.g. `import(&generate_seed(&spec, domain))`. Stops at the first error;
+    /// what was added before it stays.
+    pub fn import(&self, fixture: &crate::TenantFixture) -> Result<(), AdminError> {
+        self.with(|t| {
+            for u in &fixture.users {
+                t.create_user(as_obj(u.clone())?)?;
+            }
+            for g in &fixture.groups {
+                t.create_group(as_obj(g.clone())?)?;
+            }
+            for (g, members) in &fixture.memberships {
+                for m in members {
+                    t.add_member(&g.to_ascii_lowercase(), &m.to_ascii_lowercase())?;
+                }
+            }
+            Ok(())
         })
     }
 

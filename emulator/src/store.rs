@@ -113,6 +113,7 @@ pub(crate) const USER_READ_ONLY: &[&str] = &[
     "securityIdentifier",
     "signInSessionsValidFromDateTime",
     "proxyAddresses",
+    "externalUserState",
     "mail@odata.type",
 ];
 
@@ -128,6 +129,25 @@ pub(crate) const GROUP_READ_ONLY: &[&str] = &[
     "onPremisesLastSyncDateTime",
     "renewedDateTime",
 ];
+
+/// The security identifier Entra derives from an object id (`S-1-12-1-` and the GUID's
+/// bytes as four little-endian 32-bit numbers).
+pub(crate) fn security_identifier(id: &str) -> Value {
+    match uuid::Uuid::parse_str(id) {
+        Ok(u) => {
+            let b = u.to_bytes_le();
+            let part = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            json!(format!(
+                "S-1-12-1-{}-{}-{}-{}",
+                part(0),
+                part(4),
+                part(8),
+                part(12)
+            ))
+        }
+        Err(_) => Value::Null,
+    }
+}
 
 /// Current time in Graph's format.
 pub(crate) fn now_string() -> String {
@@ -354,11 +374,21 @@ impl Tenant {
     }
 
     /// Merges properties into a live user (null clears a property).
-    pub(crate) fn patch_user(&mut self, id: &str, patch: &Obj) -> Result<(), AdminError> {
+    /// With `graph` set, properties Graph does not let clients write are refused; the admin
+    /// interface may set them (except `id`).
+    pub(crate) fn patch_user(
+        &mut self,
+        id: &str,
+        patch: &Obj,
+        graph: bool,
+    ) -> Result<(), AdminError> {
         if !self.users.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch.keys().find(|k| USER_READ_ONLY.contains(&k.as_str())) {
+        if let Some(ro) = patch
+            .keys()
+            .find(|k| k.as_str() == "id" || (graph && USER_READ_ONLY.contains(&k.as_str())))
+        {
             return Err(AdminError::Invalid(format!(
                 "Property '{ro}' is read-only and cannot be set."
             )));
@@ -400,6 +430,15 @@ impl Tenant {
         obj.entry("description").or_insert(Value::Null);
         obj.entry("visibility").or_insert(Value::Null);
         obj.entry("proxyAddresses").or_insert(json!([]));
+        obj.insert("securityIdentifier".into(), security_identifier(&id));
+        for list in [
+            "resourceBehaviorOptions",
+            "resourceProvisioningOptions",
+            "onPremisesProvisioningErrors",
+            "serviceProvisioningErrors",
+        ] {
+            obj.entry(list).or_insert(json!([]));
+        }
         if !obj.contains_key("mail") {
             let mail = if obj.get("mailEnabled") == Some(&json!(true)) {
                 obj.get("mailNickname")
@@ -419,11 +458,20 @@ impl Tenant {
     }
 
     /// Merges properties into a live group.
-    pub(crate) fn patch_group(&mut self, id: &str, patch: &Obj) -> Result<(), AdminError> {
+    /// With `graph` set, properties Graph does not let clients write are refused.
+    pub(crate) fn patch_group(
+        &mut self,
+        id: &str,
+        patch: &Obj,
+        graph: bool,
+    ) -> Result<(), AdminError> {
         if !self.groups.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch.keys().find(|k| GROUP_READ_ONLY.contains(&k.as_str())) {
+        if let Some(ro) = patch
+            .keys()
+            .find(|k| k.as_str() == "id" || (graph && GROUP_READ_ONLY.contains(&k.as_str())))
+        {
             return Err(AdminError::Invalid(format!(
                 "Property '{ro}' is read-only and cannot be set."
             )));
@@ -646,6 +694,8 @@ impl Tenant {
                 obj.entry("mailEnabled").or_insert(json!(false));
                 obj.entry("securityEnabled").or_insert(json!(true));
                 obj.entry("mail").or_insert(Value::Null);
+                obj.entry("securityIdentifier")
+                    .or_insert_with(|| security_identifier(&id));
                 self.groups.insert(id.clone(), obj);
                 self.members.insert(id.clone(), BTreeSet::new());
             }

@@ -1533,3 +1533,216 @@ fn large_group_members_come_in_slices() {
     assert_eq!(big.len(), 25);
     assert_eq!(seen.get(&small).map(Vec::len), Some(1));
 }
+
+#[test]
+fn concurrent_clients_are_served() {
+    let e = seeded(100);
+    let base = e.emu.base_url();
+    let token = e.token.clone();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let c = e.client.clone();
+                let (base, token) = (base.clone(), token.clone());
+                s.spawn(move || {
+                    let mut ok = 0;
+                    for j in 0..30 {
+                        let url = if j % 2 == 0 {
+                            format!("{base}/v1.0/users?$top=10")
+                        } else {
+                            format!("{base}/v1.0/groups/delta")
+                        };
+                        let r = c.get(url).bearer_auth(&token).send().expect("send");
+                        if r.status() == 200 {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let total: usize = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        assert_eq!(total, 180);
+    });
+    assert_eq!(e.handle().request_counts().get("GET /users"), Some(&90));
+}
+
+#[test]
+fn sync_start_works_inside_a_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let emu = Emulator::start(config(None, Knobs::default(), None)).expect("start");
+        assert!(emu.base_url().starts_with("https://"));
+        drop(emu);
+    });
+}
+
+#[test]
+fn expand_members_and_get_by_ids() {
+    let e = env();
+    let (u1, u2) = (e.user("x1"), e.user("x2"));
+    let g = e.group("exp");
+    let h = e.handle();
+    h.add_member(&g, &u1).expect("m");
+    h.add_member(&g, &u2).expect("m");
+    let (s, b) = e.get(&format!(
+        "/groups/{g}?$expand=members($select=id,displayName)"
+    ));
+    assert_eq!(s, 200);
+    let members = b["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0]["@odata.type"], "#microsoft.graph.user");
+    assert!(members[0].get("mail").is_none());
+    let (s, b) = e.get("/groups?$expand=members");
+    assert_eq!(s, 200);
+    assert_eq!(b["value"][0]["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(e.get("/users?$expand=manager").0, 400);
+    assert_eq!(e.get("/users?$orderby=displayName").0, 400);
+    let (s, b) = e.send(
+        "POST",
+        "/directoryObjects/getByIds",
+        json!({"ids": [u1, g, "12345678-1234-4234-8234-123456789012"], "types": ["user"]}),
+    );
+    assert_eq!(s, 200);
+    let value = b["value"].as_array().expect("value");
+    assert_eq!(value.len(), 1);
+    assert_eq!(value[0]["id"], json!(u1));
+    assert_eq!(value[0]["@odata.type"], "#microsoft.graph.user");
+    let (_, b) = e.send(
+        "POST",
+        "/directoryObjects/getByIds",
+        json!({"ids": [u2, g]}),
+    );
+    assert_eq!(b["value"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn admin_may_set_what_graph_may_not() {
+    let e = env();
+    let (_, inv) = e.send(
+        "POST",
+        "/invitations",
+        json!({"invitedUserEmailAddress": "guest@fabrikam.com", "inviteRedirectUrl": "https://x"}),
+    );
+    let uid = inv["invitedUser"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        e.send(
+            "PATCH",
+            &format!("/users/{uid}"),
+            json!({"externalUserState": "Accepted"})
+        )
+        .0,
+        400
+    );
+    e.handle()
+        .update_user(&uid, json!({"externalUserState": "Accepted"}))
+        .expect("redeem");
+    let (_, again) = e.send(
+        "POST",
+        "/invitations",
+        json!({"invitedUserEmailAddress": "guest@fabrikam.com", "inviteRedirectUrl": "https://x"}),
+    );
+    assert_eq!(again["status"], "Completed");
+    assert!(e.handle().update_user(&uid, json!({"id": "x"})).is_err());
+}
+
+#[test]
+fn large_tenant_lists_and_deltas_in_reasonable_time() {
+    let start = Instant::now();
+    let e = env_with(
+        Some(SeedSpec {
+            seed: 3,
+            users: 10_000,
+            security_groups: 900,
+            m365_groups: 50,
+            mail_enabled_groups: 50,
+            nested: 50,
+            avg_members: 100,
+        }),
+        Knobs::default(),
+    );
+    let seeded = start.elapsed();
+    let mut url = "/users?$top=999&$select=id,displayName".to_string();
+    let mut n = 0;
+    loop {
+        let (s, b) = e.get(&url);
+        assert_eq!(s, 200);
+        n += b["value"].as_array().map(Vec::len).unwrap_or(0);
+        match b["@odata.nextLink"].as_str() {
+            Some(l) => url = l.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(n, 10_000);
+    let (groups, _) = follow(&e, "/groups/delta?$select=displayName,members");
+    let members: usize = groups
+        .iter()
+        .map(|g| g["members@delta"].as_array().map(Vec::len).unwrap_or(0))
+        .sum();
+    assert!(members >= 90_000, "{members}");
+    let total = start.elapsed();
+    eprintln!(
+        "seeded in {seeded:?}, listed and read group delta in {:?}",
+        total - seeded
+    );
+    assert!(total < Duration::from_secs(60), "{total:?}");
+}
+
+#[test]
+fn advanced_queries_need_consistency_level_and_count() {
+    let e = seeded(60);
+    assert_eq!(e.get("/users?$filter=accountEnabled ne true").0, 400);
+    assert_eq!(e.get("/users?$filter=department eq 'Finance'").0, 400);
+    let r = e
+        .client
+        .get(e.url("/users?$filter=accountEnabled ne true&$count=true&$top=999"))
+        .bearer_auth(&e.token)
+        .header("ConsistencyLevel", "eventual")
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().expect("json");
+    let disabled = e
+        .handle()
+        .state()
+        .users
+        .iter()
+        .filter(|u| u["accountEnabled"] == json!(false))
+        .count();
+    assert_eq!(b["@odata.count"], json!(disabled));
+    assert_eq!(b["value"].as_array().map(Vec::len), Some(disabled));
+    let r = e
+        .client
+        .get(e.url("/users?$filter=department eq 'Finance'&$count=true"))
+        .bearer_auth(&e.token)
+        .header("ConsistencyLevel", "eventual")
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn import_adds_fixture_as_changes() {
+    let e = env();
+    let (_, link) = follow(&e, "/users/delta");
+    let fx = tenantsync_emulator::generate_seed(
+        &SeedSpec {
+            seed: 5,
+            users: 12,
+            security_groups: 2,
+            avg_members: 3,
+            ..SeedSpec::default()
+        },
+        "contoso.onmicrosoft.com",
+    );
+    e.handle().import(&fx).expect("import");
+    let (changes, _) = follow(&e, &link);
+    assert_eq!(changes.len(), 12);
+    assert_eq!(e.handle().state().groups.len(), 2);
+}

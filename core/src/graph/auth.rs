@@ -119,6 +119,56 @@ impl Credential {
         }
     }
 
+    /// Checks that the ids the credential names are not empty.
+    pub fn validate(&self) -> Result<(), AuthError> {
+        let empty = |field: &'static str, value: &str| {
+            if value.trim().is_empty() {
+                Err(AuthError::Config(format!(
+                    "`{field}` of the `{}` credential is empty; set it to the {}",
+                    self.kind(),
+                    if field.starts_with("tenant") {
+                        "tenant id (GUID) or a verified domain of the tenant"
+                    } else {
+                        "application (client) id from the app registration"
+                    }
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(tenant) = self.tenant_id() {
+            empty("tenant_id", tenant)?;
+        }
+        match self {
+            Credential::ManagedIdentity {
+                client_id: Some(id),
+            } => empty("client_id", id),
+            Credential::ManagedIdentityFederated {
+                client_id,
+                mi_client_id,
+                ..
+            } => {
+                empty("client_id", client_id)?;
+                mi_client_id
+                    .as_deref()
+                    .map_or(Ok(()), |id| empty("mi_client_id", id))
+            }
+            Credential::ManagedIdentity { client_id: None } => Ok(()),
+            _ => self.client_id().map_or(Ok(()), |id| empty("client_id", id)),
+        }
+    }
+
+    /// The configuration name of the credential's kind (`client-secret`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::ClientSecret { .. } => "client-secret",
+            Credential::ClientCertificate { .. } => "client-certificate",
+            Credential::ManagedIdentity { .. } => "managed-identity",
+            Credential::WorkloadIdentity { .. } => "workload-identity",
+            Credential::ManagedIdentityFederated { .. } => "managed-identity-federated",
+        }
+    }
+
     /// The client id named by the credential, if any.
     pub fn client_id(&self) -> Option<&str> {
         match self {
@@ -211,6 +261,9 @@ pub enum AuthError {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The credential's configuration is incomplete.
+    #[error("{0}")]
+    Config(String),
     /// The cloud configuration is unusable.
     #[error(transparent)]
     Cloud(#[from] super::cloud::CloudError),
@@ -374,6 +427,8 @@ impl CredentialTokenProvider {
         cloud: Cloud,
         mi_endpoint: ManagedIdentityEndpoint,
     ) -> Result<Self, AuthError> {
+        credential.validate()?;
+        cloud.validate()?;
         let http = http_client(&cloud)?;
         Ok(CredentialTokenProvider {
             credential,
@@ -1135,6 +1190,36 @@ mod tests {
         let reqs = server.requests();
         assert_eq!(form_of(&reqs[0].body)["client_assertion"], "assertion-1");
         assert_eq!(form_of(&reqs[1].body)["client_assertion"], "assertion-2");
+    }
+
+    #[test]
+    fn empty_ids_are_refused_with_what_to_set() {
+        let c = Credential::WorkloadIdentity {
+            tenant_id: " ".into(),
+            client_id: "c".into(),
+            token_file: None,
+        };
+        let err = c.validate().expect_err("empty tenant").to_string();
+        assert!(
+            err.contains("tenant_id") && err.contains("workload-identity"),
+            "{err}"
+        );
+        let c = Credential::ManagedIdentityFederated {
+            tenant_id: "t".into(),
+            client_id: "".into(),
+            mi_client_id: None,
+        };
+        assert!(
+            c.validate()
+                .expect_err("empty client")
+                .to_string()
+                .contains("client_id")
+        );
+        assert!(
+            Credential::ManagedIdentity { client_id: None }
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -203,8 +203,10 @@ pub fn pack(items: &[BatchItem]) -> Result<Vec<Vec<usize>>, GraphError> {
 }
 
 /// Sends `items` through `$batch` and returns one answer per item, in input order. Batches
-/// run concurrently within the client's concurrency limit. An `Err` means a whole batch
-/// failed (not an item: item failures are in the answers).
+/// run concurrently within the client's concurrency limit. When Graph refuses a whole batch,
+/// its items carry that answer and the other batches are unaffected. An `Err` means the
+/// items were invalid (checked before sending) or a batch got no answer at all (network,
+/// sign-in), in which case what that batch did is unknown.
 pub async fn execute_batch(
     client: &GraphClient,
     items: Vec<BatchItem>,
@@ -278,12 +280,36 @@ async fn run_batch(
             })
             .collect();
         let all_idempotent = pending.iter().all(|i| by_index[i].idempotent);
-        let response = client
+        let response = match client
             .send(
                 GraphRequest::post("/$batch", json!({ "requests": requests }))
                     .idempotent(all_idempotent),
             )
-            .await?;
+            .await
+        {
+            Ok(response) => response,
+            // Graph refused the whole batch (after the client's own retries): every item
+            // still pending gets that answer, and the other batches go on.
+            Err(GraphError::Api(error)) => {
+                let mut headers = Map::new();
+                if let Some(rid) = &error.request_id {
+                    headers.insert("request-id".into(), Value::String(rid.clone()));
+                }
+                for &i in &pending {
+                    done.insert(
+                        i,
+                        BatchItemResponse {
+                            status: error.status,
+                            headers: headers.clone(),
+                            body: error.body.clone(),
+                            attempts: sends[&i],
+                        },
+                    );
+                }
+                break;
+            }
+            Err(other) => return Err(other),
+        };
         let received = Instant::now();
         let request_id = response.request_id.clone();
         let answers = parse_answers(response.body, &request_id)?;
@@ -592,6 +618,35 @@ mod tests {
             }
             proptest::prop_assert!(seen.iter().all(|&n| n == 1));
         }
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_fails_only_its_own_items() {
+        let server = TestServer::start(|req, _n| {
+            let requests = req.json()["requests"].as_array().expect("requests").clone();
+            if requests.len() == 2 {
+                Reply::json(400, json!({"error": {"code": "BadRequest", "message": "Invalid batch payload format."}}))
+                    .header("request-id", "batch-rid")
+            } else {
+                Reply::json(200, json!({"responses": ok_for_all(req)}))
+            }
+        })
+        .await;
+        let client = client_for(&server, fast_options());
+        let items = vec![
+            BatchItem::get("/users/a"),
+            BatchItem::patch("/groups/g", json!({"description": "x"})),
+            BatchItem::delete("/groups/g").depends_on(1),
+        ];
+        let answers = execute_batch(&client, items.clone())
+            .await
+            .expect("answers");
+        assert_eq!(answers[0].status, 200);
+        assert_eq!(answers[1].status, 400);
+        assert_eq!(answers[2].status, 400);
+        let err = answers[1].error(&items[1]).expect("error");
+        assert_eq!(err.code, "BadRequest");
+        assert_eq!(err.request_id.as_deref(), Some("batch-rid"));
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl GraphClient {
         select: &[&str],
         filter: Option<&str>,
     ) -> Result<Vec<Value>, GraphError> {
-        self.list_directory("/users", select, filter).await
+        self.list_directory("/users", select, filter, false).await
     }
 
     /// All groups, with `select` (plus `id`) and an optional OData `$filter`.
@@ -166,21 +166,32 @@ impl GraphClient {
         select: &[&str],
         filter: Option<&str>,
     ) -> Result<Vec<Value>, GraphError> {
-        self.list_directory("/groups", select, filter).await
+        self.list_directory("/groups", select, filter, false).await
     }
 
-    async fn list_directory(
+    /// All objects of a directory collection (`/users`, `/groups`, `/groups/{id}/members`,
+    /// ...) with `select` (plus `id`) and an optional `$filter`. With `advanced`, the request
+    /// is an advanced query (`ConsistencyLevel: eventual` and `$count=true`), which Graph
+    /// requires for operators such as `endsWith`, `ne` and `not`; its results may lag
+    /// recent changes. Read-only; safe to repeat.
+    pub async fn list_directory(
         &self,
         path: &str,
         select: &[&str],
         filter: Option<&str>,
+        advanced: bool,
     ) -> Result<Vec<Value>, GraphError> {
         let mut url = format!("{path}?{}&$top={LIST_PAGE_SIZE}", select_param(select)?);
         if let Some(filter) = filter {
             url.push_str("&$filter=");
             url.push_str(&encode_query_value(filter));
         }
-        list_all(self, GraphRequest::get(url)).await
+        let mut request = GraphRequest::get(url);
+        if advanced {
+            request.url.push_str("&$count=true");
+            request = request.header("ConsistencyLevel", "eventual");
+        }
+        list_all(self, request).await
     }
 
     /// The direct members of a group (users, groups, devices, ...; each item carries
@@ -269,8 +280,10 @@ impl GraphClient {
         .map(|_| ())
     }
 
-    /// Deletes a user (soft delete: restorable for 30 days). Safe to repeat: a user already
-    /// gone gives [`Outcome::AlreadyDone`].
+    /// Deletes a user (soft delete: restorable for 30 days with
+    /// [`GraphClient::restore_deleted`]). Safe to repeat: a user already gone gives
+    /// [`Outcome::AlreadyDone`]. A user created seconds ago may not be replicated yet and also
+    /// answers 404, so never delete right after creating.
     pub async fn delete_user(&self, user_id: &str) -> Result<Outcome, GraphError> {
         gone_is_fine(
             self.send(GraphRequest::delete(format!("/users/{}", seg(user_id))))
@@ -278,8 +291,9 @@ impl GraphClient {
         )
     }
 
-    /// Restores a soft-deleted user or group (`POST /directory/deletedItems/{id}/restore`)
-    /// and returns the restored object. Repeating after success answers 404 (no longer in
+    /// Restores a soft-deleted user (or Microsoft 365 group; security groups are deleted
+    /// permanently) with `POST /directory/deletedItems/{id}/restore`, without body, and
+    /// returns the restored object. Repeating after success answers 404 (no longer in
     /// deleted items): the caller then reads the object instead; never creates anything.
     pub async fn restore_deleted(&self, object_id: &str) -> Result<Value, GraphError> {
         let response = self
@@ -326,8 +340,9 @@ impl GraphClient {
         .map(|_| ())
     }
 
-    /// Deletes a group (soft delete for security groups created through Graph: restorable
-    /// for 30 days). Safe to repeat: a group already gone gives [`Outcome::AlreadyDone`].
+    /// Deletes a group. Security groups are deleted permanently (Microsoft: restoring
+    /// "is not applicable to security groups"), so the planner's deletion threshold must
+    /// come first. Safe to repeat: a group already gone gives [`Outcome::AlreadyDone`].
     pub async fn delete_group(&self, group_id: &str) -> Result<Outcome, GraphError> {
         gone_is_fine(
             self.send(GraphRequest::delete(format!("/groups/{}", seg(group_id))))
@@ -683,6 +698,33 @@ mod tests {
             "$select=id,displayName,mail&$top=999&$filter=startswith(mail,%27a%2Bb%27)"
         );
         assert!(client.list_users(&[], None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn advanced_queries_keep_their_header_on_every_page() {
+        let server = TestServer::start(|req, n| {
+            assert_eq!(req.header("consistencylevel"), Some("eventual"));
+            if n == 0 {
+                Reply::json(200, json!({"@odata.count": 2, "@odata.nextLink": format!("http://{}/v1.0/users?$skiptoken=x", req.header("host").unwrap_or_default()), "value": [{"id": "u1"}]}))
+            } else {
+                Reply::json(200, json!({"value": [{"id": "u2"}]}))
+            }
+        })
+        .await;
+        let client = client_for(&server, fast_options());
+        let users = client
+            .list_directory(
+                "/users",
+                &["mail"],
+                Some("endsWith(mail,'@fabrikam.com')"),
+                true,
+            )
+            .await
+            .expect("list");
+        assert_eq!(users.len(), 2);
+        let reqs = server.requests();
+        assert!(reqs[0].query.ends_with("&$count=true"), "{}", reqs[0].query);
+        assert_eq!(reqs[1].header("consistencylevel"), Some("eventual"));
     }
 
     #[tokio::test]

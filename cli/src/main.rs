@@ -18,7 +18,11 @@ fn main() -> std::process::ExitCode {
             if failure.is_broken_pipe() {
                 return exit::Code::Ok.into();
             }
-            let _ = writeln!(std::io::stderr(), "error: {}", exit::message(&failure.error));
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                exit::message(&failure.error)
+            );
             failure.code.into()
         }
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::{Cloud, Credential};
 use crate::plan::{PlanOptions, ScopeOptions};
 
 /// A job configuration file.
@@ -26,9 +27,113 @@ pub struct JobConfig {
     /// Planner options (groups, deprovisioning, deletion threshold, anchor attribute).
     #[serde(default)]
     pub options: PlanOptions,
+    /// The source tenant: where users and groups are read. Required by `sync`.
+    #[serde(default)]
+    pub source: Option<TenantConfig>,
+    /// The target tenant: where they are written. Required by `sync`.
+    #[serde(default)]
+    pub target: Option<TenantConfig>,
+    /// The state file (SQLite), relative to this file. Default: the configuration's name with
+    /// the extension `.state.db`, beside it.
+    #[serde(default)]
+    pub state_path: Option<PathBuf>,
+    /// How cycles run.
+    #[serde(default)]
+    pub sync: SyncSettings,
     /// The directory holding the file, for relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// One tenant of a job: who it is, which cloud, how to sign in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The tenant id (GUID).
+    pub tenant_id: String,
+    /// The cloud: `"global"` (default), `"usgov"`, `"usgov-dod"`, `"china"`, or
+    /// `{ custom = { login_host = "...", graph_host = "...", ca_file = "..." } }`.
+    #[serde(default)]
+    pub cloud: Cloud,
+    /// How to sign in (see docs/authentication.md). Secrets are named by environment
+    /// variable or file, never written here.
+    pub credential: Credential,
+    /// The application (client) id whose directory extension holds the anchor, in the target.
+    /// Default: the credential's client id.
+    #[serde(default)]
+    pub anchor_app_id: Option<String>,
+}
+
+/// Default pause between cycles of `sync --watch`: 30 seconds.
+pub const DEFAULT_INTERVAL: &str = "30s";
+/// Default first wait before an escrowed object is retried (doubled per failure, at most a day).
+pub const DEFAULT_ESCROW_RETRY: &str = "5m";
+/// Default share of failed operations (percent) that quarantines a job.
+pub const DEFAULT_QUARANTINE_PERCENT: f64 = 40.0;
+/// Default number of failed operations below which a job is never quarantined.
+pub const DEFAULT_QUARANTINE_MIN_FAILURES: u64 = 20;
+/// Default requests in flight at once, per tenant.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// How cycles run: `[sync]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// Pause between cycles of `sync --watch` (`"30s"`, `"5m"`). Default `"30s"`.
+    pub interval: String,
+    /// First wait before an escrowed object is retried; doubled per failure, at most one day.
+    /// Default `"5m"`.
+    pub escrow_retry: String,
+    /// Quarantine the job when more than this percentage of a cycle's operations fail.
+    /// Default 40.
+    pub quarantine_percent: f64,
+    /// ... and at least this many failed. Default 20.
+    pub quarantine_min_failures: u64,
+    /// Requests in flight at once, per tenant. Default 8.
+    pub concurrency: usize,
+    /// Time allowed for one Graph request (`"30s"`). Default `"60s"`.
+    pub request_timeout: String,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            interval: DEFAULT_INTERVAL.into(),
+            escrow_retry: DEFAULT_ESCROW_RETRY.into(),
+            quarantine_percent: DEFAULT_QUARANTINE_PERCENT,
+            quarantine_min_failures: DEFAULT_QUARANTINE_MIN_FAILURES,
+            concurrency: DEFAULT_CONCURRENCY,
+            request_timeout: "60s".into(),
+        }
+    }
+}
+
+/// Parses a duration such as `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration: write a number and a unit, like \"30s\" or \"5m\"")
+    })?;
+    let seconds = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        other => {
+            return Err(format!(
+                "`{text}` has an unknown unit `{other}`: use ms, s, m, h or d"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// Why a job configuration cannot be used.
@@ -74,6 +179,15 @@ impl JobConfig {
         Ok(config)
     }
 
+    /// The state file: `state_path` resolved against the configuration's directory, or
+    /// `<config name>.state.db` beside `config_path`.
+    pub fn state_file(&self, config_path: &Path) -> PathBuf {
+        match &self.state_path {
+            Some(p) => self.base_dir.join(p),
+            None => config_path.with_extension("state.db"),
+        }
+    }
+
     /// The schema path resolved against the configuration's directory.
     pub fn schema_path(&self) -> Option<PathBuf> {
         self.schema.as_ref().map(|p| self.base_dir.join(p))
@@ -105,6 +219,40 @@ mod tests {
         assert_eq!(c.options.nested_groups, NestedGroups::Flatten);
         assert_eq!(c.options.deletion_threshold, 10);
         assert_eq!(c.options.group_name_suffix, " (synced)");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert!(
+            parse_duration("5 fortnights")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn tenants_and_credentials() {
+        let c = JobConfig::from_toml(
+            r#"
+            [source]
+            tenant_id = "11111111-1111-1111-1111-111111111111"
+            credential = { kind = "client-secret", tenant_id = "11111111-1111-1111-1111-111111111111", client_id = "app", secret = { env = "SRC_SECRET" } }
+            [target]
+            tenant_id = "22222222-2222-2222-2222-222222222222"
+            cloud = "usgov"
+            credential = { kind = "managed-identity" }
+            [sync]
+            interval = "1m"
+            "#,
+            "job.toml",
+        )
+        .unwrap();
+        assert_eq!(c.target.unwrap().cloud, Cloud::UsGovL4);
+        assert_eq!(c.sync.interval, "1m");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod scope;
 pub mod snapshot;
 pub mod state;
+pub mod sync;
 pub mod value;
 
 pub use value::Value;

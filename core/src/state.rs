@@ -336,6 +336,16 @@ impl StateStore {
         }
     }
 
+    /// A setting the engine keeps between runs (for example the anchor attribute's name).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StateError> {
+        self.meta(&format!("setting.{key}"))
+    }
+
+    /// Keeps a setting between runs.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StateError> {
+        self.set_meta(&format!("setting.{key}"), value)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))

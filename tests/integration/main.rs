@@ -1,3 +1,4 @@
 //! The one integration-test binary: each module is a group of tests across crates.
 
+mod sync;
 mod workspace;

@@ -173,7 +173,8 @@ pub struct GraphResponse {
 }
 
 /// Counters of one client since it was built (shared by its clones), for run summaries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientStats {
     /// HTTP requests sent (every try counts).
     pub sent: u64,

@@ -1,0 +1,671 @@
+//! The sync cycle: observe -> transform and plan -> apply -> record, as one library call that
+//! emits typed progress events and can be cancelled between apply steps.
+//!
+//! ```text
+//! Engine::open(job.toml)      load the job, the schema; build the Graph clients (no network)
+//! engine.sign_in()            tokens for both tenants: a wrong secret fails here, nothing written
+//! engine.run(request, ...)    one cycle; returns a RunReport
+//! ```
+//!
+//! The CLI renders the events; the C ABI queues them for polling. `docs/operations.md`
+//! describes outcomes, escrow and quarantine.
+
+mod apply;
+mod events;
+mod observe;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, JobConfig, TenantConfig, parse_duration};
+use crate::graph::{ClientStats, GraphClient, GraphClientOptions, GraphError};
+use crate::plan::{self, LastKnownState, ObjectRef, Operation, Plan, PlanInput};
+use crate::schema::{self, SynchronizationSchema};
+use crate::state::{Quarantine, StateError, StateStore};
+
+pub use apply::{ApplyOutcome, FailedOperation};
+pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
+
+/// The short name of the directory extension that carries anchors.
+pub const ANCHOR_EXTENSION_NAME: &str = "tenantsyncAnchor";
+
+/// Why a cycle could not run at all (per-object failures are escrowed instead).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The job configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Something the job needs is missing or wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The schema is unusable.
+    #[error("{0}")]
+    Schema(String),
+    /// Signing in to a tenant failed.
+    #[error("signing in to the {side} tenant failed: {source}")]
+    SignIn {
+        /// `source` or `target`.
+        side: &'static str,
+        /// The cause, with the AADSTS code.
+        source: GraphError,
+    },
+    /// Graph failed in a way that stops the cycle (reading a tenant).
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The planner refused the input.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+}
+
+impl SyncError {
+    /// True for problems an admin fixes in configuration or credentials (exit code 3).
+    pub fn is_configuration(&self) -> bool {
+        !matches!(self, SyncError::Graph(_) | SyncError::State(_))
+    }
+}
+
+/// What one cycle should do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    /// Read the source in full, ignoring kept delta links.
+    pub full: bool,
+    /// Plan only: nothing is written to the target.
+    pub dry_run: bool,
+    /// Let a plan over the deletion threshold through.
+    pub allow_deletes: bool,
+    /// Provision only this source object (a user, or a group with its members), now, even
+    /// when escrowed or quarantined.
+    pub only: Option<String>,
+}
+
+/// How a cycle ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunOutcome {
+    /// Every operation succeeded: the target follows the source.
+    Converged,
+    /// Some operations failed; their objects are escrowed for later cycles.
+    Escrowed,
+    /// The plan passed the deletion threshold: nothing was applied.
+    Refused,
+    /// The job is quarantined: the cycle did not run, or it failed so much that it now is.
+    Quarantined,
+    /// A dry run: the plan was made and shown, nothing applied.
+    DryRun,
+    /// Cancelled at a safe point; the next cycle goes on from there.
+    Cancelled,
+}
+
+impl RunOutcome {
+    /// The outcome's name as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Converged => "converged",
+            RunOutcome::Escrowed => "escrowed",
+            RunOutcome::Refused => "refused",
+            RunOutcome::Quarantined => "quarantined",
+            RunOutcome::DryRun => "dryRun",
+            RunOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// The run id in the state store.
+    pub run_id: i64,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// The source was read in full (not by delta).
+    pub full_read: bool,
+    /// Source objects read (full) or changed (delta).
+    pub source_changes: usize,
+    /// The plan (its operations filtered to the object, for on-demand runs).
+    pub plan: Plan,
+    /// What applying did (empty for dry runs).
+    pub applied: ApplyOutcome,
+    /// Requests sent to the source tenant.
+    pub source_requests: ClientStats,
+    /// Requests sent to the target tenant.
+    pub target_requests: ClientStats,
+    /// The quarantine, when the job is (or became) quarantined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+}
+
+/// A job, ready to run cycles.
+pub struct Engine {
+    config: JobConfig,
+    schema: SynchronizationSchema,
+    source_cfg: TenantConfig,
+    target_cfg: TenantConfig,
+    source: GraphClient,
+    target: GraphClient,
+    state_path: PathBuf,
+    state: Option<StateStore>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("source", &self.source_cfg.tenant_id)
+            .field("target", &self.target_cfg.tenant_id)
+            .field("state", &self.state_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn client_for(
+    tenant: &TenantConfig,
+    config: &JobConfig,
+    side: &'static str,
+) -> Result<GraphClient, SyncError> {
+    let options = GraphClientOptions {
+        max_concurrency: config.sync.concurrency.max(1),
+        request_timeout: parse_duration(&config.sync.request_timeout)
+            .map_err(|e| SyncError::Invalid(format!("[sync] request_timeout: {e}")))?,
+        ..GraphClientOptions::default()
+    };
+    GraphClient::for_credential(&tenant.cloud, tenant.credential.clone(), options).map_err(|e| {
+        SyncError::Invalid(format!(
+            "the {side} credential or cloud cannot be used: {e}"
+        ))
+    })
+}
+
+impl Engine {
+    /// Loads a job: its configuration, schema and Graph clients. Touches no network and no
+    /// state yet.
+    pub fn open(config_path: &Path) -> Result<Engine, SyncError> {
+        let config = JobConfig::load(config_path)?;
+        let source_cfg = config.source.clone().ok_or_else(|| {
+            SyncError::Invalid(format!(
+                "{} has no [source] section: name the source tenant and its credential (docs/configuration.md)",
+                config_path.display()
+            ))
+        })?;
+        let target_cfg = config.target.clone().ok_or_else(|| {
+            SyncError::Invalid(format!(
+                "{} has no [target] section: name the target tenant and its credential (docs/configuration.md)",
+                config_path.display()
+            ))
+        })?;
+        let schema = match config.schema_path() {
+            Some(p) => schema::load_file(&p).map_err(|e| SyncError::Schema(e.to_string()))?,
+            None => schema::default_schema(),
+        };
+        let errors: Vec<String> = schema::validate(&schema)
+            .into_iter()
+            .filter(|i| i.severity == schema::Severity::Error)
+            .map(|i| i.to_string())
+            .collect();
+        if !errors.is_empty() {
+            return Err(SyncError::Schema(format!(
+                "the schema is invalid:\n  {}",
+                errors.join("\n  ")
+            )));
+        }
+        for (name, value) in [
+            ("interval", &config.sync.interval),
+            ("escrow_retry", &config.sync.escrow_retry),
+        ] {
+            parse_duration(value).map_err(|e| SyncError::Invalid(format!("[sync] {name}: {e}")))?;
+        }
+        let source = client_for(&source_cfg, &config, "source")?;
+        let target = client_for(&target_cfg, &config, "target")?;
+        let state_path = config.state_file(config_path);
+        Ok(Engine {
+            config,
+            schema,
+            source_cfg,
+            target_cfg,
+            source,
+            target,
+            state_path,
+            state: None,
+        })
+    }
+
+    /// The job configuration.
+    pub fn config(&self) -> &JobConfig {
+        &self.config
+    }
+
+    /// The state file's path.
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    /// The Graph client of the source tenant.
+    pub fn source_client(&self) -> &GraphClient {
+        &self.source
+    }
+
+    /// The Graph client of the target tenant.
+    pub fn target_client(&self) -> &GraphClient {
+        &self.target
+    }
+
+    /// The pause between cycles of `sync --watch`.
+    pub fn interval(&self) -> std::time::Duration {
+        parse_duration(&self.config.sync.interval).unwrap_or(std::time::Duration::from_secs(30))
+    }
+
+    /// Gets a token for each tenant. A wrong secret fails here, before anything is written.
+    pub async fn sign_in(&self) -> Result<(), SyncError> {
+        for (side, client) in [("source", &self.source), ("target", &self.target)] {
+            client
+                .get_json("/organization?$select=id")
+                .await
+                .map_err(|source| SyncError::SignIn { side, source })?;
+        }
+        Ok(())
+    }
+
+    /// The state store, opened on first use.
+    pub fn state(&mut self) -> Result<&mut StateStore, SyncError> {
+        if self.state.is_none() {
+            self.state = Some(StateStore::open(
+                &self.state_path,
+                &self.source_cfg.tenant_id,
+                &self.target_cfg.tenant_id,
+            )?);
+        }
+        Ok(self.state.as_mut().expect("opened above"))
+    }
+
+    /// The application whose directory extension holds anchors in the target.
+    fn anchor_app_id(&self) -> Result<String, SyncError> {
+        self.target_cfg
+            .anchor_app_id
+            .clone()
+            .or_else(|| self.target_cfg.credential.client_id().map(str::to_string))
+            .ok_or_else(|| {
+                SyncError::Invalid(
+                    "the target credential names no application: set [target] anchor_app_id to the app registration that holds the anchor extension".into(),
+                )
+            })
+    }
+
+    /// Creates (or finds) the anchor's directory extension property in the target and keeps
+    /// its name in the state. Safe to repeat. Returns the attribute name
+    /// (`extension_<appId>_tenantsyncAnchor`).
+    pub async fn init(&mut self) -> Result<String, SyncError> {
+        if self
+            .config
+            .options
+            .anchor_attribute
+            .starts_with("extension_")
+        {
+            return Ok(self.config.options.anchor_attribute.clone());
+        }
+        let app_id = self.anchor_app_id()?;
+        let apps = crate::graph::list_all(
+            &self.target,
+            crate::graph::GraphRequest::get(format!(
+                "/applications?$select=id,appId&$filter={}",
+                crate::graph::client::encode_query_value(&format!("appId eq '{app_id}'"))
+            )),
+        )
+        .await?;
+        let object_id = apps
+            .first()
+            .and_then(|a| a.get("id"))
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                SyncError::Invalid(format!(
+                    "no application with appId {app_id} in the target tenant: the anchor extension belongs to an app registration there (set [target] anchor_app_id)"
+                ))
+            })?
+            .to_string();
+        let property = self
+            .target
+            .ensure_extension_property(&object_id, ANCHOR_EXTENSION_NAME, &["User", "Group"])
+            .await?;
+        self.state()?
+            .set_setting("anchor_attribute", &property.name)?;
+        Ok(property.name)
+    }
+
+    /// The attribute that holds anchors: configured as `extension_...`, or kept by `init`.
+    async fn anchor_attribute(&mut self, create: bool) -> Result<String, SyncError> {
+        if self
+            .config
+            .options
+            .anchor_attribute
+            .starts_with("extension_")
+        {
+            return Ok(self.config.options.anchor_attribute.clone());
+        }
+        if let Some(name) = self.state()?.setting("anchor_attribute")? {
+            return Ok(name);
+        }
+        if create {
+            self.init().await
+        } else {
+            Err(SyncError::Invalid(
+                "the anchor extension is not set up yet: run `tenantsync init` (or a sync without --dry-run) first".into(),
+            ))
+        }
+    }
+
+    /// Runs one cycle.
+    pub async fn run(
+        &mut self,
+        request: &SyncRequest,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
+        let started_at = Utc::now();
+        events.emit(Event::Stage {
+            stage: Stage::SignIn,
+            message: "signing in to the source and target tenants".into(),
+        });
+        self.sign_in().await?;
+        let anchor = self.anchor_attribute(!request.dry_run).await?;
+        let escrow_base = parse_duration(&self.config.sync.escrow_retry)
+            .map_err(SyncError::Invalid)
+            .and_then(|d| {
+                chrono::Duration::from_std(d).map_err(|e| SyncError::Invalid(e.to_string()))
+            })?;
+        let mode = if request.dry_run {
+            "dry-run"
+        } else if request.only.is_some() {
+            "on-demand"
+        } else if request.full {
+            "full"
+        } else {
+            "delta"
+        };
+        let run_id = self.state()?.begin_run(mode, started_at)?;
+
+        let quarantine = self.state()?.quarantine()?;
+        if let Some(q) = quarantine
+            .as_ref()
+            .filter(|q| q.next_attempt_at > started_at)
+            && request.only.is_none()
+            && !request.dry_run
+        {
+            events.emit(Event::Warning {
+                message: format!(
+                    "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine`",
+                    q.reason, q.error, q.next_attempt_at
+                ),
+            });
+            return self.finish(
+                run_id,
+                RunOutcome::Quarantined,
+                false,
+                0,
+                Plan::default(),
+                ApplyOutcome::default(),
+                started_at,
+                quarantine,
+            );
+        }
+
+        events.emit(Event::Stage {
+            stage: Stage::Observe,
+            message: "reading the source and the target".into(),
+        });
+        let selection = observe::Selection::new(&self.schema, &anchor);
+        let source_tenant = self.source_cfg.tenant_id.clone();
+        let target_tenant = self.target_cfg.tenant_id.clone();
+        let source_client = self.source.clone();
+        let (source, read) = observe::source(
+            &source_client,
+            self.state()?,
+            &selection,
+            &source_tenant,
+            request.full,
+            started_at,
+        )
+        .await?;
+        let target = observe::target(&self.target, &selection, &target_tenant).await?;
+        events.emit(Event::Progress {
+            stage: Stage::Observe,
+            done: (source.users.len() + source.groups.len()) as u64,
+            total: (source.users.len() + source.groups.len()) as u64,
+            object: None,
+        });
+
+        events.emit(Event::Stage {
+            stage: Stage::Plan,
+            message: "evaluating mappings and planning".into(),
+        });
+        let mut options = self.config.options.clone();
+        options.anchor_attribute = anchor;
+        options.allow_deletes |= request.allow_deletes;
+        let state = LastKnownState {
+            anchors: self.state()?.anchors()?,
+        };
+        let mut plan = plan::plan(&PlanInput {
+            source: &source,
+            target: &target,
+            schema: &self.schema,
+            scope: &self.config.scope,
+            options: &options,
+            state: &state,
+            as_of: started_at,
+            functions: None,
+        })?;
+        if let Some(object) = &request.only {
+            plan = only_object(plan, object, &source, &target, &options.anchor_attribute);
+        }
+        if request.dry_run {
+            return self.finish(
+                run_id,
+                RunOutcome::DryRun,
+                read.full,
+                read.changed,
+                plan,
+                ApplyOutcome::default(),
+                started_at,
+                quarantine,
+            );
+        }
+        if plan.refused.is_some() {
+            return self.finish(
+                run_id,
+                RunOutcome::Refused,
+                read.full,
+                read.changed,
+                plan,
+                ApplyOutcome::default(),
+                started_at,
+                quarantine,
+            );
+        }
+
+        events.emit(Event::Stage {
+            stage: Stage::Apply,
+            message: format!("applying {} operations", plan.operations.len()),
+        });
+        let concurrency = self.config.sync.concurrency;
+        let target_client = self.target.clone();
+        let schema = self.schema.clone();
+        let now = if request.only.is_some() {
+            // On demand ignores escrow waits: the admin asked for this object now.
+            started_at + chrono::Duration::days(3650)
+        } else {
+            started_at
+        };
+        let applied = apply::Applier::new(
+            &target_client,
+            self.state()?,
+            &schema,
+            events,
+            cancel,
+            run_id,
+            now,
+            escrow_base,
+            concurrency,
+        )?
+        .apply(&plan.operations)
+        .await?;
+
+        events.emit(Event::Stage {
+            stage: Stage::Record,
+            message: "recording the run".into(),
+        });
+        let failures = applied.failed.len() as u64;
+        let attempted = (applied.succeeded + applied.failed.len()) as u64;
+        let settings = &self.config.sync;
+        let mut quarantine_now = quarantine.clone();
+        if failures >= settings.quarantine_min_failures
+            && attempted > 0
+            && failures as f64 * 100.0 / attempted as f64 > settings.quarantine_percent
+        {
+            let series = quarantine.as_ref().map_or(0, |q| q.series_count) + 1;
+            let wait =
+                chrono::Duration::hours(1) * 2_i32.saturating_pow((series - 1).clamp(0, 5) as u32);
+            let q = Quarantine {
+                reason: "EncounteredEscrowProportionThreshold".into(),
+                began_at: quarantine.as_ref().map_or(started_at, |q| q.began_at),
+                next_attempt_at: Utc::now() + wait.min(chrono::Duration::days(1)),
+                series_count: series,
+                error: format!(
+                    "{failures} of {attempted} operations failed (first: {})",
+                    applied
+                        .failed
+                        .first()
+                        .map(|f| f.message.as_str())
+                        .unwrap_or("")
+                ),
+            };
+            self.state()?.set_quarantine(Some(&q))?;
+            quarantine_now = Some(q);
+        } else if applied.succeeded > 0 || failures == 0 {
+            self.state()?.set_quarantine(None)?;
+            quarantine_now = None;
+        }
+        let outcome = if applied.cancelled {
+            RunOutcome::Cancelled
+        } else if quarantine_now
+            .as_ref()
+            .is_some_and(|q| q.next_attempt_at > Utc::now())
+        {
+            RunOutcome::Quarantined
+        } else if !applied.failed.is_empty() || applied.skipped > 0 {
+            RunOutcome::Escrowed
+        } else {
+            RunOutcome::Converged
+        };
+        self.finish(
+            run_id,
+            outcome,
+            read.full,
+            read.changed,
+            plan,
+            applied,
+            started_at,
+            quarantine_now,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        run_id: i64,
+        outcome: RunOutcome,
+        full_read: bool,
+        source_changes: usize,
+        plan: Plan,
+        applied: ApplyOutcome,
+        started_at: DateTime<Utc>,
+        quarantine: Option<Quarantine>,
+    ) -> Result<RunReport, SyncError> {
+        let report = RunReport {
+            run_id,
+            outcome,
+            full_read,
+            source_changes,
+            plan,
+            applied,
+            source_requests: self.source.stats(),
+            target_requests: self.target.stats(),
+            quarantine,
+            started_at,
+            finished_at: Utc::now(),
+        };
+        let summary = serde_json::json!({
+            "outcome": outcome.as_str(),
+            "fullRead": full_read,
+            "sourceChanges": source_changes,
+            "plan": report.plan.summary,
+            "succeeded": report.applied.succeeded,
+            "failed": report.applied.failed.len(),
+            "skipped": report.applied.skipped,
+        });
+        self.state()?
+            .finish_run(run_id, outcome.as_str(), &summary, report.finished_at)?;
+        Ok(report)
+    }
+}
+
+/// Keeps the operations that provision one source object: a user, or a group with the
+/// creation of its member users and its memberships.
+fn only_object(
+    mut plan: Plan,
+    object: &str,
+    source: &crate::snapshot::Snapshot,
+    target: &crate::snapshot::Snapshot,
+    anchor: &str,
+) -> Plan {
+    let members: std::collections::HashSet<String> = source
+        .groups
+        .iter()
+        .find(|g| g.id == object)
+        .map(|g| g.member_ids().map(str::to_string).collect())
+        .unwrap_or_default();
+    let wanted_anchor = format!("{}/{object}", source.tenant_id);
+    let group_target: Option<String> = target
+        .groups
+        .iter()
+        .chain(&target.deleted_groups)
+        .find(|g| {
+            g.text(anchor)
+                .is_some_and(|a| a.eq_ignore_ascii_case(&wanted_anchor))
+        })
+        .map(|g| g.id.clone());
+    let concerns = |op: &Operation| -> bool {
+        let about = |id: &str| id == object || members.contains(id);
+        match op {
+            Operation::RestoreUser { source_id, .. }
+            | Operation::CreateUser { source_id, .. }
+            | Operation::UpdateUser { source_id, .. }
+            | Operation::DisableUser { source_id, .. }
+            | Operation::DeleteUser { source_id, .. } => about(source_id),
+            Operation::RestoreGroup { source_id, .. }
+            | Operation::CreateGroup { source_id, .. }
+            | Operation::UpdateGroup { source_id, .. }
+            | Operation::DeleteGroup { source_id, .. } => source_id == object,
+            Operation::AddMember { group, .. } => match group {
+                ObjectRef::CreatedFrom(s) => s == object,
+                ObjectRef::TargetId(t) => group_target.as_deref() == Some(t.as_str()),
+            },
+            Operation::RemoveMember { group_id, .. } => {
+                group_target.as_deref() == Some(group_id.as_str())
+            }
+        }
+    };
+    plan.operations.retain(|op| concerns(op));
+    plan.report.retain(|r| {
+        r.source_id
+            .as_deref()
+            .is_none_or(|s| s == object || members.contains(s))
+    });
+    plan
+}

@@ -188,6 +188,37 @@ impl JobConfig {
         }
     }
 
+    /// The job's mapping schema, validated: `override_path` when given, else the job's
+    /// `schema`, else the built-in one. The error lists every validation error.
+    pub fn load_schema(
+        &self,
+        override_path: Option<&Path>,
+    ) -> Result<crate::schema::SynchronizationSchema, String> {
+        use crate::schema;
+        let path = override_path
+            .map(Path::to_path_buf)
+            .or_else(|| self.schema_path());
+        let loaded = match &path {
+            Some(p) => schema::load_file(p).map_err(|e| e.to_string())?,
+            None => schema::default_schema(),
+        };
+        let errors: Vec<String> = schema::validate(&loaded)
+            .into_iter()
+            .filter(|i| i.severity == schema::Severity::Error)
+            .map(|i| i.to_string())
+            .collect();
+        if errors.is_empty() {
+            Ok(loaded)
+        } else {
+            Err(format!(
+                "the schema{} is invalid:\n  {}\n(run `tenantsync schema validate` for details)",
+                path.map(|p| format!(" {}", p.display()))
+                    .unwrap_or_default(),
+                errors.join("\n  ")
+            ))
+        }
+    }
+
     /// The schema path resolved against the configuration's directory.
     pub fn schema_path(&self) -> Option<PathBuf> {
         self.schema.as_ref().map(|p| self.base_dir.join(p))

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use tenantsync_core::config::JobConfig;
 use tenantsync_core::plan::{self, LastKnownState, Plan, PlanInput};
-use tenantsync_core::schema;
 use tenantsync_core::snapshot::Snapshot;
 
 use crate::exit::{Code, Failure};
@@ -51,22 +50,9 @@ pub fn run(args: PlanArgs) -> Result<Code, Failure> {
     if args.allow_deletes {
         config.options.allow_deletes = true;
     }
-    let schema_path = args.schema.clone().or_else(|| config.schema_path());
-    let schema = match &schema_path {
-        Some(path) => schema::load_file(path).map_err(Failure::config)?,
-        None => schema::default_schema(),
-    };
-    let errors: Vec<String> = schema::validate(&schema)
-        .into_iter()
-        .filter(|i| i.severity == schema::Severity::Error)
-        .map(|i| i.to_string())
-        .collect();
-    if !errors.is_empty() {
-        return Err(Failure::config(anyhow!(
-            "the schema is invalid:\n  {}\n(run `tenantsync schema validate` for details)",
-            errors.join("\n  ")
-        )));
-    }
+    let schema = config
+        .load_schema(args.schema.as_deref())
+        .map_err(|e| Failure::config(anyhow!(e)))?;
     let state = LastKnownState::default();
     let input = PlanInput {
         source: &source,

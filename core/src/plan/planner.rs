@@ -77,6 +77,16 @@ struct AnchorIndex<'t> {
     deleted: IdMap<&'t str, &'t DirectoryObject>,
 }
 
+impl<'t> AnchorIndex<'t> {
+    /// The live anchored objects as (source id, target object), by target id.
+    fn managed(&self) -> Vec<(&'t str, &'t DirectoryObject)> {
+        let mut managed: Vec<(&'t str, &'t DirectoryObject)> =
+            self.live.iter().map(|(k, v)| (*k, *v)).collect();
+        managed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        managed
+    }
+}
+
 pub(crate) struct Planner<'a> {
     input: &'a PlanInput<'a>,
     users_map: CompiledObject,
@@ -539,10 +549,7 @@ impl<'a> Planner<'a> {
         anchors: &AnchorIndex<'a>,
         source_index: &SnapshotIndex<'a>,
     ) {
-        let mut managed: Vec<(&str, &DirectoryObject)> =
-            anchors.live.iter().map(|(k, v)| (*k, *v)).collect();
-        managed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-        for (sid, target) in managed {
+        for (sid, target) in anchors.managed() {
             if kept.contains(sid) {
                 continue;
             }
@@ -859,10 +866,7 @@ impl<'a> Planner<'a> {
         anchors: &AnchorIndex<'a>,
         source_index: &SnapshotIndex<'a>,
     ) {
-        let mut managed: Vec<(&str, &DirectoryObject)> =
-            anchors.live.iter().map(|(k, v)| (*k, *v)).collect();
-        managed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-        for (sid, target) in managed {
+        for (sid, target) in anchors.managed() {
             if kept.contains(sid) {
                 continue;
             }

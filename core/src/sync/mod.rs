@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigError, JobConfig, TenantConfig, parse_duration};
 use crate::graph::{ClientStats, GraphClient, GraphClientOptions, GraphError};
 use crate::plan::{self, LastKnownState, ObjectRef, Operation, Plan, PlanInput};
-use crate::schema::{self, SynchronizationSchema};
+use crate::schema::SynchronizationSchema;
 use crate::state::{Quarantine, StateError, StateStore};
 
 pub use apply::{ApplyOutcome, FailedOperation};
@@ -202,21 +202,7 @@ impl Engine {
                 config_path.display()
             ))
         })?;
-        let schema = match config.schema_path() {
-            Some(p) => schema::load_file(&p).map_err(|e| SyncError::Schema(e.to_string()))?,
-            None => schema::default_schema(),
-        };
-        let errors: Vec<String> = schema::validate(&schema)
-            .into_iter()
-            .filter(|i| i.severity == schema::Severity::Error)
-            .map(|i| i.to_string())
-            .collect();
-        if !errors.is_empty() {
-            return Err(SyncError::Schema(format!(
-                "the schema is invalid:\n  {}",
-                errors.join("\n  ")
-            )));
-        }
+        let schema = config.load_schema(None).map_err(SyncError::Schema)?;
         for (name, value) in [
             ("interval", &config.sync.interval),
             ("escrow_retry", &config.sync.escrow_retry),
@@ -303,13 +289,8 @@ impl Engine {
     /// its name in the state. Safe to repeat. Returns the attribute name
     /// (`extension_<appId>_tenantsyncAnchor`).
     pub async fn init(&mut self) -> Result<String, SyncError> {
-        if self
-            .config
-            .options
-            .anchor_attribute
-            .starts_with("extension_")
-        {
-            return Ok(self.config.options.anchor_attribute.clone());
+        if let Some(name) = self.configured_anchor() {
+            return Ok(name);
         }
         let app_id = self.anchor_app_id()?;
         let apps = crate::graph::list_all(
@@ -339,15 +320,16 @@ impl Engine {
         Ok(property.name)
     }
 
+    /// The anchor attribute when the job names a directory extension itself.
+    fn configured_anchor(&self) -> Option<String> {
+        let name = &self.config.options.anchor_attribute;
+        name.starts_with("extension_").then(|| name.clone())
+    }
+
     /// The attribute that holds anchors: configured as `extension_...`, or kept by `init`.
     async fn anchor_attribute(&mut self, create: bool) -> Result<String, SyncError> {
-        if self
-            .config
-            .options
-            .anchor_attribute
-            .starts_with("extension_")
-        {
-            return Ok(self.config.options.anchor_attribute.clone());
+        if let Some(name) = self.configured_anchor() {
+            return Ok(name);
         }
         if let Some(name) = self.state()?.setting("anchor_attribute")? {
             return Ok(name);

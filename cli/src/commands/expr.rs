@@ -15,7 +15,7 @@ pub enum ExprCommand {
     /// Evaluate an expression against attributes; prints {"value": V} or {"flow": false} with
     /// --json. A parse or evaluation error exits non-zero with the message on stderr.
     Eval {
-        /// The expression, for example 'Join(" ", [givenName], [surname])'.
+        #[arg(help = r#"The expression, for example 'Join(" ", [givenName], [surname])'"#)]
         expression: String,
         /// The source attributes as a JSON object: name -> string, number, boolean, null or array.
         #[arg(long, value_name = "JSON")]

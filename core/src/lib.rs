@@ -15,6 +15,8 @@
 //! - [`plan`]: the planner, a pure function from snapshots to an ordered list of operations.
 //! - [`state`]: the state store (SQLite), one file per job.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod expr;
 pub mod graph;

@@ -337,8 +337,11 @@ impl Engine {
         if create {
             self.init().await
         } else {
-            Err(SyncError::Invalid(
-                "the anchor extension is not set up yet: run `tenantsync init` (or a sync without --dry-run) first".into(),
+            // A dry run before `init`: the name Graph gives the extension, so a plan can be
+            // shown; no target object carries it yet.
+            Ok(format!(
+                "extension_{}_{ANCHOR_EXTENSION_NAME}",
+                self.anchor_app_id()?.replace('-', "")
             ))
         }
     }

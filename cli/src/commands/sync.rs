@@ -275,11 +275,12 @@ fn headline(report: &RunReport) -> String {
     )
 }
 
-/// The human summary at the end of a cycle.
+/// The human summary at the end of a cycle (`plan_shown`: the plan was printed already).
 fn render_summary(
     out: &mut impl Write,
     report: &RunReport,
     counts: &Counts,
+    plan_shown: bool,
 ) -> std::io::Result<()> {
     if report.outcome == RunOutcome::DryRun {
         render_plan(out, &report.plan)?;
@@ -299,7 +300,10 @@ fn render_summary(
             }
             writeln!(out, "  {op:<14} {}", parts.join(", "))?;
         }
-    } else if report.outcome == RunOutcome::Converged && report.plan.operations.is_empty() {
+    } else if !plan_shown
+        && report.outcome == RunOutcome::Converged
+        && report.plan.operations.is_empty()
+    {
         writeln!(out, "\nNothing to do: the target is in sync.")?;
     }
     if !report.applied.failed.is_empty() {
@@ -448,7 +452,7 @@ pub fn run(args: SyncArgs) -> Result<Code, Failure> {
         print_json(&report)?;
     } else {
         let mut out = std::io::stdout().lock();
-        render_summary(&mut out, &report, &renderer.counts())?;
+        render_summary(&mut out, &report, &renderer.counts(), false)?;
     }
     Ok(outcome_code(report.outcome))
 }
@@ -562,11 +566,11 @@ pub fn provision(args: ProvisionArgs) -> Result<Code, Failure> {
     if report.plan.operations.is_empty() && report.plan.report.is_empty() {
         writeln!(
             out,
-            "The object is in scope and its target counterpart already matches, or it is not in scope: see the scope line above."
+            "Nothing to do for {object}: its target counterpart already matches, or it is not in scope (see the scope lines above)."
         )?;
     }
     writeln!(out)?;
-    render_summary(&mut out, &report, &renderer.counts())?;
+    render_summary(&mut out, &report, &renderer.counts(), true)?;
     Ok(outcome_code(report.outcome))
 }
 

@@ -81,6 +81,8 @@ struct Renderer {
 struct RenderState {
     stage: Option<ProgressBar>,
     stage_kind: Option<Stage>,
+    /// What the current stage does, for its line once done.
+    stage_title: String,
     counts: Counts,
 }
 
@@ -127,9 +129,9 @@ impl Renderer {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(bar) = state.stage.take() {
             bar.finish_and_clear();
-        }
-        if let Some(bars) = &self.bars {
-            let _ = bars.clear();
+            if let Some(bars) = &self.bars {
+                let _ = bars.println(format!("✓ {}", state.stage_title));
+            }
         }
     }
 
@@ -153,9 +155,8 @@ impl Renderer {
             return;
         }
         if let Some(bar) = state.stage.take() {
-            let done = format!("✓ {}", bar.message());
             bar.finish_and_clear();
-            let _ = bars.println(done);
+            let _ = bars.println(format!("✓ {}", state.stage_title));
         }
         let bar = if stage == Stage::Apply {
             let bar = bars.add(ProgressBar::new(0));
@@ -178,6 +179,7 @@ impl Renderer {
         bar.set_message(message.to_string());
         state.stage = Some(bar);
         state.stage_kind = Some(stage);
+        state.stage_title = message.to_string();
     }
 }
 

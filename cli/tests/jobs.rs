@@ -418,7 +418,10 @@ fn provision_one_group_with_its_members_then_logs_and_reset() {
         "{text}"
     );
     assert!(text.contains("success: createGroup"), "{text}");
-    assert!(text.contains("[match]"), "{text}");
+    assert!(
+        text.contains(&format!("[match] {group}: no target counterpart")),
+        "{text}"
+    );
 
     // Only that group and its member users were provisioned, with all memberships.
     let target = world.target().state();

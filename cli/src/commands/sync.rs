@@ -563,7 +563,8 @@ pub fn provision(args: ProvisionArgs) -> Result<Code, Failure> {
         return Ok(outcome_code(report.outcome));
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "\n[match] the plan for {object}:")?;
+    writeln!(out, "\n{}", match_line(&report.plan, &object))?;
+    writeln!(out, "[plan] the operations for {object}:")?;
     render_plan(&mut out, &report.plan)?;
     if report.plan.operations.is_empty() && report.plan.report.is_empty() {
         writeln!(
@@ -600,6 +601,77 @@ async fn describe_source_object(engine: &Engine, id: &str) -> String {
         }
         Err(e) => format!("source object {id} could not be read: {e}"),
     }
+}
+
+/// How the object was matched in the target, from the operations planned for it.
+fn match_line(plan: &tenantsync_core::plan::Plan, object: &str) -> String {
+    use tenantsync_core::plan::Operation;
+    for op in &plan.operations {
+        let line = match op {
+            Operation::CreateUser { source_id, .. } | Operation::CreateGroup { source_id, .. }
+                if source_id == object =>
+            {
+                "no target counterpart (by anchor or matching attribute): it is created".to_string()
+            }
+            Operation::RestoreUser {
+                source_id,
+                target_id,
+                ..
+            }
+            | Operation::RestoreGroup {
+                source_id,
+                target_id,
+                ..
+            } if source_id == object => {
+                format!("matched the deleted target object {target_id}: it is restored")
+            }
+            Operation::UpdateUser {
+                source_id,
+                target_id,
+                ..
+            }
+            | Operation::UpdateGroup {
+                source_id,
+                target_id,
+                ..
+            } if source_id == object => format!("matched target object {target_id}: it is updated"),
+            Operation::DisableUser {
+                source_id,
+                target_id,
+                ..
+            }
+            | Operation::DeleteUser {
+                source_id,
+                target_id,
+                ..
+            }
+            | Operation::DeleteGroup {
+                source_id,
+                target_id,
+                ..
+            } if source_id == object => {
+                format!(
+                    "matched target object {target_id}, which is deprovisioned (out of scope or deleted in the source)"
+                )
+            }
+            _ => continue,
+        };
+        return format!("[match] {object}: {line}");
+    }
+    if let Some(r) = plan
+        .report
+        .iter()
+        .find(|r| r.source_id.as_deref() == Some(object))
+    {
+        let code = serde_json::to_value(r.reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        return format!("[match] {object}: skipped ({code}): {}", r.detail);
+    }
+    format!(
+        "[match] {object}: no change for the object itself (matched and in sync, or not in scope)"
+    )
 }
 
 /// Whether the job assigns the object directly.

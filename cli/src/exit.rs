@@ -9,17 +9,14 @@ pub enum Code {
     /// An unexpected failure.
     Failure = 1,
     /// The command line is wrong (clap's own code).
-    #[allow(dead_code)]
     Usage = 2,
     /// A configuration, schema, snapshot or sign-in problem: fix the input and run again.
     Config = 3,
     /// Some objects failed and were escrowed for the next cycle; the rest was applied.
-    #[allow(dead_code)]
     Escrowed = 4,
     /// The plan passed the deletion threshold and was refused: nothing was applied.
     Refused = 5,
     /// The job is quarantined.
-    #[allow(dead_code)]
     Quarantined = 6,
     /// An invalid input was found by a check (`schema validate`).
     Invalid = 7,

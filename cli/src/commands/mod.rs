@@ -1,9 +1,15 @@
 //! The subcommands. Each module parses its raw arguments into what core needs, calls core, and
 //! renders the result.
 
+mod check;
 mod expr;
+mod init;
+mod job;
+mod logs;
 mod plan;
+mod reset;
 mod schema;
+mod sync;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +34,20 @@ enum Command {
     Expr(expr::ExprCommand),
     /// Plan a sync offline from two tenant snapshots: prints the operations and the report.
     Plan(plan::PlanArgs),
+    /// Run one sync cycle (or, with --watch, cycles until Ctrl-C) from the source tenant
+    /// into the target tenant.
+    Sync(sync::SyncArgs),
+    /// Preflight a job: sign-in, permissions, cross-tenant access policy, anchor extension,
+    /// schema, state file. Exit 0 when nothing failed, 3 otherwise.
+    Check(check::CheckArgs),
+    /// Provision one source user or group (with its members) now, showing every step.
+    Provision(sync::ProvisionArgs),
+    /// Show the provisioning log, newest first.
+    Logs(logs::LogsArgs),
+    /// Clear part of the job's state (like Graph's restart with resetScope).
+    Reset(reset::ResetArgs),
+    /// Sign in and create (or find) the anchor extension in the target tenant.
+    Init(init::InitArgs),
 }
 
 /// Runs the parsed command line.
@@ -36,5 +56,11 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Schema(c) => schema::run(c),
         Command::Expr(c) => expr::run(c),
         Command::Plan(a) => plan::run(a),
+        Command::Sync(a) => sync::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Provision(a) => sync::provision(a),
+        Command::Logs(a) => logs::run(a),
+        Command::Reset(a) => reset::run(a),
+        Command::Init(a) => init::run(a),
     }
 }

@@ -83,7 +83,9 @@ pub fn run(args: PlanArgs) -> Result<Code, Failure> {
     })
 }
 
-fn render(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
+/// Prints a plan for people: counts, the operations in order, a refusal, the report. Shared
+/// by `plan`, `sync --dry-run` and `provision`.
+pub(crate) fn render(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
     let s = &plan.summary;
     writeln!(
         out,

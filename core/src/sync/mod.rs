@@ -11,6 +11,7 @@
 //! describes outcomes, escrow and quarantine.
 
 mod apply;
+mod check;
 mod events;
 mod observe;
 
@@ -26,6 +27,10 @@ use crate::schema::SynchronizationSchema;
 use crate::state::{Quarantine, StateError, StateStore};
 
 pub use apply::{ApplyOutcome, FailedOperation};
+pub use check::{
+    ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, Requirement, SOURCE_PERMISSIONS,
+    TARGET_PERMISSIONS, missing_permissions, token_claims, token_roles,
+};
 pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
 
 /// The short name of the directory extension that carries anchors.

@@ -1,0 +1,665 @@
+//! The job commands as scripts use them, against the Graph emulator: exit codes, JSON output,
+//! preflight verdicts, on-demand provisioning, the log, reset, and a process killed mid-apply.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use tenantsync_emulator::{
+    Emulator, EmulatorConfig, Knobs, LatencyKnobs, SeedSpec, TenantHandle, TenantState,
+};
+
+/// An emulator with a seeded source, an empty target, and a job between them.
+struct World {
+    emulator: Emulator,
+    dir: tempfile::TempDir,
+    source_id: String,
+    target_id: String,
+    source_client: String,
+    target_client: String,
+    source_secret: String,
+    target_secret: String,
+}
+
+fn seed(users: usize, groups: usize, avg_members: usize) -> SeedSpec {
+    SeedSpec {
+        seed: 11,
+        users,
+        security_groups: groups,
+        m365_groups: 1,
+        mail_enabled_groups: 1,
+        nested: 1,
+        avg_members,
+    }
+}
+
+impl World {
+    fn new(seed: SeedSpec) -> World {
+        let config = EmulatorConfig::demo(2, 0, Some(seed));
+        let app = |i: usize| {
+            let a = &config.tenants[i].apps[0];
+            (
+                a.client_id.clone(),
+                a.client_secret.clone().expect("demo apps have secrets"),
+            )
+        };
+        let (source_client, source_secret) = app(0);
+        let (target_client, target_secret) = app(1);
+        let source_id = config.tenants[0].tenant_id.clone();
+        let target_id = config.tenants[1].tenant_id.clone();
+        let emulator = Emulator::start(config).expect("the emulator starts");
+        World {
+            emulator,
+            dir: tempfile::tempdir().expect("temp dir"),
+            source_id,
+            target_id,
+            source_client,
+            target_client,
+            source_secret,
+            target_secret,
+        }
+    }
+
+    fn source(&self) -> TenantHandle {
+        self.emulator.tenant(&self.source_id).expect("source")
+    }
+
+    fn target(&self) -> TenantHandle {
+        self.emulator.tenant(&self.target_id).expect("target")
+    }
+
+    fn group_ids(&self) -> Vec<String> {
+        self.source()
+            .state()
+            .groups
+            .iter()
+            .filter_map(|g| g["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Security groups that are neither mail-enabled nor Microsoft 365 groups.
+    fn security_group_ids(&self) -> Vec<String> {
+        self.source()
+            .state()
+            .groups
+            .iter()
+            .filter(|g| {
+                g["securityEnabled"] == true
+                    && g["mailEnabled"] == false
+                    && g["groupTypes"].as_array().is_none_or(|t| t.is_empty())
+            })
+            .filter_map(|g| g["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn write_secret(&self, side: &str, value: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{side}.secret"));
+        std::fs::write(&path, value).expect("write secret");
+        path
+    }
+
+    /// Writes job.toml assigning `groups`, with `extra` TOML appended.
+    fn write_job(&self, groups: &[String], extra: &str) -> PathBuf {
+        let base = self.emulator.base_url();
+        let ca = self
+            .emulator
+            .ca_pem_path()
+            .expect("TLS on")
+            .display()
+            .to_string();
+        let cloud = format!(
+            "{{ custom = {{ login_host = \"{base}\", graph_host = \"{base}\", ca_file = '{ca}' }} }}"
+        );
+        let side = |name: &str, tenant: &str, client: &str, secret: &str| {
+            let path = self.dir.path().join(format!("{name}.secret"));
+            if !path.exists() {
+                self.write_secret(name, secret);
+            }
+            format!(
+                "[{name}]\ntenant_id = \"{tenant}\"\ncloud = {cloud}\ncredential = {{ kind = \"client-secret\", tenant_id = \"{tenant}\", client_id = \"{client}\", secret = {{ file = '{}' }} }}\n",
+                path.display()
+            )
+        };
+        let groups: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
+        let text = format!(
+            "name = \"test\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n\n{}\n{}\n{extra}\n",
+            groups.join(", "),
+            side(
+                "source",
+                &self.source_id,
+                &self.source_client,
+                &self.source_secret
+            ),
+            side(
+                "target",
+                &self.target_id,
+                &self.target_client,
+                &self.target_secret
+            ),
+        );
+        let path = self.dir.path().join("job.toml");
+        std::fs::write(&path, text).expect("write job");
+        path
+    }
+}
+
+const SYNC_SETTINGS: &str = "[sync]\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000\n";
+
+fn tenantsync(args: &[&str], config: &Path) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    let config = config.display().to_string();
+    all.extend(["--config", &config]);
+    Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(&all)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+/// The anchor of a target object (the value of its `extension_..._tenantsyncAnchor`).
+fn anchor(object: &Json) -> Option<String> {
+    object.as_object()?.iter().find_map(|(k, v)| {
+        k.ends_with("_tenantsyncAnchor")
+            .then(|| v.as_str().map(str::to_string))
+            .flatten()
+    })
+}
+
+/// Source object id -> target object id, asserting that every target user and group carries
+/// an anchor and that no anchor appears twice (no duplicates).
+fn anchored(world: &World, target: &TenantState) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for object in target.users.iter().chain(&target.groups) {
+        let a =
+            anchor(object).unwrap_or_else(|| panic!("a target object without anchor: {object}"));
+        let source_id = a
+            .strip_prefix(&format!("{}/", world.source_id))
+            .unwrap_or_else(|| panic!("anchor {a} names another tenant"))
+            .to_string();
+        let id = object["id"].as_str().expect("id").to_string();
+        assert!(
+            map.insert(source_id.clone(), id).is_none(),
+            "two target objects carry the anchor of {source_id}"
+        );
+    }
+    map
+}
+
+/// Every membership of a synced source group whose member is synced exists in the target,
+/// and the target has no other membership in synced groups.
+fn assert_memberships_follow(world: &World) {
+    let source = world.source().state();
+    let target = world.target().state();
+    let map = anchored(world, &target);
+    let users: BTreeSet<&str> = source
+        .users
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .collect();
+    let mut expected = BTreeSet::new();
+    for (group, members) in &source.memberships {
+        let Some(tg) = map.get(group) else { continue };
+        // Nested groups are skipped by default: only user members are synchronized.
+        for m in members.iter().filter(|m| users.contains(m.as_str())) {
+            if let Some(tm) = map.get(m) {
+                expected.insert((tg.clone(), tm.clone()));
+            }
+        }
+    }
+    let actual: BTreeSet<(String, String)> = target
+        .memberships
+        .iter()
+        .flat_map(|(g, ms)| ms.iter().map(move |m| (g.clone(), m.clone())))
+        .collect();
+    let missing: Vec<_> = expected.difference(&actual).collect();
+    let extra: Vec<_> = actual.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "target memberships differ from the source's: missing {missing:?}, extra {extra:?}"
+    );
+    assert!(!expected.is_empty(), "some memberships were synchronized");
+}
+
+#[test]
+fn sync_json_is_one_document_and_converges() {
+    let world = World::new(seed(30, 4, 6));
+    let job = world.write_job(&world.group_ids(), SYNC_SETTINGS);
+    let o = tenantsync(&["sync", "--json"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("stdout is one JSON document");
+    assert_eq!(report["outcome"], "converged", "{report}");
+    assert!(report["applied"]["succeeded"].as_u64().unwrap_or(0) > 0);
+    let target = world.target().state();
+    assert!(!target.users.is_empty() && !target.groups.is_empty());
+    assert_memberships_follow(&world);
+
+    // A second cycle reads changes only and has nothing to do; the plain output summarizes.
+    let o = tenantsync(&["sync"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("[sign-in]") && text.contains("converged"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing to do"), "{text}");
+
+    // A dry run prints the plan like `tenantsync plan`.
+    let o = tenantsync(&["sync", "--dry-run"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert!(stdout(&o).contains("In scope:"), "{}", describe(&o));
+    assert!(stdout(&o).contains("Dry run"), "{}", describe(&o));
+}
+
+#[test]
+fn sync_refused_by_the_deletion_threshold_exits_5() {
+    let world = World::new(seed(30, 3, 8));
+    let groups = world.security_group_ids();
+    let job = world.write_job(&groups, SYNC_SETTINGS);
+    let o = tenantsync(&["sync"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let before = world.target().state().users.len();
+
+    // Unassigning every group would deprovision every synced user and group.
+    let job = world.write_job(
+        &[],
+        &format!("{SYNC_SETTINGS}\n[options]\ndeletion_threshold = 2\n"),
+    );
+    let o = tenantsync(&["sync"], &job);
+    assert_eq!(code(&o), 5, "{}", describe(&o));
+    assert!(stdout(&o).contains("REFUSED"), "{}", describe(&o));
+    assert!(stdout(&o).contains("--allow-deletes"), "{}", describe(&o));
+    assert_eq!(
+        world.target().state().users.len(),
+        before,
+        "nothing applied"
+    );
+
+    let o = tenantsync(&["sync", "--json"], &job);
+    assert_eq!(code(&o), 5, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    assert_eq!(report["outcome"], "refused");
+}
+
+#[test]
+fn a_wrong_secret_exits_3_with_a_clear_message_without_the_secret() {
+    let world = World::new(seed(5, 1, 3));
+    let job = world.write_job(&world.group_ids(), SYNC_SETTINGS);
+    let wrong = "Wr0ng~Secret~Value~7f3a";
+    world.write_secret("target", wrong);
+    let o = tenantsync(&["sync"], &job);
+    assert_eq!(code(&o), 3, "{}", describe(&o));
+    let err = stderr(&o);
+    assert!(err.contains("target"), "{err}");
+    assert!(err.contains("AADSTS"), "{err}");
+    assert!(
+        err.contains(&world.target_client),
+        "names the client id: {err}"
+    );
+    assert!(
+        !err.contains(wrong) && !stdout(&o).contains(wrong),
+        "the secret leaked"
+    );
+    assert!(world.target().state().users.is_empty(), "nothing written");
+
+    let o = tenantsync(&["check", "--json"], &job);
+    assert_eq!(code(&o), 3, "{}", describe(&o));
+    assert!(!stdout(&o).contains(wrong), "the secret leaked");
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    let item = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["name"] == "target sign-in")
+        .expect("target sign-in item")
+        .clone();
+    assert_eq!(item["status"], "failed");
+    let detail = item["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("AADSTS") && detail.contains(&world.target_id),
+        "{detail}"
+    );
+}
+
+fn item<'a>(report: &'a Json, name: &str) -> &'a Json {
+    report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("no item {name}: {report}"))
+}
+
+#[test]
+fn check_passes_after_init_and_fails_when_the_target_refuses_sync() {
+    let world = World::new(seed(5, 1, 3));
+    let job = world.write_job(&world.group_ids(), SYNC_SETTINGS);
+
+    // Before init the anchor extension is missing.
+    let o = tenantsync(&["check", "--json"], &job);
+    assert_eq!(code(&o), 3, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(item(&report, "anchor extension")["status"], "failed");
+    assert_eq!(item(&report, "source sign-in")["status"], "ok");
+    assert_eq!(item(&report, "target permissions")["status"], "ok");
+
+    let o = tenantsync(&["init"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert!(stdout(&o).contains("_tenantsyncAnchor"), "{}", describe(&o));
+    assert!(stdout(&o).contains("tenantsync check"), "{}", describe(&o));
+
+    let o = tenantsync(&["check", "--json"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("JSON");
+    for i in report["items"].as_array().expect("items") {
+        assert_ne!(i["status"], "failed", "{i}");
+    }
+    for name in [
+        "source sign-in",
+        "source permissions",
+        "target sign-in",
+        "target permissions",
+        "cross-tenant access policy",
+        "anchor extension",
+        "schema",
+        "state file",
+    ] {
+        assert_eq!(item(&report, name)["status"], "ok", "{name}: {report}");
+    }
+    // The emulator leaves automatic redemption unset: worth a warning, not a failure.
+    assert_eq!(item(&report, "automatic redemption")["status"], "warning");
+
+    world
+        .target()
+        .set_sync_allowed_from(&world.source_id, false);
+    let o = tenantsync(&["check"], &job);
+    assert_eq!(code(&o), 3, "{}", describe(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("FAILED   cross-tenant access policy") && text.contains("what to do"),
+        "{text}"
+    );
+}
+
+#[test]
+fn provision_one_group_with_its_members_then_logs_and_reset() {
+    let world = World::new(seed(30, 3, 6));
+    let groups = world.security_group_ids();
+    let job = world.write_job(&groups, SYNC_SETTINGS);
+    let group = groups[0].clone();
+
+    let o = tenantsync(&["provision", "--object", &group], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("[scope]") && text.contains("assigned to the job directly"),
+        "{text}"
+    );
+    assert!(text.contains("success: createGroup"), "{text}");
+    assert!(
+        text.contains(&format!("[match] {group}: no target counterpart")),
+        "{text}"
+    );
+
+    // Only that group and its member users were provisioned, with all memberships.
+    let target = world.target().state();
+    let map = anchored(&world, &target);
+    assert!(map.contains_key(&group));
+    let members: BTreeSet<String> = world.source().state().memberships[&group]
+        .iter()
+        .cloned()
+        .collect();
+    let users: BTreeSet<String> = world
+        .source()
+        .state()
+        .users
+        .iter()
+        .filter_map(|u| u["id"].as_str().map(str::to_string))
+        .collect();
+    for source_id in map.keys() {
+        assert!(
+            source_id == &group || members.contains(source_id),
+            "{source_id} is neither the group nor a member"
+        );
+    }
+    let member_users: BTreeSet<&String> = members.iter().filter(|m| users.contains(*m)).collect();
+    assert_eq!(
+        map.len(),
+        member_users.len() + 1,
+        "the group and every member user"
+    );
+    assert_eq!(target.memberships[&map[&group]].len(), member_users.len());
+
+    // The log of the group, as JSON lines and as a table.
+    let o = tenantsync(&["logs", "--object", &group, "--json"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let lines: Vec<Json> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(
+            l["sourceId"] == group.as_str() || l["targetId"] == map[&group].as_str(),
+            "{l}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["action"] == "createGroup" && l["status"] == "success")
+    );
+    let o = tenantsync(&["logs", "--limit", "3", "--since", "1h"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert_eq!(stdout(&o).lines().count(), 4, "a header and three entries");
+    let o = tenantsync(&["logs", "--since", "soon"], &job);
+    assert_eq!(code(&o), 2, "{}", describe(&o));
+
+    // Reset everything the state caches; the next sync matches by anchor, no duplicates.
+    let o = tenantsync(&["reset", "--scope", "full"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert!(
+        stdout(&o).contains("Cleared") && stdout(&o).contains("anchors"),
+        "{}",
+        describe(&o)
+    );
+    let o = tenantsync(&["sync"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    anchored(&world, &world.target().state());
+    assert_memberships_follow(&world);
+    let o = tenantsync(&["reset", "--scope", "quarantine"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert!(stdout(&o).contains("not quarantined"), "{}", describe(&o));
+}
+
+#[test]
+fn a_process_killed_during_apply_leaves_nothing_duplicated_or_lost() {
+    let world = World::new(seed(120, 6, 25));
+    let job = world.write_job(
+        &world.group_ids(),
+        &format!("{SYNC_SETTINGS}concurrency = 4\n"),
+    );
+    world.target().set_knobs(Knobs {
+        latency: Some(LatencyKnobs {
+            fixed_ms: 60,
+            jitter_ms: 20,
+        }),
+        ..Knobs::default()
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(["sync", "--config"])
+        .arg(&job)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let mut applying = false;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.starts_with("[apply]") {
+            applying = true;
+            break;
+        }
+    }
+    assert!(applying, "the cycle reached apply");
+    // Wait for the first operations to land, then kill without warning.
+    let started = Instant::now();
+    while world.target().state().users.len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no operation landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let at_kill = world.target().state();
+    let expected_users = {
+        let source = world.source().state();
+        let users: BTreeSet<&str> = source
+            .users
+            .iter()
+            .filter_map(|u| u["id"].as_str())
+            .collect();
+        source
+            .memberships
+            .values()
+            .flatten()
+            .filter(|m| users.contains(m.as_str()))
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    assert!(
+        at_kill.users.len() < expected_users,
+        "killed in the middle: {} of {expected_users} users were there",
+        at_kill.users.len()
+    );
+
+    world.target().set_knobs(Knobs::default());
+    let o = tenantsync(&["sync"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let target = world.target().state();
+    anchored(&world, &target);
+    assert_memberships_follow(&world);
+    // And a fresh plan finds nothing left to do.
+    let o = tenantsync(&["sync", "--dry-run", "--json"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(
+        report["plan"]["operations"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        report["plan"]["operations"]
+    );
+}
+
+fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_cancels_at_a_safe_point_and_watch_stops_between_cycles() {
+    let world = World::new(seed(80, 4, 20));
+    let job = world.write_job(
+        &world.group_ids(),
+        &format!("{SYNC_SETTINGS}concurrency = 2\n"),
+    );
+    world.target().set_knobs(Knobs {
+        latency: Some(LatencyKnobs {
+            fixed_ms: 80,
+            jitter_ms: 0,
+        }),
+        ..Knobs::default()
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(["sync", "--config"])
+        .arg(&job)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").starts_with("[apply]") {
+            break;
+        }
+    }
+    let started = Instant::now();
+    while world.target().state().users.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no operation landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt(&child);
+    let rest: Vec<String> = lines.map(|l| l.expect("line")).collect();
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    let text = rest.join("\n");
+    assert!(
+        text.contains("cancelled") && text.contains("Cancelled"),
+        "{text}"
+    );
+
+    // Watch: cycles go on (here every second) until Ctrl-C, which stops between cycles.
+    world.target().set_knobs(Knobs::default());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(["sync", "--watch", "--interval", "1s", "--config"])
+        .arg(&job)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut cycles = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.contains(" run ") {
+            cycles.push(line);
+            if cycles.len() == 2 {
+                break;
+            }
+        }
+    }
+    interrupt(&child);
+    let rest: Vec<String> = lines.map(|l| l.expect("line")).collect();
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0), "{cycles:?} {rest:?}");
+    assert!(cycles[0].contains("converged"), "{cycles:?}");
+    assert!(
+        cycles[1].contains("converged") && cycles[1].contains("delta"),
+        "{cycles:?}"
+    );
+    assert!(rest.iter().any(|l| l == "stopped."), "{rest:?}");
+    anchored(&world, &world.target().state());
+    assert_memberships_follow(&world);
+}

@@ -70,7 +70,14 @@ pub enum SyncError {
 impl SyncError {
     /// True for problems an admin fixes in configuration or credentials (exit code 3).
     pub fn is_configuration(&self) -> bool {
-        !matches!(self, SyncError::Graph(_) | SyncError::State(_))
+        match self {
+            SyncError::Graph(_) => false,
+            // A state file of another job, or of a newer tenantsync, is fixed in configuration.
+            SyncError::State(e) => {
+                matches!(e, StateError::OtherJob { .. } | StateError::TooNew { .. })
+            }
+            _ => true,
+        }
     }
 }
 

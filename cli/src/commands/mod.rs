@@ -1,6 +1,9 @@
 //! The subcommands. Each module parses its raw arguments into what core needs, calls core, and
 //! renders the result.
 
+mod bench;
+mod demo;
+mod emulator;
 mod expr;
 mod plan;
 mod schema;
@@ -28,6 +31,14 @@ enum Command {
     Expr(expr::ExprCommand),
     /// Plan a sync offline from two tenant snapshots: prints the operations and the report.
     Plan(plan::PlanArgs),
+    /// Run a self-contained demo: two emulated tenants, a full sync, changes, a delta sync.
+    Demo(demo::DemoArgs),
+    /// Run the local Microsoft Graph emulator.
+    #[command(subcommand)]
+    Emulator(emulator::EmulatorCommand),
+    /// Measure sync speed against the emulator (use a release build).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the parsed command line.
@@ -36,5 +47,8 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Schema(c) => schema::run(c),
         Command::Expr(c) => expr::run(c),
         Command::Plan(a) => plan::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Emulator(c) => emulator::run(c),
+        Command::Bench(c) => bench::run(c),
     }
 }

@@ -100,9 +100,14 @@ fn the_emulator_serves_and_prints_a_job_until_stopped() {
         "{text}"
     );
     assert!(text.contains("contoso.onmicrosoft.com"), "{text}");
-    assert!(text.contains("secret: emulator-secret-0"), "{text}");
     let job_start = text.find("name = \"emulator\"").expect("a job snippet");
-    let job_end = text.find("Serving until").expect("end");
+    let job_end = text
+        .find("# the secrets")
+        .expect("the secrets after the job");
+    assert!(
+        text.contains("export TENANTSYNC_SOURCE_SECRET=emulator-secret-0"),
+        "{text}"
+    );
     tenantsync_core::config::JobConfig::from_toml(&text[job_start..job_end], "printed job")
         .expect("the printed job loads");
 }

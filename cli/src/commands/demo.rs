@@ -728,30 +728,40 @@ fn change_source(sandbox: &Sandbox, assigned: &[String]) -> anyhow::Result<Chang
     c.lines.push(format!("renamed group {old} to {new}"));
     c.renamed_group = Some((old, new));
 
-    // A membership added: a user in scope who is not yet in the third group.
-    let third = members(groups[2]);
-    let joiner = groups_of
-        .keys()
-        .find(|u| !third.contains(*u))
-        .ok_or_else(|| anyhow!("no user to add to a group"))?
-        .clone();
-    handle.add_member(&id_of(groups[2])?, &joiner)?;
+    // A membership added: a user in scope who is not yet in one of the other groups.
+    let (joined, joiner) = groups[2..]
+        .iter()
+        .find_map(|g| {
+            let current = members(g);
+            groups_of
+                .keys()
+                .find(|u| !current.contains(*u))
+                .map(|u| (*g, u.clone()))
+        })
+        .ok_or_else(|| anyhow!("every user in scope is in every group: no membership to add"))?;
+    handle.add_member(&id_of(joined)?, &joiner)?;
     c.lines.push(format!(
         "added {} to group {}",
         label(users[&joiner]),
-        name(groups[2])
+        name(joined)
     ));
 
-    // A membership removed: a member of the fourth group who stays in scope through another.
-    let leaver = members(groups[3])
-        .into_iter()
-        .find(|m| groups_of.get(m).is_some_and(|n| *n >= 2) && *m != joiner)
-        .ok_or_else(|| anyhow!("no member to remove from a group"))?;
-    handle.remove_member(&id_of(groups[3])?, &leaver)?;
+    // A membership removed: a member of another group who stays in scope through a third.
+    let (left, leaver) = groups[2..]
+        .iter()
+        .filter(|g| !std::ptr::eq(**g, joined))
+        .find_map(|g| {
+            members(g)
+                .into_iter()
+                .find(|m| groups_of.get(m).is_some_and(|n| *n >= 2) && *m != joiner)
+                .map(|m| (*g, m))
+        })
+        .ok_or_else(|| anyhow!("no member in two groups to remove from one of them"))?;
+    handle.remove_member(&id_of(left)?, &leaver)?;
     c.lines.push(format!(
         "removed {} from group {}",
         label(users[&leaver]),
-        name(groups[3])
+        name(left)
     ));
 
     // A deleted user: someone in scope not touched above.

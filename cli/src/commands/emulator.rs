@@ -91,10 +91,10 @@ fn serve(args: ServeArgs) -> Result<Code, Failure> {
     if config.tenants.len() >= 2 {
         writeln!(
             out,
-            "A job from {} to {} (save the two secrets in the files it names):\n",
-            config.tenants[0].domain, config.tenants[1].domain
+            "A job.toml syncing the first tenant into the last (set the two variables below):\n"
         )?;
-        writeln!(out, "{}", job_snippet(&emulator, &config)?)?;
+        let (job, exports) = job_snippet(&emulator, &config)?;
+        writeln!(out, "{job}\n# the secrets (emulator only):\n{exports}")?;
     }
     writeln!(out, "Serving until Ctrl-C.")?;
     out.flush()?;
@@ -111,9 +111,18 @@ fn serve(args: ServeArgs) -> Result<Code, Failure> {
     Ok(Code::Ok)
 }
 
-/// A job configuration synchronizing the first tenant into the second one, with client
-/// secrets read from `source.secret` and `target.secret`.
-fn job_snippet(emulator: &Emulator, config: &EmulatorConfig) -> anyhow::Result<String> {
+/// The environment variable the printed job reads a side's client secret from.
+fn secret_variable(side: &str) -> String {
+    format!("TENANTSYNC_{}_SECRET", side.to_ascii_uppercase())
+}
+
+/// A job configuration synchronizing the first tenant into the last one (the empty one),
+/// assigning every group of the source, with the client secrets read from environment
+/// variables; and the shell commands that set them.
+fn job_snippet(emulator: &Emulator, config: &EmulatorConfig) -> anyhow::Result<(String, String)> {
+    let (Some(source), Some(target)) = (config.tenants.first(), config.tenants.last()) else {
+        return Err(anyhow!("the emulator serves no tenant"));
+    };
     let base = emulator.base_url();
     let cloud = match emulator.ca_pem_path() {
         Some(ca) => format!(
@@ -122,26 +131,39 @@ fn job_snippet(emulator: &Emulator, config: &EmulatorConfig) -> anyhow::Result<S
         ),
         None => format!("{{ custom = {{ login_host = \"{base}\", graph_host = \"{base}\" }} }}"),
     };
-    let mut text = String::from(
-        "name = \"emulator\"\nstate_path = \"state.db\"\n\n[scope]\n# the source group ids to sync (GET /_emulator/tenants/{source}/state lists them)\ngroups = []\n",
+    let groups: Vec<String> = emulator
+        .tenant(&source.tenant_id)?
+        .state()
+        .groups
+        .iter()
+        .filter_map(|g| g.get("id").and_then(|v| v.as_str()))
+        .map(|id| format!("\"{id}\""))
+        .collect();
+    let mut text = format!(
+        "# {} -> {}\nname = \"emulator\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n",
+        source.domain,
+        target.domain,
+        groups.join(", ")
     );
-    for (side, tenant) in [
-        ("source", &config.tenants[0]),
-        ("target", &config.tenants[1]),
-    ] {
+    let mut exports = String::new();
+    for (side, tenant) in [("source", source), ("target", target)] {
         let app = tenant
             .apps
             .iter()
             .find(|a| a.client_secret.is_some())
             .ok_or_else(|| anyhow!("the {side} tenant has no app with a client secret"))?;
+        let variable = secret_variable(side);
         text.push_str(&format!(
-            "\n[{side}]\ntenant_id = \"{tenant_id}\"\ncloud = {cloud}\ncredential = {{ kind = \"client-secret\", tenant_id = \"{tenant_id}\", client_id = \"{client}\", secret = {{ file = '{side}.secret' }} }}\n# {side}.secret contains: {secret}\n",
+            "\n[{side}]\ntenant_id = \"{tenant_id}\"\ncloud = {cloud}\ncredential = {{ kind = \"client-secret\", tenant_id = \"{tenant_id}\", client_id = \"{client}\", secret = {{ env = \"{variable}\" }} }}\n",
             tenant_id = tenant.tenant_id,
             client = app.client_id,
-            secret = app.client_secret.as_deref().unwrap_or_default(),
+        ));
+        exports.push_str(&format!(
+            "export {variable}={}\n",
+            app.client_secret.as_deref().unwrap_or_default()
         ));
     }
-    Ok(text)
+    Ok((text, exports))
 }
 
 #[cfg(test)]
@@ -188,15 +210,33 @@ mod tests {
 
     #[test]
     fn the_job_snippet_is_a_loadable_job() {
-        let c = config(&parse(&["--seed-users", "0"]));
+        let c = config(&parse(&[
+            "--tenants",
+            "3",
+            "--seed-users",
+            "10",
+            "--seed-groups",
+            "2",
+        ]));
         let emulator = Emulator::start(c.clone()).expect("the emulator starts");
-        let text = job_snippet(&emulator, &c).expect("snippet");
+        let (text, exports) = job_snippet(&emulator, &c).expect("snippet");
         let job = tenantsync_core::config::JobConfig::from_toml(&text, "snippet")
             .expect("the snippet loads");
         assert_eq!(
             job.source.as_ref().map(|s| s.tenant_id.as_str()),
             Some(c.tenants[0].tenant_id.as_str())
         );
+        assert_eq!(
+            job.target.as_ref().map(|s| s.tenant_id.as_str()),
+            Some(c.tenants[2].tenant_id.as_str()),
+            "the target is the empty last tenant"
+        );
+        assert_eq!(
+            job.scope.groups.len(),
+            2 + 2 + 2,
+            "every source group is assigned"
+        );
         assert!(text.contains(&emulator.base_url()));
+        assert!(exports.contains("export TENANTSYNC_TARGET_SECRET=emulator-secret-2"));
     }
 }

@@ -303,7 +303,7 @@ fn measure(
 }
 
 fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     if cfg!(debug_assertions) {
         writeln!(
             out,

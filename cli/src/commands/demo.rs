@@ -819,7 +819,8 @@ fn print_verification(out: &mut impl Write, v: &Verification) -> std::io::Result
 
 pub fn run(args: DemoArgs) -> Result<Code, Failure> {
     let users = usize::try_from(args.users).map_err(Failure::config)?;
-    let mut out = std::io::stdout().lock();
+    // Not locked for the whole run: progress events may come from other threads.
+    let mut out = std::io::stdout();
     let sandbox = Sandbox::start(demo_seed(users), args.keep.as_deref())?;
     let source = sandbox.source()?;
     let source_state = source.state();

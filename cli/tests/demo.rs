@@ -57,6 +57,19 @@ fn the_demo_syncs_changes_and_verifies_the_target() {
             .mode();
         assert_eq!(mode & 0o077, 0, "secret files are owner-only");
     }
+    // Again in the same directory: a new emulator, so the earlier state must not be used.
+    let again = tenantsync()
+        .args(["demo", "--users", "40", "--keep"])
+        .arg(keep.path())
+        .output()
+        .expect("the demo runs again");
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
 
 #[test]

@@ -50,6 +50,14 @@ pub(crate) fn demo_seed(users: usize) -> SeedSpec {
     }
 }
 
+/// The job's state file (`state_path` in the job) and SQLite's companions.
+const STATE_FILES: [&str; 4] = [
+    "state.db",
+    "state.db-wal",
+    "state.db-shm",
+    "state.db-journal",
+];
+
 /// A running emulator with a seeded source tenant and an empty target tenant, and a
 /// directory for the job configuration, its secret files and its state.
 pub(crate) struct Sandbox {
@@ -75,7 +83,8 @@ impl std::fmt::Debug for Sandbox {
 
 impl Sandbox {
     /// Starts the emulator: the source seeded with `seed`, the target empty. Files go to
-    /// `keep` (created if needed), or to a temporary directory removed on drop.
+    /// `keep` (created if needed; the state of an earlier run there is removed), or to a
+    /// temporary directory removed on drop.
     pub fn start(seed: SeedSpec, keep: Option<&Path>) -> anyhow::Result<Sandbox> {
         let (dir, temp) = match keep {
             Some(d) => {
@@ -84,6 +93,16 @@ impl Sandbox {
                 let d = d
                     .canonicalize()
                     .with_context(|| format!("cannot resolve {}", d.display()))?;
+                // The state of an earlier run belongs to an emulator that is gone: its delta
+                // links and anchors mean nothing to the new one.
+                for name in STATE_FILES {
+                    let stale = d.join(name);
+                    if stale.exists() {
+                        std::fs::remove_file(&stale).with_context(|| {
+                            format!("cannot remove the earlier run's {}", stale.display())
+                        })?;
+                    }
+                }
                 (d, None)
             }
             None => {

@@ -176,10 +176,44 @@ struct Measured {
     floor: Floor,
 }
 
+/// Prints whether the target equals what the source calls for, or the first differences.
+fn print_verified(
+    out: &mut impl Write,
+    sandbox: &Sandbox,
+    assigned: &[String],
+) -> anyhow::Result<()> {
+    let v = demo::verify(
+        &sandbox.source()?.state(),
+        &sandbox.target()?.state(),
+        assigned,
+        &sandbox.anchor_attribute()?,
+    );
+    if v.matches() {
+        writeln!(
+            out,
+            "  verified: {} users, {} groups, {} memberships as expected",
+            v.users, v.groups, v.memberships
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  MISMATCH: {} differences, first ones:",
+            v.differences.len()
+        )?;
+        for d in v.differences.iter().take(10) {
+            writeln!(out, "    - {d}")?;
+        }
+    }
+    Ok(())
+}
+
+/// One full first sync on a fresh emulator (throttled when `throttle` is set), then, when
+/// `incremental`, a delta cycle after a few changes in the source.
 fn measure(
     args: &SyncBenchArgs,
     seed: &SeedSpec,
     throttle: Option<ThrottleKnobs>,
+    incremental: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<Measured> {
     let sandbox = Sandbox::start(seed.clone(), None)?;
@@ -273,27 +307,34 @@ fn measure(
     for (k, v) in source.request_counts() {
         writeln!(out, "    {v:>7}  {k}")?;
     }
-    let v = demo::verify(
-        &source.state(),
-        &target.state(),
-        &assigned,
-        &sandbox.anchor_attribute()?,
-    );
-    if v.matches() {
+    print_verified(out, &sandbox, &assigned)?;
+    if incremental {
         writeln!(
             out,
-            "  verified: {} users, {} groups, {} memberships as expected",
-            v.users, v.groups, v.memberships
+            "  then an incremental cycle after a few changes in the source:"
         )?;
-    } else {
-        writeln!(
-            out,
-            "  MISMATCH: {} differences, first ones:",
-            v.differences.len()
-        )?;
-        for d in v.differences.iter().take(10) {
-            writeln!(out, "    - {d}")?;
+        for line in demo::change_source(&sandbox, &assigned)?.lines {
+            writeln!(out, "    - {line}")?;
         }
+        source.reset_counts();
+        target.reset_counts();
+        let mut engine = Engine::open(&job)?;
+        let started = Instant::now();
+        let again = runtime.block_on(engine.run(
+            &SyncRequest::default(),
+            &Progress::new(false, 5_000),
+            &CancelToken::new(),
+        ))?;
+        demo::print_summary(out, &again, started.elapsed())?;
+        for (name, handle) in [("target", &target), ("source", &source)] {
+            let counts: Vec<String> = handle
+                .request_counts()
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            writeln!(out, "  {name} requests: {}", counts.join(", "))?;
+        }
+        print_verified(out, &sandbox, &assigned)?;
     }
     Ok(Measured {
         report,
@@ -329,7 +370,8 @@ fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
     let mut ok = true;
     if !args.no_plain {
         writeln!(out, "\nFull first sync, no throttling")?;
-        let m = measure(&args, &seed, None, &mut out).context("the unthrottled run failed")?;
+        let m =
+            measure(&args, &seed, None, true, &mut out).context("the unthrottled run failed")?;
         writeln!(
             out,
             "  wall time {:.1} s; {:.0} writes/s",
@@ -357,7 +399,7 @@ fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
             "\nFull first sync, throttled: {} RU per {} ms, {} writes per {} ms per app and tenant (Graph's limits, {scale}x faster)",
             knobs.resource_units, knobs.window_ms, knobs.write_quota, knobs.write_window_ms
         )?;
-        let m = measure(&args, &seed, Some(knobs.clone()), &mut out)
+        let m = measure(&args, &seed, Some(knobs.clone()), false, &mut out)
             .context("the throttled run failed")?;
         let window = knobs.write_window_ms as f64 / 1e3;
         let floor_secs = throttle_floor(m.floor.writes, knobs.write_quota, window);

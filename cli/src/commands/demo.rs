@@ -671,8 +671,9 @@ pub(crate) fn verify(
 
 /// The changes made to the source between the two syncs, for people and for checks.
 #[derive(Debug, Default)]
-struct Changes {
-    lines: Vec<String>,
+pub(crate) struct Changes {
+    /// One line per change, for people.
+    pub lines: Vec<String>,
     new_user_mail: String,
     renamed_group: Option<(String, String)>,
     deleted_user: Option<(String, String)>,
@@ -684,7 +685,7 @@ fn id_of(object: &Json) -> anyhow::Result<String> {
 
 /// Changes the source through the admin interface: a new user in a synced group, a renamed
 /// group, a membership added and one removed, a deleted user.
-fn change_source(sandbox: &Sandbox, assigned: &[String]) -> anyhow::Result<Changes> {
+pub(crate) fn change_source(sandbox: &Sandbox, assigned: &[String]) -> anyhow::Result<Changes> {
     let handle = sandbox.source()?;
     let state = handle.state();
     let users: HashMap<String, &Json> = state

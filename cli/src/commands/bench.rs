@@ -403,16 +403,27 @@ fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
             .context("the throttled run failed")?;
         let window = knobs.write_window_ms as f64 / 1e3;
         let floor_secs = throttle_floor(m.floor.writes, knobs.write_quota, window);
+        let ratio = if floor_secs > 0.0 {
+            format!("ratio {:.2}", m.wall.as_secs_f64() / floor_secs)
+        } else {
+            "the writes fit in one quota: no ratio".to_string()
+        };
         writeln!(
             out,
-            "  wall time {:.1} s; the write quota allows no less than {:.1} s ({} writes: {} at once, then {} per {:.1} s); ratio {:.2}",
+            "  wall time {:.1} s; the write quota allows no less than {:.1} s ({} writes: {} at once, then {} per {:.1} s); {ratio}",
             m.wall.as_secs_f64(),
             floor_secs,
             m.floor.writes,
             knobs.write_quota,
             knobs.write_quota,
             window,
-            m.wall.as_secs_f64() / floor_secs.max(f64::EPSILON)
+        )?;
+        let steady = m.floor.writes as f64 / knobs.write_quota as f64 * window;
+        writeln!(
+            out,
+            "  at the steady rate of {} writes per {window:.1} s alone: {steady:.1} s, ratio {:.2}",
+            knobs.write_quota,
+            m.wall.as_secs_f64() / steady.max(f64::EPSILON)
         )?;
         writeln!(
             out,

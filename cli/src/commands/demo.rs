@@ -877,8 +877,13 @@ pub fn run(args: DemoArgs) -> Result<Code, Failure> {
     let job = sandbox.write_job(&assigned, "escrow_retry = \"1s\"")?;
     writeln!(
         out,
-        "  job: {} (secrets in source.secret and target.secret beside it)",
-        job.display()
+        "  job: {} (secrets in source.secret and target.secret beside it{})",
+        job.display(),
+        if args.keep.is_some() {
+            ""
+        } else {
+            "; removed at the end, --keep DIR keeps them"
+        }
     )?;
 
     let runtime = runtime()?;

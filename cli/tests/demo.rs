@@ -83,6 +83,8 @@ fn the_demo_refuses_too_few_users() {
 
 #[test]
 fn the_emulator_serves_and_prints_a_job_until_stopped() {
+    // The CA goes to a directory the test removes: the process is killed, not stopped.
+    let data = tempfile::tempdir().expect("temp dir");
     let mut child = tenantsync()
         .args([
             "emulator",
@@ -92,6 +94,8 @@ fn the_emulator_serves_and_prints_a_job_until_stopped() {
             "--seed-groups",
             "3",
         ])
+        .arg("--data-dir")
+        .arg(data.path())
         .stdout(Stdio::piped())
         .spawn()
         .expect("the emulator starts");
@@ -113,6 +117,7 @@ fn the_emulator_serves_and_prints_a_job_until_stopped() {
         "{text}"
     );
     assert!(text.contains("contoso.onmicrosoft.com"), "{text}");
+    assert!(data.path().join("emulator-ca.pem").exists());
     let job_start = text.find("name = \"emulator\"").expect("a job snippet");
     let job_end = text
         .find("# the secrets")

@@ -34,7 +34,7 @@ pub fn run(args: CheckArgs) -> Result<Code, Failure> {
     })
 }
 
-fn render(out: &mut impl Write, report: &CheckReport) -> std::io::Result<()> {
+pub(crate) fn render(out: &mut impl Write, report: &CheckReport) -> std::io::Result<()> {
     for item in &report.items {
         let mark = match item.status {
             CheckStatus::Ok => "ok     ",

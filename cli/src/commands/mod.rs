@@ -1,7 +1,10 @@
 //! The subcommands. Each module parses its raw arguments into what core needs, calls core, and
 //! renders the result.
 
+mod bench;
 mod check;
+mod demo;
+mod emulator;
 mod expr;
 mod init;
 mod job;
@@ -48,6 +51,14 @@ enum Command {
     Reset(reset::ResetArgs),
     /// Sign in and create (or find) the anchor extension in the target tenant.
     Init(init::InitArgs),
+    /// Run a self-contained demo: two emulated tenants, a full sync, changes, a delta sync.
+    Demo(demo::DemoArgs),
+    /// Run the local Microsoft Graph emulator.
+    #[command(subcommand)]
+    Emulator(emulator::EmulatorCommand),
+    /// Measure sync speed against the emulator (use a release build).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the parsed command line.
@@ -62,5 +73,8 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Logs(a) => logs::run(a),
         Command::Reset(a) => reset::run(a),
         Command::Init(a) => init::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Emulator(c) => emulator::run(c),
+        Command::Bench(c) => bench::run(c),
     }
 }

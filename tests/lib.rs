@@ -2,11 +2,16 @@
 //! tenants (a seeded source, an empty target), a job configuration pointing at it, and a way to
 //! run cycles. Each test gets its own emulator and its own temporary directory.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value as Json;
-use tenantsync_core::sync::{CancelToken, Engine, EventSink, NoEvents, RunReport, SyncRequest};
-use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantHandle};
+use tenantsync_core::state::StateStore;
+use tenantsync_core::sync::{
+    CancelToken, Engine, EventSink, NoEvents, RunOutcome, RunReport, SyncError, SyncRequest,
+};
+use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantHandle, TenantState};
 
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
@@ -167,7 +172,18 @@ impl World {
         config: &Path,
         request: SyncRequest,
         events: &dyn EventSink,
-    ) -> Result<RunReport, tenantsync_core::sync::SyncError> {
+    ) -> Result<RunReport, SyncError> {
+        self.run_with_cancel(config, request, events, &CancelToken::new())
+    }
+
+    /// Runs one cycle that `cancel` may stop (for instance from inside `events`).
+    pub fn run_with_cancel(
+        &self,
+        config: &Path,
+        request: SyncRequest,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .worker_threads(2)
@@ -175,12 +191,281 @@ impl World {
             .expect("runtime");
         runtime.block_on(async {
             let mut engine = Engine::open(config)?;
-            engine.run(&request, events, &CancelToken::new()).await
+            engine.run(&request, events, cancel).await
         })
     }
+
+    /// Runs cycles of `config` until one ends `Converged`, at most `max_cycles`, sleeping
+    /// `pause` after each cycle that did not. A cycle that fails as a whole (an error while
+    /// reading a tenant) counts as a cycle. Returns every report; panics with the last
+    /// outcome or error when the job never converged.
+    pub fn converge(&self, config: &Path, max_cycles: usize, pause: Duration) -> Vec<RunReport> {
+        let mut reports = Vec::new();
+        let mut last = String::new();
+        for _ in 0..max_cycles {
+            match self.try_run(config, SyncRequest::default(), &NoEvents) {
+                Ok(report) => {
+                    let done = report.outcome == RunOutcome::Converged;
+                    last = format!("{:?}: {:?}", report.outcome, report.applied.failed);
+                    reports.push(report);
+                    if done {
+                        return reports;
+                    }
+                }
+                Err(e) => last = format!("error: {e}"),
+            }
+            std::thread::sleep(pause);
+        }
+        panic!("no convergence after {max_cycles} cycles; last: {last}");
+    }
+
+    /// The state file of the job written by [`World::write_job`].
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.db")
+    }
+
+    /// Opens the job's state store (the engine does not hold it between cycles).
+    pub fn open_state(&self) -> StateStore {
+        StateStore::open(&self.state_path(), &self.source_id, &self.target_id)
+            .expect("the state store opens")
+    }
+
+    /// The target attribute that carries anchors (known after the first non-dry cycle).
+    pub fn anchor_attribute(&self) -> String {
+        self.open_state()
+            .setting("anchor_attribute")
+            .expect("state readable")
+            .expect("the anchor extension was set up by a cycle")
+    }
+
+    /// The anchor value a target object created from source object `source_id` carries.
+    pub fn anchor_of(&self, source_id: &str) -> String {
+        format!("{}/{source_id}", self.source_id)
+    }
+
+    /// Live target users anchored to source user `source_id`.
+    pub fn target_users_for(&self, source_id: &str) -> Vec<Json> {
+        let (attr, want) = (self.anchor_attribute(), self.anchor_of(source_id));
+        self.target()
+            .state()
+            .users
+            .into_iter()
+            .filter(|u| text(u, &attr).is_some_and(|a| a.eq_ignore_ascii_case(&want)))
+            .collect()
+    }
+
+    /// The one live target user anchored to source user `source_id`, if any (panics on two).
+    pub fn target_user_for(&self, source_id: &str) -> Option<Json> {
+        let mut users = self.target_users_for(source_id);
+        assert!(
+            users.len() <= 1,
+            "user {source_id} is duplicated: {users:#?}"
+        );
+        users.pop()
+    }
+
+    /// The one live target group anchored to source group `source_id`, if any (panics on two).
+    pub fn target_group_for(&self, source_id: &str) -> Option<Json> {
+        let (attr, want) = (self.anchor_attribute(), self.anchor_of(source_id));
+        let mut groups: Vec<Json> = self
+            .target()
+            .state()
+            .groups
+            .into_iter()
+            .filter(|g| text(g, &attr).is_some_and(|a| a.eq_ignore_ascii_case(&want)))
+            .collect();
+        assert!(groups.len() <= 1, "group {source_id} is duplicated");
+        groups.pop()
+    }
+
+    /// Adds an enabled internal member user to the source (`alias@contoso.onmicrosoft.com`)
+    /// and returns its id.
+    pub fn add_source_user(&self, alias: &str, display_name: &str) -> String {
+        let upn = format!("{alias}@{}", SOURCE_DOMAIN);
+        let user = self
+            .source()
+            .add_user(serde_json::json!({
+                "userPrincipalName": upn,
+                "mail": upn,
+                "displayName": display_name,
+                "givenName": display_name.split(' ').next().unwrap_or(display_name),
+                "accountEnabled": true,
+                "userType": "Member",
+                "jobTitle": "Engineer",
+                "department": "Research",
+            }))
+            .expect("the source user is added");
+        text(&user, "id").expect("a new user has an id")
+    }
+
+    /// Adds a security group to the source with `members` and returns its id.
+    pub fn add_source_group(&self, name: &str, members: &[&str]) -> String {
+        let group = self
+            .source()
+            .add_group(serde_json::json!({
+                "displayName": name,
+                "mailNickname": name.to_lowercase().replace(' ', "-"),
+                "securityEnabled": true,
+                "mailEnabled": false,
+            }))
+            .expect("the source group is added");
+        let id = text(&group, "id").expect("a new group has an id");
+        for m in members {
+            self.source().add_member(&id, m).expect("member added");
+        }
+        id
+    }
+
+    /// Asserts that the target follows the source for the job's `groups` (see
+    /// [`assert_converged`]) and holds no duplicate (see [`assert_no_duplicates`]).
+    pub fn assert_converged(&self, groups: &[String]) {
+        assert_converged(&self.source().state(), &self.target().state(), groups);
+        assert_no_duplicates(&self.target().state(), &self.anchor_attribute());
+    }
 }
+
+/// The source tenant's domain in [`World`].
+pub const SOURCE_DOMAIN: &str = "contoso.onmicrosoft.com";
 
 /// A user's or group's property as text.
 pub fn text(object: &Json, name: &str) -> Option<String> {
     object.get(name).and_then(Json::as_str).map(str::to_string)
+}
+
+/// The kind of a source group as the planner sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    /// A security group that is not mail-enabled: synchronized.
+    Security,
+    /// A Microsoft 365 (Unified) group: skipped by default.
+    Microsoft365,
+    /// A mail-enabled security group or distribution group: never synchronized.
+    MailEnabled,
+}
+
+/// Classifies a group by `securityEnabled`, `mailEnabled` and `groupTypes`.
+pub fn group_kind(group: &Json) -> GroupKind {
+    let unified = group["groupTypes"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|x| x == "Unified"));
+    if unified {
+        GroupKind::Microsoft365
+    } else if group["securityEnabled"] == true && group["mailEnabled"] == false {
+        GroupKind::Security
+    } else {
+        GroupKind::MailEnabled
+    }
+}
+
+/// Ids of the groups that are direct members of another group of `state`.
+pub fn nested_group_ids(state: &TenantState) -> BTreeSet<String> {
+    let groups: BTreeSet<String> = state.groups.iter().filter_map(|g| text(g, "id")).collect();
+    state
+        .memberships
+        .values()
+        .flatten()
+        .filter(|m| groups.contains(*m))
+        .cloned()
+        .collect()
+}
+
+/// The lower-cased mail of user `id` in `state`.
+pub fn mail_of(state: &TenantState, id: &str) -> Option<String> {
+    state
+        .users
+        .iter()
+        .find(|u| text(u, "id").as_deref() == Some(id))
+        .and_then(|u| text(u, "mail"))
+        .map(|m| m.to_lowercase())
+}
+
+/// The lower-cased mails of the user members of group `id` in `state`.
+pub fn member_mails(state: &TenantState, id: &str) -> BTreeSet<String> {
+    state
+        .memberships
+        .get(id)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| mail_of(state, m))
+        .collect()
+}
+
+/// The live target groups named `name`.
+pub fn groups_named<'a>(state: &'a TenantState, name: &str) -> Vec<&'a Json> {
+    state
+        .groups
+        .iter()
+        .filter(|g| text(g, "displayName").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .collect()
+}
+
+/// Asserts that every assigned source security group (of `groups`) exists once in the target,
+/// by name, with the same user members (compared by mail, among the users that exist in the
+/// target: disabled source users are never created), and that no other assigned group
+/// (Microsoft 365, mail-enabled) was created.
+pub fn assert_converged(source: &TenantState, target: &TenantState, groups: &[String]) {
+    let created: BTreeSet<String> = target
+        .users
+        .iter()
+        .filter_map(|u| text(u, "mail").map(|m| m.to_lowercase()))
+        .collect();
+    for group in source
+        .groups
+        .iter()
+        .filter(|g| text(g, "id").is_some_and(|id| groups.contains(&id)))
+    {
+        let name = text(group, "displayName").expect("groups have names");
+        let in_target = groups_named(target, &name);
+        if group_kind(group) != GroupKind::Security {
+            assert!(in_target.is_empty(), "unsupported group {name} was created");
+            continue;
+        }
+        assert_eq!(
+            in_target.len(),
+            1,
+            "group {name} exactly once in the target"
+        );
+        let gid = text(group, "id").expect("id");
+        let want: BTreeSet<String> = member_mails(source, &gid)
+            .intersection(&created)
+            .cloned()
+            .collect();
+        let tid = text(in_target[0], "id").expect("id");
+        assert_eq!(member_mails(target, &tid), want, "members of {name}");
+    }
+}
+
+/// Asserts that no two live target users share a mail or an anchor, and no two live target
+/// groups share an anchor or a display name.
+pub fn assert_no_duplicates(target: &TenantState, anchor_attribute: &str) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for u in &target.users {
+        if let Some(m) = text(u, "mail") {
+            *seen
+                .entry(format!("user mail {}", m.to_lowercase()))
+                .or_default() += 1;
+        }
+        if let Some(a) = text(u, anchor_attribute) {
+            *seen
+                .entry(format!("user anchor {}", a.to_lowercase()))
+                .or_default() += 1;
+        }
+    }
+    for g in &target.groups {
+        if let Some(n) = text(g, "displayName") {
+            *seen
+                .entry(format!("group name {}", n.to_lowercase()))
+                .or_default() += 1;
+        }
+        if let Some(a) = text(g, anchor_attribute) {
+            *seen
+                .entry(format!("group anchor {}", a.to_lowercase()))
+                .or_default() += 1;
+        }
+    }
+    let duplicates: Vec<_> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicates in the target: {duplicates:?}"
+    );
 }

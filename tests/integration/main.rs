@@ -1,4 +1,5 @@
 //! The one integration-test binary: each module is a group of tests across crates.
 
+mod planner_cases;
 mod sync;
 mod workspace;

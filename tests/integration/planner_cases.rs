@@ -1,0 +1,506 @@
+//! Every planner behaviour (docs/planning.md) over the real cycle: the emulator's source and
+//! target, Graph reads and writes, the state store.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use tenantsync_core::plan::{Operation, Reason};
+use tenantsync_core::sync::{RunOutcome, RunReport, SyncRequest};
+use tenantsync_emulator::SeedSpec;
+use tenantsync_tests::{
+    GroupKind, World, group_kind, groups_named, member_mails, small_seed, text,
+};
+
+/// A source with a few seeded users and no groups: each test builds its own groups.
+fn users_only() -> SeedSpec {
+    SeedSpec {
+        seed: 11,
+        users: 6,
+        ..SeedSpec::default()
+    }
+}
+
+/// The kinds of the plan's operations, in order.
+fn kinds(report: &RunReport) -> Vec<&'static str> {
+    report.plan.operations.iter().map(Operation::kind).collect()
+}
+
+/// The report's reasons about source object `id`.
+fn reasons_for(report: &RunReport, id: &str) -> Vec<Reason> {
+    report
+        .plan
+        .report
+        .iter()
+        .filter(|r| r.source_id.as_deref() == Some(id))
+        .map(|r| r.reason)
+        .collect()
+}
+
+/// Runs one cycle that must converge.
+fn converged(world: &World, job: &std::path::Path) -> RunReport {
+    let report = world.run(job, SyncRequest::default());
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}\n{}",
+        report.applied,
+        report.plan.to_json_pretty()
+    );
+    report
+}
+
+fn target_id_of(world: &World, source_user: &str) -> String {
+    text(
+        &world
+            .target_user_for(source_user)
+            .unwrap_or_else(|| panic!("no target user for {source_user}")),
+        "id",
+    )
+    .expect("id")
+}
+
+/// A world with users a, b, c in one assigned security group "Team", synchronized once.
+struct Team {
+    world: World,
+    job: std::path::PathBuf,
+    group: String,
+    a: String,
+    b: String,
+    c: String,
+}
+
+fn team(extra: &str) -> Team {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let b = world.add_source_user("bob.b", "Bob B");
+    let c = world.add_source_user("cy.c", "Cy C");
+    let group = world.add_source_group("Team", &[&a, &b, &c]);
+    let job = world.write_job(std::slice::from_ref(&group), extra);
+    converged(&world, &job);
+    Team {
+        world,
+        job,
+        group,
+        a,
+        b,
+        c,
+    }
+}
+
+#[test]
+fn users_are_created_by_invitation_as_anchored_external_members() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let report = converged(&world, &job);
+    let created = kinds(&report)
+        .iter()
+        .filter(|k| **k == "createUser")
+        .count();
+    assert!(created > 5);
+    let target = world.target().state();
+    assert_eq!(target.users.len(), created);
+    let anchor = world.anchor_attribute();
+    assert!(anchor.starts_with("extension_") && anchor.ends_with("_tenantsyncAnchor"));
+    let source = world.source().state();
+    for user in &target.users {
+        let upn = text(user, "userPrincipalName").unwrap();
+        assert!(upn.contains("#EXT#@fabrikam.onmicrosoft.com"), "{upn}");
+        assert_eq!(text(user, "userType").as_deref(), Some("Member"), "{upn}");
+        assert_eq!(text(user, "creationType").as_deref(), Some("Invitation"));
+        let mail = text(user, "mail").unwrap();
+        let from = source
+            .users
+            .iter()
+            .find(|u| text(u, "mail").is_some_and(|m| m.eq_ignore_ascii_case(&mail)))
+            .expect("every target user comes from a source user");
+        assert_eq!(
+            text(user, &anchor),
+            Some(world.anchor_of(&text(from, "id").unwrap())),
+            "{upn} carries its anchor"
+        );
+        assert_eq!(text(user, "displayName"), text(from, "displayName"));
+        assert_eq!(text(user, "jobTitle"), text(from, "jobTitle"));
+        assert_eq!(
+            from["accountEnabled"], true,
+            "disabled users are not created"
+        );
+    }
+    // Disabled members are reported, not created.
+    let disabled: Vec<String> = source
+        .users
+        .iter()
+        .filter(|u| u["accountEnabled"] == false)
+        .filter_map(|u| text(u, "id"))
+        .filter(|id| !reasons_for(&report, id).is_empty())
+        .collect();
+    for id in &disabled {
+        assert!(reasons_for(&report, id).contains(&Reason::DisabledNotProvisioned));
+        assert!(world.target_user_for(id).is_none());
+    }
+}
+
+#[test]
+fn only_changed_attributes_are_written() {
+    let t = team("");
+    t.world
+        .source()
+        .update_user(&t.a, json!({"jobTitle": "Manager"}))
+        .unwrap();
+    let report = converged(&t.world, &t.job);
+    let [
+        Operation::UpdateUser {
+            source_id, changes, ..
+        },
+    ] = report.plan.operations.as_slice()
+    else {
+        panic!("one update: {}", report.plan.to_json_pretty());
+    };
+    assert_eq!(source_id, &t.a);
+    let attrs: Vec<&str> = changes.iter().map(|c| c.attribute.as_str()).collect();
+    assert_eq!(attrs, vec!["jobTitle"]);
+    let user = t.world.target_user_for(&t.a).unwrap();
+    assert_eq!(text(&user, "jobTitle").as_deref(), Some("Manager"));
+    let log = t.world.open_state().logs(&Default::default()).unwrap();
+    let entry = log
+        .iter()
+        .find(|e| e.action == "updateUser")
+        .expect("the update is logged");
+    assert_eq!(entry.changes[0]["old"], "Engineer");
+    assert_eq!(entry.changes[0]["new"], "Manager");
+}
+
+#[test]
+fn drift_in_the_target_is_set_back() {
+    let t = team("");
+    let tid = target_id_of(&t.world, &t.b);
+    t.world
+        .target()
+        .update_user(&tid, json!({"department": "Drifted", "jobTitle": null}))
+        .unwrap();
+    let report = converged(&t.world, &t.job);
+    assert!(
+        !report.full_read,
+        "the source is read by delta; the target in full"
+    );
+    assert_eq!(kinds(&report), vec!["updateUser"]);
+    let user = t.world.target_user_for(&t.b).unwrap();
+    assert_eq!(text(&user, "department").as_deref(), Some("Research"));
+    assert_eq!(text(&user, "jobTitle").as_deref(), Some("Engineer"));
+    assert_eq!(text(&user, "id").unwrap(), tid);
+}
+
+#[test]
+fn a_disabled_source_user_is_disabled_not_deleted() {
+    let t = team("");
+    t.world
+        .source()
+        .update_user(&t.c, json!({"accountEnabled": false}))
+        .unwrap();
+    let report = converged(&t.world, &t.job);
+    let [Operation::UpdateUser { disables, .. }] = report.plan.operations.as_slice() else {
+        panic!("one update: {}", report.plan.to_json_pretty());
+    };
+    assert!(disables);
+    let user = t.world.target_user_for(&t.c).expect("still there");
+    assert_eq!(user["accountEnabled"], false);
+}
+
+#[test]
+fn unassigned_and_deleted_source_users_are_soft_deleted_then_restored_when_back() {
+    let t = team("");
+    let (ta, tb) = (target_id_of(&t.world, &t.a), target_id_of(&t.world, &t.b));
+    t.world.source().remove_member(&t.group, &t.a).unwrap();
+    t.world.source().delete_user(&t.b).unwrap();
+    let report = converged(&t.world, &t.job);
+    let mut k = kinds(&report);
+    k.sort_unstable();
+    assert_eq!(
+        k,
+        vec!["deleteUser", "deleteUser", "removeMember", "removeMember"]
+    );
+    let target = t.world.target().state();
+    let deleted: BTreeSet<String> = target
+        .deleted_items
+        .iter()
+        .filter_map(|d| text(&d.object, "id"))
+        .collect();
+    assert!(
+        deleted.contains(&ta) && deleted.contains(&tb),
+        "{deleted:?}"
+    );
+    assert!(t.world.target_user_for(&t.c).is_some());
+
+    // Back in scope within 30 days: restored, not recreated.
+    t.world.source().add_member(&t.group, &t.a).unwrap();
+    t.world.source().restore(&t.b).unwrap();
+    let report = converged(&t.world, &t.job);
+    let k = kinds(&report);
+    assert!(!k.contains(&"createUser"), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|x| **x == "restoreUser").count(),
+        2,
+        "{k:?}"
+    );
+    assert_eq!(target_id_of(&t.world, &t.a), ta);
+    assert_eq!(target_id_of(&t.world, &t.b), tb);
+    let tg = text(&t.world.target_group_for(&t.group).unwrap(), "id").unwrap();
+    let state = t.world.target().state();
+    assert_eq!(state.memberships[&tg].len(), 3, "both are members again");
+    assert!(state.deleted_items.is_empty());
+}
+
+#[test]
+fn with_user_deprovision_disable_users_leaving_scope_are_disabled() {
+    let t = team("[options]\nuser_deprovision = \"disable\"\n");
+    t.world.source().remove_member(&t.group, &t.a).unwrap();
+    t.world.source().delete_user(&t.b).unwrap();
+    let report = converged(&t.world, &t.job);
+    let k = kinds(&report);
+    assert_eq!(
+        k.iter().filter(|x| **x == "disableUser").count(),
+        2,
+        "{k:?}"
+    );
+    assert!(!k.contains(&"deleteUser"));
+    for id in [&t.a, &t.b] {
+        let user = t.world.target_user_for(id).expect("kept");
+        assert_eq!(user["accountEnabled"], false);
+    }
+    assert!(t.world.target().state().deleted_items.is_empty());
+}
+
+#[test]
+fn a_security_group_is_created_with_members_then_kept_equal_and_renamed() {
+    let t = team("");
+    let tg = t.world.target_group_for(&t.group).expect("created");
+    let tg_id = text(&tg, "id").unwrap();
+    assert_eq!(tg["securityEnabled"], true);
+    assert_eq!(tg["mailEnabled"], false);
+    assert!(text(&tg, "mailNickname").is_some());
+    let members = |w: &World| member_mails(&w.target().state(), &tg_id);
+    assert_eq!(members(&t.world).len(), 3);
+
+    let d = t.world.add_source_user("dee.d", "Dee D");
+    let src = t.world.source();
+    src.add_member(&t.group, &d).unwrap();
+    src.remove_member(&t.group, &t.a).unwrap();
+    src.update_group(&t.group, json!({"displayName": "Team Renamed"}))
+        .unwrap();
+    // A target-only member added by hand goes too (target_only_members = "remove").
+    let local = t
+        .world
+        .target()
+        .add_user(
+            json!({"userPrincipalName": "local@fabrikam.onmicrosoft.com",
+            "mail": "local@fabrikam.onmicrosoft.com", "displayName": "Local"}),
+        )
+        .unwrap();
+    let local_id = text(&local, "id").unwrap();
+    t.world.target().add_member(&tg_id, &local_id).unwrap();
+    let report = converged(&t.world, &t.job);
+    let mut k = kinds(&report);
+    k.dedup();
+    assert_eq!(
+        k,
+        vec![
+            "createUser",
+            "updateGroup",
+            "addMember",
+            "removeMember",
+            "deleteUser"
+        ]
+    );
+    let tg = t.world.target_group_for(&t.group).unwrap();
+    assert_eq!(text(&tg, "id").unwrap(), tg_id, "the same group, renamed");
+    assert_eq!(text(&tg, "displayName").as_deref(), Some("Team Renamed"));
+    let want: BTreeSet<String> = ["bob.b", "cy.c", "dee.d"]
+        .iter()
+        .map(|a| format!("{a}@contoso.onmicrosoft.com"))
+        .collect();
+    assert_eq!(members(&t.world), want);
+    assert!(
+        t.world
+            .target()
+            .state()
+            .users
+            .iter()
+            .any(|u| text(u, "id").as_deref() == Some(local_id.as_str())),
+        "an unmanaged user is never deleted"
+    );
+}
+
+#[test]
+fn microsoft_365_and_mail_enabled_groups_are_reported_and_skipped() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let report = converged(&world, &job);
+    let source = world.source().state();
+    let target = world.target().state();
+    let mut unsupported = 0;
+    for g in &source.groups {
+        if group_kind(g) == GroupKind::Security {
+            continue;
+        }
+        unsupported += 1;
+        let id = text(g, "id").unwrap();
+        assert!(
+            reasons_for(&report, &id).contains(&Reason::UnsupportedGroupType),
+            "{g}"
+        );
+        assert!(groups_named(&target, &text(g, "displayName").unwrap()).is_empty());
+    }
+    assert_eq!(unsupported, 2);
+}
+
+#[test]
+fn nested_groups_are_skipped_and_reported_or_flattened() {
+    for flatten in [false, true] {
+        let world = World::new(users_only());
+        let a = world.add_source_user("ada.a", "Ada A");
+        let b = world.add_source_user("bob.b", "Bob B");
+        let inner = world.add_source_group("Inner", &[&b]);
+        let outer = world.add_source_group("Outer", &[&a, &inner]);
+        let extra = if flatten {
+            "[options]\nnested_groups = \"flatten\"\n"
+        } else {
+            ""
+        };
+        let job = world.write_job(std::slice::from_ref(&outer), extra);
+        let report = converged(&world, &job);
+        let tg = text(&world.target_group_for(&outer).unwrap(), "id").unwrap();
+        let members = member_mails(&world.target().state(), &tg);
+        assert!(world.target_group_for(&inner).is_none(), "not assigned");
+        if flatten {
+            assert_eq!(members.len(), 2, "{members:?}");
+            assert!(world.target_user_for(&b).is_some());
+        } else {
+            assert_eq!(members.len(), 1, "{members:?}");
+            assert!(world.target_user_for(&b).is_none());
+            assert!(
+                report
+                    .plan
+                    .report
+                    .iter()
+                    .any(|r| r.reason == Reason::NestedGroupSkipped),
+                "{}",
+                report.plan.to_json_pretty()
+            );
+        }
+        assert_eq!(
+            world.target().state().memberships[&tg].len(),
+            members.len(),
+            "no group member"
+        );
+    }
+}
+
+#[test]
+fn an_existing_b2b_user_is_matched_by_mail_and_anchored() {
+    let world = World::new(users_only());
+    let existing = world
+        .target()
+        .add_user(json!({
+            "userPrincipalName": "ann.b2b_contoso.onmicrosoft.com#EXT#@fabrikam.onmicrosoft.com",
+            "mail": "Ann.B2B@contoso.onmicrosoft.com",
+            "displayName": "Ann (invited by hand)",
+            "userType": "Guest",
+            "creationType": "Invitation",
+            "externalUserState": "Accepted",
+            "accountEnabled": true,
+        }))
+        .unwrap();
+    let existing_id = text(&existing, "id").unwrap();
+    let ann = world.add_source_user("ann.b2b", "Ann B2B");
+    let group = world.add_source_group("Team", &[&ann]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    let report = converged(&world, &job);
+    assert!(
+        !kinds(&report).contains(&"createUser"),
+        "{:?}",
+        kinds(&report)
+    );
+    let user = world.target_user_for(&ann).expect("matched and anchored");
+    assert_eq!(text(&user, "id").unwrap(), existing_id);
+    assert_eq!(text(&user, "displayName").as_deref(), Some("Ann B2B"));
+    assert_eq!(world.target().state().users.len(), 1, "no duplicate");
+    let second = converged(&world, &job);
+    assert!(second.plan.operations.is_empty());
+}
+
+#[test]
+fn a_group_name_conflict_is_skipped_adopted_or_suffixed() {
+    for policy in ["skip", "adopt", "suffix"] {
+        let world = World::new(users_only());
+        let taken = world
+            .target()
+            .add_group(json!({"displayName": "Finance", "mailNickname": "finance",
+                "securityEnabled": true, "mailEnabled": false}))
+            .unwrap();
+        let taken_id = text(&taken, "id").unwrap();
+        let a = world.add_source_user("ada.a", "Ada A");
+        let group = world.add_source_group("Finance", &[&a]);
+        let job = world.write_job(
+            std::slice::from_ref(&group),
+            &format!("[options]\ngroup_name_conflict = \"{policy}\"\n"),
+        );
+        let report = converged(&world, &job);
+        let target = world.target().state();
+        let managed = world.target_group_for(&group);
+        match policy {
+            "skip" => {
+                assert!(reasons_for(&report, &group).contains(&Reason::GroupNameConflict));
+                assert!(managed.is_none());
+                assert_eq!(target.groups.len(), 1);
+                assert!(target.memberships.get(&taken_id).is_none_or(Vec::is_empty));
+            }
+            "adopt" => {
+                let g = managed.expect("adopted");
+                assert_eq!(text(&g, "id").unwrap(), taken_id);
+                assert_eq!(target.groups.len(), 1);
+                assert_eq!(member_mails(&target, &taken_id).len(), 1);
+            }
+            _ => {
+                let g = managed.expect("created with a suffix");
+                assert_eq!(text(&g, "displayName").as_deref(), Some("Finance (synced)"));
+                assert_eq!(target.groups.len(), 2);
+                assert_eq!(member_mails(&target, &text(&g, "id").unwrap()).len(), 1);
+                assert!(target.memberships.get(&taken_id).is_none_or(Vec::is_empty));
+            }
+        }
+        let again = converged(&world, &job);
+        assert!(
+            again.plan.operations.is_empty(),
+            "{policy}: {}",
+            again.plan.to_json_pretty()
+        );
+    }
+}
+
+#[test]
+fn members_not_in_scope_are_reported_and_left_out() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let guest = world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": "gus_example.com#EXT#@contoso.onmicrosoft.com",
+            "mail": "gus@example.com",
+            "displayName": "Gus Guest",
+            "userType": "Guest",
+            "creationType": "Invitation",
+        }))
+        .unwrap();
+    let guest = text(&guest, "id").unwrap();
+    let group = world.add_source_group("Team", &[&a, &guest]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    let report = converged(&world, &job);
+    let reasons: Vec<Reason> = report.plan.report.iter().map(|r| r.reason).collect();
+    assert!(reasons.contains(&Reason::NotInternalUser), "{reasons:?}");
+    assert!(reasons.contains(&Reason::MemberNotInScope), "{reasons:?}");
+    let tg = text(&world.target_group_for(&group).unwrap(), "id").unwrap();
+    let members = member_mails(&world.target().state(), &tg);
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(world.target().state().users.len(), 1);
+}

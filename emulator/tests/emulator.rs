@@ -1023,6 +1023,14 @@ fn delta_rounds() {
     let r = e.req(reqwest::Method::GET, &link, None);
     assert_eq!(r.status(), 410);
     assert!(r.headers().contains_key("location"));
+    // Tokens issued after the expiry was forced, even within the same second, are valid.
+    let (s, b) = e.get("/users/delta?$deltatoken=latest");
+    assert_eq!(s, 200);
+    let fresh = b["@odata.deltaLink"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(e.get(&fresh).0, 200);
 }
 
 #[test]

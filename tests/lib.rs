@@ -195,6 +195,18 @@ impl World {
         })
     }
 
+    /// Sets up the job's anchor extension in the target (what `tenantsync init` does), so that
+    /// dry runs work before the first real cycle. Returns the anchor attribute's name.
+    pub fn init(&self, config: &Path) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime
+            .block_on(async { Engine::open(config)?.init().await })
+            .expect("the anchor extension is set up")
+    }
+
     /// Runs cycles of `config` until one ends `Converged`, at most `max_cycles`, sleeping
     /// `pause` after each cycle that did not. A cycle that fails as a whole (an error while
     /// reading a tenant) counts as a cycle. Returns every report; panics with the last

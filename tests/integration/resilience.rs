@@ -1,0 +1,294 @@
+//! The cycle under an unfriendly Graph: throttling, server errors and timeouts, replication
+//! lag, expired delta tokens, a lost state file, and a cancelled apply.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tenantsync_core::sync::{CancelToken, Event, RunOutcome, SyncRequest};
+use tenantsync_emulator::{FaultKnobs, Knobs, LatencyKnobs, ThrottleKnobs};
+use tenantsync_tests::{World, small_seed, text};
+
+/// After the job converged under trouble: with the trouble gone, the next cycle plans nothing.
+fn assert_settled(world: &World, job: &std::path::Path, groups: &[String]) {
+    world.source().set_knobs(Knobs::default());
+    world.target().set_knobs(Knobs::default());
+    world.assert_converged(groups);
+    let report = world.run(job, SyncRequest::default());
+    assert_eq!(report.outcome, RunOutcome::Converged);
+    assert!(
+        report.plan.operations.is_empty(),
+        "{}",
+        report.plan.to_json_pretty()
+    );
+}
+
+fn count(world_counts: &std::collections::BTreeMap<String, u64>, prefix: &str) -> u64 {
+    world_counts
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn throttled_graph_is_obeyed_and_the_sync_converges() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let knobs = Knobs {
+        throttling: Some(ThrottleKnobs {
+            resource_units: 25,
+            window_ms: 1_000,
+            write_quota: 30,
+            write_window_ms: 1_000,
+        }),
+        ..Knobs::default()
+    };
+    world.source().set_knobs(knobs.clone());
+    world.target().set_knobs(knobs);
+    world.converge(&job, 5, Duration::from_secs(1));
+    let throttled = world
+        .target()
+        .request_counts()
+        .get("429")
+        .copied()
+        .unwrap_or(0)
+        + world
+            .source()
+            .request_counts()
+            .get("429")
+            .copied()
+            .unwrap_or(0);
+    assert!(throttled > 0, "the limits were small enough to throttle");
+    assert_eq!(world.target().throttle_violations(), 0);
+    assert_eq!(world.source().throttle_violations(), 0);
+    assert_settled(&world, &job, &groups);
+}
+
+#[test]
+fn server_errors_and_timeouts_are_ridden_out_without_duplicates() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "request_timeout = \"2s\"");
+    let faults = |seed| Knobs {
+        faults: Some(FaultKnobs {
+            seed,
+            error_rate: 0.15,
+            timeout_rate: 0.05,
+            timeout_ms: 300,
+            ..FaultKnobs::default()
+        }),
+        ..Knobs::default()
+    };
+    world.source().set_knobs(faults(5));
+    world.target().set_knobs(faults(9));
+    world.converge(&job, 12, Duration::from_secs(1));
+    let counts = world.target().request_counts();
+    assert!(
+        count(&counts, "fault:") > 0,
+        "faults were injected: {counts:?}"
+    );
+    assert_settled(&world, &job, &groups);
+}
+
+#[test]
+fn replication_lag_loses_no_membership_and_duplicates_nothing() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    world.target().set_knobs(Knobs {
+        replication_lag_ms: 1_500,
+        ..Knobs::default()
+    });
+    world.converge(&job, 8, Duration::from_secs(1));
+    assert_settled(&world, &job, &groups);
+}
+
+#[test]
+fn an_expired_delta_token_falls_back_to_a_full_read() {
+    for gone in [false, true] {
+        let world = World::new(small_seed());
+        let groups = world.source_group_ids();
+        let job = world.write_job(&groups, "");
+        let first = world.run(&job, SyncRequest::default());
+        assert_eq!(first.outcome, RunOutcome::Converged);
+        let group = groups
+            .iter()
+            .find(|g| world.target_group_for(g).is_some())
+            .unwrap();
+        let user = world.add_source_user("erin.expired", "Erin Expired");
+        world.source().add_member(group, &user).unwrap();
+        world.source().set_knobs(Knobs {
+            force_delta_expiry: true,
+            delta_expiry_gone: gone,
+            ..Knobs::default()
+        });
+        let second = world.run(&job, SyncRequest::default());
+        assert!(
+            second.full_read,
+            "gone={gone}: an expired token means a full read"
+        );
+        assert_eq!(
+            second.outcome,
+            RunOutcome::Converged,
+            "{:#?}",
+            second.applied
+        );
+        assert!(world.target_user_for(&user).is_some());
+        world.source().set_knobs(Knobs::default());
+        let third = world.run(&job, SyncRequest::default());
+        assert!(!third.full_read, "the fresh token is used again");
+        assert!(third.plan.operations.is_empty());
+        world.assert_converged(&groups);
+    }
+}
+
+#[test]
+fn a_deleted_state_file_duplicates_nothing() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+    let users = world.target().state().users.len();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", world.state_path().display());
+        if std::path::Path::new(&path).exists() {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let report = world.run(&job, SyncRequest::default());
+    assert!(report.full_read);
+    assert_eq!(report.outcome, RunOutcome::Converged);
+    assert!(
+        report.plan.operations.is_empty(),
+        "matched by anchor: {}",
+        report.plan.to_json_pretty()
+    );
+    assert_eq!(world.target().state().users.len(), users);
+    world.assert_converged(&groups);
+}
+
+/// When a run is cancelled.
+#[derive(Debug, Clone, Copy)]
+enum CancelAt {
+    /// From the event sink, after this many `Event::Operation` events.
+    Operations(usize),
+    /// From another thread, once this many users exist in the (slowed) target: in the
+    /// middle of the invitations.
+    Users(usize),
+}
+
+#[test]
+fn a_cancelled_apply_resumes_without_duplicates_or_lost_members() {
+    let probe = World::new(small_seed());
+    let groups = probe.source_group_ids();
+    let job = probe.write_job(&groups, "");
+    probe.init(&job);
+    let dry = probe.run(
+        &job,
+        SyncRequest {
+            dry_run: true,
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(dry.outcome, RunOutcome::DryRun);
+    assert!(
+        probe.target().state().users.is_empty(),
+        "a dry run writes nothing"
+    );
+    let users = dry
+        .plan
+        .operations
+        .iter()
+        .filter(|o| o.kind() == "createUser")
+        .count();
+    assert!(users > 10);
+    drop(probe);
+
+    for at in [
+        CancelAt::Operations(1),
+        CancelAt::Operations(users),
+        CancelAt::Users(4),
+    ] {
+        let world = World::new(small_seed());
+        let job = world.write_job(&groups, "");
+        let seen = Arc::new(AtomicUsize::new(0));
+        let cancel = CancelToken::new();
+        let sink = {
+            let (seen, cancel) = (seen.clone(), cancel.clone());
+            move |e: Event| {
+                if let (CancelAt::Operations(n), Event::Operation { .. }) = (at, e)
+                    && seen.fetch_add(1, Ordering::SeqCst) + 1 >= n
+                {
+                    cancel.cancel();
+                }
+            }
+        };
+        let watcher = if let CancelAt::Users(n) = at {
+            world.target().set_knobs(Knobs {
+                latency: Some(LatencyKnobs {
+                    fixed_ms: 30,
+                    jitter_ms: 20,
+                }),
+                ..Knobs::default()
+            });
+            let (target, cancel) = (world.target(), cancel.clone());
+            Some(std::thread::spawn(move || {
+                while target.state().users.len() < n {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                cancel.cancel();
+            }))
+        } else {
+            None
+        };
+        let report = world
+            .run_with_cancel(&job, SyncRequest::default(), &sink, &cancel)
+            .unwrap();
+        if let Some(w) = watcher {
+            w.join().unwrap();
+        }
+        world.target().set_knobs(Knobs::default());
+        assert_eq!(report.outcome, RunOutcome::Cancelled, "{at:?}");
+        assert!(report.applied.cancelled);
+        let total = report.plan.operations.len();
+        assert!(
+            report.applied.succeeded < total,
+            "{at:?}: stopped before the end ({} of {total})",
+            report.applied.succeeded
+        );
+        assert!(
+            world.target().state().groups.is_empty(),
+            "{at:?}: no group stage ran"
+        );
+        let before: Vec<String> = world
+            .target()
+            .state()
+            .users
+            .iter()
+            .filter_map(|u| text(u, "id"))
+            .collect();
+        assert!(!before.is_empty(), "{at:?}: some users were made");
+        if let CancelAt::Users(_) = at {
+            assert!(
+                before.len() < users,
+                "{at:?}: cancelled among the invitations"
+            );
+        }
+        world.converge(&job, 4, Duration::from_millis(200));
+        let now = world.target().state();
+        for id in &before {
+            assert!(
+                now.users
+                    .iter()
+                    .any(|u| text(u, "id").as_deref() == Some(id)),
+                "{at:?}: user {id} made before the cancel is kept, not made again"
+            );
+        }
+        assert_settled(&world, &job, &groups);
+    }
+}

@@ -113,6 +113,16 @@ impl World {
             .collect()
     }
 
+    /// The client secrets of the source and target apps (to check they leak nowhere).
+    pub fn secrets(&self) -> [&str; 2] {
+        [&self.source_secret, &self.target_secret]
+    }
+
+    /// The client id of the target's app.
+    pub fn target_client_id(&self) -> &str {
+        &self.target_client
+    }
+
     /// The secret file of a side, with the right (or a given wrong) secret.
     pub fn secret_file(&self, side: &str, value: Option<&str>) -> PathBuf {
         let path = self.dir.path().join(format!("{side}.secret"));

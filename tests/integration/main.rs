@@ -2,5 +2,6 @@
 
 mod planner_cases;
 mod resilience;
+mod safety;
 mod sync;
 mod workspace;

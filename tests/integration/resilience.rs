@@ -83,7 +83,12 @@ fn server_errors_and_timeouts_are_ridden_out_without_duplicates() {
     };
     world.source().set_knobs(faults(5));
     world.target().set_knobs(faults(9));
-    world.converge(&job, 12, Duration::from_secs(1));
+    let reports = world.converge(&job, 12, Duration::from_secs(1));
+    let retried: u64 = reports
+        .iter()
+        .map(|r| r.target_requests.transient_retries + r.source_requests.transient_retries)
+        .sum();
+    assert!(retried > 0, "requests were retried");
     let counts = world.target().request_counts();
     assert!(
         count(&counts, "fault:") > 0,
@@ -101,7 +106,16 @@ fn replication_lag_loses_no_membership_and_duplicates_nothing() {
         replication_lag_ms: 1_500,
         ..Knobs::default()
     });
-    world.converge(&job, 8, Duration::from_secs(1));
+    let reports = world.converge(&job, 8, Duration::from_secs(1));
+    let waited: u64 = reports
+        .iter()
+        .map(|r| r.target_requests.replication_retries)
+        .sum();
+    let failed: usize = reports.iter().map(|r| r.applied.failed.len()).sum();
+    assert!(
+        waited > 0 || failed > 0,
+        "the lag was felt (retried or escrowed)"
+    );
     assert_settled(&world, &job, &groups);
 }
 

@@ -1,0 +1,268 @@
+//! What protects the tenants and the secrets: a wrong secret writes nothing, the deletion
+//! threshold refuses, secrets stay out of every output, failing objects are escrowed.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::json;
+use tenantsync_core::plan::Operation;
+use tenantsync_core::state::LogFilter;
+use tenantsync_core::sync::{Event, NoEvents, RunOutcome, SyncRequest};
+use tenantsync_emulator::SeedSpec;
+use tenantsync_tests::{World, small_seed, text};
+
+fn users_only() -> SeedSpec {
+    SeedSpec {
+        seed: 11,
+        users: 6,
+        ..SeedSpec::default()
+    }
+}
+
+#[test]
+fn a_wrong_secret_fails_clearly_and_writes_nothing() {
+    let world = World::new(small_seed());
+    let wrong = "Wr0ng-Secret-Value~42";
+    world.secret_file("target", Some(wrong));
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let err = world
+        .try_run(&job, SyncRequest::default(), &NoEvents)
+        .expect_err("a wrong secret fails the cycle");
+    let message = err.to_string();
+    assert!(err.is_configuration(), "{message}");
+    assert!(message.contains("target"), "{message}");
+    assert!(
+        message.contains(&world.target_id) && message.contains(world.target_client_id()),
+        "names the tenant and the client: {message}"
+    );
+    assert!(message.contains("AADSTS7000215"), "{message}");
+    assert!(!message.contains(wrong), "the secret leaks: {message}");
+    assert!(
+        !format!("{err:?}").contains(wrong),
+        "the secret leaks in Debug"
+    );
+    let target = world.target().state();
+    assert!(target.users.is_empty() && target.groups.is_empty());
+    assert_eq!(
+        world
+            .target()
+            .request_counts()
+            .iter()
+            .filter(|(k, _)| k.starts_with("POST") || k.starts_with("PATCH"))
+            .count(),
+        0,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn the_deletion_threshold_refuses_and_lists_what_would_go() {
+    let world = World::new(users_only());
+    let ids: Vec<String> = (0..6)
+        .map(|i| world.add_source_user(&format!("del.user{i}"), &format!("Del User{i}")))
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let group = world.add_source_group("Team", &refs);
+    let job = world.write_job(
+        std::slice::from_ref(&group),
+        "[options]\ndeletion_threshold = 3\n",
+    );
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+    for id in &ids[..5] {
+        world.source().delete_user(id).unwrap();
+    }
+    let report = world.run(&job, SyncRequest::default());
+    assert_eq!(report.outcome, RunOutcome::Refused);
+    let refused = report.plan.refused.as_ref().expect("refused");
+    assert!(report.plan.operations.is_empty());
+    let going: Vec<&str> = refused
+        .would_deprovision
+        .iter()
+        .filter_map(|o| match o {
+            Operation::DeleteUser { source_id, .. } => Some(source_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(going.len(), 5, "{}", report.plan.to_json_pretty());
+    let target = world.target().state();
+    assert_eq!(target.users.len(), 6, "nothing deleted");
+    assert!(target.deleted_items.is_empty());
+    assert_eq!(report.applied.succeeded, 0);
+
+    // Allowed once: the deletions go through.
+    let report = world.run(
+        &job,
+        SyncRequest {
+            allow_deletes: true,
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(report.outcome, RunOutcome::Converged);
+    assert_eq!(world.target().state().users.len(), 1);
+}
+
+#[test]
+fn secrets_appear_nowhere_and_the_log_has_old_and_new_values() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let events = Mutex::new(Vec::new());
+    let sink = |e: Event| events.lock().unwrap().push(e);
+    let first = world
+        .try_run(&job, SyncRequest::default(), &sink)
+        .expect("runs");
+    assert_eq!(first.outcome, RunOutcome::Converged);
+    let user = world
+        .open_state()
+        .anchors()
+        .unwrap()
+        .into_keys()
+        .find(|id| world.target_user_for(id).is_some())
+        .expect("a synchronized user");
+    world
+        .source()
+        .update_user(&user, json!({"jobTitle": "Chief Tester"}))
+        .unwrap();
+    let second = world
+        .try_run(&job, SyncRequest::default(), &sink)
+        .expect("runs");
+    assert_eq!(second.outcome, RunOutcome::Converged);
+    // A dry run, and a failing run with a wrong secret, leave nothing either.
+    let dry = world.run(
+        &job,
+        SyncRequest {
+            dry_run: true,
+            ..SyncRequest::default()
+        },
+    );
+    world.secret_file("source", Some("Another-Wrong-Secret~7"));
+    let failed = world
+        .try_run(&job, SyncRequest::default(), &sink)
+        .expect_err("wrong secret");
+
+    let state = world.state_path();
+    let mut haystack: Vec<(String, Vec<u8>)> = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", state.display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            haystack.push((path, bytes));
+        }
+    }
+    assert!(!haystack.is_empty(), "the state file exists");
+    for (name, report) in [("first", &first), ("second", &second), ("dry", &dry)] {
+        haystack.push((
+            format!("{name} report"),
+            serde_json::to_vec(report).unwrap(),
+        ));
+        haystack.push((
+            format!("{name} plan"),
+            report.plan.to_json_pretty().into_bytes(),
+        ));
+    }
+    haystack.push((
+        "events".into(),
+        serde_json::to_vec(&*events.lock().unwrap()).unwrap(),
+    ));
+    haystack.push(("error".into(), format!("{failed} {failed:?}").into_bytes()));
+    let log = world.open_state().logs(&LogFilter::default()).unwrap();
+    haystack.push(("log".into(), serde_json::to_vec(&log).unwrap()));
+    for secret in world
+        .secrets()
+        .into_iter()
+        .chain(["Another-Wrong-Secret~7"])
+    {
+        for (name, bytes) in &haystack {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the secret {secret} appears in {name}"
+            );
+        }
+    }
+
+    // The provisioning log: one entry per object and action, with old and new values.
+    let created = log
+        .iter()
+        .find(|e| e.action == "createUser" && e.source_id.as_deref() == Some(user.as_str()))
+        .expect("the creation is logged");
+    assert_eq!(created.status, "success");
+    assert!(created.target_id.is_some());
+    assert!(
+        created
+            .changes
+            .as_array()
+            .is_some_and(|c| c.iter().any(|x| x["attribute"] == "displayName")),
+        "{}",
+        created.changes
+    );
+    let updated = log
+        .iter()
+        .find(|e| e.action == "updateUser" && e.source_id.as_deref() == Some(user.as_str()))
+        .expect("the update is logged");
+    assert_eq!(updated.changes[0]["attribute"], "jobTitle");
+    assert_eq!(updated.changes[0]["new"], "Chief Tester");
+    assert!(!updated.changes[0]["old"].is_null());
+    assert!(log.iter().any(|e| e.action == "createGroup"));
+    assert!(
+        log.iter().any(|e| e.kind == "membership")
+            || first
+                .plan
+                .operations
+                .iter()
+                .all(|o| o.kind() != "addMember")
+    );
+}
+
+#[test]
+fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let broken = world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": "eve.escrow@contoso.onmicrosoft.com",
+            "mail": "eve.escrow@invalid",
+            "displayName": "Eve Escrow",
+            "accountEnabled": true,
+            "userType": "Member",
+        }))
+        .unwrap();
+    let eve = text(&broken, "id").unwrap();
+    let group = world.add_source_group("Team", &[&a, &eve]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Escrowed, "{:#?}", first.applied);
+    assert_eq!(first.applied.failed.len(), 1, "{:#?}", first.applied);
+    assert_eq!(first.applied.failed[0].op, "createUser");
+    assert!(world.target_user_for(&a).is_some(), "the others still sync");
+    let tg = world
+        .target_group_for(&group)
+        .expect("the group is created");
+    assert_eq!(
+        world.target().state().memberships[&text(&tg, "id").unwrap()].len(),
+        1
+    );
+    let escrows = world.open_state().escrows().unwrap();
+    let escrow = escrows
+        .iter()
+        .find(|e| e.object_key == format!("user:{eve}"))
+        .expect("escrowed");
+    assert_eq!(escrow.attempts, 1);
+    assert!(escrow.next_attempt_at > escrow.first_failed_at);
+    assert!(!escrow.error_message.is_empty());
+
+    // The cause goes away: a later cycle provisions it and clears the escrow.
+    world
+        .source()
+        .update_user(&eve, json!({"mail": "eve.escrow@contoso.onmicrosoft.com"}))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_100));
+    let reports = world.converge(&job, 4, Duration::from_secs(1));
+    assert!(reports.iter().all(|r| r.applied.failed.is_empty()));
+    assert!(world.target_user_for(&eve).is_some());
+    assert!(world.open_state().escrows().unwrap().is_empty());
+    world.assert_converged(std::slice::from_ref(&group));
+}

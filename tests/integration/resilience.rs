@@ -6,8 +6,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tenantsync_core::sync::{CancelToken, Event, RunOutcome, SyncRequest};
-use tenantsync_emulator::{FaultKnobs, Knobs, LatencyKnobs, ThrottleKnobs};
+use tenantsync_emulator::{FaultKnobs, Knobs, LatencyKnobs, SeedSpec, ThrottleKnobs};
 use tenantsync_tests::{World, small_seed, text};
+
+/// A small source, for the tests whose every request may be slow.
+fn tiny_seed() -> SeedSpec {
+    SeedSpec {
+        seed: 4,
+        users: 16,
+        security_groups: 3,
+        avg_members: 6,
+        ..SeedSpec::default()
+    }
+}
 
 /// After the job converged under trouble: with the trouble gone, the next cycle plans nothing.
 fn assert_settled(world: &World, job: &std::path::Path, groups: &[String]) {
@@ -68,7 +79,7 @@ fn throttled_graph_is_obeyed_and_the_sync_converges() {
 
 #[test]
 fn server_errors_and_timeouts_are_ridden_out_without_duplicates() {
-    let world = World::new(small_seed());
+    let world = World::new(tiny_seed());
     let groups = world.source_group_ids();
     let job = world.write_job(&groups, "request_timeout = \"2s\"");
     let faults = |seed| Knobs {
@@ -94,6 +105,25 @@ fn server_errors_and_timeouts_are_ridden_out_without_duplicates() {
         count(&counts, "fault:") > 0,
         "faults were injected: {counts:?}"
     );
+    assert_settled(&world, &job, &groups);
+}
+
+#[test]
+fn dropped_connections_duplicate_nothing() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    world.target().set_knobs(Knobs {
+        faults: Some(FaultKnobs {
+            seed: 21,
+            drop_rate: 0.1,
+            ..FaultKnobs::default()
+        }),
+        ..Knobs::default()
+    });
+    world.converge(&job, 12, Duration::from_secs(1));
+    let counts = world.target().request_counts();
+    assert!(count(&counts, "fault:drop") > 0, "{counts:?}");
     assert_settled(&world, &job, &groups);
 }
 

@@ -70,6 +70,10 @@ pub(crate) struct Applier<'a> {
     /// Source ids whose operation failed or was skipped: their dependents are skipped.
     blocked: HashSet<String>,
     escrows: BTreeMap<String, Escrow>,
+    /// Target users that already carry an anchor (target id -> anchor), from the observed
+    /// target: an invitation answered with one of them names a user this operation must not
+    /// take over.
+    anchored: HashMap<String, String>,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -229,10 +233,19 @@ impl<'a> Applier<'a> {
             created: HashMap::new(),
             blocked: HashSet::new(),
             escrows,
+            anchored: HashMap::new(),
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
         })
+    }
+
+    /// The target users that carry an anchor (target id -> anchor value) when the plan was
+    /// made. Creating a user whose invitation returns one of them fails instead of
+    /// overwriting that anchor: the address belongs to an object managed from elsewhere.
+    pub fn with_anchored(mut self, anchored: HashMap<String, String>) -> Self {
+        self.anchored = anchored;
+        self
     }
 
     /// Applies the operations in order, one stage (a run of the same kind) at a time.
@@ -550,6 +563,28 @@ impl<'a> Applier<'a> {
                 continue;
             };
             match result {
+                Ok(inv)
+                    if self
+                        .anchored
+                        .contains_key(&inv.user_id.to_ascii_lowercase()) =>
+                {
+                    // Graph answers an invitation of an address that a user already has with
+                    // that user. It carries an anchor (another source's, or another object's
+                    // of this one): never take it over.
+                    let anchor = &self.anchored[&inv.user_id.to_ascii_lowercase()];
+                    let Operation::CreateUser { invitation, .. } = op else {
+                        continue;
+                    };
+                    let failed = Failed {
+                        code: None,
+                        message: format!(
+                            "the address {} belongs to target user {}, which is anchored to {anchor}; it is left alone. Give the source user another address, or remove that user's anchor if it should be managed by this job",
+                            invitation.email, inv.user_id
+                        ),
+                        request_id: None,
+                    };
+                    self.finish(op, Some(&inv.user_id), Err(failed))?;
+                }
                 Ok(inv) => {
                     // Recorded before the attributes are written: after a crash here the next
                     // cycle matches this user through the state (or by mail) and anchors it.

@@ -502,6 +502,15 @@ impl Engine {
         } else {
             started_at
         };
+        let anchored: std::collections::HashMap<String, String> = target
+            .users
+            .iter()
+            .filter_map(|u| {
+                u.text(&options.anchor_attribute)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| (u.id.to_ascii_lowercase(), a))
+            })
+            .collect();
         let applied = apply::Applier::new(
             &target_client,
             self.state()?,
@@ -513,6 +522,7 @@ impl Engine {
             escrow_base,
             concurrency,
         )?
+        .with_anchored(anchored)
         .apply(&plan.operations)
         .await?;
 

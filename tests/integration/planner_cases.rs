@@ -504,3 +504,161 @@ fn members_not_in_scope_are_reported_and_left_out() {
     assert_eq!(members.len(), 1, "{members:?}");
     assert_eq!(world.target().state().users.len(), 1);
 }
+
+#[test]
+fn an_object_anchored_to_another_source_is_never_touched() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let group = world.add_source_group("Team", &[&a]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    let anchor = world.init(&job);
+    let foreign = world
+        .target()
+        .add_user(json!({
+            "userPrincipalName": "ada.a_contoso.onmicrosoft.com#EXT#@fabrikam.onmicrosoft.com",
+            "mail": "ada.a@contoso.onmicrosoft.com",
+            "displayName": "Ada from another sync",
+            "userType": "Member",
+            "creationType": "Invitation",
+            "accountEnabled": true,
+            anchor.clone(): "00000000-0000-0000-0000-00000000abcd/1234",
+        }))
+        .unwrap();
+    let foreign_id = text(&foreign, "id").unwrap();
+    let report = world.run(&job, SyncRequest::default());
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Escrowed,
+        "{:#?}",
+        report.applied
+    );
+    let failure = &report.applied.failed[0];
+    assert_eq!(failure.op, "createUser");
+    assert!(
+        failure
+            .message
+            .contains("00000000-0000-0000-0000-00000000abcd/1234"),
+        "{}",
+        failure.message
+    );
+    let target = world.target().state();
+    assert_eq!(target.users.len(), 1, "no second user either");
+    let now = target
+        .users
+        .iter()
+        .find(|u| text(u, "id").as_deref() == Some(foreign_id.as_str()))
+        .expect("still there");
+    assert_eq!(
+        text(now, &anchor).as_deref(),
+        Some("00000000-0000-0000-0000-00000000abcd/1234"),
+        "the other job's anchor is kept: {}",
+        report.plan.to_json_pretty()
+    );
+    assert_eq!(
+        text(now, "displayName").as_deref(),
+        Some("Ada from another sync")
+    );
+}
+
+#[test]
+fn deleted_or_unassigned_groups_follow_group_deprovision() {
+    for policy in ["delete", "none"] {
+        let world = World::new(users_only());
+        let a = world.add_source_user("ada.a", "Ada A");
+        let b = world.add_source_user("bob.b", "Bob B");
+        let gone = world.add_source_group("Gone", &[&a]);
+        let kept = world.add_source_group("Kept", &[&a, &b]);
+        let dropped = world.add_source_group("Dropped", &[&b]);
+        let all = vec![gone.clone(), kept.clone(), dropped.clone()];
+        let extra = format!("[options]\ngroup_deprovision = \"{policy}\"\n");
+        let job = world.write_job(&all, &extra);
+        converged(&world, &job);
+        let (tgone, tdropped) = (
+            text(&world.target_group_for(&gone).unwrap(), "id").unwrap(),
+            text(&world.target_group_for(&dropped).unwrap(), "id").unwrap(),
+        );
+        world.source().delete_group(&gone).unwrap();
+        // `dropped` is no longer assigned.
+        let job = world.write_job(&[gone.clone(), kept.clone()], &extra);
+        let report = converged(&world, &job);
+        let target = world.target().state();
+        let live = |id: &str| {
+            target
+                .groups
+                .iter()
+                .any(|g| text(g, "id").as_deref() == Some(id))
+        };
+        let deletes = kinds(&report)
+            .iter()
+            .filter(|k| **k == "deleteGroup")
+            .count();
+        if policy == "delete" {
+            assert_eq!(deletes, 2, "{}", report.plan.to_json_pretty());
+            assert!(!live(&tgone) && !live(&tdropped));
+        } else {
+            assert_eq!(deletes, 0);
+            assert!(live(&tgone) && live(&tdropped));
+        }
+        assert!(world.target_group_for(&kept).is_some());
+        assert_eq!(
+            target.users.len(),
+            2,
+            "both users are still in scope through Kept"
+        );
+    }
+}
+
+#[test]
+fn microsoft_365_groups_as_security_and_target_only_members_kept() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let m365 = world
+        .source()
+        .add_group(
+            json!({"displayName": "Project X", "mailNickname": "projectx",
+            "mailEnabled": true, "securityEnabled": false, "groupTypes": ["Unified"]}),
+        )
+        .unwrap();
+    let m365 = text(&m365, "id").unwrap();
+    world.source().add_member(&m365, &a).unwrap();
+    let job = world.write_job(
+        std::slice::from_ref(&m365),
+        "[options]\nm365_groups = \"as-security\"\ntarget_only_members = \"keep-unmanaged\"\n",
+    );
+    converged(&world, &job);
+    let tg = world
+        .target_group_for(&m365)
+        .expect("synchronized as a security group");
+    assert_eq!(tg["securityEnabled"], true);
+    assert_eq!(tg["mailEnabled"], false);
+    let tg = text(&tg, "id").unwrap();
+    let local = world
+        .target()
+        .add_user(
+            json!({"userPrincipalName": "local@fabrikam.onmicrosoft.com",
+            "mail": "local@fabrikam.onmicrosoft.com", "displayName": "Local"}),
+        )
+        .unwrap();
+    world
+        .target()
+        .add_member(&tg, &text(&local, "id").unwrap())
+        .unwrap();
+    let report = converged(&world, &job);
+    assert!(report.plan.operations.is_empty(), "{:?}", kinds(&report));
+    assert_eq!(world.target().state().memberships[&tg].len(), 2);
+}
+
+#[test]
+fn a_user_disabled_in_both_tenants_is_kept_when_leaving_scope() {
+    let t = team("");
+    t.world
+        .source()
+        .update_user(&t.a, json!({"accountEnabled": false}))
+        .unwrap();
+    converged(&t.world, &t.job);
+    t.world.source().remove_member(&t.group, &t.a).unwrap();
+    let report = converged(&t.world, &t.job);
+    assert!(reasons_for(&report, &t.a).contains(&Reason::DisabledUserKept));
+    let user = t.world.target_user_for(&t.a).expect("kept");
+    assert_eq!(user["accountEnabled"], false);
+}

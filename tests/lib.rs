@@ -135,8 +135,9 @@ impl World {
         path
     }
 
-    /// Writes `job.toml` assigning `groups`, with `extra` TOML appended (an `[options]` or
-    /// `[sync]` table). Returns its path.
+    /// Writes `job.toml` assigning `groups`. `extra` is appended inside the `[sync]` table,
+    /// which holds `escrow_retry = "1s"` and `quarantine_min_failures = 1000` unless `extra`
+    /// sets them: `[sync]` keys first, then other tables such as `[options]`. Returns its path.
     pub fn write_job(&self, groups: &[String], extra: &str) -> PathBuf {
         let base = self.emulator.base_url();
         let ca = self
@@ -159,8 +160,16 @@ impl World {
             )
         };
         let groups: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
+        let sync: String = [
+            ("escrow_retry", "\"1s\""),
+            ("quarantine_min_failures", "1000"),
+        ]
+        .iter()
+        .filter(|(key, _)| !extra.lines().any(|l| l.trim_start().starts_with(key)))
+        .map(|(key, value)| format!("{key} = {value}\n"))
+        .collect();
         let text = format!(
-            "name = \"test\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n\n{}\n{}\n[sync]\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000\n\n{extra}\n",
+            "name = \"test\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n\n{}\n{}\n[sync]\n{sync}\n{extra}\n",
             groups.join(", "),
             side("source", &self.source_id, &self.source_client),
             side("target", &self.target_id, &self.target_client),

@@ -266,3 +266,55 @@ fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
     assert!(world.open_state().escrows().unwrap().is_empty());
     world.assert_converged(std::slice::from_ref(&group));
 }
+
+#[test]
+fn an_escrowed_object_waits_but_on_demand_provisions_it_now() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let broken = world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": "eve.escrow@contoso.onmicrosoft.com",
+            "mail": "eve.escrow@invalid",
+            "displayName": "Eve Escrow",
+            "accountEnabled": true,
+        }))
+        .unwrap();
+    let eve = text(&broken, "id").unwrap();
+    let group = world.add_source_group("Team", &[&a, &eve]);
+    let job = world.write_job(std::slice::from_ref(&group), "escrow_retry = \"1h\"");
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Escrowed);
+    world
+        .source()
+        .update_user(&eve, json!({"mail": "eve.escrow@contoso.onmicrosoft.com"}))
+        .unwrap();
+
+    // Within the escrow wait, a cycle leaves it alone.
+    let waiting = world.run(&job, SyncRequest::default());
+    assert_eq!(
+        waiting.outcome,
+        RunOutcome::Escrowed,
+        "{:#?}",
+        waiting.applied
+    );
+    assert!(waiting.applied.failed.is_empty());
+    assert!(waiting.applied.skipped >= 1);
+    assert!(world.target_user_for(&eve).is_none());
+
+    // On demand, now.
+    let now = world.run(
+        &job,
+        SyncRequest {
+            only: Some(eve.clone()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(now.outcome, RunOutcome::Converged, "{:#?}", now.applied);
+    assert!(world.target_user_for(&eve).is_some());
+    assert!(world.open_state().escrows().unwrap().is_empty());
+    // Its membership follows with the next cycle (on demand for a user touches only it).
+    let next = world.run(&job, SyncRequest::default());
+    assert_eq!(next.outcome, RunOutcome::Converged, "{:#?}", next.applied);
+    world.assert_converged(std::slice::from_ref(&group));
+}

@@ -336,3 +336,73 @@ fn a_cancelled_apply_resumes_without_duplicates_or_lost_members() {
         assert_settled(&world, &job, &groups);
     }
 }
+
+#[test]
+fn large_groups_under_replication_lag_keep_every_member() {
+    // More than 20 members: the first 20 are bound at creation, the rest added to a group
+    // that is itself still replicating; later a new user joins an existing group.
+    let world = World::new(SeedSpec {
+        seed: 12,
+        users: 60,
+        security_groups: 2,
+        avg_members: 30,
+        ..SeedSpec::default()
+    });
+    let groups = world.source_group_ids();
+    let state = world.source().state();
+    assert!(
+        groups.iter().any(|g| state.memberships[g].len() > 20),
+        "a group over 20 members"
+    );
+    let job = world.write_job(&groups, "");
+    world.target().set_knobs(Knobs {
+        replication_lag_ms: 1_200,
+        ..Knobs::default()
+    });
+    world.converge(&job, 8, Duration::from_secs(1));
+    world.assert_converged(&groups);
+
+    let newcomer = world.add_source_user("nora.new", "Nora New");
+    world.source().add_member(&groups[0], &newcomer).unwrap();
+    world.converge(&job, 8, Duration::from_secs(1));
+    assert!(world.target_user_for(&newcomer).is_some());
+    assert_settled(&world, &job, &groups);
+}
+
+#[test]
+fn group_members_delivered_in_slices_are_merged() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    world.source().set_knobs(Knobs {
+        delta_members_per_object: 3,
+        ..Knobs::default()
+    });
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Converged, "{:#?}", first.applied);
+    world.assert_converged(&groups);
+
+    // Several membership changes in one group, read by delta in slices.
+    let group = groups
+        .iter()
+        .find(|g| world.target_group_for(g).is_some())
+        .unwrap()
+        .clone();
+    let joined: Vec<String> = (0..5)
+        .map(|i| world.add_source_user(&format!("slice.user{i}"), &format!("Slice User{i}")))
+        .collect();
+    for u in &joined {
+        world.source().add_member(&group, u).unwrap();
+    }
+    let state = world.source().state();
+    for m in state.memberships[&group].iter().filter(|m| !joined.contains(m)).take(2) {
+        world.source().remove_member(&group, m).unwrap();
+    }
+    let second = world.run(&job, SyncRequest::default());
+    assert!(!second.full_read);
+    assert_eq!(second.outcome, RunOutcome::Converged, "{:#?}", second.applied);
+    world.assert_converged(&groups);
+    world.source().set_knobs(Knobs::default());
+    let third = world.run(&job, SyncRequest::default());
+    assert!(third.plan.operations.is_empty(), "{}", third.plan.to_json_pretty());
+}

@@ -662,3 +662,28 @@ fn a_user_disabled_in_both_tenants_is_kept_when_leaving_scope() {
     let user = t.world.target_user_for(&t.a).expect("kept");
     assert_eq!(user["accountEnabled"], false);
 }
+
+#[test]
+fn a_source_user_turned_guest_leaves_and_a_new_mail_flows() {
+    let t = team("");
+    t.world
+        .source()
+        .update_user(&t.a, json!({"userType": "Guest"}))
+        .unwrap();
+    t.world
+        .source()
+        .update_user(&t.b, json!({"mail": "bob.renamed@contoso.onmicrosoft.com"}))
+        .unwrap();
+    let tb = target_id_of(&t.world, &t.b);
+    let report = converged(&t.world, &t.job);
+    assert!(reasons_for(&report, &t.a).contains(&Reason::NotInternalUser));
+    assert!(t.world.target_user_for(&t.a).is_none(), "deprovisioned");
+    let b = t.world.target_user_for(&t.b).expect("kept");
+    assert_eq!(text(&b, "id").unwrap(), tb, "the same user, not a new one");
+    assert_eq!(
+        text(&b, "mail").as_deref(),
+        Some("bob.renamed@contoso.onmicrosoft.com")
+    );
+    let again = converged(&t.world, &t.job);
+    assert!(again.plan.operations.is_empty(), "{:?}", kinds(&again));
+}

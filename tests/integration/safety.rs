@@ -318,3 +318,32 @@ fn an_escrowed_object_waits_but_on_demand_provisions_it_now() {
     assert_eq!(next.outcome, RunOutcome::Converged, "{:#?}", next.applied);
     world.assert_converged(std::slice::from_ref(&group));
 }
+
+#[test]
+fn a_dry_run_writes_nothing() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    world.init(&job);
+    world.target().reset_counts();
+    let report = world.run(
+        &job,
+        SyncRequest {
+            dry_run: true,
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(report.outcome, RunOutcome::DryRun);
+    assert!(report.plan.operations.len() > 10);
+    assert_eq!(report.applied.succeeded, 0);
+    let writes: Vec<_> = world
+        .target()
+        .request_counts()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("GET") && k != "429")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    let target = world.target().state();
+    assert!(target.users.is_empty() && target.groups.is_empty());
+    assert!(world.open_state().anchors().unwrap().is_empty());
+}

@@ -585,6 +585,27 @@ impl<'a> Applier<'a> {
                     };
                     self.finish(op, Some(&inv.user_id), Err(failed))?;
                 }
+                Ok(inv)
+                    if self
+                        .created
+                        .values()
+                        .any(|t| t.eq_ignore_ascii_case(&inv.user_id)) =>
+                {
+                    // Two source users with one address: the second invitation returned the
+                    // user just made for the first. One target user never has two sources.
+                    let Operation::CreateUser { invitation, .. } = op else {
+                        continue;
+                    };
+                    let failed = Failed {
+                        code: None,
+                        message: format!(
+                            "the address {} was invited for another source user in this cycle (target user {}); two source users cannot share one target user: give one of them another address",
+                            invitation.email, inv.user_id
+                        ),
+                        request_id: None,
+                    };
+                    self.finish(op, Some(&inv.user_id), Err(failed))?;
+                }
                 Ok(inv) => {
                     // Recorded before the attributes are written: after a crash here the next
                     // cycle matches this user through the state (or by mail) and anchors it.

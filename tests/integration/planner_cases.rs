@@ -687,3 +687,59 @@ fn a_source_user_turned_guest_leaves_and_a_new_mail_flows() {
     let again = converged(&t.world, &t.job);
     assert!(again.plan.operations.is_empty(), "{:?}", kinds(&again));
 }
+
+#[test]
+fn two_source_users_with_one_address_never_share_a_target_user() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let twin = world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": "ada.twin@contoso.onmicrosoft.com",
+            "mail": "ada.a@contoso.onmicrosoft.com",
+            "displayName": "Ada Twin",
+            "accountEnabled": true,
+        }))
+        .unwrap();
+    let twin = text(&twin, "id").unwrap();
+    let group = world.add_source_group("Team", &[&a, &twin]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    let mut owners = Vec::new();
+    for cycle in 0..3 {
+        let report = world.run(&job, SyncRequest::default());
+        let target = world.target().state();
+        assert_eq!(target.users.len(), 1, "one address, one target user");
+        owners.push(text(&target.users[0], &world.anchor_attribute()));
+        assert_eq!(
+            report.outcome,
+            RunOutcome::Escrowed,
+            "{:#?}",
+            report.applied
+        );
+        if cycle == 0 {
+            assert_eq!(report.applied.failed.len(), 1, "{:#?}", report.applied);
+            assert!(
+                report.applied.failed[0]
+                    .message
+                    .contains("ada.a@contoso.onmicrosoft.com")
+            );
+        }
+    }
+    let claimed: Vec<String> = world
+        .open_state()
+        .anchors()
+        .unwrap()
+        .into_iter()
+        .filter(|(source, _)| *source == a || *source == twin)
+        .map(|(_, target)| target)
+        .collect();
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the state gives the target user one source"
+    );
+    assert!(
+        owners.windows(2).all(|w| w[0] == w[1]),
+        "the target user's anchor flips between source users: {owners:?}"
+    );
+}

@@ -395,14 +395,27 @@ fn group_members_delivered_in_slices_are_merged() {
         world.source().add_member(&group, u).unwrap();
     }
     let state = world.source().state();
-    for m in state.memberships[&group].iter().filter(|m| !joined.contains(m)).take(2) {
+    for m in state.memberships[&group]
+        .iter()
+        .filter(|m| !joined.contains(m))
+        .take(2)
+    {
         world.source().remove_member(&group, m).unwrap();
     }
     let second = world.run(&job, SyncRequest::default());
     assert!(!second.full_read);
-    assert_eq!(second.outcome, RunOutcome::Converged, "{:#?}", second.applied);
+    assert_eq!(
+        second.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        second.applied
+    );
     world.assert_converged(&groups);
     world.source().set_knobs(Knobs::default());
     let third = world.run(&job, SyncRequest::default());
-    assert!(third.plan.operations.is_empty(), "{}", third.plan.to_json_pretty());
+    assert!(
+        third.plan.operations.is_empty(),
+        "{}",
+        third.plan.to_json_pretty()
+    );
 }

@@ -59,6 +59,29 @@ fn throttled_graph_is_obeyed_and_the_sync_converges() {
     world.source().set_knobs(knobs.clone());
     world.target().set_knobs(knobs);
     world.converge(&job, 5, Duration::from_secs(1));
+    // Many updates and removals at once: `$batch` requests whose items get their own 429s.
+    let source = world.source();
+    let state = source.state();
+    for user in state.users.iter().filter_map(|u| text(u, "id")) {
+        source
+            .update_user(&user, serde_json::json!({"jobTitle": "Throttled Title"}))
+            .unwrap();
+    }
+    for group in &groups {
+        for member in state.memberships[group].iter().take(2) {
+            source.remove_member(group, member).unwrap();
+        }
+    }
+    let reports = world.converge(&job, 5, Duration::from_secs(1));
+    assert!(
+        reports[0]
+            .plan
+            .operations
+            .iter()
+            .filter(|o| o.kind() == "updateUser")
+            .count()
+            > 20
+    );
     let throttled = world
         .target()
         .request_counts()

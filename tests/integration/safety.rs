@@ -347,3 +347,62 @@ fn a_dry_run_writes_nothing() {
     assert!(target.users.is_empty() && target.groups.is_empty());
     assert!(world.open_state().anchors().unwrap().is_empty());
 }
+
+#[test]
+fn a_cycle_that_mostly_fails_quarantines_the_job() {
+    let world = World::new(users_only());
+    let broken: Vec<String> = (0..4)
+        .map(|i| {
+            let u = world
+                .source()
+                .add_user(json!({
+                    "userPrincipalName": format!("bad{i}@contoso.onmicrosoft.com"),
+                    "mail": format!("bad{i}@invalid"),
+                    "displayName": format!("Bad {i}"),
+                    "accountEnabled": true,
+                }))
+                .unwrap();
+            text(&u, "id").unwrap()
+        })
+        .collect();
+    let refs: Vec<&str> = broken.iter().map(String::as_str).collect();
+    let group = world.add_source_group("Broken", &refs);
+    let job = world.write_job(
+        std::slice::from_ref(&group),
+        "quarantine_min_failures = 3\nquarantine_percent = 50.0",
+    );
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Quarantined, "{:#?}", first.applied);
+    let q = first.quarantine.as_ref().expect("quarantine");
+    assert_eq!(q.reason, "EncounteredEscrowProportionThreshold");
+    assert!(q.next_attempt_at > first.started_at);
+    assert!(world.open_state().quarantine().unwrap().is_some());
+
+    // The next cycle does not run at all.
+    world.target().reset_counts();
+    let second = world.run(&job, SyncRequest::default());
+    assert_eq!(second.outcome, RunOutcome::Quarantined);
+    assert!(second.plan.operations.is_empty());
+    let writes = world
+        .target()
+        .request_counts()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("GET"))
+        .count();
+    assert_eq!(writes, 0, "a quarantined job writes nothing");
+
+    // On demand still runs for the object an admin fixed.
+    world
+        .source()
+        .update_user(&broken[0], json!({"mail": "bad0@contoso.onmicrosoft.com"}))
+        .unwrap();
+    let fixed = world.run(
+        &job,
+        SyncRequest {
+            only: Some(broken[0].clone()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(fixed.applied.failed.len(), 0, "{:#?}", fixed.applied);
+    assert!(world.target_user_for(&broken[0]).is_some());
+}

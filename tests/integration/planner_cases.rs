@@ -743,3 +743,33 @@ fn two_source_users_with_one_address_never_share_a_target_user() {
         "the target user's anchor flips between source users: {owners:?}"
     );
 }
+
+#[test]
+fn flattened_groups_follow_changes_inside_nested_groups_by_delta() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let b = world.add_source_user("bob.b", "Bob B");
+    let deep = world.add_source_group("Deep", &[&b]);
+    let inner = world.add_source_group("Inner", &[&deep]);
+    let outer = world.add_source_group("Outer", &[&a, &inner]);
+    let job = world.write_job(
+        std::slice::from_ref(&outer),
+        "[options]\nnested_groups = \"flatten\"\n",
+    );
+    converged(&world, &job);
+    let tg = text(&world.target_group_for(&outer).unwrap(), "id").unwrap();
+    assert_eq!(member_mails(&world.target().state(), &tg).len(), 2);
+
+    // A user joins the deepest group; another leaves it.
+    let c = world.add_source_user("cy.c", "Cy C");
+    world.source().add_member(&deep, &c).unwrap();
+    world.source().remove_member(&deep, &b).unwrap();
+    let report = converged(&world, &job);
+    assert!(!report.full_read);
+    let want: BTreeSet<String> = ["ada.a", "cy.c"]
+        .iter()
+        .map(|x| format!("{x}@contoso.onmicrosoft.com"))
+        .collect();
+    assert_eq!(member_mails(&world.target().state(), &tg), want);
+    assert!(world.target_user_for(&b).is_none(), "left the scope");
+}

@@ -773,3 +773,44 @@ fn flattened_groups_follow_changes_inside_nested_groups_by_delta() {
     assert_eq!(member_mails(&world.target().state(), &tg), want);
     assert!(world.target_user_for(&b).is_none(), "left the scope");
 }
+
+#[test]
+fn a_target_user_deleted_by_hand_is_restored_or_recreated() {
+    let t = team("");
+    let (ta, tb) = (target_id_of(&t.world, &t.a), target_id_of(&t.world, &t.b));
+    t.world.target().delete_user(&ta).unwrap();
+    t.world.target().hard_delete(&tb).unwrap();
+    let report = converged(&t.world, &t.job);
+    let k = kinds(&report);
+    assert!(k.contains(&"restoreUser"), "{k:?}");
+    assert!(k.contains(&"createUser"), "{k:?}");
+    assert_eq!(target_id_of(&t.world, &t.a), ta, "restored, not recreated");
+    let new_b = target_id_of(&t.world, &t.b);
+    assert_ne!(new_b, tb, "permanently gone: invited again");
+    t.world.assert_converged(std::slice::from_ref(&t.group));
+    let tg = text(&t.world.target_group_for(&t.group).unwrap(), "id").unwrap();
+    assert_eq!(t.world.target().state().memberships[&tg].len(), 3);
+    let again = converged(&t.world, &t.job);
+    assert!(again.plan.operations.is_empty(), "{:?}", kinds(&again));
+}
+
+#[test]
+fn a_target_group_renamed_or_deleted_by_hand_is_set_back() {
+    let t = team("");
+    let tg = text(&t.world.target_group_for(&t.group).unwrap(), "id").unwrap();
+    t.world
+        .target()
+        .update_group(&tg, json!({"displayName": "Hand Renamed"}))
+        .unwrap();
+    let report = converged(&t.world, &t.job);
+    assert_eq!(kinds(&report), vec!["updateGroup"]);
+    let g = t.world.target_group_for(&t.group).unwrap();
+    assert_eq!(text(&g, "displayName").as_deref(), Some("Team"));
+
+    t.world.target().delete_group(&tg).unwrap();
+    let report = converged(&t.world, &t.job);
+    assert_eq!(kinds(&report), vec!["createGroup"]);
+    let g = t.world.target_group_for(&t.group).expect("created again");
+    assert_ne!(text(&g, "id").unwrap(), tg);
+    t.world.assert_converged(std::slice::from_ref(&t.group));
+}

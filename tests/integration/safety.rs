@@ -372,7 +372,12 @@ fn a_cycle_that_mostly_fails_quarantines_the_job() {
         "quarantine_min_failures = 3\nquarantine_percent = 50.0",
     );
     let first = world.run(&job, SyncRequest::default());
-    assert_eq!(first.outcome, RunOutcome::Quarantined, "{:#?}", first.applied);
+    assert_eq!(
+        first.outcome,
+        RunOutcome::Quarantined,
+        "{:#?}",
+        first.applied
+    );
     let q = first.quarantine.as_ref().expect("quarantine");
     assert_eq!(q.reason, "EncounteredEscrowProportionThreshold");
     assert!(q.next_attempt_at > first.started_at);

@@ -254,12 +254,32 @@ fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
     assert!(escrow.next_attempt_at > escrow.first_failed_at);
     assert!(!escrow.error_message.is_empty());
 
+    // Still failing after the wait: the next wait doubles.
+    let first_wait = (escrow.next_attempt_at - escrow.first_failed_at).num_milliseconds();
+    std::thread::sleep(Duration::from_millis(1_100));
+    let second = world.run(&job, SyncRequest::default());
+    assert_eq!(second.applied.failed.len(), 1, "{:#?}", second.applied);
+    let again = world
+        .open_state()
+        .escrows()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.object_key == format!("user:{eve}"))
+        .expect("still escrowed");
+    assert_eq!(again.attempts, 2);
+    assert_eq!(again.first_failed_at, escrow.first_failed_at);
+    let second_wait = (again.next_attempt_at - second.started_at).num_milliseconds();
+    assert!(
+        second_wait > first_wait + 500,
+        "waits of {first_wait} ms then {second_wait} ms"
+    );
+
     // The cause goes away: a later cycle provisions it and clears the escrow.
     world
         .source()
         .update_user(&eve, json!({"mail": "eve.escrow@contoso.onmicrosoft.com"}))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1_100));
+    std::thread::sleep(Duration::from_millis(2_100));
     let reports = world.converge(&job, 4, Duration::from_secs(1));
     assert!(reports.iter().all(|r| r.applied.failed.is_empty()));
     assert!(world.target_user_for(&eve).is_some());

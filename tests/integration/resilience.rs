@@ -442,3 +442,49 @@ fn group_members_delivered_in_slices_are_merged() {
         third.plan.to_json_pretty()
     );
 }
+
+#[test]
+fn changes_read_by_a_cancelled_delta_cycle_are_applied_by_the_next() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    world.converge(&job, 2, Duration::from_millis(100));
+    let group = groups
+        .iter()
+        .find(|g| world.target_group_for(g).is_some())
+        .unwrap()
+        .clone();
+    let newcomers: Vec<String> = (0..3)
+        .map(|i| world.add_source_user(&format!("late.user{i}"), &format!("Late User{i}")))
+        .collect();
+    for u in &newcomers {
+        world.source().add_member(&group, u).unwrap();
+    }
+    let cancel = CancelToken::new();
+    let sink = {
+        let cancel = cancel.clone();
+        move |e: Event| {
+            if matches!(e, Event::Operation { .. }) {
+                cancel.cancel();
+            }
+        }
+    };
+    let cut = world
+        .run_with_cancel(&job, SyncRequest::default(), &sink, &cancel)
+        .unwrap();
+    assert!(!cut.full_read);
+    assert_eq!(cut.outcome, RunOutcome::Cancelled);
+    assert!(newcomers.iter().any(|u| world.target_user_for(u).is_some()));
+    let next = world.run(&job, SyncRequest::default());
+    assert!(!next.full_read, "the next cycle reads by delta");
+    assert_eq!(next.outcome, RunOutcome::Converged, "{:#?}", next.applied);
+    assert!(
+        next.plan.operations.iter().any(|o| o.kind() == "addMember"),
+        "{}",
+        next.plan.to_json_pretty()
+    );
+    for u in &newcomers {
+        assert!(world.target_user_for(u).is_some());
+    }
+    world.assert_converged(&groups);
+}

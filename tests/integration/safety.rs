@@ -431,3 +431,72 @@ fn a_cycle_that_mostly_fails_quarantines_the_job() {
     assert_eq!(fixed.applied.failed.len(), 0, "{:#?}", fixed.applied);
     assert!(world.target_user_for(&broken[0]).is_some());
 }
+
+#[test]
+fn disables_and_a_percentage_count_towards_the_deletion_threshold() {
+    let world = World::new(users_only());
+    let ids: Vec<String> = (0..8)
+        .map(|i| world.add_source_user(&format!("thr.user{i}"), &format!("Thr User{i}")))
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let group = world.add_source_group("Team", &refs);
+    let job = world.write_job(
+        std::slice::from_ref(&group),
+        "[options]\ndeletion_threshold = 100\ndeletion_threshold_percent = 20.0\n",
+    );
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+    // 3 disables of 9 managed objects: over 20 %.
+    for id in &ids[..3] {
+        world
+            .source()
+            .update_user(id, json!({"accountEnabled": false}))
+            .unwrap();
+    }
+    let report = world.run(&job, SyncRequest::default());
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Refused,
+        "{}",
+        report.plan.to_json_pretty()
+    );
+    assert_eq!(
+        report
+            .plan
+            .refused
+            .as_ref()
+            .unwrap()
+            .would_deprovision
+            .len(),
+        3
+    );
+    assert!(
+        world
+            .target()
+            .state()
+            .users
+            .iter()
+            .all(|u| u["accountEnabled"] == true),
+        "nobody was disabled"
+    );
+    // One disable is under the threshold.
+    for id in &ids[1..3] {
+        world
+            .source()
+            .update_user(id, json!({"accountEnabled": true}))
+            .unwrap();
+    }
+    let report = world.run(&job, SyncRequest::default());
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{}",
+        report.plan.to_json_pretty()
+    );
+    assert_eq!(
+        world.target_user_for(&ids[0]).unwrap()["accountEnabled"],
+        false
+    );
+}

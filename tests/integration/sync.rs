@@ -269,3 +269,66 @@ fn a_watch_loop_carries_a_change_within_one_interval() {
     );
     world.assert_converged(&groups);
 }
+
+#[test]
+fn on_demand_for_a_synchronized_group_applies_its_membership_changes_only() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+    let (g0, g1) = (&groups[0], &groups[1]);
+    let state = world.source().state();
+    let leaving = state.memberships[g0]
+        .iter()
+        .find(|m| world.target_user_for(m).is_some())
+        .unwrap()
+        .clone();
+    world.source().remove_member(g0, &leaving).unwrap();
+    let joining = world.add_source_user("otto.ondemand", "Otto Ondemand");
+    world.source().add_member(g0, &joining).unwrap();
+    // An unrelated change that on demand must leave for the next cycle.
+    let other = world.add_source_user("una.unrelated", "Una Unrelated");
+    world.source().add_member(g1, &other).unwrap();
+
+    let report = world.run(
+        &job,
+        SyncRequest {
+            only: Some(g0.clone()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        report.applied
+    );
+    let mut k = kinds(&report);
+    k.sort_unstable();
+    assert_eq!(
+        k,
+        vec!["addMember", "createUser", "removeMember"],
+        "{}",
+        report.plan.to_json_pretty()
+    );
+    assert!(world.target_user_for(&joining).is_some());
+    assert!(
+        world.target_user_for(&other).is_none(),
+        "nothing else was touched"
+    );
+    let tg = text(&world.target_group_for(g0).unwrap(), "id").unwrap();
+    let target = world.target().state();
+    let leaving_target = world
+        .target_user_for(&leaving)
+        .map(|u| text(&u, "id").unwrap());
+    if let Some(l) = leaving_target {
+        assert!(!target.memberships[&tg].contains(&l));
+    }
+    let next = world.run(&job, SyncRequest::default());
+    assert_eq!(next.outcome, RunOutcome::Converged);
+    assert!(world.target_user_for(&other).is_some());
+    world.assert_converged(&groups);
+}

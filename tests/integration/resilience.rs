@@ -488,3 +488,47 @@ fn changes_read_by_a_cancelled_delta_cycle_are_applied_by_the_next() {
     }
     world.assert_converged(&groups);
 }
+
+#[test]
+fn everything_at_once_still_converges_without_duplicates() {
+    let world = World::new(tiny_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let chaos = |seed| Knobs {
+        throttling: Some(ThrottleKnobs {
+            resource_units: 30,
+            window_ms: 1_000,
+            write_quota: 15,
+            write_window_ms: 1_000,
+        }),
+        faults: Some(FaultKnobs {
+            seed,
+            error_rate: 0.1,
+            drop_rate: 0.03,
+            ..FaultKnobs::default()
+        }),
+        replication_lag_ms: 800,
+        delta_members_per_object: 2,
+        ..Knobs::default()
+    };
+    world.source().set_knobs(chaos(31));
+    world.target().set_knobs(chaos(32));
+    world.converge(&job, 12, Duration::from_secs(1));
+    // A second wave of changes under the same conditions.
+    let source = world.source();
+    let state = source.state();
+    let newcomer = world.add_source_user("chaos.new", "Chaos New");
+    source.add_member(&groups[0], &newcomer).unwrap();
+    let leaving = state.memberships[&groups[1]][0].clone();
+    source.remove_member(&groups[1], &leaving).unwrap();
+    source
+        .update_group(
+            &groups[2],
+            serde_json::json!({"displayName": "Chaos Renamed"}),
+        )
+        .unwrap();
+    world.converge(&job, 12, Duration::from_secs(1));
+    assert_eq!(world.target().throttle_violations(), 0);
+    assert_eq!(world.source().throttle_violations(), 0);
+    assert_settled(&world, &job, &groups);
+}

@@ -102,8 +102,8 @@ impl World {
             .expect("target tenant")
     }
 
-    /// Ids of the source's security groups that are not mail-enabled (the syncable ones),
-    /// plus every other group, for assignment.
+    /// Ids of every source group (security, nested, Microsoft 365 and mail-enabled alike), to
+    /// assign them all: the planner decides which are synchronized.
     pub fn source_group_ids(&self) -> Vec<String> {
         self.source()
             .state()
@@ -123,7 +123,9 @@ impl World {
         &self.target_client
     }
 
-    /// The secret file of a side, with the right (or a given wrong) secret.
+    /// Writes the secret file of a side (`source` or `target`) with the right secret, or with
+    /// `value`. [`World::write_job`] points the job at these files and writes the right
+    /// secret only when a file is missing: the next cycle uses whatever this wrote last.
     pub fn secret_file(&self, side: &str, value: Option<&str>) -> PathBuf {
         let path = self.dir.path().join(format!("{side}.secret"));
         let right = if side == "source" {

@@ -204,6 +204,40 @@ fn a_disabled_source_user_is_disabled_not_deleted() {
     assert!(disables);
     let user = t.world.target_user_for(&t.c).expect("still there");
     assert_eq!(user["accountEnabled"], false);
+    // Enabled again in the source: enabled again in the target.
+    t.world
+        .source()
+        .update_user(&t.c, json!({"accountEnabled": true}))
+        .unwrap();
+    let report = converged(&t.world, &t.job);
+    assert_eq!(kinds(&report), vec!["updateUser"]);
+    assert_eq!(
+        t.world.target_user_for(&t.c).unwrap()["accountEnabled"],
+        true
+    );
+}
+
+#[test]
+fn cleared_values_are_not_provisioned_and_multi_valued_ones_flow_as_lists() {
+    let t = team("");
+    t.world
+        .source()
+        .update_user(
+            &t.a,
+            json!({"jobTitle": null, "businessPhones": ["+1 425 555 0100"]}),
+        )
+        .unwrap();
+    let report = converged(&t.world, &t.job);
+    let [Operation::UpdateUser { changes, .. }] = report.plan.operations.as_slice() else {
+        panic!("one update: {}", report.plan.to_json_pretty());
+    };
+    let attrs: Vec<&str> = changes.iter().map(|c| c.attribute.as_str()).collect();
+    assert_eq!(attrs, vec!["businessPhones"], "a null writes nothing");
+    let user = t.world.target_user_for(&t.a).unwrap();
+    assert_eq!(text(&user, "jobTitle").as_deref(), Some("Engineer"));
+    assert_eq!(user["businessPhones"], json!(["+1 425 555 0100"]));
+    let again = converged(&t.world, &t.job);
+    assert!(again.plan.operations.is_empty(), "{:?}", kinds(&again));
 }
 
 #[test]

@@ -257,6 +257,16 @@ impl World {
         self.dir.path().join("state.db")
     }
 
+    /// Deletes the job's state file with its SQLite journal files, as an admin might.
+    pub fn delete_state(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", self.state_path().display()));
+            if path.exists() {
+                std::fs::remove_file(&path).expect("the state file can be removed");
+            }
+        }
+    }
+
     /// Opens the job's state store (the engine does not hold it between cycles).
     pub fn open_state(&self) -> StateStore {
         StateStore::open(&self.state_path(), &self.source_id, &self.target_id)

@@ -221,12 +221,7 @@ fn a_deleted_state_file_duplicates_nothing() {
         RunOutcome::Converged
     );
     let users = world.target().state().users.len();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", world.state_path().display());
-        if std::path::Path::new(&path).exists() {
-            std::fs::remove_file(&path).unwrap();
-        }
-    }
+    world.delete_state();
     let report = world.run(&job, SyncRequest::default());
     assert!(report.full_read);
     assert_eq!(report.outcome, RunOutcome::Converged);
@@ -531,4 +526,32 @@ fn everything_at_once_still_converges_without_duplicates() {
     assert_eq!(world.target().throttle_violations(), 0);
     assert_eq!(world.source().throttle_violations(), 0);
     assert_settled(&world, &job, &groups);
+}
+
+#[test]
+fn without_the_state_a_soft_deleted_user_is_still_restored_by_its_anchor() {
+    let world = World::new(tiny_seed());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let group = world.add_source_group("Team", &[&a]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    world.converge(&job, 2, Duration::from_millis(100));
+    let ta = text(&world.target_user_for(&a).unwrap(), "id").unwrap();
+    world.source().remove_member(&group, &a).unwrap();
+    world.converge(&job, 2, Duration::from_millis(100));
+    assert!(world.target_user_for(&a).is_none(), "soft-deleted");
+    world.delete_state();
+    world.source().add_member(&group, &a).unwrap();
+    let reports = world.converge(&job, 2, Duration::from_millis(100));
+    let k: Vec<&str> = reports[0]
+        .plan
+        .operations
+        .iter()
+        .map(|o| o.kind())
+        .collect();
+    assert!(
+        k.contains(&"restoreUser") && !k.contains(&"createUser"),
+        "{k:?}"
+    );
+    assert_eq!(text(&world.target_user_for(&a).unwrap(), "id").unwrap(), ta);
+    world.assert_converged(std::slice::from_ref(&group));
 }

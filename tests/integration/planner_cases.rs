@@ -848,3 +848,38 @@ fn a_target_group_renamed_or_deleted_by_hand_is_set_back() {
     assert_ne!(text(&g, "id").unwrap(), tg);
     t.world.assert_converged(std::slice::from_ref(&t.group));
 }
+
+#[test]
+fn an_address_reused_by_a_new_source_user_gets_its_own_target_user() {
+    let t = team("");
+    let old_target = target_id_of(&t.world, &t.a);
+    // Ada leaves; a newcomer gets her address.
+    t.world.source().delete_user(&t.a).unwrap();
+    let newcomer = t
+        .world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": "ada.new@contoso.onmicrosoft.com",
+            "mail": "ada.a@contoso.onmicrosoft.com",
+            "displayName": "Ada Newcomer",
+            "accountEnabled": true,
+        }))
+        .unwrap();
+    let newcomer = text(&newcomer, "id").unwrap();
+    t.world.source().add_member(&t.group, &newcomer).unwrap();
+    t.world
+        .converge(&t.job, 5, std::time::Duration::from_millis(1_100));
+    let user = t.world.target_user_for(&newcomer).expect("provisioned");
+    assert_ne!(text(&user, "id").unwrap(), old_target, "not Ada's old user");
+    assert_eq!(text(&user, "displayName").as_deref(), Some("Ada Newcomer"));
+    assert!(t.world.target_user_for(&t.a).is_none());
+    let target = t.world.target().state();
+    assert!(
+        target
+            .deleted_items
+            .iter()
+            .any(|d| text(&d.object, "id").as_deref() == Some(old_target.as_str())),
+        "Ada's old user is soft-deleted, with her anchor"
+    );
+    t.world.assert_converged(std::slice::from_ref(&t.group));
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tenantsync_core::plan::Operation;
-use tenantsync_core::sync::{CancelToken, Engine, NoEvents, RunOutcome, SyncRequest};
+use tenantsync_core::sync::{CancelToken, Engine, Event, NoEvents, RunOutcome, Stage, SyncRequest};
 use tenantsync_tests::{GroupKind, World, group_kind, nested_group_ids, small_seed, text};
 
 /// The kinds of the plan's operations, in order.
@@ -331,4 +331,87 @@ fn on_demand_for_a_synchronized_group_applies_its_membership_changes_only() {
     assert_eq!(next.outcome, RunOutcome::Converged);
     assert!(world.target_user_for(&other).is_some());
     world.assert_converged(&groups);
+}
+
+#[test]
+fn a_cycle_reports_its_stages_operations_and_history() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let events = std::sync::Mutex::new(Vec::new());
+    let sink = |e: Event| events.lock().unwrap().push(e);
+    let first = world.try_run(&job, SyncRequest::default(), &sink).unwrap();
+    let events = events.into_inner().unwrap();
+    let mut stages: Vec<Stage> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Stage { stage, .. } => Some(*stage),
+            _ => None,
+        })
+        .collect();
+    // Apply announces each kind of operation as it starts it.
+    stages.dedup();
+    assert_eq!(
+        stages,
+        vec![
+            Stage::SignIn,
+            Stage::Observe,
+            Stage::Plan,
+            Stage::Apply,
+            Stage::Record
+        ]
+    );
+    let operations = events
+        .iter()
+        .filter(|e| matches!(e, Event::Operation { status, .. } if status == "success"))
+        .count();
+    assert_eq!(operations, first.applied.succeeded);
+    assert_eq!(operations, first.plan.operations.len());
+
+    // A full read when asked, then the history of the runs.
+    let full = world.run(
+        &job,
+        SyncRequest {
+            full: true,
+            ..SyncRequest::default()
+        },
+    );
+    assert!(full.full_read);
+    assert!(full.plan.operations.is_empty());
+    let runs = world.open_state().runs(10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .all(|r| r.outcome.as_deref() == Some("converged"))
+    );
+    let modes: std::collections::BTreeSet<&str> = runs.iter().map(|r| r.mode.as_str()).collect();
+    assert!(modes.contains("full"), "{modes:?}");
+
+    // The provisioning log, per object.
+    let user = first
+        .plan
+        .operations
+        .iter()
+        .find_map(|o| match o {
+            Operation::CreateUser { source_id, .. } => Some(source_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let log = world
+        .open_state()
+        .logs(&tenantsync_core::state::LogFilter {
+            object: Some(user.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!log.is_empty());
+    assert!(
+        log.iter()
+            .all(|e| e.source_id.as_deref() == Some(user.as_str())
+                || e.target_id.as_deref() == Some(user.as_str()))
+    );
+    assert!(
+        log.iter()
+            .any(|e| e.action == "createUser" && e.status == "success")
+    );
 }

@@ -60,12 +60,24 @@ pub enum SyncError {
     /// The planner refused the input.
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
+    /// Another cycle of the same job is running.
+    #[error(
+        "another cycle of this job is running (its state {} is in use): wait for it to finish, then try again",
+        .state.display()
+    )]
+    Busy {
+        /// The job's state file.
+        state: PathBuf,
+    },
 }
 
 impl SyncError {
     /// True for problems an admin fixes in configuration or credentials (exit code 3).
     pub fn is_configuration(&self) -> bool {
-        !matches!(self, SyncError::Graph(_) | SyncError::State(_))
+        !matches!(
+            self,
+            SyncError::Graph(_) | SyncError::State(_) | SyncError::Busy { .. }
+        )
     }
 }
 
@@ -361,13 +373,44 @@ impl Engine {
         }
     }
 
-    /// Runs one cycle.
+    /// Locks the job for one cycle: an exclusive lock on `<state file>.lock`, released when
+    /// the returned file is dropped (or the process ends). Two cycles of one job at once would
+    /// both create what is missing in the target.
+    fn lock(&self) -> Result<std::fs::File, SyncError> {
+        let path = PathBuf::from(format!("{}.lock", self.state_path.display()));
+        let cannot = |e: std::io::Error| {
+            SyncError::Invalid(format!(
+                "cannot lock the job's state ({}): {e}; check that its directory is writable",
+                path.display()
+            ))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(cannot)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy {
+                state: self.state_path.clone(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+        }
+    }
+
+    /// Runs one cycle. Fails with [`SyncError::Busy`] while another cycle of the same job (in
+    /// this process or another) is running.
     pub async fn run(
         &mut self,
         request: &SyncRequest,
         events: &dyn EventSink,
         cancel: &CancelToken,
     ) -> Result<RunReport, SyncError> {
+        let _lock = self.lock()?;
         let started_at = Utc::now();
         events.emit(Event::Stage {
             stage: Stage::SignIn,

@@ -500,3 +500,59 @@ fn disables_and_a_percentage_count_towards_the_deletion_threshold() {
         false
     );
 }
+
+#[test]
+fn two_cycles_of_one_job_at_once_create_no_duplicate() {
+    let world = World::new(small_seed());
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| world.try_run(&job, SyncRequest::default(), &NoEvents));
+        let b = s.spawn(|| world.try_run(&job, SyncRequest::default(), &NoEvents));
+        [a.join().unwrap(), b.join().unwrap()]
+            .into_iter()
+            .map(|r| r.map(|r| r.outcome).map_err(|e| e.to_string()))
+            .collect()
+    });
+    assert!(outcomes.iter().any(Result::is_ok), "{outcomes:?}");
+    for refused in outcomes.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(refused.contains("another cycle of this job"), "{refused}");
+    }
+    let target = world.target().state();
+    tenantsync_tests::assert_no_duplicates(&target, &world.anchor_attribute());
+    world.converge(&job, 3, Duration::from_millis(200));
+    world.assert_converged(&groups);
+
+    // Deterministically: a second cycle started while the first one applies is refused.
+    let user = world.add_source_user("busy.bee", "Busy Bee");
+    world.source().add_member(&groups[0], &user).unwrap();
+    let second: Mutex<Option<Result<RunOutcome, String>>> = Mutex::new(None);
+    let sink = |e: Event| {
+        if matches!(
+            e,
+            Event::Stage {
+                stage: tenantsync_core::sync::Stage::Apply,
+                ..
+            }
+        ) && second.lock().unwrap().is_none()
+        {
+            let r = std::thread::scope(|s| {
+                s.spawn(|| world.try_run(&job, SyncRequest::default(), &NoEvents))
+                    .join()
+                    .unwrap()
+            });
+            *second.lock().unwrap() = Some(r.map(|r| r.outcome).map_err(|e| e.to_string()));
+        }
+    };
+    let first = world.try_run(&job, SyncRequest::default(), &sink).unwrap();
+    assert_eq!(first.outcome, RunOutcome::Converged);
+    let second = second.into_inner().unwrap().expect("the second cycle ran");
+    let refused = second.expect_err("refused while the first one runs");
+    assert!(refused.contains("another cycle of this job"), "{refused}");
+    assert!(world.target_user_for(&user).is_some());
+    // Once the first cycle is over, the next one runs.
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+}

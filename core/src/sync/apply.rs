@@ -74,6 +74,9 @@ pub(crate) struct Applier<'a> {
     /// target: an invitation answered with one of them names a user this operation must not
     /// take over.
     anchored: HashMap<String, String>,
+    /// The operations are the whole plan (not an on-demand part of it): escrows of objects
+    /// it has nothing for are over.
+    whole_plan: bool,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -234,6 +237,7 @@ impl<'a> Applier<'a> {
             blocked: HashSet::new(),
             escrows,
             anchored: HashMap::new(),
+            whole_plan: false,
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
@@ -245,6 +249,13 @@ impl<'a> Applier<'a> {
     /// overwriting that anchor: the address belongs to an object managed from elsewhere.
     pub fn with_anchored(mut self, anchored: HashMap<String, String>) -> Self {
         self.anchored = anchored;
+        self
+    }
+
+    /// Marks the operations as the whole plan: once applied, the escrow of every object the
+    /// plan has no operation for is cleared (it converged another way, or left the scope).
+    pub fn whole_plan(mut self, whole: bool) -> Self {
+        self.whole_plan = whole;
         self
     }
 
@@ -268,6 +279,19 @@ impl<'a> Applier<'a> {
                 .collect();
             self.run_stage(kind, &stage).await?;
             start = end;
+        }
+        if self.whole_plan {
+            let planned: HashSet<String> = operations.iter().map(object_key).collect();
+            let over: Vec<String> = self
+                .escrows
+                .keys()
+                .filter(|k| !planned.contains(*k))
+                .cloned()
+                .collect();
+            for key in over {
+                self.state.clear_escrow(&key)?;
+                self.escrows.remove(&key);
+            }
         }
         Ok(self.outcome)
     }

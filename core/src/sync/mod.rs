@@ -566,6 +566,7 @@ impl Engine {
             concurrency,
         )?
         .with_anchored(anchored)
+        .whole_plan(request.only.is_none())
         .apply(&plan.operations)
         .await?;
 

@@ -556,3 +556,39 @@ fn two_cycles_of_one_job_at_once_create_no_duplicate() {
         RunOutcome::Converged
     );
 }
+
+#[test]
+fn an_escrowed_object_that_leaves_the_scope_leaves_the_escrow() {
+    let world = World::new(users_only());
+    let a = world.add_source_user("ada.a", "Ada A");
+    let broken = world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": "eve.escrow@contoso.onmicrosoft.com",
+            "mail": "eve.escrow@invalid",
+            "displayName": "Eve Escrow",
+            "accountEnabled": true,
+        }))
+        .unwrap();
+    let eve = text(&broken, "id").unwrap();
+    let group = world.add_source_group("Team", &[&a, &eve]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Escrowed
+    );
+    assert_eq!(world.open_state().escrows().unwrap().len(), 1);
+    world.source().remove_member(&group, &eve).unwrap();
+    let report = world.run(&job, SyncRequest::default());
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        report.applied
+    );
+    let escrows = world.open_state().escrows().unwrap();
+    assert!(
+        escrows.is_empty(),
+        "nothing is left to retry for an object out of scope: {escrows:#?}"
+    );
+}

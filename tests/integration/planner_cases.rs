@@ -883,3 +883,30 @@ fn an_address_reused_by_a_new_source_user_gets_its_own_target_user() {
     );
     t.world.assert_converged(std::slice::from_ref(&t.group));
 }
+
+#[test]
+fn a_group_added_by_hand_to_a_managed_group_is_removed_from_it() {
+    let t = team("");
+    let tg = text(&t.world.target_group_for(&t.group).unwrap(), "id").unwrap();
+    let local = t
+        .world
+        .target()
+        .add_group(
+            json!({"displayName": "Local Admins", "mailNickname": "local-admins",
+            "securityEnabled": true, "mailEnabled": false}),
+        )
+        .unwrap();
+    let local = text(&local, "id").unwrap();
+    t.world.target().add_member(&tg, &local).unwrap();
+    let report = converged(&t.world, &t.job);
+    assert_eq!(kinds(&report), vec!["removeMember"]);
+    let target = t.world.target().state();
+    assert!(!target.memberships[&tg].contains(&local));
+    assert!(
+        target
+            .groups
+            .iter()
+            .any(|g| text(g, "id").as_deref() == Some(local.as_str())),
+        "the local group itself is never touched"
+    );
+}

@@ -910,3 +910,14 @@ fn a_group_added_by_hand_to_a_managed_group_is_removed_from_it() {
         "the local group itself is never touched"
     );
 }
+
+#[test]
+fn with_user_deprovision_none_users_leaving_scope_are_reported_and_kept() {
+    let t = team("[options]\nuser_deprovision = \"none\"\n");
+    t.world.source().remove_member(&t.group, &t.a).unwrap();
+    let report = converged(&t.world, &t.job);
+    assert_eq!(kinds(&report), vec!["removeMember"]);
+    assert!(reasons_for(&report, &t.a).contains(&Reason::DeprovisionSkipped));
+    let user = t.world.target_user_for(&t.a).expect("kept");
+    assert_eq!(user["accountEnabled"], true);
+}

@@ -2,11 +2,16 @@
 //! tenants (a seeded source, an empty target), a job configuration pointing at it, and a way to
 //! run cycles. Each test gets its own emulator and its own temporary directory.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value as Json;
-use tenantsync_core::sync::{CancelToken, Engine, EventSink, NoEvents, RunReport, SyncRequest};
-use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantHandle};
+use tenantsync_core::state::StateStore;
+use tenantsync_core::sync::{
+    CancelToken, Engine, EventSink, NoEvents, RunOutcome, RunReport, SyncError, SyncRequest,
+};
+use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantHandle, TenantState};
 
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
@@ -97,8 +102,8 @@ impl World {
             .expect("target tenant")
     }
 
-    /// Ids of the source's security groups that are not mail-enabled (the syncable ones),
-    /// plus every other group, for assignment.
+    /// Ids of every source group (security, nested, Microsoft 365 and mail-enabled alike), to
+    /// assign them all: the planner decides which are synchronized.
     pub fn source_group_ids(&self) -> Vec<String> {
         self.source()
             .state()
@@ -108,7 +113,19 @@ impl World {
             .collect()
     }
 
-    /// The secret file of a side, with the right (or a given wrong) secret.
+    /// The client secrets of the source and target apps (to check they leak nowhere).
+    pub fn secrets(&self) -> [&str; 2] {
+        [&self.source_secret, &self.target_secret]
+    }
+
+    /// The client id of the target's app.
+    pub fn target_client_id(&self) -> &str {
+        &self.target_client
+    }
+
+    /// Writes the secret file of a side (`source` or `target`) with the right secret, or with
+    /// `value`. [`World::write_job`] points the job at these files and writes the right
+    /// secret only when a file is missing: the next cycle uses whatever this wrote last.
     pub fn secret_file(&self, side: &str, value: Option<&str>) -> PathBuf {
         let path = self.dir.path().join(format!("{side}.secret"));
         let right = if side == "source" {
@@ -120,8 +137,9 @@ impl World {
         path
     }
 
-    /// Writes `job.toml` assigning `groups`, with `extra` TOML appended (an `[options]` or
-    /// `[sync]` table). Returns its path.
+    /// Writes `job.toml` assigning `groups`. `extra` is appended inside the `[sync]` table,
+    /// which holds `escrow_retry = "1s"` and `quarantine_min_failures = 1000` unless `extra`
+    /// sets them: `[sync]` keys first, then other tables such as `[options]`. Returns its path.
     pub fn write_job(&self, groups: &[String], extra: &str) -> PathBuf {
         let base = self.emulator.base_url();
         let ca = self
@@ -144,8 +162,16 @@ impl World {
             )
         };
         let groups: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
+        let sync: String = [
+            ("escrow_retry", "\"1s\""),
+            ("quarantine_min_failures", "1000"),
+        ]
+        .iter()
+        .filter(|(key, _)| !extra.lines().any(|l| l.trim_start().starts_with(key)))
+        .map(|(key, value)| format!("{key} = {value}\n"))
+        .collect();
         let text = format!(
-            "name = \"test\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n\n{}\n{}\n[sync]\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000\n\n{extra}\n",
+            "name = \"test\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n\n{}\n{}\n[sync]\n{sync}\n{extra}\n",
             groups.join(", "),
             side("source", &self.source_id, &self.source_client),
             side("target", &self.target_id, &self.target_client),
@@ -167,7 +193,18 @@ impl World {
         config: &Path,
         request: SyncRequest,
         events: &dyn EventSink,
-    ) -> Result<RunReport, tenantsync_core::sync::SyncError> {
+    ) -> Result<RunReport, SyncError> {
+        self.run_with_cancel(config, request, events, &CancelToken::new())
+    }
+
+    /// Runs one cycle that `cancel` may stop (for instance from inside `events`).
+    pub fn run_with_cancel(
+        &self,
+        config: &Path,
+        request: SyncRequest,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .worker_threads(2)
@@ -175,12 +212,303 @@ impl World {
             .expect("runtime");
         runtime.block_on(async {
             let mut engine = Engine::open(config)?;
-            engine.run(&request, events, &CancelToken::new()).await
+            engine.run(&request, events, cancel).await
         })
     }
+
+    /// Sets up the job's anchor extension in the target (what `tenantsync init` does), so that
+    /// dry runs work before the first real cycle. Returns the anchor attribute's name.
+    pub fn init(&self, config: &Path) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime
+            .block_on(async { Engine::open(config)?.init().await })
+            .expect("the anchor extension is set up")
+    }
+
+    /// Runs cycles of `config` until one ends `Converged`, at most `max_cycles`, sleeping
+    /// `pause` after each cycle that did not. A cycle that fails as a whole (an error while
+    /// reading a tenant) counts as a cycle. Returns every report; panics with the last
+    /// outcome or error when the job never converged.
+    pub fn converge(&self, config: &Path, max_cycles: usize, pause: Duration) -> Vec<RunReport> {
+        let mut reports = Vec::new();
+        let mut last = String::new();
+        for _ in 0..max_cycles {
+            match self.try_run(config, SyncRequest::default(), &NoEvents) {
+                Ok(report) => {
+                    let done = report.outcome == RunOutcome::Converged;
+                    last = format!("{:?}: {:?}", report.outcome, report.applied.failed);
+                    reports.push(report);
+                    if done {
+                        return reports;
+                    }
+                }
+                Err(e) => last = format!("error: {e}"),
+            }
+            std::thread::sleep(pause);
+        }
+        panic!("no convergence after {max_cycles} cycles; last: {last}");
+    }
+
+    /// The state file of the job written by [`World::write_job`].
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.db")
+    }
+
+    /// Deletes the job's state file with its SQLite journal files, as an admin might.
+    pub fn delete_state(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", self.state_path().display()));
+            if path.exists() {
+                std::fs::remove_file(&path).expect("the state file can be removed");
+            }
+        }
+    }
+
+    /// Opens the job's state store (the engine does not hold it between cycles).
+    pub fn open_state(&self) -> StateStore {
+        StateStore::open(&self.state_path(), &self.source_id, &self.target_id)
+            .expect("the state store opens")
+    }
+
+    /// The target attribute that carries anchors (known after the first non-dry cycle).
+    pub fn anchor_attribute(&self) -> String {
+        self.open_state()
+            .setting("anchor_attribute")
+            .expect("state readable")
+            .expect("the anchor extension was set up by a cycle")
+    }
+
+    /// The anchor value a target object created from source object `source_id` carries.
+    pub fn anchor_of(&self, source_id: &str) -> String {
+        format!("{}/{source_id}", self.source_id)
+    }
+
+    /// Live target users anchored to source user `source_id`.
+    pub fn target_users_for(&self, source_id: &str) -> Vec<Json> {
+        let (attr, want) = (self.anchor_attribute(), self.anchor_of(source_id));
+        self.target()
+            .state()
+            .users
+            .into_iter()
+            .filter(|u| text(u, &attr).is_some_and(|a| a.eq_ignore_ascii_case(&want)))
+            .collect()
+    }
+
+    /// The one live target user anchored to source user `source_id`, if any (panics on two).
+    pub fn target_user_for(&self, source_id: &str) -> Option<Json> {
+        let mut users = self.target_users_for(source_id);
+        assert!(
+            users.len() <= 1,
+            "user {source_id} is duplicated: {users:#?}"
+        );
+        users.pop()
+    }
+
+    /// The one live target group anchored to source group `source_id`, if any (panics on two).
+    pub fn target_group_for(&self, source_id: &str) -> Option<Json> {
+        let (attr, want) = (self.anchor_attribute(), self.anchor_of(source_id));
+        let mut groups: Vec<Json> = self
+            .target()
+            .state()
+            .groups
+            .into_iter()
+            .filter(|g| text(g, &attr).is_some_and(|a| a.eq_ignore_ascii_case(&want)))
+            .collect();
+        assert!(groups.len() <= 1, "group {source_id} is duplicated");
+        groups.pop()
+    }
+
+    /// Adds an enabled internal member user to the source (`alias@contoso.onmicrosoft.com`)
+    /// and returns its id.
+    pub fn add_source_user(&self, alias: &str, display_name: &str) -> String {
+        let upn = format!("{alias}@{}", SOURCE_DOMAIN);
+        let user = self
+            .source()
+            .add_user(serde_json::json!({
+                "userPrincipalName": upn,
+                "mail": upn,
+                "displayName": display_name,
+                "givenName": display_name.split(' ').next().unwrap_or(display_name),
+                "accountEnabled": true,
+                "userType": "Member",
+                "jobTitle": "Engineer",
+                "department": "Research",
+            }))
+            .expect("the source user is added");
+        text(&user, "id").expect("a new user has an id")
+    }
+
+    /// Adds a security group to the source with `members` and returns its id.
+    pub fn add_source_group(&self, name: &str, members: &[&str]) -> String {
+        let group = self
+            .source()
+            .add_group(serde_json::json!({
+                "displayName": name,
+                "mailNickname": name.to_lowercase().replace(' ', "-"),
+                "securityEnabled": true,
+                "mailEnabled": false,
+            }))
+            .expect("the source group is added");
+        let id = text(&group, "id").expect("a new group has an id");
+        for m in members {
+            self.source().add_member(&id, m).expect("member added");
+        }
+        id
+    }
+
+    /// Asserts that the target follows the source for the job's `groups` (see
+    /// [`assert_converged`]) and holds no duplicate (see [`assert_no_duplicates`]).
+    pub fn assert_converged(&self, groups: &[String]) {
+        assert_converged(&self.source().state(), &self.target().state(), groups);
+        assert_no_duplicates(&self.target().state(), &self.anchor_attribute());
+    }
 }
+
+/// The source tenant's domain in [`World`].
+pub const SOURCE_DOMAIN: &str = "contoso.onmicrosoft.com";
 
 /// A user's or group's property as text.
 pub fn text(object: &Json, name: &str) -> Option<String> {
     object.get(name).and_then(Json::as_str).map(str::to_string)
+}
+
+/// The kind of a source group as the planner sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    /// A security group that is not mail-enabled: synchronized.
+    Security,
+    /// A Microsoft 365 (Unified) group: skipped by default.
+    Microsoft365,
+    /// A mail-enabled security group or distribution group: never synchronized.
+    MailEnabled,
+}
+
+/// Classifies a group by `securityEnabled`, `mailEnabled` and `groupTypes`.
+pub fn group_kind(group: &Json) -> GroupKind {
+    let unified = group["groupTypes"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|x| x == "Unified"));
+    if unified {
+        GroupKind::Microsoft365
+    } else if group["securityEnabled"] == true && group["mailEnabled"] == false {
+        GroupKind::Security
+    } else {
+        GroupKind::MailEnabled
+    }
+}
+
+/// Ids of the groups that are direct members of another group of `state`.
+pub fn nested_group_ids(state: &TenantState) -> BTreeSet<String> {
+    let groups: BTreeSet<String> = state.groups.iter().filter_map(|g| text(g, "id")).collect();
+    state
+        .memberships
+        .values()
+        .flatten()
+        .filter(|m| groups.contains(*m))
+        .cloned()
+        .collect()
+}
+
+/// The lower-cased mail of user `id` in `state`.
+pub fn mail_of(state: &TenantState, id: &str) -> Option<String> {
+    state
+        .users
+        .iter()
+        .find(|u| text(u, "id").as_deref() == Some(id))
+        .and_then(|u| text(u, "mail"))
+        .map(|m| m.to_lowercase())
+}
+
+/// The lower-cased mails of the user members of group `id` in `state`.
+pub fn member_mails(state: &TenantState, id: &str) -> BTreeSet<String> {
+    state
+        .memberships
+        .get(id)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| mail_of(state, m))
+        .collect()
+}
+
+/// The live target groups named `name`.
+pub fn groups_named<'a>(state: &'a TenantState, name: &str) -> Vec<&'a Json> {
+    state
+        .groups
+        .iter()
+        .filter(|g| text(g, "displayName").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .collect()
+}
+
+/// Asserts that every assigned source security group (of `groups`) exists once in the target,
+/// by name, with the same user members (compared by mail, among the users that exist in the
+/// target: disabled source users are never created), and that no other assigned group
+/// (Microsoft 365, mail-enabled) was created.
+pub fn assert_converged(source: &TenantState, target: &TenantState, groups: &[String]) {
+    let created: BTreeSet<String> = target
+        .users
+        .iter()
+        .filter_map(|u| text(u, "mail").map(|m| m.to_lowercase()))
+        .collect();
+    for group in source
+        .groups
+        .iter()
+        .filter(|g| text(g, "id").is_some_and(|id| groups.contains(&id)))
+    {
+        let name = text(group, "displayName").expect("groups have names");
+        let in_target = groups_named(target, &name);
+        if group_kind(group) != GroupKind::Security {
+            assert!(in_target.is_empty(), "unsupported group {name} was created");
+            continue;
+        }
+        assert_eq!(
+            in_target.len(),
+            1,
+            "group {name} exactly once in the target"
+        );
+        let gid = text(group, "id").expect("id");
+        let want: BTreeSet<String> = member_mails(source, &gid)
+            .intersection(&created)
+            .cloned()
+            .collect();
+        let tid = text(in_target[0], "id").expect("id");
+        assert_eq!(member_mails(target, &tid), want, "members of {name}");
+    }
+}
+
+/// Asserts that no two live target users share a mail or an anchor, and no two live target
+/// groups share an anchor or a display name.
+pub fn assert_no_duplicates(target: &TenantState, anchor_attribute: &str) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for u in &target.users {
+        if let Some(m) = text(u, "mail") {
+            *seen
+                .entry(format!("user mail {}", m.to_lowercase()))
+                .or_default() += 1;
+        }
+        if let Some(a) = text(u, anchor_attribute) {
+            *seen
+                .entry(format!("user anchor {}", a.to_lowercase()))
+                .or_default() += 1;
+        }
+    }
+    for g in &target.groups {
+        if let Some(n) = text(g, "displayName") {
+            *seen
+                .entry(format!("group name {}", n.to_lowercase()))
+                .or_default() += 1;
+        }
+        if let Some(a) = text(g, anchor_attribute) {
+            *seen
+                .entry(format!("group anchor {}", a.to_lowercase()))
+                .or_default() += 1;
+        }
+    }
+    let duplicates: Vec<_> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicates in the target: {duplicates:?}"
+    );
 }

@@ -159,7 +159,11 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                     0 => DEFAULT_LIFETIME_SECS,
                     n => n as i64,
                 };
-                if issued < t.delta_floor || now - issued >= lifetime {
+                let issued_ms = v
+                    .get("ms")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(issued.saturating_mul(1000));
+                if issued_ms < t.delta_floor || now - issued >= lifetime {
                     return Err(expired(t, base, kind, select.as_deref()));
                 }
                 State {
@@ -199,8 +203,11 @@ fn delta_link(
     select: Option<&str>,
     ids: Option<&[String]>,
 ) -> String {
+    // `ms`: the issue time in milliseconds, so that `force_delta_expiry` expires exactly the
+    // tokens issued before it was set (whole seconds would also expire the next ones).
+    let ms = chrono::Utc::now().timestamp_millis();
     let tok = odata::encode_token(
-        &json!({"k": kind_code(kind), "p": pos, "at": at, "s": select, "i": ids}),
+        &json!({"k": kind_code(kind), "p": pos, "at": at, "ms": ms, "s": select, "i": ids}),
     );
     format!("{base}/v1.0/{}/delta?$deltatoken={tok}", name(kind))
 }

@@ -252,13 +252,18 @@ pub(crate) async fn graph(
     query: &str,
     bytes: Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let client_request_id = parts
+    let sent_id = parts
         .headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| request_id.clone());
+        .map(str::to_string);
+    let client_request_id = sent_id.clone().unwrap_or_else(|| request_id.clone());
+    let arrival = faults::Arrival {
+        at: arrived,
+        client_request_id: sent_id,
+    };
     let caller = match auth::authorize(shared, &parts.headers) {
         Ok(c) => c,
         Err(r) => return to_response(r, &request_id, &client_request_id),
@@ -346,20 +351,30 @@ pub(crate) async fn graph(
             )
         } else {
             lock(tenant).count("$batch");
-            batch(shared, tenant, &caller, &req)
+            let items = faults::Arrival {
+                at: arrival.at,
+                client_request_id: None,
+            };
+            batch(shared, tenant, &caller, &req, &items)
         }
     } else {
         let mut t = lock(tenant);
-        execute(shared, &mut t, &caller, &req)
+        execute(shared, &mut t, &caller, &req, &arrival)
     };
     to_response(resp, &request_id, &client_request_id)
 }
 
 /// Counts, throttles and executes one (non-batch) request.
-fn execute(shared: &Shared, t: &mut Tenant, caller: &Caller, req: &GReq) -> GResp {
+fn execute(
+    shared: &Shared,
+    t: &mut Tenant,
+    caller: &Caller,
+    req: &GReq,
+    arrival: &faults::Arrival,
+) -> GResp {
     t.count(&req.kind());
     let (cost, is_write) = req.cost();
-    if let Some(r) = faults::throttle(t, &caller.app_id, cost, is_write) {
+    if let Some(r) = faults::throttle(t, &caller.app_id, cost, is_write, arrival) {
         return r;
     }
     let mut r = graph::handle(&shared.base_url, t, caller, req);
@@ -395,7 +410,13 @@ fn to_response(mut r: GResp, request_id: &str, client_request_id: &str) -> Respo
 }
 
 /// `POST /$batch` (JSON batching).
-fn batch(shared: &Shared, tenant: &std::sync::Mutex<Tenant>, caller: &Caller, req: &GReq) -> GResp {
+fn batch(
+    shared: &Shared,
+    tenant: &std::sync::Mutex<Tenant>,
+    caller: &Caller,
+    req: &GReq,
+    arrival: &faults::Arrival,
+) -> GResp {
     let bad = |m: &str| GResp::error(400, "BadRequest", m);
     let body = match &req.body {
         Some(Ok(b)) => b,
@@ -528,7 +549,7 @@ fn batch(shared: &Shared, tenant: &std::sync::Mutex<Tenant>, caller: &Caller, re
                 let body = r.get("body").cloned().map(Ok);
                 let inner = parse_target(method, rel, headers, body);
                 let mut t = lock(tenant);
-                execute(shared, &mut t, caller, &inner)
+                execute(shared, &mut t, caller, &inner, arrival)
             }
         };
         let inner_id = uuid::Uuid::new_v4().to_string();

@@ -4,7 +4,7 @@ use crate::config::{FaultKnobs, LatencyKnobs};
 use crate::dispatch::GResp;
 use crate::store::Tenant;
 use rand::Rng;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Token bucket and write window of one app in one tenant.
@@ -13,10 +13,29 @@ pub(crate) struct ThrottleState {
     ru: f64,
     last: Instant,
     writes: VecDeque<Instant>,
-    /// Until when every request is refused (resource units exhausted).
-    blocked_until: Option<Instant>,
-    /// Until when writes are refused (write quota exhausted).
-    writes_blocked_until: Option<Instant>,
+    /// Since and until when every request is refused (resource units exhausted).
+    blocked: Option<(Instant, Instant)>,
+    /// Since and until when writes are refused (write quota exhausted).
+    writes_blocked: Option<(Instant, Instant)>,
+    /// Requests (by `client-request-id`) answered 429, with the time their answer named.
+    told: HashMap<String, Instant>,
+}
+
+/// How long after a 429 another request of the app may still arrive without its client having
+/// seen that answer: it was already on the wire, or sent by a concurrent task while the
+/// client was still reading the 429 (a few milliseconds on a loaded machine). Items of the
+/// same `$batch` arrive with the batch, before the 429, and never count.
+const IN_FLIGHT: Duration = Duration::from_millis(50);
+
+/// When and as what a request reached the server: what tells an early retry from a request
+/// that was already on its way when another one was throttled.
+#[derive(Debug, Clone)]
+pub(crate) struct Arrival {
+    /// When the wire request (the whole `$batch` for batch items) arrived.
+    pub at: Instant,
+    /// Its `client-request-id`, which a client keeps across retries of one request; `None`
+    /// for `$batch` items.
+    pub client_request_id: Option<String>,
 }
 
 /// Resource units per window: the configured number, or when it is 0 Graph's size-based
@@ -33,7 +52,18 @@ fn capacity(t: &Tenant, k: &crate::config::ThrottleKnobs) -> u64 {
 }
 
 /// Charges a request against the app's limits; a 429 response when throttled.
-pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> Option<GResp> {
+///
+/// A request refused because an earlier 429 named a later time is a **violation** when the
+/// client had been told: it is a retry of the very request that got the 429 (same
+/// `client-request-id`), or it arrived more than [`IN_FLIGHT`] after that 429 was answered.
+/// Requests already on their way (or in the same `$batch`) are refused without counting.
+pub(crate) fn throttle(
+    t: &mut Tenant,
+    app: &str,
+    cost: u64,
+    is_write: bool,
+    arrival: &Arrival,
+) -> Option<GResp> {
     let k = t.knobs.throttling.clone()?;
     let now = Instant::now();
     let cap = capacity(t, &k) as f64;
@@ -42,9 +72,11 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
         ru: cap,
         last: now,
         writes: VecDeque::new(),
-        blocked_until: None,
-        writes_blocked_until: None,
+        blocked: None,
+        writes_blocked: None,
+        told: HashMap::new(),
     });
+    st.told.retain(|_, until| *until > now);
     let rate = cap / (k.window_ms.max(1) as f64 / 1000.0);
     st.ru = (st.ru + now.duration_since(st.last).as_secs_f64() * rate).min(cap);
     st.last = now;
@@ -57,27 +89,44 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
         st.writes.pop_front();
     }
     let early = [
-        (st.blocked_until, "ResourceUnitLimitExceeded", "ReadWrite"),
+        (st.blocked, "ResourceUnitLimitExceeded", "ReadWrite"),
         (
-            st.writes_blocked_until.filter(|_| is_write),
+            st.writes_blocked.filter(|_| is_write),
             "WriteLimitExceeded",
             "Write",
         ),
     ];
-    for (until, info, limit) in early {
-        if let Some(until) = until
+    let retried_early = arrival
+        .client_request_id
+        .as_ref()
+        .and_then(|id| st.told.get(id))
+        .is_some_and(|until| now < *until);
+    for (blocked, info, limit) in early {
+        if let Some((since, until)) = blocked
             && now < until
         {
-            // Arrived before the time the Retry-After named: refused again, and recorded.
+            // Arrived before the time the Retry-After named: refused again, and recorded
+            // when the client knew.
             let secs = (until - now).as_secs_f64().ceil().max(1.0) as u64;
-            t.violations += 1;
+            if retried_early || arrival.at > since + IN_FLIGHT {
+                t.violations += 1;
+            }
+            if let Some(id) = &arrival.client_request_id {
+                st.told.insert(id.clone(), now + Duration::from_secs(secs));
+            }
             t.count("429");
             return Some(too_many(secs, info, limit, app, &tenant_id));
         }
     }
+    if retried_early {
+        t.violations += 1;
+    }
     if st.ru < cost as f64 {
         let secs = ((cost as f64 - st.ru) / rate).ceil().max(1.0) as u64;
-        st.blocked_until = Some(now + Duration::from_secs(secs));
+        st.blocked = Some((now, now + Duration::from_secs(secs)));
+        if let Some(id) = &arrival.client_request_id {
+            st.told.insert(id.clone(), now + Duration::from_secs(secs));
+        }
         t.count("429");
         return Some(too_many(
             secs,
@@ -93,7 +142,10 @@ pub(crate) fn throttle(t: &mut Tenant, app: &str, cost: u64, is_write: bool) -> 
             .saturating_duration_since(now)
             .as_secs_f64();
         let secs = wait.ceil().max(1.0) as u64;
-        st.writes_blocked_until = Some(now + Duration::from_secs(secs));
+        st.writes_blocked = Some((now, now + Duration::from_secs(secs)));
+        if let Some(id) = &arrival.client_request_id {
+            st.told.insert(id.clone(), now + Duration::from_secs(secs));
+        }
         t.count("429");
         return Some(too_many(
             secs,
@@ -219,20 +271,48 @@ mod tests {
             .and_then(|(_, v)| v.parse().ok())
     }
 
+    fn sent(id: &str) -> Arrival {
+        Arrival {
+            at: Instant::now(),
+            client_request_id: Some(id.to_string()),
+        }
+    }
+
     #[test]
     fn bucket_empties_then_refuses_with_retry_after() {
         let mut t = tenant(3, 100);
-        for _ in 0..3 {
-            assert!(throttle(&mut t, "a", 1, false).is_none());
+        for i in 0..3 {
+            assert!(throttle(&mut t, "a", 1, false, &sent(&i.to_string())).is_none());
         }
-        let r = throttle(&mut t, "a", 1, false).map(|r| (r.status, retry_after(&r)));
+        let r = throttle(&mut t, "a", 1, false, &sent("x")).map(|r| (r.status, retry_after(&r)));
         assert_eq!(r.map(|x| x.0), Some(429));
         assert!(r.and_then(|x| x.1).is_some_and(|s| s >= 1));
         assert_eq!(t.violations, 0);
-        assert!(throttle(&mut t, "a", 1, false).is_some());
+        // The same request again, before its Retry-After: a violation.
+        assert!(throttle(&mut t, "a", 1, false, &sent("x")).is_some());
         assert_eq!(t.violations, 1);
         // Another app has its own bucket.
-        assert!(throttle(&mut t, "b", 1, false).is_none());
+        assert!(throttle(&mut t, "b", 1, false, &sent("y")).is_none());
+    }
+
+    #[test]
+    fn requests_already_on_their_way_are_refused_without_a_violation() {
+        let mut t = tenant(1, 100);
+        let before = sent("on-the-wire");
+        assert!(throttle(&mut t, "a", 1, false, &sent("1")).is_none());
+        assert!(throttle(&mut t, "a", 1, false, &sent("2")).is_some());
+        // Sent before the 429 was answered (or a later item of the same batch).
+        assert!(throttle(&mut t, "a", 1, false, &before).is_some());
+        let batch_item = Arrival {
+            at: before.at,
+            client_request_id: None,
+        };
+        assert!(throttle(&mut t, "a", 1, false, &batch_item).is_some());
+        assert_eq!(t.violations, 0);
+        // A new request sent well after the 429, before the time it named: a violation.
+        std::thread::sleep(IN_FLIGHT * 2);
+        assert!(throttle(&mut t, "a", 1, false, &sent("3")).is_some());
+        assert_eq!(t.violations, 1);
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub(crate) struct Tenant {
     pub throttle: HashMap<String, ThrottleState>,
     pub violations: u64,
     pub fault_rng: StdRng,
-    /// Delta tokens issued before this unix time (seconds) are expired.
+    /// Delta tokens issued before this unix time (milliseconds) are expired.
     pub delta_floor: i64,
     pub invitations: HashMap<String, String>,
 }
@@ -243,7 +243,7 @@ impl Tenant {
             self.throttle.clear();
         }
         if knobs.force_delta_expiry {
-            self.delta_floor = chrono::Utc::now().timestamp() + 1;
+            self.delta_floor = chrono::Utc::now().timestamp_millis() + 1;
         }
         self.knobs = knobs;
     }

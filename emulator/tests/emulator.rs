@@ -1023,6 +1023,14 @@ fn delta_rounds() {
     let r = e.req(reqwest::Method::GET, &link, None);
     assert_eq!(r.status(), 410);
     assert!(r.headers().contains_key("location"));
+    // Tokens issued after the expiry was forced, even within the same second, are valid.
+    let (s, b) = e.get("/users/delta?$deltatoken=latest");
+    assert_eq!(s, 200);
+    let fresh = b["@odata.deltaLink"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(e.get(&fresh).0, 200);
 }
 
 #[test]
@@ -1057,6 +1065,8 @@ fn throttling_returns_429_and_counts_violations() {
     let b: Value = r.json().expect("json");
     assert_eq!(b["error"]["code"], "TooManyRequests");
     assert_eq!(h.throttle_violations(), 0);
+    // A request sent once the 429 was read (not one already on its way): a violation.
+    std::thread::sleep(Duration::from_millis(60));
     assert_eq!(e.get("/groups").0, 429);
     assert_eq!(h.throttle_violations(), 1);
     assert_eq!(h.request_counts().get("429"), Some(&2));
@@ -1465,6 +1475,7 @@ fn write_throttling_leaves_reads_alone() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-ms-resource-unit"], "2");
     assert_eq!(h.throttle_violations(), 0);
+    std::thread::sleep(Duration::from_millis(60));
     assert_eq!(
         e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "c"}))
             .0,

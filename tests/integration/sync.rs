@@ -1,79 +1,40 @@
-//! The sync cycle end to end against the emulator.
+//! The sync cycle end to end against the emulator: first and incremental syncs, on-demand
+//! provisioning, and a watch loop.
 
-use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
-use tenantsync_core::sync::{RunOutcome, SyncRequest};
-use tenantsync_tests::{World, small_seed, text};
+use tenantsync_core::plan::Operation;
+use tenantsync_core::sync::{CancelToken, Engine, Event, NoEvents, RunOutcome, Stage, SyncRequest};
+use tenantsync_tests::{GroupKind, World, group_kind, nested_group_ids, small_seed, text};
 
-/// Source users in scope (internal members of the assigned security groups) must be external
-/// users of the target with the same mail; security groups must exist with the same members.
-fn assert_converged(world: &World) {
-    let source = world.source().state();
-    let target = world.target().state();
-    let mail_of = |state: &tenantsync_emulator::TenantState, id: &str| {
-        state
-            .users
-            .iter()
-            .find(|u| text(u, "id").as_deref() == Some(id))
-            .and_then(|u| text(u, "mail"))
-            .map(|m| m.to_lowercase())
-    };
-    for group in &source.groups {
-        let security = group["securityEnabled"] == true && group["mailEnabled"] == false;
-        let unified = group["groupTypes"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|x| x == "Unified"));
-        let name = text(group, "displayName").unwrap();
-        let in_target: Vec<_> = target
-            .groups
-            .iter()
-            .filter(|g| text(g, "displayName").as_deref() == Some(&name))
-            .collect();
-        if !security || unified {
-            assert!(in_target.is_empty(), "unsupported group {name} was created");
-            continue;
-        }
-        assert_eq!(
-            in_target.len(),
-            1,
-            "group {name} exactly once in the target"
-        );
-        let gid = text(group, "id").unwrap();
-        let want: BTreeSet<String> = source
-            .memberships
-            .get(&gid)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| mail_of(&source, m))
-            .collect();
-        let tid = text(in_target[0], "id").unwrap();
-        let have: BTreeSet<String> = target
-            .memberships
-            .get(&tid)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| mail_of(&target, m))
-            .collect();
-        // Disabled users are not created, so they are not members: compare with those present.
-        let created: BTreeSet<String> = target
-            .users
-            .iter()
-            .filter_map(|u| text(u, "mail").map(|m| m.to_lowercase()))
-            .collect();
-        let want: BTreeSet<String> = want.intersection(&created).cloned().collect();
-        assert_eq!(have, want, "members of {name}");
-    }
+/// The kinds of the plan's operations, in order.
+fn kinds(report: &tenantsync_core::sync::RunReport) -> Vec<&'static str> {
+    report.plan.operations.iter().map(Operation::kind).collect()
+}
+
+/// Ids of the source's plain security groups that are not nested in another group.
+fn top_security_groups(world: &World) -> Vec<String> {
+    let state = world.source().state();
+    let nested = nested_group_ids(&state);
+    state
+        .groups
+        .iter()
+        .filter(|g| group_kind(g) == GroupKind::Security)
+        .filter_map(|g| text(g, "id"))
+        .filter(|id| !nested.contains(id))
+        .collect()
 }
 
 #[test]
 fn first_sync_then_a_second_converged_cycle_does_nothing() {
     let world = World::new(small_seed());
-    let job = world.write_job(&world.source_group_ids(), "");
+    let groups = world.source_group_ids();
+    let job = world.write_job(&groups, "");
     let first = world.run(&job, SyncRequest::default());
     assert!(first.full_read);
     assert_eq!(first.outcome, RunOutcome::Converged, "{:#?}", first.applied);
     assert!(first.applied.succeeded > 10);
-    assert_converged(&world);
+    world.assert_converged(&groups);
 
     let second = world.run(&job, SyncRequest::default());
     assert!(!second.full_read, "the second cycle reads by delta");
@@ -82,5 +43,375 @@ fn first_sync_then_a_second_converged_cycle_does_nothing() {
         second.plan.operations.is_empty(),
         "{}",
         second.plan.to_json_pretty()
+    );
+}
+
+#[test]
+fn incremental_cycles_carry_new_users_renames_memberships_and_deletions_by_delta() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Converged, "{:#?}", first.applied);
+
+    let source = world.source();
+    let (g0, g1) = (&groups[0], &groups[1]);
+    // A new user in g0; g1 renamed; a member of g0 moved to g1; a member of g1 deleted.
+    let new_user = world.add_source_user("nina.new", "Nina New");
+    source.add_member(g0, &new_user).unwrap();
+    source
+        .update_group(g1, serde_json::json!({"displayName": "Renamed Group"}))
+        .unwrap();
+    let state = source.state();
+    let only_in = |g: &str, other: &str| -> String {
+        state.memberships[g]
+            .iter()
+            .find(|m| {
+                !state.memberships[other].contains(m)
+                    && state
+                        .users
+                        .iter()
+                        .any(|u| text(u, "id").as_deref() == Some(m) && u["accountEnabled"] == true)
+                    && world.target_user_for(m).is_some()
+            })
+            .cloned()
+            .expect("a synchronized member only in one group")
+    };
+    let moved = only_in(g0, g1);
+    source.remove_member(g0, &moved).unwrap();
+    source.add_member(g1, &moved).unwrap();
+    let deleted = state.memberships[g1]
+        .iter()
+        .find(|m| {
+            **m != moved
+                && world.target_user_for(m).is_some()
+                && groups
+                    .iter()
+                    .filter(|g| state.memberships[*g].contains(m))
+                    .count()
+                    == 1
+        })
+        .cloned()
+        .expect("a synchronized member of g1 only");
+    let deleted_target = text(&world.target_user_for(&deleted).unwrap(), "id").unwrap();
+    source.delete_user(&deleted).unwrap();
+
+    let second = world.run(&job, SyncRequest::default());
+    assert!(!second.full_read, "the second cycle reads by delta");
+    assert_eq!(
+        second.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        second.applied
+    );
+    let k = kinds(&second);
+    assert!(k.contains(&"createUser"), "{k:?}");
+    assert!(k.contains(&"updateGroup"), "{k:?}");
+    assert!(
+        k.contains(&"addMember") && k.contains(&"removeMember"),
+        "{k:?}"
+    );
+    assert!(k.contains(&"deleteUser"), "{k:?}");
+    assert!(
+        second.source_changes < 10,
+        "only the changes were read: {}",
+        second.source_changes
+    );
+
+    world.assert_converged(&groups);
+    let target = world.target().state();
+    assert!(world.target_user_for(&new_user).is_some());
+    assert_eq!(
+        text(&world.target_group_for(g1).unwrap(), "displayName").as_deref(),
+        Some("Renamed Group")
+    );
+    assert!(world.target_user_for(&deleted).is_none());
+    assert!(
+        target
+            .deleted_items
+            .iter()
+            .any(|d| text(&d.object, "id").as_deref() == Some(deleted_target.as_str())),
+        "the deleted user is soft-deleted in the target"
+    );
+    let third = world.run(&job, SyncRequest::default());
+    assert!(third.plan.operations.is_empty(), "{:?}", kinds(&third));
+}
+
+#[test]
+fn on_demand_provisions_one_user_and_touches_nothing_else() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let state = world.source().state();
+    let user = state.memberships[&groups[0]]
+        .iter()
+        .find(|m| {
+            state
+                .users
+                .iter()
+                .any(|u| text(u, "id").as_deref() == Some(m) && u["accountEnabled"] == true)
+        })
+        .cloned()
+        .unwrap();
+    let report = world.run(
+        &job,
+        SyncRequest {
+            only: Some(user.clone()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        report.applied
+    );
+    assert_eq!(kinds(&report), vec!["createUser"]);
+    let target = world.target().state();
+    assert_eq!(target.users.len(), 1, "only the one user exists");
+    assert!(target.groups.is_empty());
+    assert!(world.target_user_for(&user).is_some());
+}
+
+#[test]
+fn on_demand_provisions_one_group_with_its_members_only() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let group = groups[0].clone();
+    let report = world.run(
+        &job,
+        SyncRequest {
+            only: Some(group.clone()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        report.applied
+    );
+    let source = world.source().state();
+    let target = world.target().state();
+    assert_eq!(target.groups.len(), 1, "only the one group exists");
+    let tg = world
+        .target_group_for(&group)
+        .expect("the group is created");
+    let members = &source.memberships[&group];
+    let expected: std::collections::BTreeSet<String> = members
+        .iter()
+        .filter(|m| {
+            source
+                .users
+                .iter()
+                .any(|u| text(u, "id").as_deref() == Some(m) && u["accountEnabled"] == true)
+        })
+        .filter_map(|m| tenantsync_tests::mail_of(&source, m))
+        .collect();
+    assert_eq!(
+        tenantsync_tests::member_mails(&target, &text(&tg, "id").unwrap()),
+        expected
+    );
+    assert_eq!(
+        target.users.len(),
+        expected.len(),
+        "no other user was created"
+    );
+}
+
+#[test]
+fn a_watch_loop_carries_a_change_within_one_interval() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    // Keys before any table header land in `[sync]`.
+    let job = world.write_job(&groups, "interval = \"1s\"");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let new_user = world.add_source_user("walt.watch", "Walt Watch");
+    let (reached, cycles) = runtime.block_on(async {
+        let mut engine = Engine::open(&job).unwrap();
+        let interval = engine.interval();
+        assert_eq!(interval, Duration::from_secs(1));
+        let mut changed_at = None;
+        for cycle in 0..6 {
+            let report = engine
+                .run(&SyncRequest::default(), &NoEvents, &CancelToken::new())
+                .await
+                .unwrap();
+            assert_eq!(
+                report.outcome,
+                RunOutcome::Converged,
+                "{:#?}",
+                report.applied
+            );
+            if let Some(at) = changed_at
+                && world.target_user_for(&new_user).is_some()
+            {
+                return (Instant::now().duration_since(at), cycle);
+            }
+            if cycle == 1 {
+                // A change made while the loop sleeps.
+                world.source().add_member(&groups[0], &new_user).unwrap();
+                changed_at = Some(Instant::now());
+            }
+            tokio::time::sleep(interval).await;
+        }
+        panic!("the change never reached the target");
+    });
+    assert_eq!(cycles, 2, "the first cycle after the change carried it");
+    assert!(
+        reached < Duration::from_secs(1) + Duration::from_secs(3),
+        "the change took {reached:?}"
+    );
+    world.assert_converged(&groups);
+}
+
+#[test]
+fn on_demand_for_a_synchronized_group_applies_its_membership_changes_only() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+    let (g0, g1) = (&groups[0], &groups[1]);
+    let state = world.source().state();
+    let leaving = state.memberships[g0]
+        .iter()
+        .find(|m| world.target_user_for(m).is_some())
+        .unwrap()
+        .clone();
+    world.source().remove_member(g0, &leaving).unwrap();
+    let joining = world.add_source_user("otto.ondemand", "Otto Ondemand");
+    world.source().add_member(g0, &joining).unwrap();
+    // An unrelated change that on demand must leave for the next cycle.
+    let other = world.add_source_user("una.unrelated", "Una Unrelated");
+    world.source().add_member(g1, &other).unwrap();
+
+    let report = world.run(
+        &job,
+        SyncRequest {
+            only: Some(g0.clone()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        report.applied
+    );
+    let mut k = kinds(&report);
+    k.sort_unstable();
+    assert_eq!(
+        k,
+        vec!["addMember", "createUser", "removeMember"],
+        "{}",
+        report.plan.to_json_pretty()
+    );
+    assert!(world.target_user_for(&joining).is_some());
+    assert!(
+        world.target_user_for(&other).is_none(),
+        "nothing else was touched"
+    );
+    let tg = text(&world.target_group_for(g0).unwrap(), "id").unwrap();
+    let target = world.target().state();
+    let leaving_target = world
+        .target_user_for(&leaving)
+        .map(|u| text(&u, "id").unwrap());
+    if let Some(l) = leaving_target {
+        assert!(!target.memberships[&tg].contains(&l));
+    }
+    let next = world.run(&job, SyncRequest::default());
+    assert_eq!(next.outcome, RunOutcome::Converged);
+    assert!(world.target_user_for(&other).is_some());
+    world.assert_converged(&groups);
+}
+
+#[test]
+fn a_cycle_reports_its_stages_operations_and_history() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let events = std::sync::Mutex::new(Vec::new());
+    let sink = |e: Event| events.lock().unwrap().push(e);
+    let first = world.try_run(&job, SyncRequest::default(), &sink).unwrap();
+    let events = events.into_inner().unwrap();
+    let mut stages: Vec<Stage> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Stage { stage, .. } => Some(*stage),
+            _ => None,
+        })
+        .collect();
+    // Apply announces each kind of operation as it starts it.
+    stages.dedup();
+    assert_eq!(
+        stages,
+        vec![
+            Stage::SignIn,
+            Stage::Observe,
+            Stage::Plan,
+            Stage::Apply,
+            Stage::Record
+        ]
+    );
+    let operations = events
+        .iter()
+        .filter(|e| matches!(e, Event::Operation { status, .. } if status == "success"))
+        .count();
+    assert_eq!(operations, first.applied.succeeded);
+    assert_eq!(operations, first.plan.operations.len());
+
+    // A full read when asked, then the history of the runs.
+    let full = world.run(
+        &job,
+        SyncRequest {
+            full: true,
+            ..SyncRequest::default()
+        },
+    );
+    assert!(full.full_read);
+    assert!(full.plan.operations.is_empty());
+    let runs = world.open_state().runs(10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .all(|r| r.outcome.as_deref() == Some("converged"))
+    );
+    let modes: std::collections::BTreeSet<&str> = runs.iter().map(|r| r.mode.as_str()).collect();
+    assert!(modes.contains("full"), "{modes:?}");
+
+    // The provisioning log, per object.
+    let user = first
+        .plan
+        .operations
+        .iter()
+        .find_map(|o| match o {
+            Operation::CreateUser { source_id, .. } => Some(source_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let log = world
+        .open_state()
+        .logs(&tenantsync_core::state::LogFilter {
+            object: Some(user.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!log.is_empty());
+    assert!(
+        log.iter()
+            .all(|e| e.source_id.as_deref() == Some(user.as_str())
+                || e.target_id.as_deref() == Some(user.as_str()))
+    );
+    assert!(
+        log.iter()
+            .any(|e| e.action == "createUser" && e.status == "success")
     );
 }

@@ -70,6 +70,13 @@ pub(crate) struct Applier<'a> {
     /// Source ids whose operation failed or was skipped: their dependents are skipped.
     blocked: HashSet<String>,
     escrows: BTreeMap<String, Escrow>,
+    /// Target users that already carry an anchor (target id -> anchor), from the observed
+    /// target: an invitation answered with one of them names a user this operation must not
+    /// take over.
+    anchored: HashMap<String, String>,
+    /// The operations are the whole plan (not an on-demand part of it): escrows of objects
+    /// it has nothing for are over.
+    whole_plan: bool,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -229,10 +236,27 @@ impl<'a> Applier<'a> {
             created: HashMap::new(),
             blocked: HashSet::new(),
             escrows,
+            anchored: HashMap::new(),
+            whole_plan: false,
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
         })
+    }
+
+    /// The target users that carry an anchor (target id -> anchor value) when the plan was
+    /// made. Creating a user whose invitation returns one of them fails instead of
+    /// overwriting that anchor: the address belongs to an object managed from elsewhere.
+    pub fn with_anchored(mut self, anchored: HashMap<String, String>) -> Self {
+        self.anchored = anchored;
+        self
+    }
+
+    /// Marks the operations as the whole plan: once applied, the escrow of every object the
+    /// plan has no operation for is cleared (it converged another way, or left the scope).
+    pub fn whole_plan(mut self, whole: bool) -> Self {
+        self.whole_plan = whole;
+        self
     }
 
     /// Applies the operations in order, one stage (a run of the same kind) at a time.
@@ -255,6 +279,19 @@ impl<'a> Applier<'a> {
                 .collect();
             self.run_stage(kind, &stage).await?;
             start = end;
+        }
+        if self.whole_plan {
+            let planned: HashSet<String> = operations.iter().map(object_key).collect();
+            let over: Vec<String> = self
+                .escrows
+                .keys()
+                .filter(|k| !planned.contains(*k))
+                .cloned()
+                .collect();
+            for key in over {
+                self.state.clear_escrow(&key)?;
+                self.escrows.remove(&key);
+            }
         }
         Ok(self.outcome)
     }
@@ -550,6 +587,49 @@ impl<'a> Applier<'a> {
                 continue;
             };
             match result {
+                Ok(inv)
+                    if self
+                        .anchored
+                        .contains_key(&inv.user_id.to_ascii_lowercase()) =>
+                {
+                    // Graph answers an invitation of an address that a user already has with
+                    // that user. It carries an anchor (another source's, or another object's
+                    // of this one): never take it over.
+                    let anchor = &self.anchored[&inv.user_id.to_ascii_lowercase()];
+                    let Operation::CreateUser { invitation, .. } = op else {
+                        continue;
+                    };
+                    let failed = Failed {
+                        code: None,
+                        message: format!(
+                            "the address {} belongs to target user {}, which is anchored to {anchor}; it is left alone. Give the source user another address, or remove that user's anchor if it should be managed by this job",
+                            invitation.email, inv.user_id
+                        ),
+                        request_id: None,
+                    };
+                    self.finish(op, Some(&inv.user_id), Err(failed))?;
+                }
+                Ok(inv)
+                    if self
+                        .created
+                        .values()
+                        .any(|t| t.eq_ignore_ascii_case(&inv.user_id)) =>
+                {
+                    // Two source users with one address: the second invitation returned the
+                    // user just made for the first. One target user never has two sources.
+                    let Operation::CreateUser { invitation, .. } = op else {
+                        continue;
+                    };
+                    let failed = Failed {
+                        code: None,
+                        message: format!(
+                            "the address {} was invited for another source user in this cycle (target user {}); two source users cannot share one target user: give one of them another address",
+                            invitation.email, inv.user_id
+                        ),
+                        request_id: None,
+                    };
+                    self.finish(op, Some(&inv.user_id), Err(failed))?;
+                }
                 Ok(inv) => {
                     // Recorded before the attributes are written: after a crash here the next
                     // cycle matches this user through the state (or by mail) and anchors it.

@@ -65,13 +65,22 @@ pub enum SyncError {
     /// The planner refused the input.
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
+    /// Another cycle of the same job is running.
+    #[error(
+        "another cycle of this job is running (its state {} is in use): wait for it to finish, then try again",
+        .state.display()
+    )]
+    Busy {
+        /// The job's state file.
+        state: PathBuf,
+    },
 }
 
 impl SyncError {
     /// True for problems an admin fixes in configuration or credentials (exit code 3).
     pub fn is_configuration(&self) -> bool {
         match self {
-            SyncError::Graph(_) => false,
+            SyncError::Graph(_) | SyncError::Busy { .. } => false,
             // A state file of another job, or of a newer tenantsync, is fixed in configuration.
             SyncError::State(e) => {
                 matches!(e, StateError::OtherJob { .. } | StateError::TooNew { .. })
@@ -358,13 +367,44 @@ impl Engine {
         }
     }
 
-    /// Runs one cycle.
+    /// Locks the job for one cycle: an exclusive lock on `<state file>.lock`, released when
+    /// the returned file is dropped (or the process ends). Two cycles of one job at once would
+    /// both create what is missing in the target.
+    fn lock(&self) -> Result<std::fs::File, SyncError> {
+        let path = PathBuf::from(format!("{}.lock", self.state_path.display()));
+        let cannot = |e: std::io::Error| {
+            SyncError::Invalid(format!(
+                "cannot lock the job's state ({}): {e}; check that its directory is writable",
+                path.display()
+            ))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(cannot)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy {
+                state: self.state_path.clone(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+        }
+    }
+
+    /// Runs one cycle. Fails with [`SyncError::Busy`] while another cycle of the same job (in
+    /// this process or another) is running.
     pub async fn run(
         &mut self,
         request: &SyncRequest,
         events: &dyn EventSink,
         cancel: &CancelToken,
     ) -> Result<RunReport, SyncError> {
+        let _lock = self.lock()?;
         let started_at = Utc::now();
         events.emit(Event::Stage {
             stage: Stage::SignIn,
@@ -499,6 +539,15 @@ impl Engine {
         } else {
             started_at
         };
+        let anchored: std::collections::HashMap<String, String> = target
+            .users
+            .iter()
+            .filter_map(|u| {
+                u.text(&options.anchor_attribute)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| (u.id.to_ascii_lowercase(), a))
+            })
+            .collect();
         let applied = apply::Applier::new(
             &target_client,
             self.state()?,
@@ -510,6 +559,8 @@ impl Engine {
             escrow_base,
             concurrency,
         )?
+        .with_anchored(anchored)
+        .whole_plan(request.only.is_none())
         .apply(&plan.operations)
         .await?;
 

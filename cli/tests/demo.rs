@@ -23,8 +23,10 @@ fn the_demo_syncs_changes_and_verifies_the_target() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     for line in [
-        "[ok] signed in to the source and the target tenant",
-        "[ok] the target allows inbound user synchronization from the source",
+        "ok       source sign-in: signed in to contoso",
+        "ok       target sign-in: signed in to fabrikam",
+        "ok       cross-tenant access policy: the target tenant",
+        "ok       automatic redemption",
         "outcome: converged",
         "(full read:",
         "(delta read:",

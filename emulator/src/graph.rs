@@ -229,7 +229,8 @@ pub(crate) fn default_partner(tenant_id: &str, sync_allowed: bool) -> Value {
         "b2bDirectConnectOutbound": null,
         "b2bDirectConnectInbound": null,
         "tenantRestrictions": null,
-        "automaticUserConsentSettings": {"inboundAllowed": null, "outboundAllowed": null},
+        // Cross-tenant synchronization needs automatic redemption on both sides.
+        "automaticUserConsentSettings": {"inboundAllowed": sync_allowed, "outboundAllowed": sync_allowed},
         "identitySynchronization": {
             "tenantId": tenant_id,
             "displayName": null,

@@ -501,22 +501,18 @@ impl Engine {
         if let Some(object) = &request.only {
             plan = only_object(plan, object, &source, &target, &options.anchor_attribute);
         }
-        if request.dry_run {
+        // A dry run and a refused plan both end here, with nothing applied.
+        let unapplied = if request.dry_run {
+            Some(RunOutcome::DryRun)
+        } else if plan.refused.is_some() {
+            Some(RunOutcome::Refused)
+        } else {
+            None
+        };
+        if let Some(outcome) = unapplied {
             return self.finish(
                 run_id,
-                RunOutcome::DryRun,
-                read.full,
-                read.changed,
-                plan,
-                ApplyOutcome::default(),
-                started_at,
-                quarantine,
-            );
-        }
-        if plan.refused.is_some() {
-            return self.finish(
-                run_id,
-                RunOutcome::Refused,
+                outcome,
                 read.full,
                 read.changed,
                 plan,

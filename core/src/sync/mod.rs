@@ -26,10 +26,12 @@ use crate::plan::{self, LastKnownState, ObjectRef, Operation, Plan, PlanInput};
 use crate::schema::SynchronizationSchema;
 use crate::state::{Quarantine, StateError, StateStore};
 
+// Also here, beside `token_roles`: preflight reads the `roles` of a token with it.
+pub use crate::graph::auth::token_claims;
 pub use apply::{ApplyOutcome, FailedOperation};
 pub use check::{
     ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, Requirement, SOURCE_PERMISSIONS,
-    TARGET_PERMISSIONS, missing_permissions, token_claims, token_roles,
+    TARGET_PERMISSIONS, missing_permissions, token_roles,
 };
 pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tenantsync_core::plan::Operation;
 use tenantsync_core::sync::{CancelToken, Engine, Event, NoEvents, RunOutcome, Stage, SyncRequest};
-use tenantsync_tests::{GroupKind, World, group_kind, nested_group_ids, small_seed, text};
+use tenantsync_tests::{World, nested_group_ids, small_seed, text};
 
 /// The kinds of the plan's operations, in order.
 fn kinds(report: &tenantsync_core::sync::RunReport) -> Vec<&'static str> {
@@ -14,13 +14,10 @@ fn kinds(report: &tenantsync_core::sync::RunReport) -> Vec<&'static str> {
 
 /// Ids of the source's plain security groups that are not nested in another group.
 fn top_security_groups(world: &World) -> Vec<String> {
-    let state = world.source().state();
-    let nested = nested_group_ids(&state);
-    state
-        .groups
-        .iter()
-        .filter(|g| group_kind(g) == GroupKind::Security)
-        .filter_map(|g| text(g, "id"))
+    let nested = nested_group_ids(&world.source().state());
+    world
+        .source_security_group_ids()
+        .into_iter()
         .filter(|id| !nested.contains(id))
         .collect()
 }

@@ -2,9 +2,9 @@
 //! preflight verdicts, on-demand provisioning, the log, reset, and a process killed mid-apply.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -372,40 +372,11 @@ fn provision_one_group_with_its_members_then_logs_and_reset() {
 fn a_process_killed_during_apply_leaves_nothing_duplicated_or_lost() {
     let world = World::new(seed(120, 6, 25));
     let job = world.write_job(&world.source_group_ids(), "concurrency = 4\n");
-    world.target().set_knobs(Knobs {
-        latency: Some(LatencyKnobs {
-            fixed_ms: 60,
-            jitter_ms: 20,
-        }),
-        ..Knobs::default()
-    });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(["sync", "--config"])
-        .arg(&job)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let mut applying = false;
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if line.starts_with("[apply]") {
-            applying = true;
-            break;
-        }
-    }
-    assert!(applying, "the cycle reached apply");
+    slow_target(&world, 60, 20);
+    let (mut child, mut lines) = spawn_tenantsync(&["sync"], &job, Stdio::null());
+    assert!(read_until_apply(&mut lines), "the cycle reached apply");
     // Wait for the first operations to land, then kill without warning.
-    let started = Instant::now();
-    while world.target().state().users.len() < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no operation landed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_target_users(&world, 3);
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let at_kill = world.target().state();
@@ -448,7 +419,55 @@ fn a_process_killed_during_apply_leaves_nothing_duplicated_or_lost() {
     );
 }
 
-fn interrupt(child: &std::process::Child) {
+/// The standard output of a `tenantsync` started by [`spawn_tenantsync`], line by line.
+type OutputLines = Lines<BufReader<ChildStdout>>;
+
+/// Slows every request to the target by `fixed_ms` plus up to `jitter_ms` milliseconds, so
+/// that a cycle's apply stage lasts long enough to interrupt.
+fn slow_target(world: &World, fixed_ms: u64, jitter_ms: u64) {
+    world.target().set_knobs(Knobs {
+        latency: Some(LatencyKnobs {
+            fixed_ms,
+            jitter_ms,
+        }),
+        ..Knobs::default()
+    });
+}
+
+/// Starts `tenantsync <args> --config <job>` without waiting for it: its standard output is
+/// returned line by line, its standard error goes to `stderr`.
+fn spawn_tenantsync(args: &[&str], job: &Path, stderr: Stdio) -> (Child, OutputLines) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(args)
+        .arg("--config")
+        .arg(job)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    (child, lines)
+}
+
+/// Reads `lines` up to the one that starts the apply stage (`[apply] ...`); false when the
+/// output ends before it.
+fn read_until_apply(lines: &mut OutputLines) -> bool {
+    lines.any(|line| line.expect("line").starts_with("[apply]"))
+}
+
+/// Waits until the target holds at least `count` users; panics after a minute.
+fn wait_for_target_users(world: &World, count: usize) {
+    let started = Instant::now();
+    while world.target().state().users.len() < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no operation landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt(child: &Child) {
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -460,34 +479,11 @@ fn interrupt(child: &std::process::Child) {
 fn ctrl_c_cancels_at_a_safe_point_and_watch_stops_between_cycles() {
     let world = World::new(seed(80, 4, 20));
     let job = world.write_job(&world.source_group_ids(), "concurrency = 2\n");
-    world.target().set_knobs(Knobs {
-        latency: Some(LatencyKnobs {
-            fixed_ms: 80,
-            jitter_ms: 0,
-        }),
-        ..Knobs::default()
-    });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(["sync", "--config"])
-        .arg(&job)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for line in lines.by_ref() {
-        if line.expect("line").starts_with("[apply]") {
-            break;
-        }
-    }
-    let started = Instant::now();
-    while world.target().state().users.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no operation landed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    slow_target(&world, 80, 0);
+    let (mut child, mut lines) = spawn_tenantsync(&["sync"], &job, Stdio::piped());
+    // Should the output end before apply, the wait below reports that nothing landed.
+    read_until_apply(&mut lines);
+    wait_for_target_users(&world, 1);
     interrupt(&child);
     let rest: Vec<String> = lines.map(|l| l.expect("line")).collect();
     let status = child.wait().expect("exits");
@@ -500,14 +496,11 @@ fn ctrl_c_cancels_at_a_safe_point_and_watch_stops_between_cycles() {
 
     // Watch: cycles go on (here every second) until Ctrl-C, which stops between cycles.
     world.target().set_knobs(Knobs::default());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(["sync", "--watch", "--interval", "1s", "--config"])
-        .arg(&job)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut child, mut lines) = spawn_tenantsync(
+        &["sync", "--watch", "--interval", "1s"],
+        &job,
+        Stdio::piped(),
+    );
     let mut cycles = Vec::new();
     for line in lines.by_ref() {
         let line = line.expect("line");

@@ -1,6 +1,7 @@
-//! Helpers shared by the integration tests in `integration/`: a running emulator with two
-//! tenants (a seeded source, an empty target), a job configuration pointing at it, and a way to
-//! run cycles. Each test gets its own emulator and its own temporary directory.
+//! Helpers shared by the integration tests in `integration/` and by the CLI's tests
+//! (`cli/tests/jobs.rs`, a dev-dependency): a running emulator with two tenants (a seeded
+//! source, an empty target), a job configuration pointing at it, and a way to run cycles. Each
+//! test gets its own emulator and its own temporary directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -110,6 +111,18 @@ impl World {
             .groups
             .iter()
             .filter_map(|g| g["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Ids of the source's security groups that are neither mail-enabled nor Microsoft 365
+    /// groups ([`GroupKind::Security`]), nested ones included.
+    pub fn source_security_group_ids(&self) -> Vec<String> {
+        self.source()
+            .state()
+            .groups
+            .iter()
+            .filter(|g| group_kind(g) == GroupKind::Security)
+            .filter_map(|g| text(g, "id"))
             .collect()
     }
 

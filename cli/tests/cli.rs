@@ -23,6 +23,22 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `tenantsync plan` over the example source and target with the job at `config`, then
+/// `extra` arguments.
+fn plan_examples(config: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "plan",
+        "--source",
+        "examples/source.json",
+        "--target",
+        "examples/target.json",
+        "--config",
+        config,
+    ];
+    args.extend_from_slice(extra);
+    tenantsync(&args)
+}
+
 fn eval(expr: &str, attributes: &str) -> serde_json::Value {
     let o = tenantsync(&["expr", "eval", expr, "--attributes", attributes, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -99,30 +115,13 @@ fn schema_default_validates_and_bad_schemas_fail_with_paths() {
 
 #[test]
 fn plan_over_the_examples() {
-    let o = tenantsync(&[
-        "plan",
-        "--source",
-        "examples/source.json",
-        "--target",
-        "examples/target.json",
-        "--config",
-        "examples/job.toml",
-        "--json",
-    ]);
+    let o = plan_examples("examples/job.toml", &["--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(plan["operations"].as_array().unwrap().len() > 5);
     assert!(plan["refused"].is_null());
 
-    let o = tenantsync(&[
-        "plan",
-        "--source",
-        "examples/source.json",
-        "--target",
-        "examples/target.json",
-        "--config",
-        "examples/job.toml",
-    ]);
+    let o = plan_examples("examples/job.toml", &[]);
     let text = stdout(&o);
     assert!(text.contains("create user Ada Lovelace"), "{text}");
     assert!(text.contains("[groupNameConflict]"), "{text}");
@@ -162,27 +161,10 @@ fn a_plan_over_the_threshold_is_refused_with_exit_5() {
     let dir = tempfile::tempdir().unwrap();
     let job = dir.path().join("job.toml");
     std::fs::write(&job, "[options]\ndeletion_threshold = 1\n").unwrap();
-    let o = tenantsync(&[
-        "plan",
-        "--source",
-        "examples/source.json",
-        "--target",
-        "examples/target.json",
-        "--config",
-        job.to_str().unwrap(),
-    ]);
+    let o = plan_examples(job.to_str().unwrap(), &[]);
     assert_eq!(o.status.code(), Some(5), "{}", stdout(&o));
     assert!(stdout(&o).contains("REFUSED"), "{}", stdout(&o));
-    let o = tenantsync(&[
-        "plan",
-        "--source",
-        "examples/source.json",
-        "--target",
-        "examples/target.json",
-        "--config",
-        job.to_str().unwrap(),
-        "--allow-deletes",
-    ]);
+    let o = plan_examples(job.to_str().unwrap(), &["--allow-deletes"]);
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -211,15 +193,7 @@ fn bad_inputs_exit_3_and_say_what_is_wrong() {
     assert!(stderr(&o).contains("missing.json"), "{}", stderr(&o));
     let job = dir.path().join("job.toml");
     std::fs::write(&job, "[options]\nnested_groups = \"deep\"\n").unwrap();
-    let o = tenantsync(&[
-        "plan",
-        "--source",
-        "examples/source.json",
-        "--target",
-        "examples/target.json",
-        "--config",
-        job.to_str().unwrap(),
-    ]);
+    let o = plan_examples(job.to_str().unwrap(), &[]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("nested_groups"), "{}", stderr(&o));
 }

@@ -2,28 +2,17 @@
 //! preflight verdicts, on-demand provisioning, the log, reset, and a process killed mid-apply.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tenantsync_emulator::{
-    Emulator, EmulatorConfig, Knobs, LatencyKnobs, SeedSpec, TenantHandle, TenantState,
-};
+use tenantsync_emulator::{Knobs, LatencyKnobs, SeedSpec, TenantState};
+use tenantsync_tests::World;
 
-/// An emulator with a seeded source, an empty target, and a job between them.
-struct World {
-    emulator: Emulator,
-    dir: tempfile::TempDir,
-    source_id: String,
-    target_id: String,
-    source_client: String,
-    target_client: String,
-    source_secret: String,
-    target_secret: String,
-}
-
+/// A source of `users` users and `groups` security groups (one nested in another, given two) with
+/// `avg_members` members on average, plus a Microsoft 365 and a mail-enabled group.
 fn seed(users: usize, groups: usize, avg_members: usize) -> SeedSpec {
     SeedSpec {
         seed: 11,
@@ -35,118 +24,6 @@ fn seed(users: usize, groups: usize, avg_members: usize) -> SeedSpec {
         avg_members,
     }
 }
-
-impl World {
-    fn new(seed: SeedSpec) -> World {
-        let config = EmulatorConfig::demo(2, 0, Some(seed));
-        let app = |i: usize| {
-            let a = &config.tenants[i].apps[0];
-            (
-                a.client_id.clone(),
-                a.client_secret.clone().expect("demo apps have secrets"),
-            )
-        };
-        let (source_client, source_secret) = app(0);
-        let (target_client, target_secret) = app(1);
-        let source_id = config.tenants[0].tenant_id.clone();
-        let target_id = config.tenants[1].tenant_id.clone();
-        let emulator = Emulator::start(config).expect("the emulator starts");
-        World {
-            emulator,
-            dir: tempfile::tempdir().expect("temp dir"),
-            source_id,
-            target_id,
-            source_client,
-            target_client,
-            source_secret,
-            target_secret,
-        }
-    }
-
-    fn source(&self) -> TenantHandle {
-        self.emulator.tenant(&self.source_id).expect("source")
-    }
-
-    fn target(&self) -> TenantHandle {
-        self.emulator.tenant(&self.target_id).expect("target")
-    }
-
-    fn group_ids(&self) -> Vec<String> {
-        self.source()
-            .state()
-            .groups
-            .iter()
-            .filter_map(|g| g["id"].as_str().map(str::to_string))
-            .collect()
-    }
-
-    /// Security groups that are neither mail-enabled nor Microsoft 365 groups.
-    fn security_group_ids(&self) -> Vec<String> {
-        self.source()
-            .state()
-            .groups
-            .iter()
-            .filter(|g| {
-                g["securityEnabled"] == true
-                    && g["mailEnabled"] == false
-                    && g["groupTypes"].as_array().is_none_or(|t| t.is_empty())
-            })
-            .filter_map(|g| g["id"].as_str().map(str::to_string))
-            .collect()
-    }
-
-    fn write_secret(&self, side: &str, value: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("{side}.secret"));
-        std::fs::write(&path, value).expect("write secret");
-        path
-    }
-
-    /// Writes job.toml assigning `groups`, with `extra` TOML appended.
-    fn write_job(&self, groups: &[String], extra: &str) -> PathBuf {
-        let base = self.emulator.base_url();
-        let ca = self
-            .emulator
-            .ca_pem_path()
-            .expect("TLS on")
-            .display()
-            .to_string();
-        let cloud = format!(
-            "{{ custom = {{ login_host = \"{base}\", graph_host = \"{base}\", ca_file = '{ca}' }} }}"
-        );
-        let side = |name: &str, tenant: &str, client: &str, secret: &str| {
-            let path = self.dir.path().join(format!("{name}.secret"));
-            if !path.exists() {
-                self.write_secret(name, secret);
-            }
-            format!(
-                "[{name}]\ntenant_id = \"{tenant}\"\ncloud = {cloud}\ncredential = {{ kind = \"client-secret\", tenant_id = \"{tenant}\", client_id = \"{client}\", secret = {{ file = '{}' }} }}\n",
-                path.display()
-            )
-        };
-        let groups: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
-        let text = format!(
-            "name = \"test\"\nstate_path = \"state.db\"\n\n[scope]\ngroups = [{}]\n\n{}\n{}\n{extra}\n",
-            groups.join(", "),
-            side(
-                "source",
-                &self.source_id,
-                &self.source_client,
-                &self.source_secret
-            ),
-            side(
-                "target",
-                &self.target_id,
-                &self.target_client,
-                &self.target_secret
-            ),
-        );
-        let path = self.dir.path().join("job.toml");
-        std::fs::write(&path, text).expect("write job");
-        path
-    }
-}
-
-const SYNC_SETTINGS: &str = "[sync]\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000\n";
 
 fn tenantsync(args: &[&str], config: &Path) -> Output {
     let mut all: Vec<&str> = args.to_vec();
@@ -246,7 +123,7 @@ fn assert_memberships_follow(world: &World) {
 #[test]
 fn sync_json_is_one_document_and_converges() {
     let world = World::new(seed(30, 4, 6));
-    let job = world.write_job(&world.group_ids(), SYNC_SETTINGS);
+    let job = world.write_job(&world.source_group_ids(), "");
     let o = tenantsync(&["sync", "--json"], &job);
     assert_eq!(code(&o), 0, "{}", describe(&o));
     let report: Json = serde_json::from_str(&stdout(&o)).expect("stdout is one JSON document");
@@ -276,17 +153,14 @@ fn sync_json_is_one_document_and_converges() {
 #[test]
 fn sync_refused_by_the_deletion_threshold_exits_5() {
     let world = World::new(seed(30, 3, 8));
-    let groups = world.security_group_ids();
-    let job = world.write_job(&groups, SYNC_SETTINGS);
+    let groups = world.source_security_group_ids();
+    let job = world.write_job(&groups, "");
     let o = tenantsync(&["sync"], &job);
     assert_eq!(code(&o), 0, "{}", describe(&o));
     let before = world.target().state().users.len();
 
     // Unassigning every group would deprovision every synced user and group.
-    let job = world.write_job(
-        &[],
-        &format!("{SYNC_SETTINGS}\n[options]\ndeletion_threshold = 2\n"),
-    );
+    let job = world.write_job(&[], "[options]\ndeletion_threshold = 2\n");
     let o = tenantsync(&["sync"], &job);
     assert_eq!(code(&o), 5, "{}", describe(&o));
     assert!(stdout(&o).contains("REFUSED"), "{}", describe(&o));
@@ -306,16 +180,16 @@ fn sync_refused_by_the_deletion_threshold_exits_5() {
 #[test]
 fn a_wrong_secret_exits_3_with_a_clear_message_without_the_secret() {
     let world = World::new(seed(5, 1, 3));
-    let job = world.write_job(&world.group_ids(), SYNC_SETTINGS);
+    let job = world.write_job(&world.source_group_ids(), "");
     let wrong = "Wr0ng~Secret~Value~7f3a";
-    world.write_secret("target", wrong);
+    world.secret_file("target", Some(wrong));
     let o = tenantsync(&["sync"], &job);
     assert_eq!(code(&o), 3, "{}", describe(&o));
     let err = stderr(&o);
     assert!(err.contains("target"), "{err}");
     assert!(err.contains("AADSTS"), "{err}");
     assert!(
-        err.contains(&world.target_client),
+        err.contains(world.target_client_id()),
         "names the client id: {err}"
     );
     assert!(
@@ -355,7 +229,7 @@ fn item<'a>(report: &'a Json, name: &str) -> &'a Json {
 #[test]
 fn check_passes_after_init_and_fails_when_the_target_refuses_sync() {
     let world = World::new(seed(5, 1, 3));
-    let job = world.write_job(&world.group_ids(), SYNC_SETTINGS);
+    let job = world.write_job(&world.source_group_ids(), "");
 
     // Before init the anchor extension is missing.
     let o = tenantsync(&["check", "--json"], &job);
@@ -406,8 +280,8 @@ fn check_passes_after_init_and_fails_when_the_target_refuses_sync() {
 #[test]
 fn provision_one_group_with_its_members_then_logs_and_reset() {
     let world = World::new(seed(30, 3, 6));
-    let groups = world.security_group_ids();
-    let job = world.write_job(&groups, SYNC_SETTINGS);
+    let groups = world.source_security_group_ids();
+    let job = world.write_job(&groups, "");
     let group = groups[0].clone();
 
     let o = tenantsync(&["provision", "--object", &group], &job);
@@ -497,44 +371,12 @@ fn provision_one_group_with_its_members_then_logs_and_reset() {
 #[test]
 fn a_process_killed_during_apply_leaves_nothing_duplicated_or_lost() {
     let world = World::new(seed(120, 6, 25));
-    let job = world.write_job(
-        &world.group_ids(),
-        &format!("{SYNC_SETTINGS}concurrency = 4\n"),
-    );
-    world.target().set_knobs(Knobs {
-        latency: Some(LatencyKnobs {
-            fixed_ms: 60,
-            jitter_ms: 20,
-        }),
-        ..Knobs::default()
-    });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(["sync", "--config"])
-        .arg(&job)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let mut applying = false;
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if line.starts_with("[apply]") {
-            applying = true;
-            break;
-        }
-    }
-    assert!(applying, "the cycle reached apply");
+    let job = world.write_job(&world.source_group_ids(), "concurrency = 4\n");
+    slow_target(&world, 60, 20);
+    let (mut child, mut lines) = spawn_tenantsync(&["sync"], &job, Stdio::null());
+    assert!(read_until_apply(&mut lines), "the cycle reached apply");
     // Wait for the first operations to land, then kill without warning.
-    let started = Instant::now();
-    while world.target().state().users.len() < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no operation landed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_target_users(&world, 3);
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let at_kill = world.target().state();
@@ -577,7 +419,55 @@ fn a_process_killed_during_apply_leaves_nothing_duplicated_or_lost() {
     );
 }
 
-fn interrupt(child: &std::process::Child) {
+/// The standard output of a `tenantsync` started by [`spawn_tenantsync`], line by line.
+type OutputLines = Lines<BufReader<ChildStdout>>;
+
+/// Slows every request to the target by `fixed_ms` plus up to `jitter_ms` milliseconds, so
+/// that a cycle's apply stage lasts long enough to interrupt.
+fn slow_target(world: &World, fixed_ms: u64, jitter_ms: u64) {
+    world.target().set_knobs(Knobs {
+        latency: Some(LatencyKnobs {
+            fixed_ms,
+            jitter_ms,
+        }),
+        ..Knobs::default()
+    });
+}
+
+/// Starts `tenantsync <args> --config <job>` without waiting for it: its standard output is
+/// returned line by line, its standard error goes to `stderr`.
+fn spawn_tenantsync(args: &[&str], job: &Path, stderr: Stdio) -> (Child, OutputLines) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(args)
+        .arg("--config")
+        .arg(job)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    (child, lines)
+}
+
+/// Reads `lines` up to the one that starts the apply stage (`[apply] ...`); false when the
+/// output ends before it.
+fn read_until_apply(lines: &mut OutputLines) -> bool {
+    lines.any(|line| line.expect("line").starts_with("[apply]"))
+}
+
+/// Waits until the target holds at least `count` users; panics after a minute.
+fn wait_for_target_users(world: &World, count: usize) {
+    let started = Instant::now();
+    while world.target().state().users.len() < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no operation landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt(child: &Child) {
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -588,38 +478,12 @@ fn interrupt(child: &std::process::Child) {
 #[test]
 fn ctrl_c_cancels_at_a_safe_point_and_watch_stops_between_cycles() {
     let world = World::new(seed(80, 4, 20));
-    let job = world.write_job(
-        &world.group_ids(),
-        &format!("{SYNC_SETTINGS}concurrency = 2\n"),
-    );
-    world.target().set_knobs(Knobs {
-        latency: Some(LatencyKnobs {
-            fixed_ms: 80,
-            jitter_ms: 0,
-        }),
-        ..Knobs::default()
-    });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(["sync", "--config"])
-        .arg(&job)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for line in lines.by_ref() {
-        if line.expect("line").starts_with("[apply]") {
-            break;
-        }
-    }
-    let started = Instant::now();
-    while world.target().state().users.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no operation landed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let job = world.write_job(&world.source_group_ids(), "concurrency = 2\n");
+    slow_target(&world, 80, 0);
+    let (mut child, mut lines) = spawn_tenantsync(&["sync"], &job, Stdio::piped());
+    // Should the output end before apply, the wait below reports that nothing landed.
+    read_until_apply(&mut lines);
+    wait_for_target_users(&world, 1);
     interrupt(&child);
     let rest: Vec<String> = lines.map(|l| l.expect("line")).collect();
     let status = child.wait().expect("exits");
@@ -632,14 +496,11 @@ fn ctrl_c_cancels_at_a_safe_point_and_watch_stops_between_cycles() {
 
     // Watch: cycles go on (here every second) until Ctrl-C, which stops between cycles.
     world.target().set_knobs(Knobs::default());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(["sync", "--watch", "--interval", "1s", "--config"])
-        .arg(&job)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut child, mut lines) = spawn_tenantsync(
+        &["sync", "--watch", "--interval", "1s"],
+        &job,
+        Stdio::piped(),
+    );
     let mut cycles = Vec::new();
     for line in lines.by_ref() {
         let line = line.expect("line");

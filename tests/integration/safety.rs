@@ -1,6 +1,7 @@
 //! What protects the tenants and the secrets: a wrong secret writes nothing, the deletion
 //! threshold refuses, secrets stay out of every output, failing objects are escrowed.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,6 +18,54 @@ fn users_only() -> SeedSpec {
         users: 6,
         ..SeedSpec::default()
     }
+}
+
+/// Adds `count` source users (`{alias}{i}`, `{name}{i}`) and a group "Team" holding them,
+/// writes a job assigning that group with `options` (TOML) and runs a first cycle, which must
+/// converge. Returns the users' ids and the job's path.
+fn synced_team(
+    world: &World,
+    count: usize,
+    alias: &str,
+    name: &str,
+    options: &str,
+) -> (Vec<String>, PathBuf) {
+    let ids: Vec<String> = (0..count)
+        .map(|i| world.add_source_user(&format!("{alias}{i}"), &format!("{name}{i}")))
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let group = world.add_source_group("Team", &refs);
+    let job = world.write_job(std::slice::from_ref(&group), options);
+    assert_eq!(
+        world.run(&job, SyncRequest::default()).outcome,
+        RunOutcome::Converged
+    );
+    (ids, job)
+}
+
+/// Adds an enabled source user (`{alias}@contoso.onmicrosoft.com`) whose mail,
+/// `{alias}@invalid`, the target's invitation refuses (its domain has no dot), so creating it
+/// in the target fails until the mail is fixed. Returns its id.
+fn add_failing_user(world: &World, alias: &str, display_name: &str) -> String {
+    let user = world
+        .source()
+        .add_user(json!({
+            "userPrincipalName": format!("{alias}@contoso.onmicrosoft.com"),
+            "mail": format!("{alias}@invalid"),
+            "displayName": display_name,
+            "accountEnabled": true,
+        }))
+        .unwrap();
+    text(&user, "id").unwrap()
+}
+
+/// Adds Ada, a user that syncs, Eve, one that fails (see [`add_failing_user`]), and a group
+/// "Team" holding both to the source. Returns the ids of Ada, Eve and the group.
+fn team_with_a_failing_user(world: &World) -> (String, String, String) {
+    let a = world.add_source_user("ada.a", "Ada A");
+    let eve = add_failing_user(world, "eve.escrow", "Eve Escrow");
+    let group = world.add_source_group("Team", &[&a, &eve]);
+    (a, eve, group)
 }
 
 #[test]
@@ -59,18 +108,12 @@ fn a_wrong_secret_fails_clearly_and_writes_nothing() {
 #[test]
 fn the_deletion_threshold_refuses_and_lists_what_would_go() {
     let world = World::new(users_only());
-    let ids: Vec<String> = (0..6)
-        .map(|i| world.add_source_user(&format!("del.user{i}"), &format!("Del User{i}")))
-        .collect();
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let group = world.add_source_group("Team", &refs);
-    let job = world.write_job(
-        std::slice::from_ref(&group),
+    let (ids, job) = synced_team(
+        &world,
+        6,
+        "del.user",
+        "Del User",
         "[options]\ndeletion_threshold = 3\n",
-    );
-    assert_eq!(
-        world.run(&job, SyncRequest::default()).outcome,
-        RunOutcome::Converged
     );
     for id in &ids[..5] {
         world.source().delete_user(id).unwrap();
@@ -219,19 +262,7 @@ fn secrets_appear_nowhere_and_the_log_has_old_and_new_values() {
 #[test]
 fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
     let world = World::new(users_only());
-    let a = world.add_source_user("ada.a", "Ada A");
-    let broken = world
-        .source()
-        .add_user(json!({
-            "userPrincipalName": "eve.escrow@contoso.onmicrosoft.com",
-            "mail": "eve.escrow@invalid",
-            "displayName": "Eve Escrow",
-            "accountEnabled": true,
-            "userType": "Member",
-        }))
-        .unwrap();
-    let eve = text(&broken, "id").unwrap();
-    let group = world.add_source_group("Team", &[&a, &eve]);
+    let (a, eve, group) = team_with_a_failing_user(&world);
     let job = world.write_job(std::slice::from_ref(&group), "");
     let first = world.run(&job, SyncRequest::default());
     assert_eq!(first.outcome, RunOutcome::Escrowed, "{:#?}", first.applied);
@@ -290,18 +321,7 @@ fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
 #[test]
 fn an_escrowed_object_waits_but_on_demand_provisions_it_now() {
     let world = World::new(users_only());
-    let a = world.add_source_user("ada.a", "Ada A");
-    let broken = world
-        .source()
-        .add_user(json!({
-            "userPrincipalName": "eve.escrow@contoso.onmicrosoft.com",
-            "mail": "eve.escrow@invalid",
-            "displayName": "Eve Escrow",
-            "accountEnabled": true,
-        }))
-        .unwrap();
-    let eve = text(&broken, "id").unwrap();
-    let group = world.add_source_group("Team", &[&a, &eve]);
+    let (_, eve, group) = team_with_a_failing_user(&world);
     let job = world.write_job(std::slice::from_ref(&group), "escrow_retry = \"1h\"");
     let first = world.run(&job, SyncRequest::default());
     assert_eq!(first.outcome, RunOutcome::Escrowed);
@@ -372,18 +392,7 @@ fn a_dry_run_writes_nothing() {
 fn a_cycle_that_mostly_fails_quarantines_the_job() {
     let world = World::new(users_only());
     let broken: Vec<String> = (0..4)
-        .map(|i| {
-            let u = world
-                .source()
-                .add_user(json!({
-                    "userPrincipalName": format!("bad{i}@contoso.onmicrosoft.com"),
-                    "mail": format!("bad{i}@invalid"),
-                    "displayName": format!("Bad {i}"),
-                    "accountEnabled": true,
-                }))
-                .unwrap();
-            text(&u, "id").unwrap()
-        })
+        .map(|i| add_failing_user(&world, &format!("bad{i}"), &format!("Bad {i}")))
         .collect();
     let refs: Vec<&str> = broken.iter().map(String::as_str).collect();
     let group = world.add_source_group("Broken", &refs);
@@ -435,18 +444,12 @@ fn a_cycle_that_mostly_fails_quarantines_the_job() {
 #[test]
 fn disables_and_a_percentage_count_towards_the_deletion_threshold() {
     let world = World::new(users_only());
-    let ids: Vec<String> = (0..8)
-        .map(|i| world.add_source_user(&format!("thr.user{i}"), &format!("Thr User{i}")))
-        .collect();
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let group = world.add_source_group("Team", &refs);
-    let job = world.write_job(
-        std::slice::from_ref(&group),
+    let (ids, job) = synced_team(
+        &world,
+        8,
+        "thr.user",
+        "Thr User",
         "[options]\ndeletion_threshold = 100\ndeletion_threshold_percent = 20.0\n",
-    );
-    assert_eq!(
-        world.run(&job, SyncRequest::default()).outcome,
-        RunOutcome::Converged
     );
     // 3 disables of 9 managed objects: over 20 %.
     for id in &ids[..3] {
@@ -560,18 +563,7 @@ fn two_cycles_of_one_job_at_once_create_no_duplicate() {
 #[test]
 fn an_escrowed_object_that_leaves_the_scope_leaves_the_escrow() {
     let world = World::new(users_only());
-    let a = world.add_source_user("ada.a", "Ada A");
-    let broken = world
-        .source()
-        .add_user(json!({
-            "userPrincipalName": "eve.escrow@contoso.onmicrosoft.com",
-            "mail": "eve.escrow@invalid",
-            "displayName": "Eve Escrow",
-            "accountEnabled": true,
-        }))
-        .unwrap();
-    let eve = text(&broken, "id").unwrap();
-    let group = world.add_source_group("Team", &[&a, &eve]);
+    let (_, eve, group) = team_with_a_failing_user(&world);
     let job = world.write_job(std::slice::from_ref(&group), "");
     assert_eq!(
         world.run(&job, SyncRequest::default()).outcome,

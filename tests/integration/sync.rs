@@ -1,28 +1,56 @@
 //! The sync cycle end to end against the emulator: first and incremental syncs, on-demand
 //! provisioning, and a watch loop.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tenantsync_core::plan::Operation;
-use tenantsync_core::sync::{CancelToken, Engine, Event, NoEvents, RunOutcome, Stage, SyncRequest};
-use tenantsync_tests::{GroupKind, World, group_kind, nested_group_ids, small_seed, text};
+use tenantsync_core::sync::{
+    CancelToken, Engine, Event, NoEvents, RunOutcome, RunReport, Stage, SyncRequest,
+};
+use tenantsync_emulator::TenantState;
+use tenantsync_tests::{World, nested_group_ids, small_seed, text};
 
 /// The kinds of the plan's operations, in order.
-fn kinds(report: &tenantsync_core::sync::RunReport) -> Vec<&'static str> {
+fn kinds(report: &RunReport) -> Vec<&'static str> {
     report.plan.operations.iter().map(Operation::kind).collect()
 }
 
 /// Ids of the source's plain security groups that are not nested in another group.
 fn top_security_groups(world: &World) -> Vec<String> {
-    let state = world.source().state();
-    let nested = nested_group_ids(&state);
-    state
-        .groups
-        .iter()
-        .filter(|g| group_kind(g) == GroupKind::Security)
-        .filter_map(|g| text(g, "id"))
+    let nested = nested_group_ids(&world.source().state());
+    world
+        .source_security_group_ids()
+        .into_iter()
         .filter(|id| !nested.contains(id))
         .collect()
+}
+
+/// Whether `id` is an enabled user of `state`.
+fn is_enabled_user(state: &TenantState, id: &str) -> bool {
+    state
+        .users
+        .iter()
+        .any(|u| text(u, "id").as_deref() == Some(id) && u["accountEnabled"] == true)
+}
+
+/// Provisions `object` on demand with the job at `job` (one cycle for it alone), which must
+/// converge, and returns the cycle's report.
+fn provision(world: &World, job: &Path, object: &str) -> RunReport {
+    let report = world.run(
+        job,
+        SyncRequest {
+            only: Some(object.to_string()),
+            ..SyncRequest::default()
+        },
+    );
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Converged,
+        "{:#?}",
+        report.applied
+    );
+    report
 }
 
 #[test]
@@ -68,10 +96,7 @@ fn incremental_cycles_carry_new_users_renames_memberships_and_deletions_by_delta
             .iter()
             .find(|m| {
                 !state.memberships[other].contains(m)
-                    && state
-                        .users
-                        .iter()
-                        .any(|u| text(u, "id").as_deref() == Some(m) && u["accountEnabled"] == true)
+                    && is_enabled_user(&state, m)
                     && world.target_user_for(m).is_some()
             })
             .cloned()
@@ -145,27 +170,10 @@ fn on_demand_provisions_one_user_and_touches_nothing_else() {
     let state = world.source().state();
     let user = state.memberships[&groups[0]]
         .iter()
-        .find(|m| {
-            state
-                .users
-                .iter()
-                .any(|u| text(u, "id").as_deref() == Some(m) && u["accountEnabled"] == true)
-        })
+        .find(|m| is_enabled_user(&state, m))
         .cloned()
         .unwrap();
-    let report = world.run(
-        &job,
-        SyncRequest {
-            only: Some(user.clone()),
-            ..SyncRequest::default()
-        },
-    );
-    assert_eq!(
-        report.outcome,
-        RunOutcome::Converged,
-        "{:#?}",
-        report.applied
-    );
+    let report = provision(&world, &job, &user);
     assert_eq!(kinds(&report), vec!["createUser"]);
     let target = world.target().state();
     assert_eq!(target.users.len(), 1, "only the one user exists");
@@ -179,19 +187,7 @@ fn on_demand_provisions_one_group_with_its_members_only() {
     let groups = top_security_groups(&world);
     let job = world.write_job(&groups, "");
     let group = groups[0].clone();
-    let report = world.run(
-        &job,
-        SyncRequest {
-            only: Some(group.clone()),
-            ..SyncRequest::default()
-        },
-    );
-    assert_eq!(
-        report.outcome,
-        RunOutcome::Converged,
-        "{:#?}",
-        report.applied
-    );
+    provision(&world, &job, &group);
     let source = world.source().state();
     let target = world.target().state();
     assert_eq!(target.groups.len(), 1, "only the one group exists");
@@ -201,12 +197,7 @@ fn on_demand_provisions_one_group_with_its_members_only() {
     let members = &source.memberships[&group];
     let expected: std::collections::BTreeSet<String> = members
         .iter()
-        .filter(|m| {
-            source
-                .users
-                .iter()
-                .any(|u| text(u, "id").as_deref() == Some(m) && u["accountEnabled"] == true)
-        })
+        .filter(|m| is_enabled_user(&source, m))
         .filter_map(|m| tenantsync_tests::mail_of(&source, m))
         .collect();
     assert_eq!(
@@ -293,19 +284,7 @@ fn on_demand_for_a_synchronized_group_applies_its_membership_changes_only() {
     let other = world.add_source_user("una.unrelated", "Una Unrelated");
     world.source().add_member(g1, &other).unwrap();
 
-    let report = world.run(
-        &job,
-        SyncRequest {
-            only: Some(g0.clone()),
-            ..SyncRequest::default()
-        },
-    );
-    assert_eq!(
-        report.outcome,
-        RunOutcome::Converged,
-        "{:#?}",
-        report.applied
-    );
+    let report = provision(&world, &job, g0);
     let mut k = kinds(&report);
     k.sort_unstable();
     assert_eq!(

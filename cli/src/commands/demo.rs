@@ -23,6 +23,7 @@ use tenantsync_core::sync::{
 use tenantsync_emulator::TenantState;
 use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantConfig, TenantHandle};
 
+use super::sync::stage_name;
 use crate::exit::{Code, Failure};
 
 #[derive(Debug, Args)]
@@ -234,16 +235,6 @@ impl Progress {
             every: every.max(1),
             done: AtomicU64::new(0),
         }
-    }
-}
-
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::SignIn => "sign-in",
-        Stage::Observe => "observe",
-        Stage::Plan => "plan",
-        Stage::Apply => "apply",
-        Stage::Record => "record",
     }
 }
 

@@ -94,7 +94,8 @@ impl std::fmt::Debug for Renderer {
     }
 }
 
-fn stage_name(stage: Stage) -> &'static str {
+/// A stage's name in progress lines (`[observe] ...`) of `sync`, `demo` and `bench`.
+pub(crate) fn stage_name(stage: Stage) -> &'static str {
     match stage {
         Stage::SignIn => "sign-in",
         Stage::Observe => "observe",

@@ -214,6 +214,18 @@ impl AccessToken {
     }
 }
 
+/// The claims of a JWT (its payload, base64url-decoded JSON), or `None` when the text is not a
+/// readable JWT. The signature is not checked: this reads tokens the identity platform just
+/// issued (the `roles` of an access token, for diagnostics) and assertions this crate signed.
+pub fn token_claims(token: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Sign-in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -1083,13 +1095,7 @@ mod tests {
         assert!(!form.contains_key("client_secret"));
         let parts: Vec<&str> = form["client_assertion"].split('.').collect();
         assert_eq!(parts.len(), 3);
-        use base64::Engine as _;
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(parts[1])
-                .expect("b64"),
-        )
-        .expect("json");
+        let claims = token_claims(&form["client_assertion"]).expect("claims");
         assert_eq!(
             claims["aud"],
             format!("{}/t1/oauth2/v2.0/token", server.base())

@@ -233,17 +233,17 @@ impl<'a> Planner<'a> {
         for object in sorted {
             if let Some(source_id) = self.anchor_of(object) {
                 if let Some(first) = index.live.get(source_id) {
-                    self.report.push(ReportEntry {
+                    self.report.push(entry(
                         kind,
-                        reason: Reason::DuplicateAnchor,
-                        source_id: Some(source_id.to_string()),
-                        target_id: Some(object.id.clone()),
-                        display: object.label(),
-                        detail: format!(
+                        Reason::DuplicateAnchor,
+                        source_id,
+                        Some(&object.id),
+                        object.label(),
+                        format!(
                             "target objects {} and {} both carry the anchor of source object {source_id}; only {} is managed: delete the duplicate",
                             first.id, object.id, first.id
                         ),
-                    });
+                    ));
                 } else {
                     index.live.insert(source_id, object);
                 }
@@ -306,36 +306,36 @@ impl<'a> Planner<'a> {
                 [] => continue,
                 [t] => {
                     if kind == ObjectKind::User && !t.is_external_user() {
-                        self.report.push(ReportEntry {
+                        self.report.push(entry(
                             kind,
-                            reason: Reason::InternalTargetUser,
-                            source_id: Some(sid.to_string()),
-                            target_id: Some(t.id.clone()),
-                            display: source.label(),
-                            detail: format!(
+                            Reason::InternalTargetUser,
+                            sid,
+                            Some(&t.id),
+                            source.label(),
+                            format!(
                                 "{} = '{value}' matches an internal user of the target; tenantsync only manages external users, so this user is neither matched nor created: resolve it in the target",
                                 mapping.target
                             ),
-                        });
+                        ));
                         return Match::Skip;
                     }
                     return Match::Claimed(t);
                 }
                 many => {
                     let ids: Vec<&str> = many.iter().map(|t| t.id.as_str()).collect();
-                    self.report.push(ReportEntry {
+                    self.report.push(entry(
                         kind,
-                        reason: Reason::AmbiguousMatch,
-                        source_id: Some(sid.to_string()),
-                        target_id: None,
-                        display: source.label(),
-                        detail: format!(
+                        Reason::AmbiguousMatch,
+                        sid,
+                        None,
+                        source.label(),
+                        format!(
                             "{} = '{value}' matches {} target objects ({}); nothing is matched or created until only one remains",
                             mapping.target,
                             ids.len(),
                             ids.join(", ")
                         ),
-                    });
+                    ));
                     return Match::Skip;
                 }
             }
@@ -367,16 +367,16 @@ impl<'a> Planner<'a> {
         conflicted.sort();
         for (i, tid, names) in conflicted {
             let source = matches[i].0;
-            self.report.push(ReportEntry {
+            self.report.push(entry(
                 kind,
-                reason: Reason::MatchConflict,
-                source_id: Some(source.id.clone()),
-                target_id: Some(tid.clone()),
-                display: source.label(),
-                detail: format!(
+                Reason::MatchConflict,
+                &source.id,
+                Some(&tid),
+                source.label(),
+                format!(
                     "source objects {names} all match target object {tid}; none is matched or created (no merge): make their matching attributes unique"
                 ),
-            });
+            ));
             matches[i].1 = Match::Skip;
         }
     }
@@ -559,13 +559,15 @@ impl<'a> Planner<'a> {
                 Some(_) => "the source user left the scope".to_string(),
             };
             let display = target.label();
-            let skip = |why: &str| ReportEntry {
-                kind: ObjectKind::User,
-                reason: Reason::DeprovisionSkipped,
-                source_id: Some(sid.to_string()),
-                target_id: Some(target.id.clone()),
-                display: display.clone(),
-                detail: format!("{reason}, but {why}"),
+            let skip = |why: &str| {
+                entry(
+                    ObjectKind::User,
+                    Reason::DeprovisionSkipped,
+                    sid,
+                    Some(&target.id),
+                    display.clone(),
+                    format!("{reason}, but {why}"),
+                )
             };
             if !self.users_map.delete {
                 self.report.push(skip(
@@ -592,14 +594,14 @@ impl<'a> Planner<'a> {
                     let source_disabled =
                         source.and_then(|s| s.flag("accountEnabled")) == Some(false);
                     if source_disabled && target.flag("accountEnabled") == Some(false) {
-                        self.report.push(ReportEntry {
-                            kind: ObjectKind::User,
-                            reason: Reason::DisabledUserKept,
-                            source_id: Some(sid.to_string()),
-                            target_id: Some(target.id.clone()),
+                        self.report.push(entry(
+                            ObjectKind::User,
+                            Reason::DisabledUserKept,
+                            sid,
+                            Some(&target.id),
                             display,
-                            detail: "the user was already disabled and synced before it left the scope, so it is kept disabled, as Entra does".into(),
-                        });
+                            "the user was already disabled and synced before it left the scope, so it is kept disabled, as Entra does".into(),
+                        ));
                     } else {
                         self.ops.delete_users.push(Operation::DeleteUser {
                             target_id: target.id.clone(),
@@ -675,14 +677,15 @@ impl<'a> Planner<'a> {
                 Match::Skip => {}
                 Match::Create => {
                     if !compiled.add {
-                        self.report.push(ReportEntry {
-                            kind: ObjectKind::Group,
-                            reason: Reason::CreationDisabled,
-                            source_id: Some(sid.to_string()),
-                            target_id: None,
-                            display: group.label(),
-                            detail: "the group mapping's flowTypes lack Add, so new groups are not created".into(),
-                        });
+                        self.report.push(entry(
+                            ObjectKind::Group,
+                            Reason::CreationDisabled,
+                            sid,
+                            None,
+                            group.label(),
+                            "the group mapping's flowTypes lack Add, so new groups are not created"
+                                .into(),
+                        ));
                         continue;
                     }
                     let mut attributes = creation_attributes(&compiled.mappings, desired);
@@ -780,14 +783,14 @@ impl<'a> Planner<'a> {
                         ids.join(", ")
                     )
                 };
-                self.report.push(ReportEntry {
-                    kind: ObjectKind::Group,
-                    reason: Reason::GroupNameConflict,
-                    source_id: Some(group.id.clone()),
-                    target_id: ids.first().map(|s| s.to_string()),
-                    display: group.label(),
+                self.report.push(entry(
+                    ObjectKind::Group,
+                    Reason::GroupNameConflict,
+                    &group.id,
+                    ids.first().copied(),
+                    group.label(),
                     detail,
-                });
+                ));
                 Match::Skip
             }
         }
@@ -800,14 +803,14 @@ impl<'a> Planner<'a> {
         for m in &sg.members {
             match self.user_refs.get(m) {
                 Some(r) => refs.push((r.clone(), *m)),
-                None => self.report.push(ReportEntry {
-                    kind: ObjectKind::Membership,
-                    reason: Reason::MemberNotProvisioned,
-                    source_id: Some((*m).to_string()),
-                    target_id: None,
-                    display: format!("{m} in {}", sg.group.label()),
-                    detail: "the member is in scope but has no target user in this plan (see its user entry); it is added once it does".into(),
-                }),
+                None => self.report.push(entry(
+                    ObjectKind::Membership,
+                    Reason::MemberNotProvisioned,
+                    m,
+                    None,
+                    format!("{m} in {}", sg.group.label()),
+                    "the member is in scope but has no target user in this plan (see its user entry); it is added once it does".into(),
+                )),
             }
         }
         refs
@@ -883,14 +886,14 @@ impl<'a> Planner<'a> {
                 None
             };
             match why {
-                Some(why) => self.report.push(ReportEntry {
-                    kind: ObjectKind::Group,
-                    reason: Reason::DeprovisionSkipped,
-                    source_id: Some(sid.to_string()),
-                    target_id: Some(target.id.clone()),
-                    display: target.label(),
-                    detail: format!("{reason}, but {why} keeps it"),
-                }),
+                Some(why) => self.report.push(entry(
+                    ObjectKind::Group,
+                    Reason::DeprovisionSkipped,
+                    sid,
+                    Some(&target.id),
+                    target.label(),
+                    format!("{reason}, but {why} keeps it"),
+                )),
                 None => self.ops.delete_groups.push(Operation::DeleteGroup {
                     target_id: target.id.clone(),
                     source_id: sid.to_string(),
@@ -908,14 +911,14 @@ impl<'a> Planner<'a> {
     }
 
     fn report_eval_error(&mut self, kind: ObjectKind, object: &DirectoryObject, error: String) {
-        self.report.push(ReportEntry {
+        self.report.push(entry(
             kind,
-            reason: Reason::EvaluationError,
-            source_id: Some(object.id.clone()),
-            target_id: None,
-            display: object.label(),
-            detail: format!("{error}; the object is left as it is in the target"),
-        });
+            Reason::EvaluationError,
+            &object.id,
+            None,
+            object.label(),
+            format!("{error}; the object is left as it is in the target"),
+        ));
     }
 
     fn finish(mut self, users_in_scope: usize, groups_in_scope: usize, managed: usize) -> Plan {
@@ -1048,15 +1051,37 @@ fn empty_compiled() -> CompiledObject {
     }
 }
 
-fn user_entry(user: &DirectoryObject, reason: Reason, detail: String) -> ReportEntry {
+/// A report entry about one source object and, when there is one, the target object it
+/// concerns; `display` names the object for people and `detail` says what happened and what to
+/// do.
+fn entry(
+    kind: ObjectKind,
+    reason: Reason,
+    source_id: &str,
+    target_id: Option<&str>,
+    display: String,
+    detail: String,
+) -> ReportEntry {
     ReportEntry {
-        kind: ObjectKind::User,
+        kind,
         reason,
-        source_id: Some(user.id.clone()),
-        target_id: None,
-        display: user.label(),
+        source_id: Some(source_id.to_string()),
+        target_id: target_id.map(str::to_string),
+        display,
         detail,
     }
+}
+
+/// A report entry about one source user that concerns no target object.
+fn user_entry(user: &DirectoryObject, reason: Reason, detail: String) -> ReportEntry {
+    entry(
+        ObjectKind::User,
+        reason,
+        &user.id,
+        None,
+        user.label(),
+        detail,
+    )
 }
 
 fn truthy(v: &Value) -> Option<bool> {

@@ -5,11 +5,11 @@
 //! source, looks for the anchor extension and tries the state file. It never writes to a
 //! tenant. The CLI renders the report (`tenantsync check`); the C ABI hands it out as JSON.
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::TenantConfig;
+use crate::graph::auth::token_claims;
 use crate::graph::{CredentialTokenProvider, GraphError, TokenProvider};
 use crate::schema;
 
@@ -190,16 +190,6 @@ pub fn missing_permissions<'a>(
                 .any(|p| roles.iter().any(|g| g.eq_ignore_ascii_case(p)))
         })
         .collect()
-}
-
-/// The claims of a JWT access token (its payload, decoded; the signature is not checked: the
-/// token came straight from the identity platform and is only read for diagnostics).
-pub fn token_claims(token: &str) -> Option<Json> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// The application permissions (`roles`) of a token's claims.
@@ -618,6 +608,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     fn jwt(claims: &Json) -> String {

@@ -26,10 +26,12 @@ use crate::plan::{self, LastKnownState, ObjectRef, Operation, Plan, PlanInput};
 use crate::schema::SynchronizationSchema;
 use crate::state::{Quarantine, StateError, StateStore};
 
+// Also here, beside `token_roles`: preflight reads the `roles` of a token with it.
+pub use crate::graph::auth::token_claims;
 pub use apply::{ApplyOutcome, FailedOperation};
 pub use check::{
     ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, Requirement, SOURCE_PERMISSIONS,
-    TARGET_PERMISSIONS, missing_permissions, token_claims, token_roles,
+    TARGET_PERMISSIONS, missing_permissions, token_roles,
 };
 pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
 
@@ -501,22 +503,18 @@ impl Engine {
         if let Some(object) = &request.only {
             plan = only_object(plan, object, &source, &target, &options.anchor_attribute);
         }
-        if request.dry_run {
+        // A dry run and a refused plan both end here, with nothing applied.
+        let unapplied = if request.dry_run {
+            Some(RunOutcome::DryRun)
+        } else if plan.refused.is_some() {
+            Some(RunOutcome::Refused)
+        } else {
+            None
+        };
+        if let Some(outcome) = unapplied {
             return self.finish(
                 run_id,
-                RunOutcome::DryRun,
-                read.full,
-                read.changed,
-                plan,
-                ApplyOutcome::default(),
-                started_at,
-                quarantine,
-            );
-        }
-        if plan.refused.is_some() {
-            return self.finish(
-                run_id,
-                RunOutcome::Refused,
+                outcome,
                 read.full,
                 read.changed,
                 plan,

@@ -748,7 +748,7 @@ fn list(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> 
         .and_then(Value::as_str)
         .map(str::to_string);
     let map = match kind {
-        Kind::User => &t.users,
+        Kind::User => t.users(),
         Kind::Group => &t.groups,
     };
     let name = match kind {
@@ -839,7 +839,7 @@ fn expanded_members(t: &Tenant, group: &str, select: Option<&[String]>) -> Value
         .filter(|m| !t.lagging(m))
         .filter_map(|m| {
             let (o, kind) = match t.kind_of(m)? {
-                Kind::User => (t.users.get(m)?, Kind::User),
+                Kind::User => (t.users().get(m)?, Kind::User),
                 Kind::Group => (t.groups.get(m)?, Kind::Group),
             };
             let mut out = Obj::new();
@@ -865,7 +865,7 @@ fn refuse_unsupported_options(req: &GReq) -> Result<(), GResp> {
 
 fn get_one(base: &str, t: &Tenant, req: &GReq, kind: Kind, id: &str) -> Result<GResp, GResp> {
     let (map, name) = match kind {
-        Kind::User => (&t.users, "users"),
+        Kind::User => (t.users(), "users"),
         Kind::Group => (&t.groups, "groups"),
     };
     let o = map
@@ -949,7 +949,7 @@ fn page_members(
             break;
         }
         let (o, kind) = match t.kind_of(id) {
-            Some(Kind::User) => (&t.users[id], Kind::User),
+            Some(Kind::User) => (&t.users()[id], Kind::User),
             Some(Kind::Group) => (&t.groups[id], Kind::Group),
             None => continue,
         };
@@ -1291,16 +1291,8 @@ fn invite(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let existing = t
-        .users
-        .iter()
-        .find(|(_, u)| {
-            u.get("mail")
-                .and_then(Value::as_str)
-                .is_some_and(|m| eq(m, &email))
-                || u.get("otherMails")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|m| m.as_str().is_some_and(|m| eq(m, &email))))
-        })
+        .find_user_by_mail(&email)
+        .and_then(|id| t.users().get_key_value(id))
         .map(|(id, u)| (id.clone(), u.clone()));
     let (user_id, user, status) = match existing {
         Some((id, u)) => {
@@ -1415,7 +1407,7 @@ fn get_by_ids(base: &str, t: &Tenant, caller: &Caller, req: &GReq) -> Result<GRe
             continue;
         }
         let (o, kind) = match t.kind_of(id) {
-            Some(Kind::User) => (&t.users[id], Kind::User),
+            Some(Kind::User) => (&t.users()[id], Kind::User),
             Some(Kind::Group) => (&t.groups[id], Kind::Group),
             None => continue,
         };

@@ -388,6 +388,14 @@ impl Tenant {
         Some(user)
     }
 
+    /// A live user or group with its kind.
+    pub(crate) fn live(&self, id: &str) -> Option<(&Obj, Kind)> {
+        match self.users.get(id) {
+            Some(u) => Some((u, Kind::User)),
+            None => self.groups.get(id).map(|g| (g, Kind::Group)),
+        }
+    }
+
     /// Finds a live user by id or userPrincipalName (case-insensitive).
     pub(crate) fn find_user(&self, key: &str) -> Option<&str> {
         let lower = key.to_ascii_lowercase();
@@ -434,20 +442,24 @@ impl Tenant {
         Ok(())
     }
 
-    /// Creates a user; fills `id`, `createdDateTime` and Graph's defaults.
-    pub(crate) fn create_user(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
-        let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_ascii_lowercase(),
-            None => uuid::Uuid::new_v4().to_string(),
-        };
+    /// The id for a new object (its own, lower-cased, or a new one), refused when a live or
+    /// deleted object has it.
+    fn new_id(&self, obj: &Obj) -> Result<String, AdminError> {
+        let id = chosen_id(obj);
         if self.users.contains_key(&id)
             || self.groups.contains_key(&id)
             || self.deleted.contains_key(&id)
         {
             return Err(AdminError::Conflict(
-                "Another object with the same value for property id already exists.".to_string(),
+                "Another object with the same value for property id already exists.".into(),
             ));
         }
+        Ok(id)
+    }
+
+    /// Creates a user; fills `id`, `createdDateTime` and Graph's defaults.
+    pub(crate) fn create_user(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
+        let id = self.new_id(&obj)?;
         if obj
             .get("userPrincipalName")
             .and_then(Value::as_str)
@@ -458,12 +470,8 @@ impl Tenant {
             ));
         }
         self.check_upn_unique(obj.get("userPrincipalName"), None)?;
-        obj.insert("id".into(), json!(id));
-        obj.entry("createdDateTime")
-            .or_insert_with(|| json!(now_string()));
-        obj.entry("accountEnabled").or_insert(json!(true));
-        obj.entry("userType").or_insert(json!("Member"));
-        obj.entry("businessPhones").or_insert(json!([]));
+        stamp(&mut obj, &id);
+        user_defaults(&mut obj);
         if !obj.contains_key("displayName") {
             let upn = obj
                 .get("userPrincipalName")
@@ -490,14 +498,7 @@ impl Tenant {
         if !self.users.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch
-            .keys()
-            .find(|k| k.as_str() == "id" || (graph && USER_READ_ONLY.contains(&k.as_str())))
-        {
-            return Err(AdminError::Invalid(format!(
-                "Property '{ro}' is read-only and cannot be set."
-            )));
-        }
+        check_patchable(patch, graph.then_some(USER_READ_ONLY))?;
         self.check_upn_unique(patch.get("userPrincipalName"), Some(id))?;
         let mut user = self
             .take_user(id)
@@ -510,24 +511,9 @@ impl Tenant {
 
     /// Creates a group; fills `id`, `createdDateTime` and defaults.
     pub(crate) fn create_group(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
-        let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_ascii_lowercase(),
-            None => uuid::Uuid::new_v4().to_string(),
-        };
-        if self.users.contains_key(&id)
-            || self.groups.contains_key(&id)
-            || self.deleted.contains_key(&id)
-        {
-            return Err(AdminError::Conflict(
-                "Another object with the same value for property id already exists.".into(),
-            ));
-        }
-        obj.insert("id".into(), json!(id));
-        obj.entry("createdDateTime")
-            .or_insert_with(|| json!(now_string()));
-        obj.entry("groupTypes").or_insert(json!([]));
-        obj.entry("mailEnabled").or_insert(json!(false));
-        obj.entry("securityEnabled").or_insert(json!(true));
+        let id = self.new_id(&obj)?;
+        stamp(&mut obj, &id);
+        group_defaults(&mut obj);
         obj.entry("description").or_insert(Value::Null);
         obj.entry("visibility").or_insert(Value::Null);
         obj.entry("proxyAddresses").or_insert(json!([]));
@@ -569,14 +555,7 @@ impl Tenant {
         if !self.groups.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch
-            .keys()
-            .find(|k| k.as_str() == "id" || (graph && GROUP_READ_ONLY.contains(&k.as_str())))
-        {
-            return Err(AdminError::Invalid(format!(
-                "Property '{ro}' is read-only and cannot be set."
-            )));
-        }
+        check_patchable(patch, graph.then_some(GROUP_READ_ONLY))?;
         let group = self
             .groups
             .get_mut(id)
@@ -762,18 +741,13 @@ impl Tenant {
         kind: Kind,
         mut obj: Obj,
     ) -> Result<String, AdminError> {
-        let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_ascii_lowercase(),
-            None => uuid::Uuid::new_v4().to_string(),
-        };
+        let id = chosen_id(&obj);
         if self.users.contains_key(&id) || self.groups.contains_key(&id) {
             return Err(AdminError::Conflict(format!(
                 "object id '{id}' is used twice"
             )));
         }
-        obj.insert("id".into(), json!(id));
-        obj.entry("createdDateTime")
-            .or_insert_with(|| json!(now_string()));
+        stamp(&mut obj, &id);
         match kind {
             Kind::User => {
                 if obj
@@ -785,15 +759,11 @@ impl Tenant {
                         "user '{id}' has no userPrincipalName"
                     )));
                 }
-                obj.entry("accountEnabled").or_insert(json!(true));
-                obj.entry("userType").or_insert(json!("Member"));
-                obj.entry("businessPhones").or_insert(json!([]));
+                user_defaults(&mut obj);
                 self.put_user(id.clone(), obj);
             }
             Kind::Group => {
-                obj.entry("groupTypes").or_insert(json!([]));
-                obj.entry("mailEnabled").or_insert(json!(false));
-                obj.entry("securityEnabled").or_insert(json!(true));
+                group_defaults(&mut obj);
                 obj.entry("mail").or_insert(Value::Null);
                 obj.entry("securityIdentifier")
                     .or_insert_with(|| security_identifier(&id));
@@ -871,6 +841,46 @@ impl Tenant {
                             .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(target)))
                     })
         })
+    }
+}
+
+/// The id a new object asks for (lower-cased), or a new one.
+fn chosen_id(obj: &Obj) -> String {
+    match obj.get("id").and_then(Value::as_str) {
+        Some(id) => id.to_ascii_lowercase(),
+        None => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// Sets a new object's `id` and, unless given, its `createdDateTime`.
+fn stamp(obj: &mut Obj, id: &str) {
+    obj.insert("id".into(), json!(id));
+    obj.entry("createdDateTime")
+        .or_insert_with(|| json!(now_string()));
+}
+
+/// Graph's defaults for a new user.
+fn user_defaults(obj: &mut Obj) {
+    obj.entry("accountEnabled").or_insert(json!(true));
+    obj.entry("userType").or_insert(json!("Member"));
+    obj.entry("businessPhones").or_insert(json!([]));
+}
+
+/// Graph's defaults for a new group.
+fn group_defaults(obj: &mut Obj) {
+    obj.entry("groupTypes").or_insert(json!([]));
+    obj.entry("mailEnabled").or_insert(json!(false));
+    obj.entry("securityEnabled").or_insert(json!(true));
+}
+
+/// Refuses a patch that sets `id`, or one of `read_only` when given.
+fn check_patchable(patch: &Obj, read_only: Option<&[&str]>) -> Result<(), AdminError> {
+    let refused = |k: &str| k == "id" || read_only.is_some_and(|ro| ro.contains(&k));
+    match patch.keys().find(|k| refused(k)) {
+        Some(ro) => Err(AdminError::Invalid(format!(
+            "Property '{ro}' is read-only and cannot be set."
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -246,7 +246,7 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool)
             .is_none_or(|ids| ids.iter().any(|x| x == id))
     };
     let map = match kind {
-        Kind::User => &t.users,
+        Kind::User => t.users(),
         Kind::Group => &t.groups,
     };
 

@@ -42,7 +42,7 @@ pub(crate) struct Arrival {
 /// limit for an app in a tenant (S < 50 users: 3,500; M 50–500: 5,000; L > 500: 8,000).
 fn capacity(t: &Tenant, k: &crate::config::ThrottleKnobs) -> u64 {
     match k.resource_units {
-        0 => match t.users.len() {
+        0 => match t.users().len() {
             n if n < 50 => 3_500,
             n if n <= 500 => 5_000,
             _ => 8_000,

@@ -127,7 +127,7 @@ mod tests {
         .unwrap_or_default();
         let mut t = Tenant::new("t", "c.com", Vec::new(), Knobs::default());
         assert_eq!(apply(&mut t, &fx), Ok(()));
-        assert_eq!(t.users.len(), 1);
+        assert_eq!(t.users().len(), 1);
         assert_eq!(t.members["22222222-2222-2222-2222-222222222222"].len(), 1);
         let bad: TenantFixture =
             serde_json::from_value(json!({"memberships": {"x": ["y"]}})).unwrap_or_default();

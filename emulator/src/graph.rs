@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::delta;
 use crate::dispatch::{GReq, GResp};
 use crate::odata::{self, Expr, FilterError};
-use crate::store::{AdminError, Kind, Obj, Tenant, now_string};
+use crate::store::{AdminError, Deleted, Kind, Obj, Tenant, now_string};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -357,35 +357,13 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
             } else {
                 Kind::Group
             };
-            need(
-                caller,
-                if kind == Kind::User {
-                    USER_READ
-                } else {
-                    GROUP_READ
-                },
-            )?;
+            need(caller, roles_for(kind, false))?;
             list_deleted(base, t, req, kind)
         }
         ("GET", ["directory", "deleteditems", id]) => {
             let d = t.deleted.get(*id).ok_or_else(|| not_found(id))?;
-            need(
-                caller,
-                if d.kind == Kind::User {
-                    USER_READ
-                } else {
-                    GROUP_READ
-                },
-            )?;
-            let mut o = odata::project(
-                &d.obj,
-                odata::parse_select(req.q("select")).as_deref(),
-                default_for(d.kind),
-            );
-            o.insert(
-                "deletedDateTime".into(),
-                d.obj.get("deletedDateTime").cloned().unwrap_or(Value::Null),
-            );
+            need(caller, roles_for(d.kind, false))?;
+            let mut o = deleted_view(d, odata::parse_select(req.q("select")).as_deref());
             o.insert("@odata.type".into(), json!(d.kind.odata_type()));
             o.insert(
                 "@odata.context".into(),
@@ -395,14 +373,7 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
         }
         ("POST", ["directory", "deleteditems", id, "restore"]) => {
             let d = t.deleted.get(*id).ok_or_else(|| not_found(id))?;
-            need(
-                caller,
-                if d.kind == Kind::User {
-                    USER_WRITE
-                } else {
-                    GROUP_WRITE
-                },
-            )?;
+            need(caller, roles_for(d.kind, true))?;
             let kind = d.kind;
             let obj = t.restore(id).map_err(admin_err)?;
             let mut o = odata::project(&obj, None, default_for(kind));
@@ -415,24 +386,13 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
         }
         ("DELETE", ["directory", "deleteditems", id]) => {
             let d = t.deleted.get(*id).ok_or_else(|| not_found(id))?;
-            need(
-                caller,
-                if d.kind == Kind::User {
-                    USER_WRITE
-                } else {
-                    GROUP_WRITE
-                },
-            )?;
+            need(caller, roles_for(d.kind, true))?;
             t.hard_delete(id).map_err(admin_err)?;
             Ok(GResp::no_content())
         }
         ("GET", ["directoryobjects", id]) => {
-            match t.kind_of(id) {
-                Some(Kind::User) => need(caller, USER_READ)?,
-                Some(Kind::Group) => need(caller, GROUP_READ)?,
-                None => return Err(not_found(id)),
-            }
-            let kind = t.kind_of(id).unwrap_or(Kind::User);
+            let kind = t.kind_of(id).ok_or_else(|| not_found(id))?;
+            need(caller, roles_for(kind, false))?;
             let mut r = get_one(base, t, req, kind, id)?;
             if let Some(Value::Object(o)) = r.body.as_mut() {
                 o.insert("@odata.type".into(), json!(kind.odata_type()));
@@ -617,6 +577,16 @@ fn known_path(l: &[&str]) -> bool {
     )
 }
 
+/// The roles that allow reading (or, with `write`, changing) objects of a kind.
+fn roles_for(kind: Kind, write: bool) -> &'static [&'static str] {
+    match (kind, write) {
+        (Kind::User, false) => USER_READ,
+        (Kind::User, true) => USER_WRITE,
+        (Kind::Group, false) => GROUP_READ,
+        (Kind::Group, true) => GROUP_WRITE,
+    }
+}
+
 fn default_for(kind: Kind) -> Option<&'static [&'static str]> {
     match kind {
         Kind::User => Some(USER_DEFAULT),
@@ -748,7 +718,7 @@ fn list(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> 
         .and_then(Value::as_str)
         .map(str::to_string);
     let map = match kind {
-        Kind::User => &t.users,
+        Kind::User => t.users(),
         Kind::Group => &t.groups,
     };
     let name = match kind {
@@ -838,18 +808,21 @@ fn expanded_members(t: &Tenant, group: &str, select: Option<&[String]>) -> Value
         .iter()
         .filter(|m| !t.lagging(m))
         .filter_map(|m| {
-            let (o, kind) = match t.kind_of(m)? {
-                Kind::User => (t.users.get(m)?, Kind::User),
-                Kind::Group => (t.groups.get(m)?, Kind::Group),
-            };
-            let mut out = Obj::new();
-            out.insert("@odata.type".into(), json!(kind.odata_type()));
-            out.append(&mut odata::project(o, select, default_for(kind)));
-            Some(Value::Object(out))
+            let (o, kind) = t.live(m)?;
+            Some(directory_object(o, kind, select))
         })
         .take(20)
         .collect();
     Value::Array(value)
+}
+
+/// A user or group in a list of directory objects: its `@odata.type` first, then its
+/// properties (`select`, or the defaults of its kind).
+fn directory_object(o: &Obj, kind: Kind, select: Option<&[String]>) -> Value {
+    let mut out = Obj::new();
+    out.insert("@odata.type".into(), json!(kind.odata_type()));
+    out.append(&mut odata::project(o, select, default_for(kind)));
+    Value::Object(out)
 }
 
 fn refuse_unsupported_options(req: &GReq) -> Result<(), GResp> {
@@ -865,7 +838,7 @@ fn refuse_unsupported_options(req: &GReq) -> Result<(), GResp> {
 
 fn get_one(base: &str, t: &Tenant, req: &GReq, kind: Kind, id: &str) -> Result<GResp, GResp> {
     let (map, name) = match kind {
-        Kind::User => (&t.users, "users"),
+        Kind::User => (t.users(), "users"),
         Kind::Group => (&t.groups, "groups"),
     };
     let o = map
@@ -948,15 +921,10 @@ fn page_members(
             more = true;
             break;
         }
-        let (o, kind) = match t.kind_of(id) {
-            Some(Kind::User) => (&t.users[id], Kind::User),
-            Some(Kind::Group) => (&t.groups[id], Kind::Group),
-            None => continue,
+        let Some((o, kind)) = t.live(id) else {
+            continue;
         };
-        let mut out = Obj::new();
-        out.insert("@odata.type".into(), json!(kind.odata_type()));
-        out.append(&mut odata::project(o, sel.as_deref(), default_for(kind)));
-        value.push(Value::Object(out));
+        value.push(directory_object(o, kind, sel.as_deref()));
         last = Some(id.clone());
     }
     let mut body = json!({"@odata.context": format!("{base}/v1.0/$metadata#directoryObjects")});
@@ -968,6 +936,17 @@ fn page_members(
     Ok(GResp::json(200, body))
 }
 
+/// A deleted object's properties (`select`, or the defaults of its kind) with its
+/// `deletedDateTime`.
+fn deleted_view(d: &Deleted, select: Option<&[String]>) -> Obj {
+    let mut o = odata::project(&d.obj, select, default_for(d.kind));
+    o.insert(
+        "deletedDateTime".into(),
+        d.obj.get("deletedDateTime").cloned().unwrap_or(Value::Null),
+    );
+    o
+}
+
 fn list_deleted(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> {
     let select = odata::parse_select(req.q("select"));
     let filter = filter_for(t, req, kind)?;
@@ -975,14 +954,7 @@ fn list_deleted(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp,
         .deleted
         .values()
         .filter(|d| d.kind == kind && filter.as_ref().is_none_or(|f| odata::eval(f, &d.obj)))
-        .map(|d| {
-            let mut o = odata::project(&d.obj, select.as_deref(), default_for(kind));
-            o.insert(
-                "deletedDateTime".into(),
-                d.obj.get("deletedDateTime").cloned().unwrap_or(Value::Null),
-            );
-            Value::Object(o)
-        })
+        .map(|d| Value::Object(deleted_view(d, select.as_deref())))
         .collect();
     let name = if kind == Kind::User { "user" } else { "group" };
     Ok(GResp::json(
@@ -1090,21 +1062,68 @@ fn check_extensions(t: &Tenant, body: &Obj, target: &str) -> Result<(), GResp> {
     Ok(())
 }
 
+/// Refuses a creation body that lacks one of `props` (or has it null).
+fn require(body: &Obj, props: &[&str]) -> Result<(), GResp> {
+    match props
+        .iter()
+        .find(|p| body.get(**p).is_none_or(Value::is_null))
+    {
+        Some(p) => Err(bad_request(&format!(
+            "Property '{p}' is required when creating the resource."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a creation body that sets an unregistered extension property or one of the
+/// properties Graph does not let clients write (`read_only`).
+fn check_writable(t: &Tenant, body: &Obj, target: &str, read_only: &[&str]) -> Result<(), GResp> {
+    check_extensions(t, body, target)?;
+    match body.keys().find(|k| read_only.contains(&k.as_str())) {
+        Some(ro) => Err(bad_request(&format!(
+            "Property '{ro}' is read-only and cannot be set."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The id of a stored object.
+fn id_of(o: &Obj) -> String {
+    o.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Graph's answer to a creation: `201 Created` with the new object (its default properties)
+/// and its URL in `Location`.
+fn created(base: &str, kind: Kind, o: &Obj) -> GResp {
+    let set = match kind {
+        Kind::User => "users",
+        Kind::Group => "groups",
+    };
+    let mut out = Obj::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{base}/v1.0/$metadata#{set}/$entity")),
+    );
+    out.append(&mut odata::project(o, None, default_for(kind)));
+    GResp::json(201, Value::Object(out))
+        .with_header("Location", format!("{base}/v1.0/{set}/{}", id_of(o)))
+}
+
 fn create_user(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
     let mut body = body_obj(req)?;
-    for p in [
-        "accountEnabled",
-        "displayName",
-        "mailNickname",
-        "userPrincipalName",
-        "passwordProfile",
-    ] {
-        if body.get(p).is_none_or(Value::is_null) {
-            return Err(bad_request(&format!(
-                "Property '{p}' is required when creating the resource."
-            )));
-        }
-    }
+    require(
+        &body,
+        &[
+            "accountEnabled",
+            "displayName",
+            "mailNickname",
+            "userPrincipalName",
+            "passwordProfile",
+        ],
+    )?;
     let upn = body
         .get("userPrincipalName")
         .and_then(Value::as_str)
@@ -1116,45 +1135,23 @@ fn create_user(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
         ));
     }
     body.remove("passwordProfile");
-    check_extensions(t, &body, "User")?;
-    if let Some(ro) = body
-        .keys()
-        .find(|k| crate::store::USER_READ_ONLY.contains(&k.as_str()))
-    {
-        return Err(bad_request(&format!(
-            "Property '{ro}' is read-only and cannot be set."
-        )));
-    }
+    check_writable(t, &body, "User", crate::store::USER_READ_ONLY)?;
     body.entry("creationType").or_insert(Value::Null);
     let o = t.create_user(body).map_err(admin_err)?;
-    let mut out = odata::project(&o, None, Some(USER_DEFAULT));
-    out.insert(
-        "@odata.context".into(),
-        json!(format!("{base}/v1.0/$metadata#users/$entity")),
-    );
-    let id = o
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    Ok(GResp::json(201, Value::Object(out))
-        .with_header("Location", format!("{base}/v1.0/users/{id}")))
+    Ok(created(base, Kind::User, &o))
 }
 
 fn create_group(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
     let mut body = body_obj(req)?;
-    for p in [
-        "displayName",
-        "mailEnabled",
-        "mailNickname",
-        "securityEnabled",
-    ] {
-        if body.get(p).is_none_or(Value::is_null) {
-            return Err(bad_request(&format!(
-                "Property '{p}' is required when creating the resource."
-            )));
-        }
-    }
+    require(
+        &body,
+        &[
+            "displayName",
+            "mailEnabled",
+            "mailNickname",
+            "securityEnabled",
+        ],
+    )?;
     let unified = body
         .get("groupTypes")
         .and_then(Value::as_array)
@@ -1174,15 +1171,7 @@ fn create_group(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> 
     let members = binds(t, &body)?;
     body.remove("members@odata.bind");
     body.remove("owners@odata.bind");
-    check_extensions(t, &body, "Group")?;
-    if let Some(ro) = body
-        .keys()
-        .find(|k| crate::store::GROUP_READ_ONLY.contains(&k.as_str()))
-    {
-        return Err(bad_request(&format!(
-            "Property '{ro}' is read-only and cannot be set."
-        )));
-    }
+    check_writable(t, &body, "Group", crate::store::GROUP_READ_ONLY)?;
     if unified {
         let nick = body
             .get("mailNickname")
@@ -1198,23 +1187,12 @@ fn create_group(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> 
         body.insert("renewedDateTime".into(), json!(now_string()));
     }
     let o = t.create_group(body).map_err(admin_err)?;
-    let id = o
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let id = id_of(&o);
     for m in members {
         // Duplicates in the bind list are ignored.
         let _ = t.add_member(&id, &m);
     }
-    let mut out = Obj::new();
-    out.insert(
-        "@odata.context".into(),
-        json!(format!("{base}/v1.0/$metadata#groups/$entity")),
-    );
-    out.append(&mut odata::project(&o, None, Some(GROUP_DEFAULT)));
-    Ok(GResp::json(201, Value::Object(out))
-        .with_header("Location", format!("{base}/v1.0/groups/{id}")))
+    Ok(created(base, Kind::Group, &o))
 }
 
 fn patch_group(t: &mut Tenant, id: &str, req: &GReq) -> Result<GResp, GResp> {
@@ -1291,16 +1269,8 @@ fn invite(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let existing = t
-        .users
-        .iter()
-        .find(|(_, u)| {
-            u.get("mail")
-                .and_then(Value::as_str)
-                .is_some_and(|m| eq(m, &email))
-                || u.get("otherMails")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|m| m.as_str().is_some_and(|m| eq(m, &email))))
-        })
+        .find_user_by_mail(&email)
+        .and_then(|id| t.users().get_key_value(id))
         .map(|(id, u)| (id.clone(), u.clone()));
     let (user_id, user, status) = match existing {
         Some((id, u)) => {
@@ -1340,12 +1310,7 @@ fn invite(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
                 json!([{"signInType": "userPrincipalName", "issuer": t.domain, "issuerAssignedId": upn}]),
             );
             let u = t.create_user(o).map_err(admin_err)?;
-            let id = u
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            (id, u, "PendingAcceptance")
+            (id_of(&u), u, "PendingAcceptance")
         }
     };
     let invitation_id = uuid::Uuid::new_v4().to_string();
@@ -1414,18 +1379,12 @@ fn get_by_ids(base: &str, t: &Tenant, caller: &Caller, req: &GReq) -> Result<GRe
         if t.lagging(id) {
             continue;
         }
-        let (o, kind) = match t.kind_of(id) {
-            Some(Kind::User) => (&t.users[id], Kind::User),
-            Some(Kind::Group) => (&t.groups[id], Kind::Group),
-            None => continue,
-        };
-        if !wanted(kind) {
+        let Some((o, kind)) = t.live(id) else {
             continue;
+        };
+        if wanted(kind) {
+            value.push(directory_object(o, kind, None));
         }
-        let mut out = Obj::new();
-        out.insert("@odata.type".into(), json!(kind.odata_type()));
-        out.append(&mut odata::project(o, None, default_for(kind)));
-        value.push(Value::Object(out));
     }
     Ok(GResp::json(
         200,

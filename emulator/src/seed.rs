@@ -316,7 +316,7 @@ mod tests {
         let mut t = Tenant::new("t", "big.onmicrosoft.com", Vec::new(), Knobs::default());
         apply(&mut t, &spec);
         let members: usize = t.members.values().map(|m| m.len()).sum();
-        assert_eq!(t.users.len(), 10_000);
+        assert_eq!(t.users().len(), 10_000);
         assert_eq!(t.groups.len(), 1_000);
         assert!(members >= 90_000, "{members} memberships");
         assert!(

@@ -268,7 +268,7 @@ impl Emulator {
             s.push_str(&format!(
                 "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {}/{id}/oauth2/v2.0/token\n",
                 t.domain,
-                t.users.len(),
+                t.users().len(),
                 t.groups.len(),
                 self.shared.base_url
             ));

@@ -154,6 +154,79 @@ pub(crate) fn now_string() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Live users by lower-cased `userPrincipalName` and by lower-cased `mail` and `otherMails`,
+/// so that lookups by either (each invitation makes several) do not scan every user.
+///
+/// Graph compares these values without regard to ASCII case, as `eq_ignore_ascii_case` does;
+/// lower-casing the ASCII letters of both sides gives the same matches. A key may name
+/// several users (mail addresses are not unique, and a fixture may repeat a
+/// userPrincipalName); the ids are kept sorted so that the first is the one a scan in id
+/// order would find.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct UserIndex {
+    upn: HashMap<String, BTreeSet<String>>,
+    mail: HashMap<String, BTreeSet<String>>,
+}
+
+impl UserIndex {
+    /// Adds the keys of a user.
+    fn add(&mut self, id: &str, user: &Obj) {
+        if let Some(upn) = user_upn_key(user) {
+            self.upn.entry(upn).or_default().insert(id.to_string());
+        }
+        for m in user_mail_keys(user) {
+            self.mail.entry(m).or_default().insert(id.to_string());
+        }
+    }
+
+    /// Removes the keys of a user, as they were when it was added.
+    fn remove(&mut self, id: &str, user: &Obj) {
+        fn drop_id(map: &mut HashMap<String, BTreeSet<String>>, key: String, id: &str) {
+            if let Some(ids) = map.get_mut(&key) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+        if let Some(upn) = user_upn_key(user) {
+            drop_id(&mut self.upn, upn, id);
+        }
+        for m in user_mail_keys(user) {
+            drop_id(&mut self.mail, m, id);
+        }
+    }
+
+    /// The index of a set of users, built from scratch.
+    #[cfg(test)]
+    fn of(users: &BTreeMap<String, Obj>) -> UserIndex {
+        let mut index = UserIndex::default();
+        for (id, u) in users {
+            index.add(id, u);
+        }
+        index
+    }
+}
+
+/// The index key of a user's `userPrincipalName`.
+fn user_upn_key(user: &Obj) -> Option<String> {
+    user.get("userPrincipalName")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+}
+
+/// The index keys of a user's `mail` and `otherMails`.
+fn user_mail_keys(user: &Obj) -> impl Iterator<Item = String> + '_ {
+    let mail = user.get("mail").and_then(Value::as_str);
+    let others = user
+        .get("otherMails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    mail.into_iter().chain(others).map(str::to_ascii_lowercase)
+}
+
 /// One tenant: directory, change log, policies and runtime state.
 #[derive(Debug)]
 pub(crate) struct Tenant {
@@ -161,7 +234,10 @@ pub(crate) struct Tenant {
     pub domain: String,
     pub display_name: String,
     pub apps: Vec<AppRegistration>,
-    pub users: BTreeMap<String, Obj>,
+    /// Live users by id; changed only through the methods below, which keep `user_index`
+    /// in step.
+    users: BTreeMap<String, Obj>,
+    user_index: UserIndex,
     pub groups: BTreeMap<String, Obj>,
     pub members: BTreeMap<String, BTreeSet<String>>,
     pub deleted: BTreeMap<String, Deleted>,
@@ -192,6 +268,7 @@ impl Tenant {
             display_name: domain.split('.').next().unwrap_or(domain).to_string(),
             apps,
             users: BTreeMap::new(),
+            user_index: UserIndex::default(),
             groups: BTreeMap::new(),
             members: BTreeMap::new(),
             deleted: BTreeMap::new(),
@@ -290,59 +367,99 @@ impl Tenant {
         }
     }
 
+    /// Live users by id.
+    pub(crate) fn users(&self) -> &BTreeMap<String, Obj> {
+        &self.users
+    }
+
+    /// Adds a live user and its index keys (replacing a user with the same id).
+    fn put_user(&mut self, id: String, user: Obj) {
+        if let Some(old) = self.users.get(&id) {
+            self.user_index.remove(&id, old);
+        }
+        self.user_index.add(&id, &user);
+        self.users.insert(id, user);
+    }
+
+    /// Removes a live user and its index keys.
+    fn take_user(&mut self, id: &str) -> Option<Obj> {
+        let user = self.users.remove(id)?;
+        self.user_index.remove(id, &user);
+        Some(user)
+    }
+
+    /// A live user or group with its kind.
+    pub(crate) fn live(&self, id: &str) -> Option<(&Obj, Kind)> {
+        match self.users.get(id) {
+            Some(u) => Some((u, Kind::User)),
+            None => self.groups.get(id).map(|g| (g, Kind::Group)),
+        }
+    }
+
     /// Finds a live user by id or userPrincipalName (case-insensitive).
     pub(crate) fn find_user(&self, key: &str) -> Option<&str> {
         let lower = key.to_ascii_lowercase();
         if let Some((id, _)) = self.users.get_key_value(&lower) {
             return Some(id.as_str());
         }
-        self.users
-            .iter()
-            .find(|(_, u)| {
-                u.get("userPrincipalName")
-                    .and_then(Value::as_str)
-                    .is_some_and(|upn| upn.eq_ignore_ascii_case(key))
-            })
-            .map(|(id, _)| id.as_str())
+        self.user_index
+            .upn
+            .get(&lower)
+            .and_then(|ids| ids.first())
+            .map(String::as_str)
     }
 
-    fn check_unique(
+    /// Finds a live user whose `mail` or one of whose `otherMails` is this address
+    /// (case-insensitive); of several, the one with the lowest id.
+    pub(crate) fn find_user_by_mail(&self, address: &str) -> Option<&str> {
+        self.user_index
+            .mail
+            .get(&address.to_ascii_lowercase())
+            .and_then(|ids| ids.first())
+            .map(String::as_str)
+    }
+
+    /// Refuses a userPrincipalName that another live user (other than `except`) has.
+    fn check_upn_unique(
         &self,
-        prop: &str,
         value: Option<&Value>,
         except: Option<&str>,
     ) -> Result<(), AdminError> {
         let Some(v) = value.and_then(Value::as_str) else {
             return Ok(());
         };
-        let clash = self.users.iter().any(|(id, u)| {
-            Some(id.as_str()) != except
-                && u.get(prop)
-                    .and_then(Value::as_str)
-                    .is_some_and(|x| x.eq_ignore_ascii_case(v))
-        });
+        let clash = self
+            .user_index
+            .upn
+            .get(&v.to_ascii_lowercase())
+            .is_some_and(|ids| ids.iter().any(|id| Some(id.as_str()) != except));
         if clash {
-            return Err(AdminError::Conflict(format!(
-                "Another object with the same value for property {prop} already exists."
-            )));
+            return Err(AdminError::Conflict(
+                "Another object with the same value for property userPrincipalName already exists."
+                    .to_string(),
+            ));
         }
         Ok(())
     }
 
-    /// Creates a user; fills `id`, `createdDateTime` and Graph's defaults.
-    pub(crate) fn create_user(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
-        let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_ascii_lowercase(),
-            None => uuid::Uuid::new_v4().to_string(),
-        };
+    /// The id for a new object (its own, lower-cased, or a new one), refused when a live or
+    /// deleted object has it.
+    fn new_id(&self, obj: &Obj) -> Result<String, AdminError> {
+        let id = chosen_id(obj);
         if self.users.contains_key(&id)
             || self.groups.contains_key(&id)
             || self.deleted.contains_key(&id)
         {
             return Err(AdminError::Conflict(
-                "Another object with the same value for property id already exists.".to_string(),
+                "Another object with the same value for property id already exists.".into(),
             ));
         }
+        Ok(id)
+    }
+
+    /// Creates a user; fills `id`, `createdDateTime` and Graph's defaults.
+    pub(crate) fn create_user(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
+        let id = self.new_id(&obj)?;
         if obj
             .get("userPrincipalName")
             .and_then(Value::as_str)
@@ -352,13 +469,9 @@ impl Tenant {
                 "Property userPrincipalName is required to create a user.".into(),
             ));
         }
-        self.check_unique("userPrincipalName", obj.get("userPrincipalName"), None)?;
-        obj.insert("id".into(), json!(id));
-        obj.entry("createdDateTime")
-            .or_insert_with(|| json!(now_string()));
-        obj.entry("accountEnabled").or_insert(json!(true));
-        obj.entry("userType").or_insert(json!("Member"));
-        obj.entry("businessPhones").or_insert(json!([]));
+        self.check_upn_unique(obj.get("userPrincipalName"), None)?;
+        stamp(&mut obj, &id);
+        user_defaults(&mut obj);
         if !obj.contains_key("displayName") {
             let upn = obj
                 .get("userPrincipalName")
@@ -367,7 +480,7 @@ impl Tenant {
                 .to_string();
             obj.insert("displayName".into(), json!(upn));
         }
-        self.users.insert(id.clone(), obj.clone());
+        self.put_user(id.clone(), obj.clone());
         self.born.insert(id.clone(), Instant::now());
         self.log(Kind::User, &id, None);
         Ok(obj)
@@ -385,48 +498,22 @@ impl Tenant {
         if !self.users.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch
-            .keys()
-            .find(|k| k.as_str() == "id" || (graph && USER_READ_ONLY.contains(&k.as_str())))
-        {
-            return Err(AdminError::Invalid(format!(
-                "Property '{ro}' is read-only and cannot be set."
-            )));
-        }
-        self.check_unique(
-            "userPrincipalName",
-            patch.get("userPrincipalName"),
-            Some(id),
-        )?;
-        let user = self
-            .users
-            .get_mut(id)
+        check_patchable(patch, graph.then_some(USER_READ_ONLY))?;
+        self.check_upn_unique(patch.get("userPrincipalName"), Some(id))?;
+        let mut user = self
+            .take_user(id)
             .ok_or_else(|| AdminError::NotFound(id.to_string()))?;
-        merge(user, patch);
+        merge(&mut user, patch);
+        self.put_user(id.to_string(), user);
         self.log_props(Kind::User, id, None, patch.keys().cloned().collect());
         Ok(())
     }
 
     /// Creates a group; fills `id`, `createdDateTime` and defaults.
     pub(crate) fn create_group(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
-        let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_ascii_lowercase(),
-            None => uuid::Uuid::new_v4().to_string(),
-        };
-        if self.users.contains_key(&id)
-            || self.groups.contains_key(&id)
-            || self.deleted.contains_key(&id)
-        {
-            return Err(AdminError::Conflict(
-                "Another object with the same value for property id already exists.".into(),
-            ));
-        }
-        obj.insert("id".into(), json!(id));
-        obj.entry("createdDateTime")
-            .or_insert_with(|| json!(now_string()));
-        obj.entry("groupTypes").or_insert(json!([]));
-        obj.entry("mailEnabled").or_insert(json!(false));
-        obj.entry("securityEnabled").or_insert(json!(true));
+        let id = self.new_id(&obj)?;
+        stamp(&mut obj, &id);
+        group_defaults(&mut obj);
         obj.entry("description").or_insert(Value::Null);
         obj.entry("visibility").or_insert(Value::Null);
         obj.entry("proxyAddresses").or_insert(json!([]));
@@ -468,14 +555,7 @@ impl Tenant {
         if !self.groups.contains_key(id) {
             return Err(AdminError::NotFound(id.to_string()));
         }
-        if let Some(ro) = patch
-            .keys()
-            .find(|k| k.as_str() == "id" || (graph && GROUP_READ_ONLY.contains(&k.as_str())))
-        {
-            return Err(AdminError::Invalid(format!(
-                "Property '{ro}' is read-only and cannot be set."
-            )));
-        }
+        check_patchable(patch, graph.then_some(GROUP_READ_ONLY))?;
         let group = self
             .groups
             .get_mut(id)
@@ -549,7 +629,7 @@ impl Tenant {
             .ok_or_else(|| AdminError::NotFound(id.to_string()))?;
         let member_of = self.detach(id);
         let (mut obj, members) = match kind {
-            Kind::User => (self.users.remove(id).unwrap_or_default(), BTreeSet::new()),
+            Kind::User => (self.take_user(id).unwrap_or_default(), BTreeSet::new()),
             Kind::Group => (
                 self.groups.remove(id).unwrap_or_default(),
                 self.members.remove(id).unwrap_or_default(),
@@ -575,7 +655,7 @@ impl Tenant {
             self.detach(id);
             match k {
                 Kind::User => {
-                    self.users.remove(id);
+                    self.take_user(id);
                 }
                 Kind::Group => {
                     self.groups.remove(id);
@@ -619,7 +699,7 @@ impl Tenant {
             .ok_or_else(|| AdminError::NotFound(id.to_string()))?;
         if d.kind == Kind::User {
             let upn = d.obj.get("userPrincipalName").cloned();
-            if let Err(e) = self.check_unique("userPrincipalName", upn.as_ref(), None) {
+            if let Err(e) = self.check_upn_unique(upn.as_ref(), None) {
                 self.deleted.insert(id.to_string(), d);
                 return Err(e);
             }
@@ -628,7 +708,7 @@ impl Tenant {
         let obj = d.obj.clone();
         match d.kind {
             Kind::User => {
-                self.users.insert(id.to_string(), d.obj);
+                self.put_user(id.to_string(), d.obj);
             }
             Kind::Group => {
                 self.groups.insert(id.to_string(), d.obj);
@@ -661,18 +741,13 @@ impl Tenant {
         kind: Kind,
         mut obj: Obj,
     ) -> Result<String, AdminError> {
-        let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_ascii_lowercase(),
-            None => uuid::Uuid::new_v4().to_string(),
-        };
+        let id = chosen_id(&obj);
         if self.users.contains_key(&id) || self.groups.contains_key(&id) {
             return Err(AdminError::Conflict(format!(
                 "object id '{id}' is used twice"
             )));
         }
-        obj.insert("id".into(), json!(id));
-        obj.entry("createdDateTime")
-            .or_insert_with(|| json!(now_string()));
+        stamp(&mut obj, &id);
         match kind {
             Kind::User => {
                 if obj
@@ -684,15 +759,11 @@ impl Tenant {
                         "user '{id}' has no userPrincipalName"
                     )));
                 }
-                obj.entry("accountEnabled").or_insert(json!(true));
-                obj.entry("userType").or_insert(json!("Member"));
-                obj.entry("businessPhones").or_insert(json!([]));
-                self.users.insert(id.clone(), obj);
+                user_defaults(&mut obj);
+                self.put_user(id.clone(), obj);
             }
             Kind::Group => {
-                obj.entry("groupTypes").or_insert(json!([]));
-                obj.entry("mailEnabled").or_insert(json!(false));
-                obj.entry("securityEnabled").or_insert(json!(true));
+                group_defaults(&mut obj);
                 obj.entry("mail").or_insert(Value::Null);
                 obj.entry("securityIdentifier")
                     .or_insert_with(|| security_identifier(&id));
@@ -773,6 +844,46 @@ impl Tenant {
     }
 }
 
+/// The id a new object asks for (lower-cased), or a new one.
+fn chosen_id(obj: &Obj) -> String {
+    match obj.get("id").and_then(Value::as_str) {
+        Some(id) => id.to_ascii_lowercase(),
+        None => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// Sets a new object's `id` and, unless given, its `createdDateTime`.
+fn stamp(obj: &mut Obj, id: &str) {
+    obj.insert("id".into(), json!(id));
+    obj.entry("createdDateTime")
+        .or_insert_with(|| json!(now_string()));
+}
+
+/// Graph's defaults for a new user.
+fn user_defaults(obj: &mut Obj) {
+    obj.entry("accountEnabled").or_insert(json!(true));
+    obj.entry("userType").or_insert(json!("Member"));
+    obj.entry("businessPhones").or_insert(json!([]));
+}
+
+/// Graph's defaults for a new group.
+fn group_defaults(obj: &mut Obj) {
+    obj.entry("groupTypes").or_insert(json!([]));
+    obj.entry("mailEnabled").or_insert(json!(false));
+    obj.entry("securityEnabled").or_insert(json!(true));
+}
+
+/// Refuses a patch that sets `id`, or one of `read_only` when given.
+fn check_patchable(patch: &Obj, read_only: Option<&[&str]>) -> Result<(), AdminError> {
+    let refused = |k: &str| k == "id" || read_only.is_some_and(|ro| ro.contains(&k));
+    match patch.keys().find(|k| refused(k)) {
+        Some(ro) => Err(AdminError::Invalid(format!(
+            "Property '{ro}' is read-only and cannot be set."
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Merges `patch` into `obj`; a null value removes the property.
 pub(crate) fn merge(obj: &mut Obj, patch: &Obj) {
     for (k, v) in patch {
@@ -831,6 +942,104 @@ mod tests {
             t.create_user(user("A@X.com")),
             Err(AdminError::Conflict(_))
         ));
+    }
+
+    fn id_of(o: &Obj) -> String {
+        o["id"].as_str().unwrap_or_default().to_string()
+    }
+
+    fn patch(props: Value) -> Obj {
+        props.as_object().cloned().unwrap_or_default()
+    }
+
+    /// The user index equals one built from scratch from the live users.
+    fn assert_index(t: &Tenant) {
+        assert_eq!(t.user_index, UserIndex::of(&t.users));
+    }
+
+    #[test]
+    fn user_index_follows_every_change() {
+        let mut t = tenant();
+        let mut a = user("a@x.com");
+        a.insert("mail".into(), json!("Ann@Fabrikam.com"));
+        a.insert("otherMails".into(), json!(["ann@fabrikam.com", "a2@y.com"]));
+        let a = id_of(&t.create_user(a).unwrap_or_default());
+        let b = id_of(&t.create_user(user("b@x.com")).unwrap_or_default());
+        assert_index(&t);
+        assert_eq!(t.find_user("A@X.COM"), Some(a.as_str()));
+        assert_eq!(t.find_user(&b.to_ascii_uppercase()), Some(b.as_str()));
+        assert_eq!(t.find_user_by_mail("ANN@fabrikam.com"), Some(a.as_str()));
+        assert_eq!(t.find_user_by_mail("a2@Y.com"), Some(a.as_str()));
+
+        // Renames and new addresses replace the old keys.
+        assert_eq!(
+            t.patch_user(
+                &a,
+                &patch(json!({"userPrincipalName": "a.new@x.com", "mail": null, "otherMails": ["ann@contoso.com"]})),
+                false,
+            ),
+            Ok(())
+        );
+        assert_index(&t);
+        assert_eq!(t.find_user("a@x.com"), None);
+        assert_eq!(t.find_user("A.New@x.com"), Some(a.as_str()));
+        assert_eq!(t.find_user_by_mail("ann@fabrikam.com"), None);
+        assert_eq!(t.find_user_by_mail("a2@y.com"), None);
+        assert_eq!(t.find_user_by_mail("Ann@Contoso.com"), Some(a.as_str()));
+
+        // The freed name is free; a taken one is refused and changes nothing.
+        assert_eq!(
+            t.patch_user(&b, &patch(json!({"userPrincipalName": "A@x.com"})), true),
+            Ok(())
+        );
+        assert!(matches!(
+            t.patch_user(
+                &b,
+                &patch(json!({"userPrincipalName": "a.NEW@x.com"})),
+                true
+            ),
+            Err(AdminError::Conflict(_))
+        ));
+        assert_eq!(
+            t.patch_user(
+                &a,
+                &patch(json!({"userPrincipalName": "A.NEW@X.COM"})),
+                true
+            ),
+            Ok(())
+        );
+        assert_index(&t);
+        assert_eq!(t.find_user("a@x.com"), Some(b.as_str()));
+
+        // A deleted user's keys leave; a restore brings them back, unless its name was taken.
+        assert_eq!(t.soft_delete(&a), Ok(()));
+        assert_index(&t);
+        assert_eq!(t.find_user("a.new@x.com"), None);
+        assert_eq!(t.find_user_by_mail("ann@contoso.com"), None);
+        let c = id_of(&t.create_user(user("a.new@x.com")).unwrap_or_default());
+        assert!(matches!(t.restore(&a), Err(AdminError::Conflict(_))));
+        assert_index(&t);
+        assert_eq!(t.hard_delete(&c), Ok(()));
+        assert!(t.restore(&a).is_ok());
+        assert_index(&t);
+        assert_eq!(t.find_user("a.new@x.com"), Some(a.as_str()));
+        assert_eq!(t.find_user_by_mail("ann@contoso.com"), Some(a.as_str()));
+
+        // Users of the starting state are indexed; a shared address finds the lowest id.
+        let mut d = user("d@x.com");
+        d.insert("id".into(), json!("00000000-0000-0000-0000-000000000001"));
+        d.insert("mail".into(), json!("ann@contoso.com"));
+        let d = t.insert_initial(Kind::User, d).unwrap_or_default();
+        assert_index(&t);
+        assert_eq!(t.find_user("D@x.com"), Some(d.as_str()));
+        assert_eq!(t.find_user_by_mail("ann@contoso.com"), Some(d.as_str()));
+        assert_eq!(t.hard_delete(&d), Ok(()));
+        assert_eq!(t.find_user_by_mail("ann@contoso.com"), Some(a.as_str()));
+
+        assert_eq!(t.hard_delete(&a), Ok(()));
+        assert_eq!(t.hard_delete(&b), Ok(()));
+        assert_index(&t);
+        assert!(t.user_index.upn.is_empty() && t.user_index.mail.is_empty());
     }
 
     #[test]

@@ -608,54 +608,23 @@ async fn describe_source_object(engine: &Engine, id: &str) -> String {
 fn match_line(plan: &tenantsync_core::plan::Plan, object: &str) -> String {
     use tenantsync_core::plan::Operation;
     for op in &plan.operations {
-        let line = match op {
-            Operation::CreateUser { source_id, .. } | Operation::CreateGroup { source_id, .. }
-                if source_id == object =>
-            {
+        if op.source_id() != Some(object) {
+            continue;
+        }
+        let line = match (op, op.target_id()) {
+            (Operation::CreateUser { .. } | Operation::CreateGroup { .. }, _) => {
                 "no target counterpart (by anchor or matching attribute): it is created".to_string()
             }
-            Operation::RestoreUser {
-                source_id,
-                target_id,
-                ..
-            }
-            | Operation::RestoreGroup {
-                source_id,
-                target_id,
-                ..
-            } if source_id == object => {
+            (Operation::RestoreUser { .. } | Operation::RestoreGroup { .. }, Some(target_id)) => {
                 format!("matched the deleted target object {target_id}: it is restored")
             }
-            Operation::UpdateUser {
-                source_id,
-                target_id,
-                ..
+            (Operation::UpdateUser { .. } | Operation::UpdateGroup { .. }, Some(target_id)) => {
+                format!("matched target object {target_id}: it is updated")
             }
-            | Operation::UpdateGroup {
-                source_id,
-                target_id,
-                ..
-            } if source_id == object => format!("matched target object {target_id}: it is updated"),
-            Operation::DisableUser {
-                source_id,
-                target_id,
-                ..
-            }
-            | Operation::DeleteUser {
-                source_id,
-                target_id,
-                ..
-            }
-            | Operation::DeleteGroup {
-                source_id,
-                target_id,
-                ..
-            } if source_id == object => {
-                format!(
-                    "matched target object {target_id}, which is deprovisioned (out of scope or deleted in the source)"
-                )
-            }
-            _ => continue,
+            (_, Some(target_id)) => format!(
+                "matched target object {target_id}, which is deprovisioned (out of scope or deleted in the source)"
+            ),
+            (_, None) => continue,
         };
         return format!("[match] {object}: {line}");
     }

@@ -208,6 +208,70 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// What the operation is about: a user, a group, or a membership.
+    pub fn object_kind(&self) -> ObjectKind {
+        match self {
+            Operation::RestoreUser { .. }
+            | Operation::CreateUser { .. }
+            | Operation::UpdateUser { .. }
+            | Operation::DisableUser { .. }
+            | Operation::DeleteUser { .. } => ObjectKind::User,
+            Operation::RestoreGroup { .. }
+            | Operation::CreateGroup { .. }
+            | Operation::UpdateGroup { .. }
+            | Operation::DeleteGroup { .. } => ObjectKind::Group,
+            Operation::AddMember { .. } | Operation::RemoveMember { .. } => ObjectKind::Membership,
+        }
+    }
+
+    /// The source user or group the operation writes; `None` for membership operations.
+    pub fn source_id(&self) -> Option<&str> {
+        match self {
+            Operation::RestoreUser { source_id, .. }
+            | Operation::CreateUser { source_id, .. }
+            | Operation::UpdateUser { source_id, .. }
+            | Operation::DisableUser { source_id, .. }
+            | Operation::DeleteUser { source_id, .. }
+            | Operation::RestoreGroup { source_id, .. }
+            | Operation::CreateGroup { source_id, .. }
+            | Operation::UpdateGroup { source_id, .. }
+            | Operation::DeleteGroup { source_id, .. } => Some(source_id),
+            Operation::AddMember { .. } | Operation::RemoveMember { .. } => None,
+        }
+    }
+
+    /// The existing target user or group the operation writes; `None` for creations and
+    /// membership operations.
+    pub fn target_id(&self) -> Option<&str> {
+        match self {
+            Operation::RestoreUser { target_id, .. }
+            | Operation::UpdateUser { target_id, .. }
+            | Operation::DisableUser { target_id, .. }
+            | Operation::DeleteUser { target_id, .. }
+            | Operation::RestoreGroup { target_id, .. }
+            | Operation::UpdateGroup { target_id, .. }
+            | Operation::DeleteGroup { target_id, .. } => Some(target_id),
+            _ => None,
+        }
+    }
+
+    /// The object's name for people (for memberships, "member in group").
+    pub fn display(&self) -> &str {
+        match self {
+            Operation::RestoreUser { display, .. }
+            | Operation::CreateUser { display, .. }
+            | Operation::UpdateUser { display, .. }
+            | Operation::DisableUser { display, .. }
+            | Operation::DeleteUser { display, .. }
+            | Operation::RestoreGroup { display, .. }
+            | Operation::CreateGroup { display, .. }
+            | Operation::UpdateGroup { display, .. }
+            | Operation::DeleteGroup { display, .. }
+            | Operation::AddMember { display, .. }
+            | Operation::RemoveMember { display, .. } => display,
+        }
+    }
+
     /// True for the operations that count towards the deletion threshold.
     pub fn is_deprovisioning(&self) -> bool {
         match self {

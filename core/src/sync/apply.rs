@@ -13,7 +13,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::{Value as Json, json};
 
 use crate::graph::{BatchItem, GraphClient, GraphError, GraphRequest, UserType};
-use crate::plan::{AttributeChange, ObjectRef, Operation};
+use crate::plan::{AttributeChange, ObjectKind, ObjectRef, Operation};
 use crate::schema::{AttributeType, SynchronizationSchema};
 use crate::state::{Escrow, Failure, LogEntry, StateStore};
 use crate::value::Value;
@@ -82,20 +82,22 @@ pub(crate) struct Applier<'a> {
     total: u64,
 }
 
-/// The escrow key of an operation's object.
+/// The escrow key of an operation's object: the user or group, or the group whose members
+/// change.
 fn object_key(op: &Operation) -> String {
-    match op {
-        Operation::RestoreUser { source_id, .. }
-        | Operation::CreateUser { source_id, .. }
-        | Operation::UpdateUser { source_id, .. }
-        | Operation::DisableUser { source_id, .. }
-        | Operation::DeleteUser { source_id, .. } => format!("user:{source_id}"),
-        Operation::RestoreGroup { source_id, .. }
-        | Operation::CreateGroup { source_id, .. }
-        | Operation::UpdateGroup { source_id, .. }
-        | Operation::DeleteGroup { source_id, .. } => format!("group:{source_id}"),
-        Operation::AddMember { group, .. } => format!("members:{}", ref_text(group)),
-        Operation::RemoveMember { group_id, .. } => format!("members:{group_id}"),
+    match (op, op.source_id()) {
+        (Operation::AddMember { group, .. }, _) => format!("members:{}", ref_text(group)),
+        (Operation::RemoveMember { group_id, .. }, _) => format!("members:{group_id}"),
+        (_, Some(source_id)) => format!("{}:{source_id}", kind_name(op.object_kind())),
+        (_, None) => unreachable!("every user and group operation names its source object"),
+    }
+}
+
+fn kind_name(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::User => "user",
+        ObjectKind::Group => "group",
+        ObjectKind::Membership => "membership",
     }
 }
 
@@ -106,66 +108,22 @@ fn ref_text(r: &ObjectRef) -> &str {
 }
 
 fn display(op: &Operation) -> String {
-    match op {
-        Operation::RestoreUser { display, .. }
-        | Operation::CreateUser { display, .. }
-        | Operation::UpdateUser { display, .. }
-        | Operation::DisableUser { display, .. }
-        | Operation::DeleteUser { display, .. }
-        | Operation::RestoreGroup { display, .. }
-        | Operation::CreateGroup { display, .. }
-        | Operation::UpdateGroup { display, .. }
-        | Operation::DeleteGroup { display, .. }
-        | Operation::AddMember { display, .. }
-        | Operation::RemoveMember { display, .. } => display.clone(),
-    }
+    op.display().to_string()
 }
 
+/// The (source, target) ids the provisioning log names: the object written, or for
+/// membership operations the member.
 fn ids(op: &Operation) -> (Option<String>, Option<String>) {
     match op {
-        Operation::RestoreUser {
-            source_id,
-            target_id,
-            ..
-        }
-        | Operation::UpdateUser {
-            source_id,
-            target_id,
-            ..
-        }
-        | Operation::DisableUser {
-            source_id,
-            target_id,
-            ..
-        }
-        | Operation::DeleteUser {
-            source_id,
-            target_id,
-            ..
-        }
-        | Operation::RestoreGroup {
-            source_id,
-            target_id,
-            ..
-        }
-        | Operation::UpdateGroup {
-            source_id,
-            target_id,
-            ..
-        }
-        | Operation::DeleteGroup {
-            source_id,
-            target_id,
-            ..
-        } => (Some(source_id.clone()), Some(target_id.clone())),
-        Operation::CreateUser { source_id, .. } | Operation::CreateGroup { source_id, .. } => {
-            (Some(source_id.clone()), None)
-        }
         Operation::AddMember { member, .. } => match member {
             ObjectRef::TargetId(id) => (None, Some(id.clone())),
             ObjectRef::CreatedFrom(id) => (Some(id.clone()), None),
         },
         Operation::RemoveMember { member_id, .. } => (None, Some(member_id.clone())),
+        _ => (
+            op.source_id().map(str::to_string),
+            op.target_id().map(str::to_string),
+        ),
     }
 }
 
@@ -373,15 +331,7 @@ impl<'a> Applier<'a> {
         let entry = LogEntry {
             run_id: self.run_id,
             at: Utc::now(),
-            kind: match op {
-                Operation::AddMember { .. } | Operation::RemoveMember { .. } => "membership",
-                Operation::RestoreGroup { .. }
-                | Operation::CreateGroup { .. }
-                | Operation::UpdateGroup { .. }
-                | Operation::DeleteGroup { .. } => "group",
-                _ => "user",
-            }
-            .into(),
+            kind: kind_name(op.object_kind()).into(),
             source_id,
             target_id: target.map(str::to_string).or(target_id),
             display: display(op),
@@ -423,7 +373,7 @@ impl<'a> Applier<'a> {
                 });
             }
             Err(failed) => {
-                if let (Some(s), _) = ids(op)
+                if let Some(s) = op.source_id().map(str::to_string)
                     && matches!(
                         op,
                         Operation::CreateUser { .. }

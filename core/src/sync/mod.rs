@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, JobConfig, TenantConfig, parse_duration};
 use crate::graph::{ClientStats, GraphClient, GraphClientOptions, GraphError};
-use crate::plan::{self, LastKnownState, ObjectRef, Operation, Plan, PlanInput};
+use crate::plan::{self, LastKnownState, ObjectKind, ObjectRef, Operation, Plan, PlanInput};
 use crate::schema::SynchronizationSchema;
 use crate::state::{Quarantine, StateError, StateStore};
 
@@ -688,23 +688,16 @@ fn only_object(
         .map(|g| g.id.clone());
     let concerns = |op: &Operation| -> bool {
         let about = |id: &str| id == object || members.contains(id);
-        match op {
-            Operation::RestoreUser { source_id, .. }
-            | Operation::CreateUser { source_id, .. }
-            | Operation::UpdateUser { source_id, .. }
-            | Operation::DisableUser { source_id, .. }
-            | Operation::DeleteUser { source_id, .. } => about(source_id),
-            Operation::RestoreGroup { source_id, .. }
-            | Operation::CreateGroup { source_id, .. }
-            | Operation::UpdateGroup { source_id, .. }
-            | Operation::DeleteGroup { source_id, .. } => source_id == object,
-            Operation::AddMember { group, .. } => match group {
+        match (op, op.source_id()) {
+            (Operation::AddMember { group, .. }, _) => match group {
                 ObjectRef::CreatedFrom(s) => s == object,
                 ObjectRef::TargetId(t) => group_target.as_deref() == Some(t.as_str()),
             },
-            Operation::RemoveMember { group_id, .. } => {
+            (Operation::RemoveMember { group_id, .. }, _) => {
                 group_target.as_deref() == Some(group_id.as_str())
             }
+            (_, Some(source_id)) if op.object_kind() == ObjectKind::User => about(source_id),
+            (_, source_id) => source_id == Some(object),
         }
     };
     plan.operations.retain(|op| concerns(op));

@@ -499,15 +499,30 @@ impl StateStore {
 
     /// Every escrowed object.
     pub fn escrows(&self) -> Result<Vec<Escrow>, StateError> {
+        self.query_escrows("", [])
+    }
+
+    /// The escrow of one object, if it has one.
+    pub fn escrow_of(&self, object_key: &str) -> Result<Option<Escrow>, StateError> {
+        Ok(self
+            .query_escrows("WHERE object_key = ?1", [object_key])?
+            .pop())
+    }
+
+    fn query_escrows<P: rusqlite::Params>(
+        &self,
+        condition: &str,
+        params: P,
+    ) -> Result<Vec<Escrow>, StateError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT object_key, kind, display, action, attempts, first_failed_at, next_attempt_at, error_code, error_message
-                 FROM escrows ORDER BY object_key",
-            )
+                 FROM escrows {condition} ORDER BY object_key"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(params, |r| {
                 Ok(Escrow {
                     object_key: r.get(0)?,
                     kind: r.get(1)?,
@@ -532,10 +547,7 @@ impl StateStore {
         now: DateTime<Utc>,
         backoff: impl Fn(i64) -> chrono::Duration,
     ) -> Result<Escrow, StateError> {
-        let previous = self
-            .escrows()?
-            .into_iter()
-            .find(|e| e.object_key == failure.object_key);
+        let previous = self.escrow_of(failure.object_key)?;
         let attempts = previous.as_ref().map_or(0, |e| e.attempts) + 1;
         let first = previous.map_or(now, |e| e.first_failed_at);
         let next = now + backoff(attempts);

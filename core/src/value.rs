@@ -67,6 +67,17 @@ impl Value {
         }
     }
 
+    /// A boolean, also from the strings `"True"`/`"False"` (any case) that Entra's constant
+    /// mappings produce; `None` for anything else.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
     /// The values of a multi-valued attribute; a single value is a list of one, `Null` is empty.
     pub fn as_list(&self) -> Vec<Value> {
         match self {

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use crate::graph::{BatchItem, GraphClient, GraphError, GraphRequest, UserType};
 use crate::plan::{AttributeChange, ObjectKind, ObjectRef, Operation};
-use crate::schema::{AttributeType, SynchronizationSchema};
+use crate::schema::{AttributeDefinition, AttributeType, SynchronizationSchema};
 use crate::state::{Escrow, Failure, LogEntry, StateStore};
 use crate::value::Value;
 
@@ -58,7 +58,6 @@ pub struct ApplyOutcome {
 pub(crate) struct Applier<'a> {
     pub client: &'a GraphClient,
     pub state: &'a mut StateStore,
-    pub schema: &'a SynchronizationSchema,
     pub events: &'a dyn EventSink,
     pub cancel: &'a CancelToken,
     pub run_id: i64,
@@ -67,6 +66,12 @@ pub(crate) struct Applier<'a> {
     pub concurrency: usize,
     /// Source id -> target id of objects created in this run.
     created: HashMap<String, String>,
+    /// The target ids in `created`, lower-cased, to spot an invitation answered with a user
+    /// this run already made.
+    created_targets: HashSet<String>,
+    /// Target attribute definitions by (object, lower-cased attribute name), looked up once
+    /// rather than through the schema for every attribute written.
+    definitions: HashMap<(&'static str, String), &'a AttributeDefinition>,
     /// Source ids whose operation failed or was skipped: their dependents are skipped.
     blocked: HashSet<String>,
     escrows: BTreeMap<String, Escrow>,
@@ -181,10 +186,20 @@ impl<'a> Applier<'a> {
             .into_iter()
             .map(|e| (e.object_key.clone(), e))
             .collect();
+        let mut definitions = HashMap::new();
+        for object in ["User", "Group"] {
+            let target_object = schema.object_mapping(object).and_then(|(rule, mapping)| {
+                schema
+                    .directory(&rule.target_directory_name)?
+                    .object(&mapping.target_object_name)
+            });
+            for a in target_object.into_iter().flat_map(|o| &o.attributes) {
+                definitions.insert((object, a.name.to_ascii_lowercase()), a);
+            }
+        }
         Ok(Applier {
             client,
             state,
-            schema,
             events,
             cancel,
             run_id,
@@ -192,6 +207,8 @@ impl<'a> Applier<'a> {
             escrow_base,
             concurrency: concurrency.max(1),
             created: HashMap::new(),
+            created_targets: HashSet::new(),
+            definitions,
             blocked: HashSet::new(),
             escrows,
             anchored: HashMap::new(),
@@ -434,15 +451,14 @@ impl<'a> Applier<'a> {
     }
 
     /// Graph JSON for an attribute value, typed by the target attribute definition.
-    fn graph_value(&self, object: &str, attribute: &str, value: &Value) -> Json {
+    fn graph_value(&self, object: &'static str, attribute: &str, value: &Value) -> Json {
         let definition = self
-            .schema
-            .object_mapping(object)
-            .and_then(|(rule, mapping)| self.schema.target_attribute(rule, mapping, attribute));
+            .definitions
+            .get(&(object, attribute.to_ascii_lowercase()));
         graph_json(value, definition.map(|d| (&d.kind, d.multivalued)))
     }
 
-    fn patch_body(&self, object: &str, changes: &[AttributeChange]) -> Json {
+    fn patch_body(&self, object: &'static str, changes: &[AttributeChange]) -> Json {
         let mut body = serde_json::Map::new();
         for c in changes {
             body.insert(
@@ -561,9 +577,8 @@ impl<'a> Applier<'a> {
                 }
                 Ok(inv)
                     if self
-                        .created
-                        .values()
-                        .any(|t| t.eq_ignore_ascii_case(&inv.user_id)) =>
+                        .created_targets
+                        .contains(&inv.user_id.to_ascii_lowercase()) =>
                 {
                     // Two source users with one address: the second invitation returned the
                     // user just made for the first. One target user never has two sources.
@@ -585,6 +600,8 @@ impl<'a> Applier<'a> {
                     // cycle matches this user through the state (or by mail) and anchors it.
                     self.state
                         .record_anchor(source_id, &inv.user_id, "user", self.now)?;
+                    self.created_targets
+                        .insert(inv.user_id.to_ascii_lowercase());
                     self.created.insert(source_id.clone(), inv.user_id.clone());
                     invited.push((op, inv.user_id));
                 }
@@ -670,6 +687,7 @@ impl<'a> Applier<'a> {
                 Ok((id, report)) => {
                     self.state
                         .record_anchor(source_id, &id, "group", self.now)?;
+                    self.created_targets.insert(id.to_ascii_lowercase());
                     self.created.insert(source_id.clone(), id.clone());
                     let outcome = match report {
                         None => Ok(()),
@@ -861,11 +879,8 @@ pub(crate) fn graph_json(value: &Value, definition: Option<(&AttributeType, bool
         return Json::Null;
     }
     let single = |v: &Value| match (kind, v) {
-        (AttributeType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-            Json::Bool(true)
-        }
-        (AttributeType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-            Json::Bool(false)
+        (AttributeType::Boolean, v) if v.as_bool().is_some() => {
+            Json::Bool(v.as_bool() == Some(true))
         }
         (AttributeType::Integer, Value::String(s)) => s
             .trim()

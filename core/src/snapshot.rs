@@ -118,20 +118,7 @@ impl DirectoryObject {
 
     /// A boolean attribute: `Some(true)` for `true` or `"True"`, `None` when absent.
     pub fn flag(&self, name: &str) -> Option<bool> {
-        match self.attributes.get(name)? {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        }
-    }
-
-    /// A group's direct member ids (its `members` attribute).
-    pub fn members(&self) -> Vec<String> {
-        match self.attributes.get("members") {
-            Some(v) => v.as_list().iter().filter_map(Value::as_text).collect(),
-            None => Vec::new(),
-        }
+        self.attributes.get(name)?.as_bool()
     }
 
     /// The display name, or the id when there is none: what reports show.
@@ -343,7 +330,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.users[0].label(), "Ada");
         assert_eq!(s.users[0].flag("accountEnabled"), Some(true));
-        assert_eq!(s.groups[0].members(), vec!["u1".to_string()]);
+        assert_eq!(s.groups[0].member_ids().collect::<Vec<_>>(), vec!["u1"]);
         assert_eq!(s.groups[0].group_kind(), GroupKind::Security);
         let back = Snapshot::from_json(&s.to_json_pretty(), "again").unwrap();
         assert_eq!(back, s);

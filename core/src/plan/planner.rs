@@ -470,8 +470,8 @@ impl<'a> Planner<'a> {
         }
         let disables = changes.iter().any(|c| {
             c.attribute == "accountEnabled"
-                && matches!(truthy(&c.new), Some(false))
-                && !matches!(truthy(&c.old), Some(false))
+                && c.new.as_bool() == Some(false)
+                && c.old.as_bool() != Some(false)
         });
         self.ops.update_users.push(Operation::UpdateUser {
             target_id: target.id.clone(),
@@ -1084,28 +1084,13 @@ fn user_entry(user: &DirectoryObject, reason: Reason, detail: String) -> ReportE
     )
 }
 
-fn truthy(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-/// A desired value, with empty strings and empty lists treated as null (Entra never provisions
-/// them).
-fn flowing(d: &Desired) -> Option<&Value> {
-    d.value.as_ref()
-}
-
 /// The attributes of a new object: every mapping with a value.
 fn creation_attributes(mappings: &[CompiledMapping], desired: &[Desired]) -> Vec<AttributeChange> {
     mappings
         .iter()
         .zip(desired)
         .filter_map(|(m, d)| {
-            let v = flowing(d)?;
+            let v = d.value.as_ref()?;
             (!v.is_null_or_empty()).then(|| AttributeChange {
                 attribute: m.target.clone(),
                 old: Value::Null,
@@ -1158,7 +1143,9 @@ fn diff(
     let mut changes = Vec::new();
     let mut any_change = false;
     for (m, d) in mappings.iter().zip(desired) {
-        let Some(new) = flowing(d) else { continue };
+        let Some(new) = d.value.as_ref() else {
+            continue;
+        };
         if m.apply == Apply::ObjectAddOnly {
             continue;
         }
@@ -1217,7 +1204,7 @@ fn diff(
             if m.flow_always
                 && m.apply == Apply::Always
                 && !changes.iter().any(|c| c.attribute == m.target)
-                && let Some(v) = flowing(d).filter(|v| !v.is_null_or_empty())
+                && let Some(v) = d.value.as_ref().filter(|v| !v.is_null_or_empty())
             {
                 changes.push(AttributeChange {
                     attribute: m.target.clone(),

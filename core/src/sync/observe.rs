@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
 
-use crate::graph::delta::{DeltaObject, DeltaResource, DeltaRound};
+use crate::graph::delta::{DeltaObject, DeltaResource};
 use crate::graph::{DeltaLink, GraphClient, GraphRequest, delta_or_full, list_all};
 use crate::schema::SynchronizationSchema;
 use crate::snapshot::{DirectoryObject, Snapshot};
@@ -151,7 +151,7 @@ pub(crate) async fn source(
         let objects = if round.full {
             read.full = true;
             read.changed += round.objects.len();
-            from_full_round(&round)
+            apply_changes(Vec::new(), &round.objects)
         } else {
             read.changed += round.objects.len();
             let cached = state.source_objects(kind)?;
@@ -164,10 +164,6 @@ pub(crate) async fn source(
         }
     }
     Ok((snapshot, read))
-}
-
-fn from_full_round(round: &DeltaRound) -> Vec<DirectoryObject> {
-    apply_changes(Vec::new(), &round.objects)
 }
 
 /// Applies one delta round's objects to the cached ones (by id; removed objects go away,
@@ -269,7 +265,7 @@ pub(crate) async fn target(
         tenant_id: tenant_id.to_string(),
         default_domain: None,
         users: users.iter().filter_map(object_from_json).collect(),
-        groups: from_full_round(&groups),
+        groups: apply_changes(Vec::new(), &groups.objects),
         deleted_users: deleted_users.iter().filter_map(object_from_json).collect(),
         deleted_groups: deleted_groups.iter().filter_map(object_from_json).collect(),
     })

@@ -412,10 +412,7 @@ impl<'a> Applier<'a> {
                         error_message: &failed.message,
                     },
                     self.now,
-                    |attempts| {
-                        let factor = 2_i32.saturating_pow((attempts - 1).clamp(0, 20) as u32);
-                        (base * factor).min(chrono::Duration::days(1))
-                    },
+                    |attempts| super::doubling(base, attempts, chrono::Duration::days(1)),
                 )?;
                 self.escrows.insert(key, escrow);
                 self.events.emit(Event::Operation {

@@ -178,6 +178,17 @@ pub struct Engine {
     target: GraphClient,
     state_path: PathBuf,
     state: Option<StateStore>,
+    /// `[sync] interval`, parsed once.
+    interval: std::time::Duration,
+    /// `[sync] escrow_retry`, parsed once.
+    escrow_retry: chrono::Duration,
+}
+
+/// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
+/// escrowed object's next attempt, and before a quarantined job's next cycle.
+pub(crate) fn doubling(base: chrono::Duration, n: i64, cap: chrono::Duration) -> chrono::Duration {
+    let factor = 2_i32.saturating_pow((n - 1).clamp(0, 30) as u32);
+    base.checked_mul(factor).unwrap_or(cap).min(cap)
 }
 
 impl std::fmt::Debug for Engine {
@@ -226,12 +237,13 @@ impl Engine {
             ))
         })?;
         let schema = config.load_schema(None).map_err(SyncError::Schema)?;
-        for (name, value) in [
-            ("interval", &config.sync.interval),
-            ("escrow_retry", &config.sync.escrow_retry),
-        ] {
-            parse_duration(value).map_err(|e| SyncError::Invalid(format!("[sync] {name}: {e}")))?;
-        }
+        let duration = |name: &str, value: &str| {
+            parse_duration(value).map_err(|e| SyncError::Invalid(format!("[sync] {name}: {e}")))
+        };
+        let interval = duration("interval", &config.sync.interval)?;
+        let escrow_retry =
+            chrono::Duration::from_std(duration("escrow_retry", &config.sync.escrow_retry)?)
+                .map_err(|e| SyncError::Invalid(format!("[sync] escrow_retry: {e}")))?;
         let source = client_for(&source_cfg, &config, "source")?;
         let target = client_for(&target_cfg, &config, "target")?;
         let state_path = config.state_file(config_path);
@@ -244,6 +256,8 @@ impl Engine {
             target,
             state_path,
             state: None,
+            interval,
+            escrow_retry,
         })
     }
 
@@ -269,7 +283,7 @@ impl Engine {
 
     /// The pause between cycles of `sync --watch`.
     pub fn interval(&self) -> std::time::Duration {
-        parse_duration(&self.config.sync.interval).unwrap_or(std::time::Duration::from_secs(30))
+        self.interval
     }
 
     /// Gets a token for each tenant. A wrong secret fails here, before anything is written.
@@ -414,11 +428,6 @@ impl Engine {
         });
         self.sign_in().await?;
         let anchor = self.anchor_attribute(!request.dry_run).await?;
-        let escrow_base = parse_duration(&self.config.sync.escrow_retry)
-            .map_err(SyncError::Invalid)
-            .and_then(|d| {
-                chrono::Duration::from_std(d).map_err(|e| SyncError::Invalid(e.to_string()))
-            })?;
         let mode = if request.dry_run {
             "dry-run"
         } else if request.only.is_some() {
@@ -462,10 +471,10 @@ impl Engine {
         let selection = observe::Selection::new(&self.schema, &anchor);
         let source_tenant = self.source_cfg.tenant_id.clone();
         let target_tenant = self.target_cfg.tenant_id.clone();
-        let source_client = self.source.clone();
+        self.state()?;
         let (source, read) = observe::source(
-            &source_client,
-            self.state()?,
+            &self.source,
+            self.state.as_mut().expect("opened above"),
             &selection,
             &source_tenant,
             request.full,
@@ -528,9 +537,6 @@ impl Engine {
             stage: Stage::Apply,
             message: format!("applying {} operations", plan.operations.len()),
         });
-        let concurrency = self.config.sync.concurrency;
-        let target_client = self.target.clone();
-        let schema = self.schema.clone();
         let now = if request.only.is_some() {
             // On demand ignores escrow waits: the admin asked for this object now.
             started_at + chrono::Duration::days(3650)
@@ -546,16 +552,17 @@ impl Engine {
                     .map(|a| (u.id.to_ascii_lowercase(), a))
             })
             .collect();
+        // Fields borrowed one by one: the applier writes the state while reading the schema.
         let applied = apply::Applier::new(
-            &target_client,
-            self.state()?,
-            &schema,
+            &self.target,
+            self.state.as_mut().expect("opened at the start of the run"),
+            &self.schema,
             events,
             cancel,
             run_id,
             now,
-            escrow_base,
-            concurrency,
+            self.escrow_retry,
+            self.config.sync.concurrency,
         )?
         .with_anchored(anchored)
         .whole_plan(request.only.is_none())
@@ -575,12 +582,15 @@ impl Engine {
             && failures as f64 * 100.0 / attempted as f64 > settings.quarantine_percent
         {
             let series = quarantine.as_ref().map_or(0, |q| q.series_count) + 1;
-            let wait =
-                chrono::Duration::hours(1) * 2_i32.saturating_pow((series - 1).clamp(0, 5) as u32);
+            let wait = doubling(
+                chrono::Duration::hours(1),
+                series,
+                chrono::Duration::days(1),
+            );
             let q = Quarantine {
                 reason: "EncounteredEscrowProportionThreshold".into(),
                 began_at: quarantine.as_ref().map_or(started_at, |q| q.began_at),
-                next_attempt_at: Utc::now() + wait.min(chrono::Duration::days(1)),
+                next_attempt_at: Utc::now() + wait,
                 series_count: series,
                 error: format!(
                     "{failures} of {attempted} operations failed (first: {})",
@@ -707,4 +717,19 @@ fn only_object(
             .is_none_or(|s| s == object || members.contains(s))
     });
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::doubling;
+    use chrono::Duration;
+
+    #[test]
+    fn doubling_starts_at_the_base_and_stops_at_the_cap() {
+        let (base, cap) = (Duration::hours(1), Duration::days(1));
+        let waits: Vec<i64> = (1..=7).map(|n| doubling(base, n, cap).num_hours()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 24, 24]);
+        assert_eq!(doubling(base, 0, cap), base);
+        assert_eq!(doubling(Duration::seconds(1), 200, cap), cap);
+    }
 }

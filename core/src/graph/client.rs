@@ -268,6 +268,12 @@ impl GraphClient {
         &self.inner.graph_base
     }
 
+    /// The access token this client sends (cached; signs in when there is none yet). For
+    /// checks that read the token's claims, such as its app roles.
+    pub async fn access_token(&self) -> Result<super::auth::AccessToken, super::auth::AuthError> {
+        self.inner.tokens.token().await
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> ClientStats {
         let c = &self.inner.counters;

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::TenantConfig;
+use crate::graph::GraphError;
 use crate::graph::auth::token_claims;
-use crate::graph::{CredentialTokenProvider, GraphError, TokenProvider};
 use crate::schema;
 
 use super::{ANCHOR_EXTENSION_NAME, Engine};
@@ -291,11 +291,13 @@ impl Engine {
                 format!("fix the {side} sign-in, then run `tenantsync check` again"),
             )
         };
-        let token = match CredentialTokenProvider::new(cfg.credential.clone(), cfg.cloud.clone()) {
-            Ok(provider) => provider.token().await,
-            Err(e) => Err(e),
+        let client = if side == "source" {
+            &self.source
+        } else {
+            &self.target
         };
-        let token = match token {
+        // The client's own token: the one its requests carry, so its roles are what counts.
+        let token = match client.access_token().await {
             Ok(t) => t,
             Err(e) => {
                 return (
@@ -307,11 +309,6 @@ impl Engine {
                     not_checked("the sign-in failed"),
                 );
             }
-        };
-        let client = if side == "source" {
-            &self.source
-        } else {
-            &self.target
         };
         let org = match client
             .get_json("/organization?$select=id,displayName")

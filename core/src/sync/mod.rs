@@ -727,7 +727,9 @@ mod tests {
     #[test]
     fn doubling_starts_at_the_base_and_stops_at_the_cap() {
         let (base, cap) = (Duration::hours(1), Duration::days(1));
-        let waits: Vec<i64> = (1..=7).map(|n| doubling(base, n, cap).num_hours()).collect();
+        let waits: Vec<i64> = (1..=7)
+            .map(|n| doubling(base, n, cap).num_hours())
+            .collect();
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 24, 24]);
         assert_eq!(doubling(base, 0, cap), base);
         assert_eq!(doubling(Duration::seconds(1), 200, cap), cap);

@@ -100,7 +100,15 @@ struct Wrapper {
 #[derive(serde::Deserialize)]
 #[expect(dead_code, reason = "parsed only for the position of a shape error")]
 struct ListWrapper {
-    value: Vec<Wrapper>,
+    value: Vec<ListItem>,
+}
+
+/// One element of a list response; only the one holding a schema can fail to parse.
+#[derive(serde::Deserialize)]
+#[expect(dead_code, reason = "parsed only for the position of a shape error")]
+struct ListItem {
+    #[serde(default)]
+    schema: Option<SynchronizationSchema>,
 }
 
 /// Reads a schema from JSON: a bare `synchronizationSchema`, a `synchronizationTemplate` or

@@ -99,8 +99,9 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// A problem with the document's form that Graph refuses whether or not the mapping is
-    /// enabled (an unknown enumeration value, a source tree that is no expression).
+    /// A problem with the document's form, an error whether or not the mapping is enabled: an
+    /// unknown value of one of Graph's enumerations (`objectFlowTypes`, `attributeFlowType`,
+    /// `attributeFlowBehavior`).
     fn form_error(&mut self, path: String, message: String) {
         self.issues.push(ValidationIssue {
             path,

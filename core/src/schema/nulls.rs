@@ -121,3 +121,31 @@ fn escape(key: &str) -> String {
 fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn restores_under_keys_that_need_escaping_and_skips_changed_values() {
+        let loaded = json!({"a/b": null, "c~d": {"e": null}, "list": [{"f": null}], "g": []});
+        // What a model might write: "a/b" left out, "e" as "", "f" edited, "g" left out.
+        let written = json!({"c~d": {"e": ""}, "list": [{"f": ""}]});
+        let marks = NullMarks::record(&loaded, &written);
+        assert_eq!(marks.len(), 4);
+        let mut out = json!({"c~d": {"e": ""}, "list": [{"f": "edited"}]});
+        marks.restore(&mut out);
+        assert_eq!(
+            out,
+            json!({"c~d": {"e": null}, "list": [{"f": "edited"}], "a/b": null, "g": []})
+        );
+    }
+
+    #[test]
+    fn an_empty_list_the_model_writes_is_not_marked() {
+        let loaded = json!({"values": []});
+        let marks = NullMarks::record(&loaded, &json!({"values": []}));
+        assert_eq!(marks.len(), 0);
+    }
+}

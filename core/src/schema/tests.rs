@@ -1241,3 +1241,42 @@ fn empty_parameter_lists_graph_writes_are_written_back() {
     let plain = load(DEFAULT_SCHEMA_JSON).unwrap();
     assert_eq!(format!("{}\n", to_json_pretty(&plain)), DEFAULT_SCHEMA_JSON);
 }
+
+/// The shape Entra's cross-tenant synchronization job shows in Microsoft's how-to
+/// (cross-tenant-synchronization-configure-graph.md: rule `USER_INBOUND_USER` with
+/// `containerFilter` and `groupFilter` null, object mappings `{Provision Azure Active Directory
+/// Users, , , …}`): disabled object mappings without names load, validate and round-trip.
+#[test]
+fn cross_tenant_job_shape_with_unnamed_disabled_mappings() {
+    let mut v = default_json();
+    let rule = &mut v["synchronizationRules"][0];
+    rule["name"] = json!("USER_INBOUND_USER");
+    rule["containerFilter"] = json!(null);
+    rule["groupFilter"] = json!(null);
+    rule["metadata"] = json!([{"key": "defaultSourceObjectMappings", "value": null}]);
+    let unnamed = json!({
+        "enabled": false, "flowTypes": "Add, Update, Delete", "name": null,
+        "sourceObjectName": null, "targetObjectName": null, "scope": null,
+        "metadata": [{"key": "Disposition", "value": null}],
+        "attributeMappings": [{
+            "defaultValue": null, "exportMissingReferences": false,
+            "flowBehavior": "FlowWhenChanged", "flowType": "Always", "matchingPriority": 0,
+            "targetAttributeName": "displayName",
+            "source": {"expression": null, "name": "displayName", "type": "Attribute",
+                       "parameters": []}
+        }]
+    });
+    let mappings = rule["objectMappings"].as_array_mut().unwrap();
+    for _ in 0..3 {
+        mappings.push(unnamed.clone());
+    }
+    let s = load(&v.to_string()).unwrap();
+    let issues = validate(&s);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    assert_eq!(
+        s.object_mapping("User").unwrap().1.name,
+        "Provision Microsoft Entra ID Users"
+    );
+    let back: serde_json::Value = serde_json::from_str(&to_json_pretty(&s)).unwrap();
+    assert_eq!(back, v);
+}

@@ -113,6 +113,104 @@ fn schema_default_validates_and_bad_schemas_fail_with_paths() {
     assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
 }
 
+/// `schema validate` gives each of Microsoft's published examples (examples/microsoft, see its
+/// README.md) its outcome: exit 0 when it validates, 7 with the problem's path when validation
+/// refuses it, 3 when it cannot be read.
+#[test]
+fn schema_validate_over_microsoft_examples() {
+    let cases: &[(&str, i32, &str)] = &[
+        (
+            "entra-cross-tenant-sync-schema-get.json",
+            3,
+            "line 17, column 13",
+        ),
+        (
+            "graph-beta-2018-synchronization_schema-resource.json",
+            7,
+            "error at $.directories[0].name",
+        ),
+        (
+            "graph-beta-synchronizationschema-resource.json",
+            7,
+            "error at $.directories[0].name",
+        ),
+        (
+            "graph-concept-custom-target-edit.json",
+            7,
+            "error at $.synchronizationRules[0].sourceDirectoryName",
+        ),
+        ("graph-concept-custom-target-put.json", 0, "valid"),
+        (
+            "graph-concept-directory-extension-edit.json",
+            3,
+            "line 9, column 29",
+        ),
+        (
+            "graph-concept-directory-extension-get.json",
+            7,
+            "the source directory name is missing",
+        ),
+        ("graph-concept-directory-extension-put.json", 0, "valid"),
+        (
+            "graph-concept-provisioning-list-templates-aws.json",
+            0,
+            "valid",
+        ),
+        ("graph-v1-synchronization-list-templates.json", 0, "valid"),
+        (
+            "graph-v1-synchronizationschema-get.json",
+            3,
+            "at $.synchronizationRules[0].objectMappings[0].attributeMappings[0].source",
+        ),
+        (
+            "graph-v1-synchronizationschema-resource.json",
+            7,
+            "the target directory name is missing",
+        ),
+        (
+            "graph-v1-synchronizationschema-update.json",
+            3,
+            "trailing comma",
+        ),
+        ("graph-v1-synchronizationtemplate-resource.json", 0, "valid"),
+    ];
+    let listed = std::fs::read_dir(repo().join("examples/microsoft"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    assert_eq!(listed, cases.len(), "one case per example file");
+    for (file, code, needle) in cases {
+        let path = format!("examples/microsoft/{file}");
+        let o = tenantsync(&["schema", "validate", &path]);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(*code), "{file}: {all}");
+        assert!(all.contains(needle), "{file}: {all}");
+    }
+}
+
+/// A schema whose object mapping is named `null`, as Entra writes its disabled mappings, is
+/// valid.
+#[test]
+fn schema_validate_accepts_graph_nulls() {
+    let o = tenantsync(&["schema", "default"]);
+    let mut schema: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let groups = &mut schema["synchronizationRules"][0]["objectMappings"][1];
+    groups["name"] = serde_json::Value::Null;
+    groups["enabled"] = serde_json::json!(false);
+    groups["sourceObjectName"] = serde_json::Value::Null;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nulls.json");
+    std::fs::write(&file, serde_json::to_string(&schema).unwrap()).unwrap();
+    let o = tenantsync(&["schema", "validate", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
 #[test]
 fn plan_over_the_examples() {
     let o = plan_examples("examples/job.toml", &["--json"]);

@@ -18,8 +18,12 @@ pub struct AttributeMappingSource {
     /// The expression text of this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// A function's parameters, by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// A function's parameters, by name (`null`, as Graph may write it, reads as none).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub parameters: Vec<MappingSourceParameter>,
     /// Properties this version does not model, preserved on round trip.
     #[serde(flatten)]
@@ -48,4 +52,12 @@ pub struct MappingSourceParameter {
     /// Properties this version does not model, preserved on round trip.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reads `null` as an empty list.
+fn null_as_empty<'de, D>(deserializer: D) -> Result<Vec<MappingSourceParameter>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<Vec<MappingSourceParameter>>::deserialize(deserializer)?.unwrap_or_default())
 }

@@ -4,11 +4,17 @@
 //! this version does not model in `extra`, so reading and writing a schema never drops anything.
 //! Modeled properties are always written, the way Entra's own export writes them (`null` for an
 //! absent value, `[]` for an empty list).
+//!
+//! Graph writes `null` for many properties it has no value for; every property reads `null` as
+//! its absent value (an empty name, `false`, `0`, no scope, an empty list, the enumeration's
+//! default), so a document Graph returned always loads. Where the document had `null`, writing it
+//! back writes `null` again (see `nulls.rs`).
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::nulls::NullMarks;
 use crate::expr::AttributeMappingSource;
 
 /// Properties this version does not model, preserved on round trip.
@@ -34,6 +40,9 @@ pub struct SynchronizationSchema {
     /// Properties this version does not model, preserved on round trip.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Where the loaded document wrote `null`, written back as `null` by `to_json_pretty`.
+    #[serde(skip)]
+    pub(crate) nulls: NullMarks,
 }
 
 /// `directoryDefinition`: one directory and the objects it supports.
@@ -41,10 +50,10 @@ pub struct SynchronizationSchema {
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryDefinition {
     /// Directory identifier.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     /// Directory name, unique within the schema; rules refer to directories by this name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// What discovery the directory supports: Graph's flag enum `directoryDefinitionDiscoverabilities`
     /// as written (for example `"AttributeNames, AttributeDataTypes"`), kept verbatim.
@@ -63,7 +72,7 @@ pub struct DirectoryDefinition {
 #[serde(rename_all = "camelCase")]
 pub struct ObjectDefinition {
     /// Object name, unique within the directory (for example `User`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// The attributes of this object.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -93,25 +102,25 @@ impl ObjectDefinition {
 #[serde(rename_all = "camelCase")]
 pub struct AttributeDefinition {
     /// Attribute name, unique within the object.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// Value type. Default `String`.
     #[serde(rename = "type", default)]
     pub kind: AttributeType,
     /// True when the attribute holds a list of values. Default false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub multivalued: bool,
     /// True when an object cannot be created without this attribute. Default false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub required: bool,
     /// Whether the attribute can be read and written. Default `ReadWrite`.
     #[serde(default)]
     pub mutability: Mutability,
     /// True for the one attribute that identifies the object (immutable, unique). Default false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub anchor: bool,
     /// True when values compare case-sensitively for change detection. Default false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub case_exact: bool,
     /// The value used for a required attribute that has no value during synchronization.
     #[serde(default)]
@@ -120,7 +129,7 @@ pub struct AttributeDefinition {
     #[serde(default, deserialize_with = "null_as_default")]
     pub referenced_objects: Vec<ReferencedObject>,
     /// True to allow null values to flow. Default false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub flow_null_values: bool,
     /// Metadata entries.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -135,7 +144,7 @@ pub struct AttributeDefinition {
 #[serde(rename_all = "camelCase")]
 pub struct ReferencedObject {
     /// The referenced object's name (for example `User`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub referenced_object_name: String,
     /// The referenced object's property used for the reference, when not its anchor.
     #[serde(default)]
@@ -150,7 +159,7 @@ pub struct ReferencedObject {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetadataEntry {
     /// The key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub key: String,
     /// The value (Entra often stores JSON text here, for example `"\"Normal\""`).
     #[serde(default)]
@@ -165,22 +174,22 @@ pub struct MetadataEntry {
 #[serde(rename_all = "camelCase")]
 pub struct SynchronizationRule {
     /// Rule identifier.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     /// Human-readable name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// The name of the source directory (a `directories[].name`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub source_directory_name: String,
     /// The name of the target directory (a `directories[].name`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub target_directory_name: String,
     /// The object mappings of this rule.
     #[serde(default, deserialize_with = "null_as_default")]
     pub object_mappings: Vec<ObjectMapping>,
     /// True when the rule may be customized.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub editable: bool,
     /// Processing order relative to other rules; the lowest number runs first.
     #[serde(default)]
@@ -198,19 +207,19 @@ pub struct SynchronizationRule {
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMapping {
     /// When false, the mapping is skipped during synchronization.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub enabled: bool,
     /// Which actions (Add, Update, Delete) the mapping performs. Default all three.
     #[serde(default)]
     pub flow_types: FlowTypes,
     /// Human-friendly name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// The object name in the source directory (for example `User`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub source_object_name: String,
     /// The object name in the target directory.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub target_object_name: String,
     /// The scoping filter: which source objects are provisioned. `None` means all.
     #[serde(default)]
@@ -237,7 +246,7 @@ pub struct AttributeMapping {
     #[serde(default)]
     pub default_value: Option<String>,
     /// For missing references; internal to Entra, kept as written. Default false.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub export_missing_references: bool,
     /// When the value is written. Default `FlowWhenChanged`.
     #[serde(default)]
@@ -246,10 +255,10 @@ pub struct AttributeMapping {
     #[serde(default)]
     pub flow_type: FlowType,
     /// 0: not a matching attribute; above 0: matching attribute, the lowest value tried first.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub matching_priority: i32,
     /// The target attribute written.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub target_attribute_name: String,
     /// Properties this version does not model, preserved on round trip.
     #[serde(flatten)]
@@ -281,7 +290,7 @@ pub struct Filter {
 #[serde(rename_all = "camelCase")]
 pub struct FilterGroup {
     /// Human-friendly name of the group.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// The clauses, ANDed.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -296,10 +305,10 @@ pub struct FilterGroup {
 #[serde(rename_all = "camelCase")]
 pub struct FilterClause {
     /// The operator (for example `EQUALS`, `REGEX MATCH`); see `docs/scoping.md`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub operator_name: String,
     /// The source attribute tested.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub source_operand_name: String,
     /// The values compared against (none for unary operators such as `IS NULL`).
     #[serde(default, deserialize_with = "null_as_default")]

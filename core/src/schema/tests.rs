@@ -275,13 +275,63 @@ fn malformed_json_reports_line_and_column() {
 }
 
 #[test]
-fn wrong_shape_reports_line_column_and_what() {
+fn wrong_shape_reports_path_line_column_and_what() {
     let e = load("{\n \"directories\": [],\n \"synchronizationRules\": \"x\"\n}").unwrap_err();
-    let SchemaError::Shape { line, message, .. } = &e else {
+    let SchemaError::Shape {
+        line,
+        path,
+        message,
+        ..
+    } = &e
+    else {
         panic!("{e:?}");
     };
     assert_eq!(*line, 3);
-    assert!(message.contains("expected a sequence"), "{message}");
+    assert_eq!(path, "$.synchronizationRules");
+    assert!(message.contains("expected"), "{message}");
+}
+
+#[test]
+fn a_source_without_type_is_refused_at_its_path() {
+    let mut v = default_json();
+    v["synchronizationRules"][0]["objectMappings"][1]["attributeMappings"][2]["source"] = json!({});
+    let e = load(&v.to_string()).unwrap_err();
+    let SchemaError::Shape { path, message, .. } = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(
+        path,
+        &format!("{GROUPS}.attributeMappings[2].source"),
+        "{e}"
+    );
+    assert!(message.contains("missing field `type`"), "{message}");
+    assert!(
+        e.to_string().contains(&format!("at {path} (line 1,")),
+        "{e}"
+    );
+    // Inside a job export the path starts at the job.
+    let job = json!({"id": "j", "schema": v});
+    let SchemaError::Shape { path, .. } = load(&job.to_string()).unwrap_err() else {
+        panic!("shape");
+    };
+    assert!(
+        path.starts_with("$.schema.synchronizationRules[0]"),
+        "{path}"
+    );
+}
+
+#[test]
+fn a_scalar_of_the_wrong_type_is_named_by_its_path() {
+    let mut v = default_json();
+    v["directories"][1]["objects"][0]["attributes"][3]["multivalued"] = json!("yes");
+    let SchemaError::Shape { path, message, .. } = load(&v.to_string()).unwrap_err() else {
+        panic!("shape");
+    };
+    assert_eq!(
+        path,
+        "$.directories[1].objects[0].attributes[3].multivalued"
+    );
+    assert!(message.contains("expected a boolean"), "{message}");
 }
 
 #[test]
@@ -701,4 +751,532 @@ proptest::proptest! {
         let text = if spaced { text } else { text.replace(", ", ",") };
         proptest::prop_assert_eq!(FlowTypes::parse(&text), f);
     }
+}
+
+/// Sets `null` at `pointer` (RFC 6901) in `v`, adding the property if absent.
+fn set_null(v: &mut serde_json::Value, pointer: &str) {
+    let cut = pointer.rfind('/').unwrap();
+    let parent = v
+        .pointer_mut(&pointer[..cut])
+        .unwrap_or_else(|| panic!("no parent for {pointer}"));
+    parent
+        .as_object_mut()
+        .unwrap()
+        .insert(pointer[cut + 1..].to_string(), serde_json::Value::Null);
+}
+
+/// Every property Graph may write as `null`: each loads, validates as absent, and is written
+/// back as `null`.
+#[test]
+fn null_is_accepted_as_absent_and_written_back() {
+    let users = "/synchronizationRules/0/objectMappings/0";
+    let groups = "/synchronizationRules/0/objectMappings/1";
+    let attr = "/directories/1/objects/0/attributes/2";
+    let cases = [
+        "/id".to_string(),
+        "/version".to_string(),
+        "/directories/0/id".to_string(),
+        "/directories/0/discoverabilities".to_string(),
+        "/directories/0/objects/0/metadata".to_string(),
+        "/directories/0/objects/0/supportedApis".to_string(),
+        format!("{attr}/type"),
+        format!("{attr}/multivalued"),
+        format!("{attr}/required"),
+        format!("{attr}/mutability"),
+        format!("{attr}/anchor"),
+        format!("{attr}/caseExact"),
+        format!("{attr}/defaultValue"),
+        format!("{attr}/referencedObjects"),
+        format!("{attr}/flowNullValues"),
+        format!("{attr}/metadata"),
+        "/synchronizationRules/0/id".to_string(),
+        "/synchronizationRules/0/name".to_string(),
+        "/synchronizationRules/0/editable".to_string(),
+        "/synchronizationRules/0/priority".to_string(),
+        "/synchronizationRules/0/metadata".to_string(),
+        format!("{groups}/name"),
+        format!("{groups}/scope"),
+        format!("{groups}/metadata"),
+        format!("{users}/flowTypes"),
+        format!("{users}/attributeMappings/1/defaultValue"),
+        format!("{users}/attributeMappings/1/exportMissingReferences"),
+        format!("{users}/attributeMappings/1/flowBehavior"),
+        format!("{users}/attributeMappings/1/flowType"),
+        format!("{users}/attributeMappings/1/matchingPriority"),
+        format!("{users}/attributeMappings/1/source/expression"),
+        format!("{users}/attributeMappings/1/source/parameters"),
+    ];
+    for pointer in &cases {
+        let mut v = default_json();
+        set_null(&mut v, pointer);
+        let s = load(&v.to_string()).unwrap_or_else(|e| panic!("{pointer}: {e}"));
+        let issues = validate(&s);
+        assert!(errors(&issues).is_empty(), "{pointer}: {issues:#?}");
+        let back: serde_json::Value = serde_json::from_str(&to_json_pretty(&s)).unwrap();
+        assert_eq!(back.pointer(pointer), Some(&json!(null)), "{pointer}");
+        assert_eq!(back, v, "{pointer}: the round trip changed the document");
+    }
+}
+
+#[test]
+fn null_reads_as_the_absent_value() {
+    let mut v = default_json();
+    let groups = &mut v["synchronizationRules"][0]["objectMappings"][1];
+    groups["name"] = json!(null);
+    groups["flowTypes"] = json!(null);
+    groups["metadata"] = json!([{"key": "Disposition", "value": null}]);
+    groups["attributeMappings"][0]["matchingPriority"] = json!(null);
+    groups["attributeMappings"][0]["flowType"] = json!(null);
+    groups["scope"] = json!({
+        "groups": [{"name": null, "clauses": [{
+            "operatorName": "IS NOT NULL", "sourceOperandName": "description",
+            "targetOperand": null
+        }]}],
+        "inputFilterGroups": null, "categoryFilterGroups": null
+    });
+    let s = load(&v.to_string()).unwrap();
+    let om = &s.synchronization_rules[0].object_mappings[1];
+    assert_eq!(om.name, "");
+    assert_eq!(om.flow_types, FlowTypes::ALL);
+    assert_eq!(om.metadata[0].value, None);
+    assert_eq!(om.attribute_mappings[0].matching_priority, 0);
+    assert_eq!(om.attribute_mappings[0].flow_type, FlowType::Always);
+    let scope = om.scope.as_ref().unwrap();
+    assert_eq!(scope.groups[0].name, "");
+    assert!(scope.groups[0].clauses[0].target_operand.values.is_empty());
+    assert!(scope.input_filter_groups.is_empty());
+    let issues = validate(&s);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    let back: serde_json::Value = serde_json::from_str(&to_json_pretty(&s)).unwrap();
+    assert_eq!(back, v);
+}
+
+#[test]
+fn an_edited_null_is_written_with_its_new_value() {
+    let mut v = default_json();
+    v["synchronizationRules"][0]["objectMappings"][1]["name"] = json!(null);
+    v["synchronizationRules"][0]["objectMappings"][1]["scope"] = json!(null);
+    let mut s = load(&v.to_string()).unwrap();
+    s.synchronization_rules[0].object_mappings[1].name = "Groups".to_string();
+    let back: serde_json::Value = serde_json::from_str(&to_json_pretty(&s)).unwrap();
+    let om = &back["synchronizationRules"][0]["objectMappings"][1];
+    assert_eq!(om["name"], "Groups");
+    assert_eq!(om["scope"], json!(null));
+    // Nulls are form, not meaning: the schema equals one loaded without them.
+    let mut plain = default_json();
+    plain["synchronizationRules"][0]["objectMappings"][1]["name"] = json!("");
+    let without = load(&plain.to_string()).unwrap();
+    assert_eq!(load(&v.to_string()).unwrap(), without);
+    let nulls_in_default = load(DEFAULT_SCHEMA_JSON).unwrap().nulls.len();
+    assert_eq!(
+        load(&v.to_string()).unwrap().nulls.len(),
+        nulls_in_default + 1,
+        "the group mapping's name is the one null added (its scope is null already)"
+    );
+}
+
+#[test]
+fn a_disabled_unnamed_mapping_is_accepted() {
+    // Entra's templates carry disabled object mappings whose names are null.
+    let mut v = default_json();
+    let groups = &mut v["synchronizationRules"][0]["objectMappings"][1];
+    groups["enabled"] = json!(false);
+    groups["name"] = json!(null);
+    groups["sourceObjectName"] = json!(null);
+    groups["targetObjectName"] = json!(null);
+    groups["attributeMappings"][0]["source"]["expression"] = json!(null);
+    let s = load(&v.to_string()).unwrap();
+    let issues = validate(&s);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    assert!(s.object_mapping("Group").is_none());
+}
+
+#[test]
+fn a_disabled_mapping_reports_warnings_where_an_enabled_one_has_errors() {
+    let mut v = default_json();
+    let groups = &mut v["synchronizationRules"][0]["objectMappings"][1];
+    groups["enabled"] = json!(false);
+    groups["sourceObjectName"] = json!("Contact");
+    let issues = issues_of(v);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    let w = issues
+        .iter()
+        .find(|i| i.path == format!("{GROUPS}.sourceObjectName"))
+        .expect("a warning at sourceObjectName");
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("object 'Contact' is not defined"), "{w}");
+    assert!(w.message.contains("the object mapping is disabled"), "{w}");
+}
+
+#[test]
+fn an_enabled_mapping_without_source_object_is_an_error() {
+    let mut v = default_json();
+    v["synchronizationRules"][0]["objectMappings"][1]["sourceObjectName"] = json!(null);
+    v["synchronizationRules"][0]["objectMappings"][1]["targetObjectName"] = json!("");
+    let issues = issues_of(v);
+    assert_error(
+        &issues,
+        &format!("{GROUPS}.sourceObjectName"),
+        &[
+            "enabled object mapping 'Provision Microsoft Entra ID Groups' has no sourceObjectName",
+            "or set enabled to false",
+        ],
+    );
+    assert_error(
+        &issues,
+        &format!("{GROUPS}.targetObjectName"),
+        &["has no targetObjectName"],
+    );
+}
+
+#[test]
+fn a_rule_without_directory_names_says_they_are_missing() {
+    let mut v = default_json();
+    v["synchronizationRules"][0]["sourceDirectoryName"] = json!(null);
+    assert_error(
+        &issues_of(v),
+        "$.synchronizationRules[0].sourceDirectoryName",
+        &[
+            "the source directory name is missing (null or empty)",
+            "'Azure Active Directory'",
+        ],
+    );
+}
+
+#[test]
+fn a_source_tree_that_is_no_expression_is_an_error() {
+    let mut v = default_json();
+    let at = user_mapping_index(&v, "displayName");
+    v["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][at]["source"] = json!({
+        "type": "Function", "name": "ToLower", "expression": "ToLower([displayName])",
+        "parameters": [{"key": "nope", "value":
+            {"type": "Attribute", "name": "displayName", "expression": "[displayName]"}}]
+    });
+    assert_error(
+        &issues_of(v),
+        &format!("{USERS}.attributeMappings[{at}].source"),
+        &["the source tree is not an expression", "nope"],
+    );
+}
+
+#[test]
+fn expression_text_that_does_not_parse_is_a_warning() {
+    let mut v = default_json();
+    let at = user_mapping_index(&v, "displayName");
+    v["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][at]["source"]["expression"] =
+        json!("[displayName");
+    let issues = issues_of(v);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    let w = issues
+        .iter()
+        .find(|i| i.path == format!("{USERS}.attributeMappings[{at}].source.expression"))
+        .expect("a warning");
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("does not parse"), "{w}");
+}
+
+#[test]
+fn graph_list_response_with_one_template_loads() {
+    let one = json!({"@odata.context": "x", "value": [
+        {"id": "Azure2Azure", "factoryTag": "Azure2Azure", "schema": default_json()}
+    ]});
+    assert_eq!(load(&one.to_string()).unwrap(), default_schema());
+    let two = json!({"value": [
+        {"id": "a", "schema": default_json()}, {"id": "b", "schema": default_json()}
+    ]});
+    let e = load(&two.to_string()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a list of 2 templates or jobs holding a schema"),
+        "{e}"
+    );
+    let mut bad = default_json();
+    bad["directories"] = json!("x");
+    let SchemaError::Shape { path, .. } =
+        load(&json!({"value": [{"id": "a", "schema": bad}]}).to_string()).unwrap_err()
+    else {
+        panic!("shape");
+    };
+    assert_eq!(path, "$.value[0].schema.directories");
+}
+
+/// What reading and validating one of Microsoft's published examples gives.
+enum Expect {
+    /// Loads and validates without errors.
+    Valid,
+    /// Not valid JSON as published: the syntax error at this line and column.
+    Syntax(usize, usize, &'static str),
+    /// Valid JSON that does not read as a schema: the shape error at this path.
+    Shape(&'static str, &'static str),
+    /// Loads; validation finds exactly these errors (path, part of the message).
+    Errors(&'static [(&'static str, &'static str)]),
+}
+
+/// Every file of `examples/microsoft/` (see its README.md for each one's source) and what it
+/// gives. A file that starts or stops loading or validating fails this test.
+const MICROSOFT_EXAMPLES: &[(&str, Expect)] = &[
+    (
+        "entra-cross-tenant-sync-schema-get.json",
+        Expect::Syntax(17, 13, "expected value"),
+    ),
+    (
+        "graph-beta-2018-synchronization_schema-resource.json",
+        Expect::Errors(&[
+            ("$.directories[0].name", "directory definition has no name"),
+            (
+                "$.synchronizationRules[0].sourceDirectoryName",
+                "the source directory name is missing",
+            ),
+            (
+                "$.synchronizationRules[0].targetDirectoryName",
+                "the target directory name is missing",
+            ),
+        ]),
+    ),
+    (
+        "graph-beta-synchronizationschema-resource.json",
+        Expect::Errors(&[
+            ("$.directories[0].name", "directory definition has no name"),
+            (
+                "$.synchronizationRules[0].sourceDirectoryName",
+                "the source directory name is missing",
+            ),
+            (
+                "$.synchronizationRules[0].targetDirectoryName",
+                "the target directory name is missing",
+            ),
+        ]),
+    ),
+    (
+        "graph-concept-custom-target-edit.json",
+        Expect::Errors(&[(
+            "$.synchronizationRules[0].sourceDirectoryName",
+            "source directory 'Azure Active Directory' is not defined",
+        )]),
+    ),
+    ("graph-concept-custom-target-put.json", Expect::Valid),
+    (
+        "graph-concept-directory-extension-edit.json",
+        Expect::Syntax(9, 29, "expected value"),
+    ),
+    (
+        "graph-concept-directory-extension-get.json",
+        Expect::Errors(&[
+            (
+                "$.synchronizationRules[0].sourceDirectoryName",
+                "the source directory name is missing",
+            ),
+            (
+                "$.synchronizationRules[0].targetDirectoryName",
+                "the target directory name is missing",
+            ),
+        ]),
+    ),
+    ("graph-concept-directory-extension-put.json", Expect::Valid),
+    (
+        "graph-concept-provisioning-list-templates-aws.json",
+        Expect::Valid,
+    ),
+    (
+        "graph-v1-synchronization-list-templates.json",
+        Expect::Valid,
+    ),
+    (
+        "graph-v1-synchronizationschema-get.json",
+        Expect::Shape(
+            "$.synchronizationRules[0].objectMappings[0].attributeMappings[0].source",
+            "missing field `type`",
+        ),
+    ),
+    (
+        "graph-v1-synchronizationschema-resource.json",
+        Expect::Errors(&[
+            (
+                "$.synchronizationRules[0].sourceDirectoryName",
+                "the source directory name is missing",
+            ),
+            (
+                "$.synchronizationRules[0].targetDirectoryName",
+                "the target directory name is missing",
+            ),
+        ]),
+    ),
+    (
+        "graph-v1-synchronizationschema-update.json",
+        Expect::Syntax(15, 13, "trailing comma"),
+    ),
+    (
+        "graph-v1-synchronizationtemplate-resource.json",
+        Expect::Valid,
+    ),
+];
+
+/// Asserts that everything `original` holds is in `written` unchanged (the model may add the
+/// properties it writes, never drop or change one); enumeration values compare
+/// case-insensitively, as Graph reads them.
+fn assert_kept(original: &serde_json::Value, written: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (original, written) {
+        (Value::Object(o), Value::Object(w)) => {
+            for (k, v) in o {
+                let there = w.get(k).unwrap_or_else(|| panic!("{at}.{k} was dropped"));
+                assert_kept(v, there, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(o), Value::Array(w)) => {
+            assert_eq!(o.len(), w.len(), "{at}: list length changed");
+            for (i, (a, b)) in o.iter().zip(w).enumerate() {
+                assert_kept(a, b, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::String(a), Value::String(b)) => {
+            assert!(a.eq_ignore_ascii_case(b), "{at}: {a:?} became {b:?}");
+        }
+        (a, b) => assert_eq!(a, b, "{at} changed"),
+    }
+}
+
+#[test]
+fn microsoft_examples_load_or_are_refused_for_a_named_problem() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/microsoft");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    on_disk.sort();
+    let listed: Vec<String> = MICROSOFT_EXAMPLES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(
+        on_disk, listed,
+        "every example file has one row in the table"
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    for (name, expect) in MICROSOFT_EXAMPLES {
+        assert!(
+            readme.contains(name),
+            "{name} is not in examples/microsoft/README.md"
+        );
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let loaded = load(&text);
+        match (expect, loaded) {
+            (Expect::Syntax(line, column, part), Err(e)) => {
+                let SchemaError::Syntax {
+                    line: l,
+                    column: c,
+                    message,
+                } = &e
+                else {
+                    panic!("{name}: expected a syntax error, got {e}");
+                };
+                assert_eq!((*l, *c), (*line, *column), "{name}: {e}");
+                assert!(message.contains(part), "{name}: {e}");
+            }
+            (Expect::Shape(path, part), Err(e)) => {
+                let SchemaError::Shape {
+                    path: p, message, ..
+                } = &e
+                else {
+                    panic!("{name}: expected a shape error, got {e}");
+                };
+                assert_eq!(p, path, "{name}: {e}");
+                assert!(message.contains(part), "{name}: {e}");
+            }
+            (Expect::Valid, Ok(s)) | (Expect::Errors(_), Ok(s)) => {
+                let found: Vec<(String, String)> = errors(&validate(&s))
+                    .into_iter()
+                    .map(|i| (i.path.clone(), i.message.clone()))
+                    .collect();
+                let wanted: &[(&str, &str)] = match expect {
+                    Expect::Errors(list) => list,
+                    _ => &[],
+                };
+                assert_eq!(
+                    found.len(),
+                    wanted.len(),
+                    "{name}: expected {wanted:?}, found {found:#?}"
+                );
+                for ((p, m), (wp, wm)) in found.iter().zip(wanted) {
+                    assert_eq!(p, wp, "{name}");
+                    assert!(m.contains(wm), "{name}: {m:?} lacks {wm:?}");
+                }
+                // The round trip keeps everything the document said, nulls included.
+                let original: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let schema_part = if original.get("schema").is_some() {
+                    original["schema"].clone()
+                } else if let Some(items) = original.get("value") {
+                    items[0]["schema"].clone()
+                } else {
+                    original
+                };
+                let written = to_json_pretty(&s);
+                let back: serde_json::Value = serde_json::from_str(&written).unwrap();
+                assert_kept(&schema_part, &back, &format!("{name}: $"));
+                assert_eq!(load(&written).unwrap(), s, "{name}");
+            }
+            (_, result) => panic!(
+                "{name}: expected {}, got {result:?}",
+                match expect {
+                    Expect::Valid => "a valid schema",
+                    Expect::Syntax(..) => "a syntax error",
+                    Expect::Shape(..) => "a shape error",
+                    Expect::Errors(..) => "validation errors",
+                }
+            ),
+        }
+    }
+}
+
+#[test]
+fn empty_parameter_lists_graph_writes_are_written_back() {
+    let mut v = default_json();
+    v["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"][1]["source"]["parameters"] =
+        json!([]);
+    let s = load(&v.to_string()).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&to_json_pretty(&s)).unwrap();
+    assert_eq!(back, v);
+    // Without them in the input, none are added.
+    let plain = load(DEFAULT_SCHEMA_JSON).unwrap();
+    assert_eq!(format!("{}\n", to_json_pretty(&plain)), DEFAULT_SCHEMA_JSON);
+}
+
+/// The shape Entra's cross-tenant synchronization job shows in Microsoft's how-to
+/// (cross-tenant-synchronization-configure-graph.md: rule `USER_INBOUND_USER` with
+/// `containerFilter` and `groupFilter` null, object mappings `{Provision Azure Active Directory
+/// Users, , , …}`): disabled object mappings without names load, validate and round-trip.
+#[test]
+fn cross_tenant_job_shape_with_unnamed_disabled_mappings() {
+    let mut v = default_json();
+    let rule = &mut v["synchronizationRules"][0];
+    rule["name"] = json!("USER_INBOUND_USER");
+    rule["containerFilter"] = json!(null);
+    rule["groupFilter"] = json!(null);
+    rule["metadata"] = json!([{"key": "defaultSourceObjectMappings", "value": null}]);
+    let unnamed = json!({
+        "enabled": false, "flowTypes": "Add, Update, Delete", "name": null,
+        "sourceObjectName": null, "targetObjectName": null, "scope": null,
+        "metadata": [{"key": "Disposition", "value": null}],
+        "attributeMappings": [{
+            "defaultValue": null, "exportMissingReferences": false,
+            "flowBehavior": "FlowWhenChanged", "flowType": "Always", "matchingPriority": 0,
+            "targetAttributeName": "displayName",
+            "source": {"expression": null, "name": "displayName", "type": "Attribute",
+                       "parameters": []}
+        }]
+    });
+    let mappings = rule["objectMappings"].as_array_mut().unwrap();
+    for _ in 0..3 {
+        mappings.push(unnamed.clone());
+    }
+    let s = load(&v.to_string()).unwrap();
+    let issues = validate(&s);
+    assert!(errors(&issues).is_empty(), "{issues:#?}");
+    assert_eq!(
+        s.object_mapping("User").unwrap().1.name,
+        "Provision Microsoft Entra ID Users"
+    );
+    let back: serde_json::Value = serde_json::from_str(&to_json_pretty(&s)).unwrap();
+    assert_eq!(back, v);
 }

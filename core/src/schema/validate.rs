@@ -7,7 +7,7 @@ use std::fmt;
 use super::model::{
     AttributeMapping, FilterGroup, ObjectDefinition, ObjectMapping, SynchronizationSchema,
 };
-use crate::expr::{AttributeMappingSource, MappingSourceType, is_builtin};
+use crate::expr::{AttributeMappingSource, Expr, MappingSourceType, is_builtin, parse};
 use crate::scope::{ClauseLocation, CompiledClause, ScopeError};
 
 /// How serious a validation finding is.
@@ -68,6 +68,7 @@ pub fn validate_with(
         schema,
         extra_functions,
         issues: Vec::new(),
+        disabled: false,
     };
     v.run();
     v.issues
@@ -77,10 +78,31 @@ struct Validator<'a> {
     schema: &'a SynchronizationSchema,
     extra_functions: &'a [&'a str],
     issues: Vec<ValidationIssue>,
+    /// The object mapping being checked is disabled: it never runs, so what would stop it from
+    /// running is a warning, not an error (Entra keeps disabled mappings with empty names).
+    disabled: bool,
 }
 
 impl<'a> Validator<'a> {
+    /// A problem that stops the schema (or, in a disabled object mapping, only that mapping once
+    /// enabled) from running.
     fn error(&mut self, path: String, message: String) {
+        if self.disabled {
+            self.warning(
+                path,
+                format!(
+                    "{message} (the object mapping is disabled, so this matters only once it is enabled)"
+                ),
+            );
+        } else {
+            self.form_error(path, message);
+        }
+    }
+
+    /// A problem with the document's form, an error whether or not the mapping is enabled: an
+    /// unknown value of one of Graph's enumerations (`objectFlowTypes`, `attributeFlowType`,
+    /// `attributeFlowBehavior`).
+    fn form_error(&mut self, path: String, message: String) {
         self.issues.push(ValidationIssue {
             path,
             severity: Severity::Error,
@@ -101,6 +123,7 @@ impl<'a> Validator<'a> {
             .schema
             .directories
             .iter()
+            .filter(|d| !d.name.trim().is_empty())
             .map(|d| format!("'{}'", d.name))
             .collect();
         if names.is_empty() {
@@ -114,6 +137,13 @@ impl<'a> Validator<'a> {
         let schema = self.schema;
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (di, d) in schema.directories.iter().enumerate() {
+            if d.name.trim().is_empty() {
+                self.error(
+                    format!("$.directories[{di}].name"),
+                    "directory definition has no name (null or empty); name it, rules refer to directories by name".to_string(),
+                );
+                continue;
+            }
             if let Some(first) = seen.insert(d.name.to_ascii_lowercase(), di) {
                 self.error(
                     format!("$.directories[{di}].name"),
@@ -126,6 +156,16 @@ impl<'a> Validator<'a> {
         }
         for (di, d) in schema.directories.iter().enumerate() {
             for (oi, o) in d.objects.iter().enumerate() {
+                if o.name.trim().is_empty() {
+                    self.error(
+                        format!("$.directories[{di}].objects[{oi}].name"),
+                        format!(
+                            "object definition of directory '{}' has no name (null or empty); name it (for example 'User'), object mappings refer to objects by name",
+                            d.name
+                        ),
+                    );
+                    continue;
+                }
                 let anchors = o.attributes.iter().filter(|a| a.anchor).count();
                 if anchors != 1 {
                     self.warning(
@@ -140,33 +180,49 @@ impl<'a> Validator<'a> {
         }
         for (ri, rule) in schema.synchronization_rules.iter().enumerate() {
             let rpath = format!("$.synchronizationRules[{ri}]");
-            let source_dir = schema.directory(&rule.source_directory_name);
-            let target_dir = schema.directory(&rule.target_directory_name);
+            // A rule without a directory name names no directory, not a nameless one.
+            let find = |name: &str| {
+                if name.trim().is_empty() {
+                    None
+                } else {
+                    schema.directory(name)
+                }
+            };
+            let source_dir = find(&rule.source_directory_name);
+            let target_dir = find(&rule.target_directory_name);
             if source_dir.is_none() {
                 let known = self.directory_names();
                 self.error(
                     format!("{rpath}.sourceDirectoryName"),
-                    format!(
-                        "source directory '{}' is not defined in directories (defined: {known}); use one of those names",
-                        rule.source_directory_name
-                    ),
+                    missing_or_unknown("source directory", &rule.source_directory_name, &known),
                 );
             }
             if target_dir.is_none() {
                 let known = self.directory_names();
                 self.error(
                     format!("{rpath}.targetDirectoryName"),
-                    format!(
-                        "target directory '{}' is not defined in directories (defined: {known}); use one of those names",
-                        rule.target_directory_name
-                    ),
+                    missing_or_unknown("target directory", &rule.target_directory_name, &known),
                 );
             }
             for (oi, om) in rule.object_mappings.iter().enumerate() {
                 let opath = format!("{rpath}.objectMappings[{oi}]");
+                self.disabled = !om.enabled;
                 let source_obj = source_dir.and_then(|d| d.object(&om.source_object_name));
                 let target_obj = target_dir.and_then(|d| d.object(&om.target_object_name));
-                if let (Some(d), None) = (source_dir, source_obj) {
+                // Graph returns disabled object mappings with a null or empty sourceObjectName
+                // and targetObjectName (Entra's own templates do): such a mapping names nothing
+                // and is not checked against the directories.
+                let unnamed = |name: &str| !om.enabled && name.trim().is_empty();
+                if om.enabled && om.source_object_name.trim().is_empty() {
+                    self.error(
+                        format!("{opath}.sourceObjectName"),
+                        format!(
+                            "enabled object mapping{} has no sourceObjectName; name the source object (for example 'User') or set enabled to false",
+                            display_name(&om.name)
+                        ),
+                    );
+                } else if unnamed(&om.source_object_name) {
+                } else if let (Some(d), None) = (source_dir, source_obj) {
                     self.error(
                         format!("{opath}.sourceObjectName"),
                         format!(
@@ -177,7 +233,16 @@ impl<'a> Validator<'a> {
                         ),
                     );
                 }
-                if let (Some(d), None) = (target_dir, target_obj) {
+                if om.enabled && om.target_object_name.trim().is_empty() {
+                    self.error(
+                        format!("{opath}.targetObjectName"),
+                        format!(
+                            "enabled object mapping{} has no targetObjectName; name the target object (for example 'User') or set enabled to false",
+                            display_name(&om.name)
+                        ),
+                    );
+                } else if unnamed(&om.target_object_name) {
+                } else if let (Some(d), None) = (target_dir, target_obj) {
                     self.error(
                         format!("{opath}.targetObjectName"),
                         format!(
@@ -189,6 +254,7 @@ impl<'a> Validator<'a> {
                     );
                 }
                 self.object_mapping(&opath, om, source_obj, target_obj);
+                self.disabled = false;
             }
         }
     }
@@ -201,7 +267,7 @@ impl<'a> Validator<'a> {
         target_obj: Option<&ObjectDefinition>,
     ) {
         if !om.flow_types.unknown.is_empty() {
-            self.error(
+            self.form_error(
                 format!("{opath}.flowTypes"),
                 format!(
                     "unknown flow type(s) {}; use a comma-separated list of Add, Update, Delete",
@@ -255,8 +321,8 @@ impl<'a> Validator<'a> {
             self.warning(
                 format!("{opath}.attributeMappings"),
                 format!(
-                    "object mapping '{}' has no matching attribute (matchingPriority above 0), so users who already exist in the target are never matched and get invited again; mark one mapping (usually mail) as a matching attribute",
-                    om.name
+                    "object mapping{} has no matching attribute (matchingPriority above 0), so users who already exist in the target are never matched and get invited again; mark one mapping (usually mail) as a matching attribute",
+                    display_name(&om.name)
                 ),
             );
         }
@@ -330,7 +396,7 @@ impl<'a> Validator<'a> {
             }
         }
         if !am.flow_behavior.is_known() {
-            self.error(
+            self.form_error(
                 format!("{apath}.flowBehavior"),
                 format!(
                     "unknown flowBehavior '{}'; use FlowWhenChanged or FlowAlways",
@@ -339,7 +405,7 @@ impl<'a> Validator<'a> {
             );
         }
         if !am.flow_type.is_known() {
-            self.error(
+            self.form_error(
                 format!("{apath}.flowType"),
                 format!(
                     "unknown flowType '{}'; use one of {}",
@@ -367,7 +433,29 @@ impl<'a> Validator<'a> {
             );
         }
         if let Some(src) = &am.source {
-            self.source_tree(&format!("{apath}.source"), src, source_obj);
+            let spath = format!("{apath}.source");
+            let before = self.issues.len();
+            self.source_tree(&spath, src, source_obj);
+            // The engine runs the tree; a tree whose nodes are each fine can still be no
+            // expression (a parameter the function does not have, a comparison without `right`).
+            if self.issues.len() == before
+                && let Err(e) = Expr::from_mapping_source(src)
+            {
+                self.error(
+                    spath.clone(),
+                    format!("the source tree is not an expression: {e}"),
+                );
+            }
+            if let Some(text) = src.expression.as_deref().filter(|t| !t.trim().is_empty())
+                && let Err(e) = parse(text)
+            {
+                self.warning(
+                    format!("{spath}.expression"),
+                    format!(
+                        "the expression text does not parse ({e}); the source tree is what runs, so fix the text to match it or set it to null"
+                    ),
+                );
+            }
         }
     }
 
@@ -495,4 +583,26 @@ fn quoted(items: &[String]) -> String {
         .map(|s| format!("'{s}'"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `" 'name'"` for a named object mapping, nothing for an unnamed one (Graph writes `null`).
+fn display_name(name: &str) -> String {
+    if name.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" '{name}'")
+    }
+}
+
+/// The message for a rule's directory name that names no directory.
+fn missing_or_unknown(what: &str, name: &str, known: &str) -> String {
+    if name.trim().is_empty() {
+        format!(
+            "the {what} name is missing (null or empty); use one of the directory names (defined: {known})"
+        )
+    } else {
+        format!(
+            "{what} '{name}' is not defined in directories (defined: {known}); use one of those names"
+        )
+    }
 }

@@ -18,14 +18,17 @@ mod admin;
 mod auth;
 mod config;
 mod delta;
+mod discovery;
 mod dispatch;
 mod faults;
 mod fixture;
 mod graph;
 mod jwt;
 mod odata;
+mod operation;
 mod seed;
 mod server;
+mod signing;
 mod store;
 mod tls;
 

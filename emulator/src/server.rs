@@ -265,11 +265,11 @@ impl Emulator {
         for (id, t) in &self.shared.tenants {
             let t = lock(t);
             s.push_str(&format!(
-                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {}/{id}/oauth2/v2.0/token\n",
+                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {base}/{id}/oauth2/v2.0/token\n    authority: {base}/{id} (OpenID configuration: {base}/{id}/v2.0/.well-known/openid-configuration)\n",
                 t.domain,
                 t.users().len(),
                 t.groups.len(),
-                self.shared.base_url
+                base = self.shared.base_url
             ));
             for app in &t.apps {
                 s.push_str(&format!(

@@ -311,15 +311,24 @@ fn instance(origin: &str, query: &str, correlation: &str) -> Response {
     )
 }
 
+/// The documents served per authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Document {
+    V2,
+    V1,
+    KeysV2,
+    KeysV1,
+}
+
 /// Serves a discovery request, or returns None when the path is not one.
 pub(crate) fn handle(shared: &Shared, parts: &Parts, path: &str, query: &str) -> Option<Response> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let kind = match segs.as_slice() {
-        ["common", "discovery", "instance"] => Kind::Instance,
-        [_, "v2.0", ".well-known", "openid-configuration"] => Kind::V2,
-        [_, ".well-known", "openid-configuration"] => Kind::V1,
-        [_, "discovery", "v2.0", "keys"] => Kind::KeysV2,
-        [_, "discovery", "keys"] => Kind::KeysV1,
+    let (tenant, document) = match segs.as_slice() {
+        ["common", "discovery", "instance"] => ("", None),
+        [t, "v2.0", ".well-known", "openid-configuration"] => (*t, Some(Document::V2)),
+        [t, ".well-known", "openid-configuration"] => (*t, Some(Document::V1)),
+        [t, "discovery", "v2.0", "keys"] => (*t, Some(Document::KeysV2)),
+        [t, "discovery", "keys"] => (*t, Some(Document::KeysV1)),
         _ => return None,
     };
     let correlation = parts
@@ -338,27 +347,18 @@ pub(crate) fn handle(shared: &Shared, parts: &Parts, path: &str, query: &str) ->
         ));
     }
     let origin = origin(shared, parts);
-    if kind == Kind::Instance {
+    let Some(document) = document else {
         return Some(instance(&origin, query, &correlation));
-    }
-    let a = match authority(shared, segs[0], &correlation) {
+    };
+    let a = match authority(shared, tenant, &correlation) {
         Ok(a) => a,
         Err(r) => return Some(r),
     };
-    let body = match kind {
-        Kind::V2 => v2_document(&origin, &a),
-        Kind::V1 => v1_document(&origin, &a),
-        Kind::KeysV2 => keys(shared, &origin, &a, true),
-        Kind::KeysV1 | Kind::Instance => keys(shared, &origin, &a, false),
+    let body = match document {
+        Document::V2 => v2_document(&origin, &a),
+        Document::V1 => v1_document(&origin, &a),
+        Document::KeysV2 => keys(shared, &origin, &a, true),
+        Document::KeysV1 => keys(shared, &origin, &a, false),
     };
     Some(plain(200, body))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Instance,
-    V2,
-    V1,
-    KeysV2,
-    KeysV1,
 }

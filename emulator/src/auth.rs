@@ -20,8 +20,14 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// An identity platform error response.
-fn sts_error(status: u16, error: &str, code: u32, message: &str, correlation: &str) -> Response {
+/// An identity platform error response (`AADSTS…` description, trace and correlation ids).
+pub(crate) fn sts_error(
+    status: u16,
+    error: &str,
+    code: u32,
+    message: &str,
+    correlation: &str,
+) -> Response {
     let trace = uuid::Uuid::new_v4().to_string();
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     let body = json!({
@@ -230,10 +236,9 @@ pub(crate) async fn token(
             &correlation,
         );
     }
-    let token = jwt::encode_hs256(
-        &shared.key,
-        &graph_claims(&tenant_id, &app, &shared.base_url),
-    );
+    let token = shared
+        .signer
+        .sign(&graph_claims(&tenant_id, &app, &shared.base_url));
     let mut resp = plain(
         200,
         json!({"token_type": "Bearer", "expires_in": LIFETIME, "ext_expires_in": LIFETIME, "access_token": token}),
@@ -305,7 +310,7 @@ fn check_assertion(
         return Ok(());
     }
     if let Some(fic) = &app.federated_from {
-        let claims = jwt::decode_hs256(&shared.key, assertion).map_err(|_| {
+        let claims = shared.signer.verify(assertion).map_err(|_| {
             sts_error(
                 400,
                 "invalid_request",
@@ -443,7 +448,7 @@ pub(crate) async fn managed_identity(
         );
     };
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    let token = jwt::encode_hs256(&shared.key, &claims);
+    let token = shared.signer.sign(&claims);
     plain(
         200,
         json!({
@@ -488,7 +493,7 @@ pub(crate) fn authorize(shared: &Shared, headers: &axum::http::HeaderMap) -> Res
     else {
         return Err(unauth("Access token is empty."));
     };
-    let claims = match jwt::decode_hs256(&shared.key, token.trim()) {
+    let claims = match shared.signer.verify(token.trim()) {
         Ok(c) => c,
         Err(jwt::JwtError::Malformed) => {
             return Err(unauth(

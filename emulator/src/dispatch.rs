@@ -4,6 +4,7 @@
 use crate::auth::{self, Caller};
 use crate::faults::{self, Fault};
 use crate::graph;
+use crate::operation;
 use crate::server::{DropConnection, Shared, lock};
 use crate::store::Tenant;
 use axum::body::{Body, Bytes};
@@ -84,6 +85,10 @@ pub(crate) struct GReq {
     pub headers: Vec<(String, String)>,
     /// The JSON body, `Some(Err)` when a body was sent but is not JSON.
     pub body: Option<Result<Value, ()>>,
+    /// The path (decoded segments joined by `/`) as the client wrote it, when it named an
+    /// operation in another of the forms Graph accepts (`users/microsoft.graph.delta()`):
+    /// links in the response echo that form, as Graph's do.
+    pub as_called: Option<String>,
 }
 
 impl GReq {
@@ -241,6 +246,7 @@ pub(crate) fn parse_target(
         query,
         headers,
         body,
+        as_called: None,
     }
 }
 
@@ -372,10 +378,27 @@ fn execute(
     req: &GReq,
     arrival: &faults::Arrival,
 ) -> GResp {
+    // Every URL form Graph accepts for an operation is served as its plain form.
+    let normalized = operation::normalize(&req.segs);
+    let canonical;
+    let req = match &normalized {
+        Ok(Some(segs)) => {
+            canonical = GReq {
+                segs: segs.clone(),
+                as_called: Some(req.segs.join("/")),
+                ..req.clone()
+            };
+            &canonical
+        }
+        _ => req,
+    };
     t.count(&req.kind());
     let (cost, is_write) = req.cost();
     if let Some(r) = faults::throttle(t, &caller.app_id, cost, is_write, arrival) {
         return r;
+    }
+    if let Err(refused) = normalized {
+        return refused;
     }
     let mut r = graph::handle(&shared.base_url, t, caller, req);
     if t.knobs.throttling.is_some() {

@@ -2,13 +2,12 @@
 
 use crate::config::{EmulatorConfig, Knobs};
 use crate::store::{AdminError, Obj, Tenant, TenantState};
-use crate::{EmulatorError, admin, auth, dispatch, fixture, seed, tls};
+use crate::{EmulatorError, admin, auth, discovery, dispatch, fixture, seed, tls};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use hyper_util::rt::TokioIo;
-use ring::hmac;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,8 +21,8 @@ use tower::ServiceExt;
 pub(crate) struct Shared {
     /// `https://127.0.0.1:PORT` (or `http://`).
     pub base_url: String,
-    /// Key signing the emulator's tokens.
-    pub key: hmac::Key,
+    /// Key signing the emulator's tokens (RS256, published at the discovery `jwks_uri`).
+    pub signer: Arc<crate::signing::SigningKey>,
     /// Tenants by lower-case id.
     pub tenants: BTreeMap<String, Arc<Mutex<Tenant>>>,
     /// Lower-case domain → tenant id.
@@ -144,6 +143,9 @@ impl Emulator {
 
     /// Starts the emulator on the caller's tokio runtime.
     pub async fn start_async(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        // The first start in a process generates the signing key (a fraction of a second):
+        // before seeding, so that seeded timestamps are those of the moment the server opens.
+        let signer = crate::signing::SigningKey::shared()?;
         let (tenants, domains) = build_tenants(&config)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
@@ -188,17 +190,14 @@ impl Emulator {
             (None, None, None)
         };
         let scheme = if config.tls { "https" } else { "http" };
-        let mut secret = [0u8; 32];
         let mut header = [0u8; 16];
         {
             use rand::RngCore;
-            let mut rng = rand::rngs::OsRng;
-            rng.fill_bytes(&mut secret);
-            rng.fill_bytes(&mut header);
+            rand::rngs::OsRng.fill_bytes(&mut header);
         }
         let shared = Arc::new(Shared {
             base_url: format!("{scheme}://127.0.0.1:{port}"),
-            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            signer,
             tenants,
             domains,
             identity_header: header.iter().map(|b| format!("{b:02x}")).collect(),
@@ -266,11 +265,11 @@ impl Emulator {
         for (id, t) in &self.shared.tenants {
             let t = lock(t);
             s.push_str(&format!(
-                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {}/{id}/oauth2/v2.0/token\n",
+                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {base}/{id}/oauth2/v2.0/token\n    authority: {base}/{id} (OpenID configuration: {base}/{id}/v2.0/.well-known/openid-configuration)\n",
                 t.domain,
                 t.users().len(),
                 t.groups.len(),
-                self.shared.base_url
+                base = self.shared.base_url
             ));
             for app in &t.apps {
                 s.push_str(&format!(
@@ -398,6 +397,9 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     if path == "/msi/token" {
         return auth::managed_identity(&shared, &parts, &query).await;
+    }
+    if let Some(r) = discovery::handle(&shared, &parts, &path, &query) {
+        return r;
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" {

@@ -192,17 +192,17 @@ const DEMO_NAMES: &[&str] = &[
     "proseware",
 ];
 
-/// Application permissions granted to the app of a demo tenant: everything an engine needs
-/// to read a source tenant and write a target tenant.
+/// Application permissions granted to the app of a demo tenant: exactly those
+/// docs/authentication.md lists for a source tenant and for a target tenant (a demo tenant
+/// can be either), and nothing more. The emulator enforces Microsoft's permission table of
+/// every endpoint (see [`crate::permissions`]), so the demo proves these are enough.
 pub const DEMO_ROLES: &[&str] = &[
+    "User.Read.All",
+    "GroupMember.Read.All",
     "User.ReadWrite.All",
     "Group.ReadWrite.All",
-    "GroupMember.ReadWrite.All",
-    "User.Invite.All",
-    "Application.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
     "Policy.Read.All",
-    "Policy.ReadWrite.CrossTenantAccess",
-    "Organization.Read.All",
 ];
 
 impl TenantConfig {

@@ -24,6 +24,7 @@ mod fixture;
 mod graph;
 mod jwt;
 mod odata;
+pub mod permissions;
 mod seed;
 mod server;
 mod store;

@@ -36,6 +36,9 @@ fn app(id: &str, roles: &[&str]) -> AppRegistration {
 fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> EmulatorConfig {
     let all = [
         "Directory.ReadWrite.All",
+        "Directory.Read.All",
+        "User.ReadWrite.All",
+        "Group.ReadWrite.All",
         "User.Invite.All",
         "Application.ReadWrite.All",
         "Policy.Read.All",

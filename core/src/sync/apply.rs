@@ -486,9 +486,11 @@ impl<'a> Applier<'a> {
     async fn restores(&mut self, ops: &[&Operation]) -> Result<(), SyncError> {
         let client = self.client;
         let results: Vec<_> = stream::iter(ops.iter().map(|op| async move {
-            let id = match op {
-                Operation::RestoreUser { target_id, .. }
-                | Operation::RestoreGroup { target_id, .. } => target_id.clone(),
+            // Reading the object back by its own kind: `/directoryObjects/{id}` would need
+            // Directory.Read.All, which the job does not ask for.
+            let (id, collection) = match op {
+                Operation::RestoreUser { target_id, .. } => (target_id.clone(), "users"),
+                Operation::RestoreGroup { target_id, .. } => (target_id.clone(), "groups"),
                 _ => unreachable!("restore stage"),
             };
             let r = match client.restore_deleted(&id).await {
@@ -497,7 +499,7 @@ impl<'a> Applier<'a> {
                 Err(e)
                     if e.status() == Some(404)
                         && client
-                            .get_json(&format!("/directoryObjects/{id}?$select=id"))
+                            .get_json(&format!("/{collection}/{id}?$select=id"))
                             .await
                             .is_ok() =>
                 {

@@ -438,3 +438,26 @@ fn is_permission_name(word: &str) -> bool {
             "Read" | "ReadWrite" | "ReadBasic" | "Invite" | "Create" | "EnableDisableAccount"
         )
 }
+
+#[test]
+fn check_shows_the_tenants_name_only_when_a_granted_permission_reads_it() {
+    let world = World::new(small_seed());
+    let (source, mut target) = (documented_for("source"), documented_for("target"));
+    target.push(ORGANIZATION_NAME.permission().to_string());
+    grant(&world, &source, &target);
+    let job = world.write_job(&world.source_group_ids(), "");
+    world.init(&job);
+    let report = check(&job);
+    assert!(report.passed(), "{report:#?}");
+    let target_item = report.item("target sign-in").expect("item");
+    assert!(
+        target_item.detail.starts_with("signed in to ")
+            && target_item.detail.contains(&world.target_id),
+        "{target_item:?}"
+    );
+    let source_item = report.item("source sign-in").expect("item");
+    assert!(
+        source_item.detail.starts_with("signed in: tenant "),
+        "{source_item:?}"
+    );
+}

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use tenantsync_core::sync::{
-    ANCHOR_PERMISSION, CheckReport, CheckStatus, Engine, ORGANIZATION_NAME, POLICY_PERMISSION,
-    Requirement, RunOutcome, SOURCE_PERMISSIONS, SyncError, SyncRequest, TARGET_PERMISSIONS,
+    ANCHOR_PERMISSION, CheckReport, CheckStatus, Engine, GROUPS_PERMISSION, ORGANIZATION_NAME,
+    POLICY_PERMISSION, Requirement, RunOutcome, SOURCE_PERMISSIONS, SyncError, SyncRequest,
+    TARGET_PERMISSIONS,
 };
 use tenantsync_emulator::{DEMO_ROLES, permissions};
 use tenantsync_tests::{World, repo_root, small_seed, text};
@@ -460,4 +461,45 @@ fn check_shows_the_tenants_name_only_when_a_granted_permission_reads_it() {
         source_item.detail.starts_with("signed in: tenant "),
         "{source_item:?}"
     );
+}
+
+#[test]
+fn an_operation_refused_for_a_missing_permission_names_that_permission() {
+    let world = World::new(small_seed());
+    let source = documented_for("source");
+    let target = documented_for("target");
+    grant(&world, &source, &target);
+    let job = world.write_job(&world.source_group_ids(), "");
+    world.init(&job);
+    // The target may read groups but not write them: users are created, groups refused.
+    let mut read_only: Vec<String> = target
+        .iter()
+        .filter(|p| *p != GROUPS_PERMISSION.permission())
+        .cloned()
+        .collect();
+    read_only.push("Group.Read.All".into());
+    grant(&world, &source, &read_only);
+    let report = world.run(&job, SyncRequest::default());
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Escrowed,
+        "{:#?}",
+        report.applied
+    );
+    let refused: Vec<_> = report
+        .applied
+        .failed
+        .iter()
+        .filter(|f| f.error_code.as_deref() == Some("Authorization_RequestDenied"))
+        .collect();
+    assert!(!refused.is_empty(), "{:#?}", report.applied);
+    for f in refused {
+        assert_eq!(f.op, "createGroup", "{f:?}");
+        assert!(
+            f.message
+                .contains("needs the application permission Group.ReadWrite.All"),
+            "{f:?}"
+        );
+    }
+    assert!(report.applied.succeeded > 0, "users were created");
 }

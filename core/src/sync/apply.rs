@@ -389,7 +389,17 @@ impl<'a> Applier<'a> {
                     detail: None,
                 });
             }
-            Err(failed) => {
+            Err(mut failed) => {
+                // Graph's 403 says no more than "Insufficient privileges": name the one
+                // permission this operation needs in the target.
+                if failed.code.as_deref() == Some("Authorization_RequestDenied")
+                    && let Some((requirement, _)) = super::check::operation_permission(op.kind())
+                {
+                    failed.message.push_str(&format!(
+                        "; this needs the application permission {} in the target (`tenantsync check` names what is missing and how to grant it)",
+                        requirement.permission()
+                    ));
+                }
                 if let Some(s) = op.source_id().map(str::to_string)
                     && matches!(
                         op,

@@ -167,38 +167,42 @@ pub const SOURCE_PERMISSIONS: &[Requirement] = &[
 
 /// What the target tenant's application needs: inviting, updating, deleting and restoring
 /// users; writing groups and memberships; reading the cross-tenant access policy.
-pub const TARGET_PERMISSIONS: &[Requirement] = &[
-    Requirement {
-        any_of: &["User.ReadWrite.All"],
-        why: "reading, inviting, updating, deleting and restoring users",
-        calls: &[
-            "GET /users",
-            "GET /users/{id}",
-            "POST /invitations",
-            "PATCH /users/{id}",
-            "DELETE /users/{id}",
-            "GET /directory/deletedItems/microsoft.graph.user",
-            "POST /directory/deletedItems/{id}/restore (user)",
-        ],
-    },
-    Requirement {
-        any_of: &["Group.ReadWrite.All"],
-        why: "reading, creating, updating, deleting and restoring groups and their members",
-        calls: &[
-            "GET /groups/delta",
-            "GET /groups/{id}",
-            "POST /groups",
-            "PATCH /groups/{id}",
-            "PATCH /groups/{id} (members@odata.bind)",
-            "DELETE /groups/{id}",
-            "POST /groups/{id}/members/$ref",
-            "DELETE /groups/{id}/members/{id}/$ref",
-            "GET /directory/deletedItems/microsoft.graph.group",
-            "POST /directory/deletedItems/{id}/restore (group)",
-        ],
-    },
-    POLICY_PERMISSION,
-];
+pub const TARGET_PERMISSIONS: &[Requirement] =
+    &[USERS_PERMISSION, GROUPS_PERMISSION, POLICY_PERMISSION];
+
+/// What the target application needs for users; part of [`TARGET_PERMISSIONS`].
+pub const USERS_PERMISSION: Requirement = Requirement {
+    any_of: &["User.ReadWrite.All"],
+    why: "reading, inviting, updating, deleting and restoring users",
+    calls: &[
+        "GET /users",
+        "GET /users/{id}",
+        "POST /invitations",
+        "PATCH /users/{id}",
+        "DELETE /users/{id}",
+        "GET /directory/deletedItems/microsoft.graph.user",
+        "POST /directory/deletedItems/{id}/restore (user)",
+    ],
+};
+
+/// What the target application needs for groups and memberships; part of
+/// [`TARGET_PERMISSIONS`].
+pub const GROUPS_PERMISSION: Requirement = Requirement {
+    any_of: &["Group.ReadWrite.All"],
+    why: "reading, creating, updating, deleting and restoring groups and their members",
+    calls: &[
+        "GET /groups/delta",
+        "GET /groups/{id}",
+        "POST /groups",
+        "PATCH /groups/{id}",
+        "PATCH /groups/{id} (members@odata.bind)",
+        "DELETE /groups/{id}",
+        "POST /groups/{id}/members/$ref",
+        "DELETE /groups/{id}/members/{id}/$ref",
+        "GET /directory/deletedItems/microsoft.graph.group",
+        "POST /directory/deletedItems/{id}/restore (group)",
+    ],
+};
 
 /// What the target application needs to read the cross-tenant access settings for the source
 /// (this check); part of [`TARGET_PERMISSIONS`].
@@ -230,6 +234,47 @@ pub const ORGANIZATION_NAME: Requirement = Requirement {
     why: "showing the tenant's name",
     calls: &["GET /organization"],
 };
+
+/// The target permission an apply operation of `kind` (`createUser`, `addMember`, ...) needs,
+/// with the Graph calls it makes (each one of the requirement's calls): what a 403 on it
+/// means.
+pub fn operation_permission(kind: &str) -> Option<(&'static Requirement, &'static [&'static str])> {
+    let (requirement, calls): (&'static Requirement, &'static [&'static str]) = match kind {
+        "createUser" => (&USERS_PERMISSION, &["POST /invitations"]),
+        "updateUser" | "disableUser" => (&USERS_PERMISSION, &["PATCH /users/{id}"]),
+        "deleteUser" => (&USERS_PERMISSION, &["DELETE /users/{id}"]),
+        "restoreUser" => (
+            &USERS_PERMISSION,
+            &[
+                "POST /directory/deletedItems/{id}/restore (user)",
+                "GET /users/{id}",
+            ],
+        ),
+        "createGroup" => (&GROUPS_PERMISSION, &["POST /groups"]),
+        "updateGroup" => (&GROUPS_PERMISSION, &["PATCH /groups/{id}"]),
+        "addMember" => (
+            &GROUPS_PERMISSION,
+            &[
+                "PATCH /groups/{id} (members@odata.bind)",
+                "POST /groups/{id}/members/$ref",
+            ],
+        ),
+        "removeMember" => (
+            &GROUPS_PERMISSION,
+            &["DELETE /groups/{id}/members/{id}/$ref"],
+        ),
+        "deleteGroup" => (&GROUPS_PERMISSION, &["DELETE /groups/{id}"]),
+        "restoreGroup" => (
+            &GROUPS_PERMISSION,
+            &[
+                "POST /directory/deletedItems/{id}/restore (group)",
+                "GET /groups/{id}",
+            ],
+        ),
+        _ => return None,
+    };
+    Some((requirement, calls))
+}
 
 /// The requirements `roles` does not meet.
 pub fn missing_permissions<'a>(
@@ -721,6 +766,30 @@ mod tests {
             missing.iter().map(|r| r.any_of[0]).collect::<Vec<_>>(),
             ["Policy.Read.All"]
         );
+    }
+
+    #[test]
+    fn every_operation_names_a_permission_that_covers_its_calls() {
+        for kind in [
+            "restoreUser",
+            "createUser",
+            "updateUser",
+            "disableUser",
+            "deleteUser",
+            "restoreGroup",
+            "createGroup",
+            "updateGroup",
+            "addMember",
+            "removeMember",
+            "deleteGroup",
+        ] {
+            let (requirement, calls) = operation_permission(kind).expect(kind);
+            assert!(TARGET_PERMISSIONS.contains(requirement), "{kind}");
+            for call in calls {
+                assert!(requirement.calls.contains(call), "{kind}: {call}");
+            }
+        }
+        assert!(operation_permission("nothing").is_none());
     }
 
     #[test]

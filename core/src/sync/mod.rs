@@ -30,8 +30,9 @@ use crate::state::{Quarantine, StateError, StateStore};
 pub use crate::graph::auth::token_claims;
 pub use apply::{ApplyOutcome, FailedOperation};
 pub use check::{
-    ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, ORGANIZATION_NAME, POLICY_PERMISSION,
-    Requirement, SOURCE_PERMISSIONS, TARGET_PERMISSIONS, grant, missing_permissions, token_roles,
+    ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, GROUPS_PERMISSION, ORGANIZATION_NAME,
+    POLICY_PERMISSION, Requirement, SOURCE_PERMISSIONS, TARGET_PERMISSIONS, USERS_PERMISSION,
+    grant, missing_permissions, operation_permission, token_roles,
 };
 pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
 
@@ -826,5 +827,75 @@ mod tests {
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 24, 24]);
         assert_eq!(doubling(base, 0, cap), base);
         assert_eq!(doubling(Duration::seconds(1), 200, cap), cap);
+    }
+}
+
+#[cfg(test)]
+mod sign_in_tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn tenant(tenant_id: &str) -> TenantConfig {
+        let text = format!(
+            "tenant_id = \"{tenant_id}\"\ncredential = {{ kind = \"client-secret\", tenant_id = \"{tenant_id}\", client_id = \"app\", secret = {{ env = \"X\" }} }}\n"
+        );
+        toml::from_str(&text).expect("tenant config")
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            enc(br#"{"alg":"RS256","typ":"JWT"}"#),
+            enc(claims.to_string().as_bytes())
+        )
+    }
+
+    const A: &str = "11111111-1111-1111-1111-111111111111";
+    const B: &str = "22222222-2222-2222-2222-222222222222";
+
+    #[test]
+    fn a_token_for_the_configured_tenant_gives_its_roles() {
+        let t = token(serde_json::json!({"tid": A, "roles": ["User.Read.All"]}));
+        let s =
+            SignedIn::from_token("source", &tenant(&A.to_uppercase()), &t).expect("same tenant");
+        assert_eq!(s.tenant_id.as_deref(), Some(A));
+        assert_eq!(s.roles, ["User.Read.All"]);
+    }
+
+    #[test]
+    fn a_token_for_another_tenant_is_refused_naming_both() {
+        let t = token(serde_json::json!({"tid": B}));
+        let e = SignedIn::from_token("target", &tenant(A), &t).expect_err("other tenant");
+        let text = e.to_string();
+        assert!(
+            text.contains(A) && text.contains(B) && text.contains("[target]"),
+            "{text}"
+        );
+        assert!(e.is_configuration());
+    }
+
+    #[test]
+    fn a_domain_name_is_accepted_and_the_tokens_tenant_kept() {
+        let t = token(serde_json::json!({"tid": B, "roles": []}));
+        let s = SignedIn::from_token("source", &tenant("contoso.onmicrosoft.com"), &t)
+            .expect("a domain cannot be compared");
+        assert_eq!(s.tenant_id.as_deref(), Some(B));
+        assert!(s.roles.is_empty());
+    }
+
+    #[test]
+    fn an_opaque_token_cannot_be_checked_and_is_not_refused() {
+        let s = SignedIn::from_token("source", &tenant(A), "opaque").expect("opaque");
+        assert_eq!(s.tenant_id, None);
+        assert!(s.roles.is_empty());
+    }
+
+    #[test]
+    fn tenant_ids_are_told_from_domain_names() {
+        assert!(is_tenant_guid(A));
+        assert!(is_tenant_guid(" 11111111-1111-1111-1111-11111111111A "));
+        assert!(!is_tenant_guid("contoso.onmicrosoft.com"));
+        assert!(!is_tenant_guid("11111111111111111111111111111111"));
     }
 }

@@ -69,6 +69,10 @@ pub struct AppRegistration {
     pub federated_from: Option<FederatedCredential>,
     /// Display name of the application object.
     pub display_name: Option<String>,
+    /// Client ids of the apps (of this tenant) whose service principals own this app
+    /// registration. An app holding `Application.ReadWrite.OwnedBy` (and no broader
+    /// application permission) can change only the registrations it owns. Default: none.
+    pub owners: Vec<String>,
 }
 
 /// A federated identity credential trusting a managed identity of this emulator.
@@ -233,6 +237,9 @@ impl TenantConfig {
                     client_secret: Some(format!("emulator-secret-{index}")),
                     roles: roles.clone(),
                     display_name: Some(format!("tenantsync ({name})")),
+                    // The documented setup for Application.ReadWrite.OwnedBy: the app's
+                    // service principal owns its own registration, which holds the anchor.
+                    owners: vec![id("app")],
                     ..AppRegistration::default()
                 },
                 AppRegistration {

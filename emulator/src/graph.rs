@@ -420,6 +420,7 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
         }
         ("POST", ["applications", _, "extensionproperties"]) => {
             need(caller, &permissions::CREATE_EXTENSION_PROPERTY)?;
+            owner_or_broader(t, caller, s[1])?;
             create_extension(base, t, s[1], req)
         }
         ("GET", ["policies", "crosstenantaccesspolicy", "partners"]) => {
@@ -559,6 +560,30 @@ fn known_path(l: &[&str]) -> bool {
             | ["invitations"]
             | ["groups", _, "members", ..]
     )
+}
+
+/// Refuses a change to application `key` by a caller whose only application permission for
+/// it is `Application.ReadWrite.OwnedBy` and whose service principal does not own it:
+/// "It cannot update any apps that it is not an owner of."
+// https://learn.microsoft.com/graph/permissions-reference#applicationreadwriteownedby
+fn owner_or_broader(t: &Tenant, caller: &Caller, key: &str) -> Result<(), GResp> {
+    const BROADER: &[&str] = &["Application.ReadWrite.All", "Directory.ReadWrite.All"];
+    if caller
+        .roles
+        .iter()
+        .any(|r| BROADER.iter().any(|b| b.eq_ignore_ascii_case(r)))
+    {
+        return Ok(());
+    }
+    let app = find_application(t, key).ok_or_else(|| not_found(key))?;
+    let app_id = app.get("appId").and_then(Value::as_str).unwrap_or_default();
+    let owned = t.apps.iter().any(|a| {
+        a.client_id.eq_ignore_ascii_case(app_id)
+            && a.owners
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(&caller.app_id))
+    });
+    if owned { Ok(()) } else { Err(denied()) }
 }
 
 /// The table that applies to `PATCH /groups/{id}`: adding members with

@@ -59,7 +59,10 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
                 apps: vec![
                     app(APP, &all),
                     app(READER, &["User.Read.All", "Group.Read.All"]),
-                    app(NOROLES, &[]),
+                    AppRegistration {
+                        owners: vec![NOROLES.into()],
+                        ..app(NOROLES, &[])
+                    },
                     AppRegistration {
                         client_id: MI.into(),
                         managed_identity: true,
@@ -1359,7 +1362,18 @@ fn admin_http_interface() {
 fn seeds_are_deterministic_across_emulators() {
     let a = seeded(40);
     let b = seeded(40);
-    assert_eq!(a.handle().state().users, b.handle().state().users);
+    // Creation stamps come from the wall clock (the two emulators may start in different
+    // seconds); everything else is the seed's.
+    let users = |e: &Env| {
+        let mut users = e.handle().state().users;
+        for u in &mut users {
+            if let Some(o) = u.as_object_mut() {
+                o.remove("createdDateTime");
+            }
+        }
+        users
+    };
+    assert_eq!(users(&a), users(&b));
     assert_eq!(
         a.handle().state().memberships,
         b.handle().state().memberships
@@ -1789,7 +1803,8 @@ fn every_endpoint_enforces_its_permission_table() {
     };
     let (gone_user, purged_user) = (deleted_user("gone.one"), deleted_user("gone.two"));
     let (gone_group, purged_group) = (deleted_group("gone-one"), deleted_group("gone-two"));
-    let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{APP}'"));
+    // The probing app's own registration, which it owns (Application.ReadWrite.OwnedBy).
+    let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{NOROLES}'"));
     assert_eq!(s, 200);
     let app_object = apps["value"][0]["id"].as_str().expect("app").to_string();
     let bind = |id: &str| format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}");
@@ -1906,4 +1921,40 @@ fn batch_requests_are_checked_one_by_one() {
         assert_eq!(s, 403, "{body}");
         assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
     }
+}
+
+/// `Application.ReadWrite.OwnedBy` changes only the registrations the caller's service
+/// principal owns; `Application.ReadWrite.All` changes any.
+#[test]
+fn owned_by_changes_only_owned_applications() {
+    let e = env();
+    let h = e.handle();
+    let object_of = |app: &str| {
+        let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{app}'"));
+        assert_eq!(s, 200);
+        apps["value"][0]["id"].as_str().expect("app").to_string()
+    };
+    let (own, other) = (object_of(NOROLES), object_of(READER));
+    h.set_app_roles(NOROLES, &["Application.ReadWrite.OwnedBy"])
+        .expect("app");
+    let token = token_for(&e.emu, &e.client, T1, NOROLES);
+    let create = |object: &str, name: &str| {
+        e.client
+            .post(e.url(&format!("/applications/{object}/extensionProperties")))
+            .bearer_auth(&token)
+            .json(&json!({"name": name, "dataType": "String", "targetObjects": ["User"]}))
+            .send()
+            .expect("send")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create(&other, "notMine"), 403);
+    assert_eq!(create(&own, "mine"), 201);
+    // A broader permission is not limited to owned registrations.
+    let (s, _) = e.send(
+        "POST",
+        &format!("/applications/{other}/extensionProperties"),
+        json!({"name": "admin", "dataType": "String", "targetObjects": ["User"]}),
+    );
+    assert_eq!(s, 201);
 }

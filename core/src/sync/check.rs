@@ -630,8 +630,8 @@ impl Engine {
         let Some(object_id) = object_id else {
             return CheckItem::failed(
                 NAME,
-                format!("no application with appId {app_id} in the target tenant"),
-                "set [target] anchor_app_id to an app registration of the target tenant",
+                format!("no application with appId {app_id} is visible in the target tenant"),
+                "set [target] anchor_app_id to an app registration of the target tenant; with Application.ReadWrite.OwnedBy the job's app sees only the registrations it owns: add its service principal as an owner of that registration (docs/authentication.md, the anchor)",
             );
         };
         match self

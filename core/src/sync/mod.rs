@@ -438,7 +438,7 @@ impl Engine {
             .and_then(|v| v.as_str())
             .ok_or_else(|| {
                 SyncError::Invalid(format!(
-                    "no application with appId {app_id} in the target tenant: the anchor extension belongs to an app registration there (set [target] anchor_app_id)"
+                    "no application with appId {app_id} is visible in the target tenant: the anchor extension belongs to an app registration there (set [target] anchor_app_id); with Application.ReadWrite.OwnedBy the job's app sees only the app registrations it owns, so add its service principal as an owner of that registration (docs/authentication.md, the anchor)"
                 ))
             })?
             .to_string();

@@ -10,7 +10,8 @@
 //! [`Emulator::start_async`] (on the caller's tokio runtime), then point a client at
 //! [`Emulator::base_url`] and trust the CA written to [`Emulator::ca_pem_path`].
 //! Administrative access to each tenant is through [`Emulator::tenant`] or the HTTP admin
-//! interface under `/_emulator/`; see `docs/emulator.md`.
+//! interface under `/_emulator/`; see `docs/emulator.md`. Every Graph endpoint enforces the
+//! application permissions of Microsoft's permission table for it, kept in [`permissions`].
 
 #![warn(missing_docs)]
 

@@ -1,9 +1,13 @@
 //! Preflight: whether a job can run, item by item, each with a verdict and what to do.
 //!
-//! `Engine::check` signs in to both tenants, reads the application permissions granted to
-//! each token (the `roles` claim), reads the target's cross-tenant access settings for the
-//! source, looks for the anchor extension and tries the state file. It never writes to a
-//! tenant. The CLI renders the report (`tenantsync check`); the C ABI hands it out as JSON.
+//! `Engine::check` signs in to both tenants, checks that each token is for the configured
+//! tenant (its `tid` claim) and reads the application permissions granted to it (the `roles`
+//! claim), without any directory read of its own; it compares those with what the job needs
+//! ([`SOURCE_PERMISSIONS`], [`TARGET_PERMISSIONS`], [`ANCHOR_PERMISSION`], each naming the
+//! Graph calls it serves) and names each missing one with its fix. It then reads the target's
+//! cross-tenant access settings for the source, looks for the anchor extension and tries the
+//! state file. It never writes to a tenant. The CLI renders the report (`tenantsync check`);
+//! the C ABI hands it out as JSON.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;

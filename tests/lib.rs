@@ -131,6 +131,11 @@ impl World {
         [&self.source_secret, &self.target_secret]
     }
 
+    /// The client id of the source's app.
+    pub fn source_client_id(&self) -> &str {
+        &self.source_client
+    }
+
     /// The client id of the target's app.
     pub fn target_client_id(&self) -> &str {
         &self.target_client

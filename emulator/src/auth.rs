@@ -461,24 +461,13 @@ pub(crate) async fn managed_identity(
     )
 }
 
-/// The application calling Graph.
+/// The application calling Graph, with the permissions (`roles`) its token holds; what each
+/// endpoint needs is in [`crate::permissions`].
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub tenant_id: String,
     pub app_id: String,
     pub roles: Vec<String>,
-}
-
-impl Caller {
-    /// Whether any of `needed` is granted (a `.ReadWrite.` role grants its `.Read.` form).
-    pub(crate) fn has_any(&self, needed: &[&str]) -> bool {
-        needed.iter().any(|n| {
-            self.roles.iter().any(|r| {
-                r.eq_ignore_ascii_case(n)
-                    || r.replace(".ReadWrite.", ".Read.").eq_ignore_ascii_case(n)
-            })
-        })
-    }
 }
 
 /// Validates `Authorization: Bearer` for Graph.

@@ -14,7 +14,8 @@
 //! [`Emulator::start_async`] (on the caller's tokio runtime), then point a client at
 //! [`Emulator::base_url`] and trust the CA written to [`Emulator::ca_pem_path`].
 //! Administrative access to each tenant is through [`Emulator::tenant`] or the HTTP admin
-//! interface under `/_emulator/`; see `docs/emulator.md`.
+//! interface under `/_emulator/`; see `docs/emulator.md`. Every Graph endpoint enforces the
+//! application permissions of Microsoft's permission table for it, kept in [`permissions`].
 
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ mod graph;
 mod jwt;
 mod odata;
 mod operation;
+pub mod permissions;
 mod seed;
 mod server;
 mod signing;

@@ -560,6 +560,32 @@ impl TenantHandle {
         self.with(|t| t.violations)
     }
 
+    /// Replaces the application permissions (app roles) granted to app or managed identity
+    /// `client_id`, as an admin granting or revoking them with admin consent; tokens issued
+    /// from now on carry them (tokens already issued keep theirs, as in Entra).
+    pub fn set_app_roles(&self, client_id: &str, roles: &[&str]) -> Result<(), AdminError> {
+        self.with(|t| {
+            let app = t
+                .apps
+                .iter_mut()
+                .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+                .ok_or_else(|| AdminError::NotFound(client_id.to_string()))?;
+            app.roles = roles.iter().map(|r| r.to_string()).collect();
+            Ok(())
+        })
+    }
+
+    /// The application permissions granted to app or managed identity `client_id`.
+    pub fn app_roles(&self, client_id: &str) -> Result<Vec<String>, AdminError> {
+        self.with(|t| {
+            t.apps
+                .iter()
+                .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+                .map(|a| a.roles.clone())
+                .ok_or_else(|| AdminError::NotFound(client_id.to_string()))
+        })
+    }
+
     /// Allows or refuses inbound user synchronization from a partner tenant.
     pub fn set_sync_allowed_from(&self, partner_tenant_id: &str, allowed: bool) {
         let pid = partner_tenant_id.to_ascii_lowercase();

@@ -36,6 +36,9 @@ fn app(id: &str, roles: &[&str]) -> AppRegistration {
 fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> EmulatorConfig {
     let all = [
         "Directory.ReadWrite.All",
+        "Directory.Read.All",
+        "User.ReadWrite.All",
+        "Group.ReadWrite.All",
         "User.Invite.All",
         "Application.ReadWrite.All",
         "Policy.Read.All",
@@ -56,7 +59,10 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
                 apps: vec![
                     app(APP, &all),
                     app(READER, &["User.Read.All", "Group.Read.All"]),
-                    app(NOROLES, &[]),
+                    AppRegistration {
+                        owners: vec![NOROLES.into()],
+                        ..app(NOROLES, &[])
+                    },
                     AppRegistration {
                         client_id: MI.into(),
                         managed_identity: true,
@@ -1356,7 +1362,18 @@ fn admin_http_interface() {
 fn seeds_are_deterministic_across_emulators() {
     let a = seeded(40);
     let b = seeded(40);
-    assert_eq!(a.handle().state().users, b.handle().state().users);
+    // Creation stamps come from the wall clock (the two emulators may start in different
+    // seconds); everything else is the seed's.
+    let users = |e: &Env| {
+        let mut users = e.handle().state().users;
+        for u in &mut users {
+            if let Some(o) = u.as_object_mut() {
+                o.remove("createdDateTime");
+            }
+        }
+        users
+    };
+    assert_eq!(users(&a), users(&b));
     assert_eq!(
         a.handle().state().memberships,
         b.handle().state().memberships
@@ -1756,4 +1773,188 @@ fn import_adds_fixture_as_changes() {
     let (changes, _) = follow(&e, &link);
     assert_eq!(changes.len(), 12);
     assert_eq!(e.handle().state().groups.len(), 2);
+}
+
+/// Every endpoint of `tenantsync_emulator::permissions::ENDPOINTS` refuses a token without
+/// any of its permissions with Graph's 403, and lets its least privileged permission through.
+#[test]
+fn every_endpoint_enforces_its_permission_table() {
+    use tenantsync_emulator::permissions::{DENIED_MESSAGE, ENDPOINTS};
+    let e = env();
+    let h = e.handle();
+    let user = e.user("enforced.user");
+    let member = e.user("enforced.member");
+    let victim_user = e.user("enforced.victim");
+    let group = e.group("enforced-group");
+    let victim_group = e.group("enforced-victim");
+    h.add_member(&group, &member).expect("member");
+    let deleted_user = |name: &str| {
+        let id = e.user(name);
+        h.delete_user(&id).expect("deleted");
+        id
+    };
+    let deleted_group = |name: &str| {
+        let g = h
+            .add_group(json!({"displayName": name, "mailNickname": name, "mailEnabled": true, "securityEnabled": false, "groupTypes": ["Unified"]}))
+            .expect("group");
+        let id = g["id"].as_str().expect("id").to_string();
+        h.delete_group(&id).expect("deleted");
+        id
+    };
+    let (gone_user, purged_user) = (deleted_user("gone.one"), deleted_user("gone.two"));
+    let (gone_group, purged_group) = (deleted_group("gone-one"), deleted_group("gone-two"));
+    // The probing app's own registration, which it owns (Application.ReadWrite.OwnedBy).
+    let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{NOROLES}'"));
+    assert_eq!(s, 200);
+    let app_object = apps["value"][0]["id"].as_str().expect("app").to_string();
+    let bind = |id: &str| format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}");
+
+    for endpoint in ENDPOINTS {
+        let (template, qualifier) = match endpoint.request.split_once(" (") {
+            Some((t, q)) => (t, q.trim_end_matches(')')),
+            None => (endpoint.request, ""),
+        };
+        let (method, template) = template.split_once(' ').expect("METHOD /path");
+        let ids: Vec<&str> = match (method, template, qualifier) {
+            ("DELETE", "/users/{id}", _) => vec![&victim_user],
+            ("DELETE", "/groups/{id}", _) => vec![&victim_group],
+            (_, t, _) if t.starts_with("/users/") || t.starts_with("/directoryObjects/") => {
+                vec![&user]
+            }
+            (_, t, _) if t.starts_with("/groups/") => vec![&group, &member],
+            ("DELETE", _, "user") => vec![&purged_user],
+            ("DELETE", _, "group") => vec![&purged_group],
+            (_, _, "user") => vec![&gone_user],
+            (_, _, "group") => vec![&gone_group],
+            (_, t, _) if t.starts_with("/applications/") => vec![&app_object],
+            (_, t, _) if t.starts_with("/policies/") => vec![T2],
+            (_, t, _) if t.starts_with("/organization/") => vec![T1],
+            _ => Vec::new(),
+        };
+        let mut path = template.to_string();
+        for id in ids {
+            path = path.replacen("{id}", id, 1);
+        }
+        assert!(!path.contains('{'), "{}: {path}", endpoint.request);
+        let body = match (method, qualifier) {
+            ("PATCH", "members@odata.bind") => json!({"members@odata.bind": [bind(&user)]}),
+            ("PATCH", _) => json!({"description": "changed"}),
+            ("POST", _) | ("PUT", _) => match template {
+                "/invitations" => {
+                    json!({"invitedUserEmailAddress": "x@example.com", "inviteRedirectUrl": "https://x"})
+                }
+                "/directoryObjects/getByIds" => json!({"ids": [user]}),
+                "/groups/{id}/members/$ref" => json!({"@odata.id": bind(&user)}),
+                _ => {
+                    json!({"displayName": "x", "tenantId": uuid_like(), "name": "probe", "targetObjects": ["User"]})
+                }
+            },
+            _ => Value::Null,
+        };
+        let call = |roles: &[&str]| {
+            h.set_app_roles(NOROLES, roles).expect("app");
+            let token = token_for(&e.emu, &e.client, T1, NOROLES);
+            let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut b = e.client.request(m, e.url(&path)).bearer_auth(token);
+            if !body.is_null() {
+                b = b.json(&body);
+            }
+            let r = b.send().expect("send");
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().unwrap_or(Value::Null))
+        };
+        let (s, b) = call(&[]);
+        assert_eq!(s, 403, "{} without permissions: {b}", endpoint.request);
+        assert_eq!(b["error"]["code"], "Authorization_RequestDenied");
+        assert_eq!(b["error"]["message"], DENIED_MESSAGE);
+        let (s, b) = call(&[endpoint.roles[0]]);
+        assert_ne!(
+            s, 403,
+            "{} with {}: {b}",
+            endpoint.request, endpoint.roles[0]
+        );
+        assert!(
+            s < 500,
+            "{} with {}: {s} {b}",
+            endpoint.request,
+            endpoint.roles[0]
+        );
+    }
+}
+
+/// A GUID that no tenant of these tests uses.
+fn uuid_like() -> String {
+    "99999999-9999-4999-8999-999999999999".to_string()
+}
+
+/// Each request of a batch is checked against its own endpoint's table.
+#[test]
+fn batch_requests_are_checked_one_by_one() {
+    let e = env();
+    let user = e.user("batched.user");
+    let reader = token_for(&e.emu, &e.client, T1, READER);
+    let r = e
+        .client
+        .post(e.url("/$batch"))
+        .bearer_auth(reader)
+        .json(&json!({"requests": [
+            {"id": "1", "method": "GET", "url": format!("/users/{user}?$select=id")},
+            {"id": "2", "method": "GET", "url": format!("/directoryObjects/{user}")},
+            {"id": "3", "method": "PATCH", "url": format!("/users/{user}"), "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "x"}}
+        ]}))
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().expect("json");
+    let status = |id: &str| {
+        b["responses"]
+            .as_array()
+            .expect("responses")
+            .iter()
+            .find(|x| x["id"] == id)
+            .map(|x| (x["status"].as_u64().unwrap_or(0), x["body"].clone()))
+            .expect("response")
+    };
+    assert_eq!(status("1").0, 200);
+    for id in ["2", "3"] {
+        let (s, body) = status(id);
+        assert_eq!(s, 403, "{body}");
+        assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    }
+}
+
+/// `Application.ReadWrite.OwnedBy` changes only the registrations the caller's service
+/// principal owns; `Application.ReadWrite.All` changes any.
+#[test]
+fn owned_by_changes_only_owned_applications() {
+    let e = env();
+    let h = e.handle();
+    let object_of = |app: &str| {
+        let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{app}'"));
+        assert_eq!(s, 200);
+        apps["value"][0]["id"].as_str().expect("app").to_string()
+    };
+    let (own, other) = (object_of(NOROLES), object_of(READER));
+    h.set_app_roles(NOROLES, &["Application.ReadWrite.OwnedBy"])
+        .expect("app");
+    let token = token_for(&e.emu, &e.client, T1, NOROLES);
+    let create = |object: &str, name: &str| {
+        e.client
+            .post(e.url(&format!("/applications/{object}/extensionProperties")))
+            .bearer_auth(&token)
+            .json(&json!({"name": name, "dataType": "String", "targetObjects": ["User"]}))
+            .send()
+            .expect("send")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create(&other, "notMine"), 403);
+    assert_eq!(create(&own, "mine"), 201);
+    // A broader permission is not limited to owned registrations.
+    let (s, _) = e.send(
+        "POST",
+        &format!("/applications/{other}/extensionProperties"),
+        json!({"name": "admin", "dataType": "String", "targetObjects": ["User"]}),
+    );
+    assert_eq!(s, 201);
 }

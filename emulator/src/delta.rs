@@ -105,7 +105,7 @@ fn max_page_size(req: &GReq) -> usize {
 
 /// Serves `GET /users/delta` or `GET /groups/delta`.
 pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> {
-    let now = chrono::Utc::now().timestamp();
+    let now = t.clock.now().timestamp();
     let state = if let Some(tok) = req.q("skiptoken") {
         let v = odata::decode_token(tok).ok_or_else(bad_token)?;
         if v.get("k").and_then(Value::as_str) != Some(kind_code(kind)) {
@@ -133,7 +133,14 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
         let ids = ids_filter(req, kind)?;
         match req.q("deltatoken") {
             Some(tok) if tok.eq_ignore_ascii_case("latest") => {
-                let link = delta_link(base, kind, t.seq, now, select.as_deref(), ids.as_deref());
+                let link = delta_link(
+                    base,
+                    kind,
+                    t.seq,
+                    issue_ms(t),
+                    select.as_deref(),
+                    ids.as_deref(),
+                );
                 return Ok(GResp::json(
                     200,
                     json!({"@odata.context": context(base, kind, select.as_deref()), "@odata.deltaLink": link, "value": []}),
@@ -185,7 +192,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
     let minimal = req
         .header("prefer")
         .is_some_and(|p| p.to_ascii_lowercase().contains("return=minimal"));
-    Ok(page(base, t, kind, &state, now, minimal))
+    Ok(page(base, t, kind, &state, minimal))
 }
 
 fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
@@ -195,17 +202,24 @@ fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
     }
 }
 
+/// The issue time of a delta link in milliseconds: the clock's, and never before the
+/// `force_delta_expiry` floor, so a link issued after the floor was set is valid even when
+/// the clock has not moved since (a manual clock).
+fn issue_ms(t: &Tenant) -> i64 {
+    t.clock.now().timestamp_millis().max(t.delta_floor)
+}
+
 fn delta_link(
     base: &str,
     kind: Kind,
     pos: u64,
-    at: i64,
+    ms: i64,
     select: Option<&str>,
     ids: Option<&[String]>,
 ) -> String {
     // `ms`: the issue time in milliseconds, so that `force_delta_expiry` expires exactly the
     // tokens issued before it was set (whole seconds would also expire the next ones).
-    let ms = chrono::Utc::now().timestamp_millis();
+    let at = ms.div_euclid(1000);
     let tok = odata::encode_token(
         &json!({"k": kind_code(kind), "p": pos, "at": at, "ms": ms, "s": select, "i": ids}),
     );
@@ -224,7 +238,7 @@ fn member_entry(t: &Tenant, id: &str, removed: bool) -> Value {
     v
 }
 
-fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool) -> GResp {
+fn page(base: &str, t: &Tenant, kind: Kind, st: &State, minimal: bool) -> GResp {
     let select = odata::parse_select(st.select.as_deref());
     let tracks_members = kind == Kind::Group
         && select
@@ -396,7 +410,7 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool)
             base,
             kind,
             st.to,
-            now,
+            issue_ms(t),
             st.select.as_deref(),
             st.ids.as_deref()
         ));

@@ -65,7 +65,7 @@ pub(crate) fn throttle(
     arrival: &Arrival,
 ) -> Option<GResp> {
     let k = t.knobs.throttling.clone()?;
-    let now = Instant::now();
+    let now = t.clock.instant();
     let cap = capacity(t, &k) as f64;
     let tenant_id = t.id.clone();
     let st = t.throttle.entry(app.to_string()).or_insert(ThrottleState {
@@ -261,7 +261,13 @@ mod tests {
             }),
             ..Knobs::default()
         };
-        Tenant::new("t", "c.com", Vec::new(), knobs)
+        Tenant::new_at(
+            "t",
+            "c.com",
+            Vec::new(),
+            knobs,
+            crate::clock::Clock::manual(crate::clock::seed_time()),
+        )
     }
 
     fn retry_after(r: &GResp) -> Option<u64> {
@@ -271,9 +277,10 @@ mod tests {
             .and_then(|(_, v)| v.parse().ok())
     }
 
-    fn sent(id: &str) -> Arrival {
+    /// A request arriving now, by the tenant's clock.
+    fn sent(clock: &crate::clock::Clock, id: &str) -> Arrival {
         Arrival {
-            at: Instant::now(),
+            at: clock.instant(),
             client_request_id: Some(id.to_string()),
         }
     }
@@ -281,26 +288,29 @@ mod tests {
     #[test]
     fn bucket_empties_then_refuses_with_retry_after() {
         let mut t = tenant(3, 100);
+        let c = t.clock.clone();
         for i in 0..3 {
-            assert!(throttle(&mut t, "a", 1, false, &sent(&i.to_string())).is_none());
+            assert!(throttle(&mut t, "a", 1, false, &sent(&c, &i.to_string())).is_none());
         }
-        let r = throttle(&mut t, "a", 1, false, &sent("x")).map(|r| (r.status, retry_after(&r)));
+        let r =
+            throttle(&mut t, "a", 1, false, &sent(&c, "x")).map(|r| (r.status, retry_after(&r)));
         assert_eq!(r.map(|x| x.0), Some(429));
         assert!(r.and_then(|x| x.1).is_some_and(|s| s >= 1));
         assert_eq!(t.violations, 0);
         // The same request again, before its Retry-After: a violation.
-        assert!(throttle(&mut t, "a", 1, false, &sent("x")).is_some());
+        assert!(throttle(&mut t, "a", 1, false, &sent(&c, "x")).is_some());
         assert_eq!(t.violations, 1);
         // Another app has its own bucket.
-        assert!(throttle(&mut t, "b", 1, false, &sent("y")).is_none());
+        assert!(throttle(&mut t, "b", 1, false, &sent(&c, "y")).is_none());
     }
 
     #[test]
     fn requests_already_on_their_way_are_refused_without_a_violation() {
         let mut t = tenant(1, 100);
-        let before = sent("on-the-wire");
-        assert!(throttle(&mut t, "a", 1, false, &sent("1")).is_none());
-        assert!(throttle(&mut t, "a", 1, false, &sent("2")).is_some());
+        let c = t.clock.clone();
+        let before = sent(&c, "on-the-wire");
+        assert!(throttle(&mut t, "a", 1, false, &sent(&c, "1")).is_none());
+        assert!(throttle(&mut t, "a", 1, false, &sent(&c, "2")).is_some());
         // Sent before the 429 was answered (or a later item of the same batch).
         assert!(throttle(&mut t, "a", 1, false, &before).is_some());
         let batch_item = Arrival {
@@ -310,8 +320,8 @@ mod tests {
         assert!(throttle(&mut t, "a", 1, false, &batch_item).is_some());
         assert_eq!(t.violations, 0);
         // A new request sent well after the 429, before the time it named: a violation.
-        std::thread::sleep(IN_FLIGHT * 2);
-        assert!(throttle(&mut t, "a", 1, false, &sent("3")).is_some());
+        c.advance(IN_FLIGHT * 2);
+        assert!(throttle(&mut t, "a", 1, false, &sent(&c, "3")).is_some());
         assert_eq!(t.violations, 1);
     }
 

@@ -16,6 +16,7 @@
 
 mod admin;
 mod auth;
+mod clock;
 mod config;
 mod delta;
 mod dispatch;
@@ -29,6 +30,7 @@ mod server;
 mod store;
 mod tls;
 
+pub use clock::{Clock, SEED_TIME};
 pub use config::{
     AppRegistration, DEMO_ROLES, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs,
     LatencyKnobs, SeedSpec, TenantConfig, ThrottleKnobs,

@@ -394,7 +394,8 @@ fn certificate_client_assertion() {
     let emu = Emulator::start(config(None, Knobs::default(), Some(cert.pem()))).expect("start");
     let c = client(&emu);
     let aud = format!("{}/{T1}/oauth2/v2.0/token", emu.base_url());
-    let now = chrono::Utc::now().timestamp();
+    // Assertions are timed by the emulator's clock.
+    let now = emu.clock().now().timestamp();
     let sign = |claims: Value| {
         let header = json!({"alg": "ES256", "typ": "JWT"});
         let input = format!(

@@ -549,9 +549,7 @@ mod tests {
             Reply::json(200, json!({"responses": responses}))
         })
         .await;
-        let mut options = fast_options();
-        let clock = crate::clock::ManualClock::new(chrono::Utc::now());
-        options.clock = clock.clone();
+        let (options, clock) = crate::graph::client::tests::manual_options();
         let client = client_for(&server, options);
         let items = vec![
             BatchItem::patch("/users/a", json!({"city": "A"})),

@@ -866,7 +866,8 @@ pub(crate) mod tests {
             }
         })
         .await;
-        let client = client_for(&server, fast_options());
+        let (options, clock) = manual_options();
+        let client = client_for(&server, options);
         client
             .send(
                 GraphRequest::patch("/users/x", serde_json::json!({"city": "Oslo"}))
@@ -875,18 +876,27 @@ pub(crate) mod tests {
             .await
             .expect("third try");
         assert_eq!(server.requests().len(), 3);
+        // The replication delay, doubled each try, on the client's clock.
+        let ms = |n: &[u64]| {
+            n.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(clock.waits(), ms(&[20, 40]));
 
         let server = TestServer::start(|_req, _n| {
             Reply::json(404, serde_json::json!({"error": {"code": "Request_ResourceNotFound", "message": "gone"}}))
         })
         .await;
-        let client = client_for(&server, fast_options());
+        let (options, clock) = manual_options();
+        let client = client_for(&server, options);
         let err = client
             .send(GraphRequest::get("/users/x").retry_on_replication_lag())
             .await
             .expect_err("never appears");
         assert!(err.is_not_found());
         assert_eq!(server.requests().len(), 5);
+        assert_eq!(clock.waits(), ms(&[20, 40, 80, 160]));
         // Without the flag, a 404 is returned at once.
         client
             .send(GraphRequest::get("/users/y"))

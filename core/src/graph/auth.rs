@@ -1081,6 +1081,13 @@ mod tests {
             "refreshed before the old token expired"
         );
         assert_eq!(server.requests().len(), 3);
+        // After a 401 the cached token is dropped: the next call signs in again.
+        provider.invalidate();
+        assert_eq!(
+            provider.token().await.expect("token").token.expose(),
+            "tok-3"
+        );
+        assert_eq!(provider.sign_in_count(), 4);
         // Nothing here waited on the machine's clock.
         assert!(clock.waits().is_empty());
     }

@@ -16,7 +16,6 @@ mod events;
 mod observe;
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

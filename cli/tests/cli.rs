@@ -109,6 +109,21 @@ fn expr_eval_now_reproduces_microsofts_date_examples() {
             "{e}"
         );
     }
+    // The rest of the table: two dates given, whatever --now says.
+    for (interval, d1, d2, out) in [
+        ("d", "2021-08-18+08:00", "2021-08-31+08:00", 13),
+        ("d", "2021-08-31+08:00", "2021-08-31+08:00", 0),
+        ("h", "2021-08-24", "2021-08-25", 24),
+        ("n", "2021-08-24", "2021-08-25", 1440),
+        ("s", "2021-08-24", "2021-08-25", 86400),
+    ] {
+        let e = format!(r#"DateDiff("{interval}", CDate("{d1}"), CDate("{d2}"))"#);
+        assert_eq!(
+            at("2021-08-25T17:41:18Z", &e, "{}"),
+            serde_json::json!(out),
+            "{e}"
+        );
+    }
     // DateDiff example 2: enabled only when the hire date is within the next five days.
     let e = r#"Switch([Active], , "1", IIF(DateDiff("d", Now(), CDate([StatusHireDate])) > 5, "False", "True"), "0", "False")"#;
     let soon = r#"{"Active":"1","StatusHireDate":"2021-08-28"}"#;

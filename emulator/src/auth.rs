@@ -16,8 +16,9 @@ pub(crate) const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const LIFETIME: i64 = 3599;
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+/// The emulator's time in unix seconds: token issuance, expiry and assertion windows.
+fn now(shared: &Shared) -> i64 {
+    shared.clock.now().timestamp()
 }
 
 /// An identity platform error response (`AADSTS…` description, trace and correlation ids).
@@ -53,8 +54,7 @@ fn object_id(tenant: &str, client_id: &str) -> String {
 }
 
 /// Claims of a Graph application token.
-fn graph_claims(tenant: &str, app: &AppRegistration, issuer_base: &str) -> Value {
-    let n = now();
+fn graph_claims(tenant: &str, app: &AppRegistration, issuer_base: &str, n: i64) -> Value {
     let mut c = json!({
         "aud": GRAPH_AUDIENCE,
         "iss": format!("https://sts.windows.net/{tenant}/"),
@@ -236,9 +236,12 @@ pub(crate) async fn token(
             &correlation,
         );
     }
-    let token = shared
-        .signer
-        .sign(&graph_claims(&tenant_id, &app, &shared.base_url));
+    let token = shared.signer.sign(&graph_claims(
+        &tenant_id,
+        &app,
+        &shared.base_url,
+        now(shared),
+    ));
     let mut resp = plain(
         200,
         json!({"token_type": "Bearer", "expires_in": LIFETIME, "ext_expires_in": LIFETIME, "access_token": token}),
@@ -258,7 +261,7 @@ fn check_assertion(
     assertion: &str,
     correlation: &str,
 ) -> Result<(), Response> {
-    let n = now();
+    let n = now(shared);
     if let Some(pem) = &app.certificate_pem {
         let claims = jwt::verify_with_certificate(assertion, pem).map_err(|e| {
             sts_error(
@@ -423,7 +426,7 @@ pub(crate) async fn managed_identity(
     apply_latency(shared, &tid).await;
     let res = resource.trim_end_matches('/');
     let claims = if res == EXCHANGE_AUDIENCE {
-        let n = now();
+        let n = now(shared);
         json!({
             "aud": EXCHANGE_AUDIENCE,
             "iss": format!("{}/{tid}/v2.0", shared.base_url),
@@ -435,7 +438,7 @@ pub(crate) async fn managed_identity(
             "idtyp": "app",
         })
     } else if res == GRAPH_AUDIENCE || res == shared.base_url {
-        let mut c = graph_claims(&tid, &app, &shared.base_url);
+        let mut c = graph_claims(&tid, &app, &shared.base_url, now(shared));
         c["xms_mirid"] = json!(format!(
             "/subscriptions/emulated/managedIdentity/{}",
             app.client_id
@@ -494,7 +497,7 @@ pub(crate) fn authorize(shared: &Shared, headers: &axum::http::HeaderMap) -> Res
     if claims.get("aud").and_then(Value::as_str) != Some(GRAPH_AUDIENCE) {
         return Err(unauth("Access token validation failure. Invalid audience."));
     }
-    if claims.get("exp").and_then(Value::as_i64).unwrap_or(0) <= now() {
+    if claims.get("exp").and_then(Value::as_i64).unwrap_or(0) <= now(shared) {
         return Err(unauth("Lifetime validation failed, the token is expired."));
     }
     let tid = claims

@@ -1,5 +1,6 @@
 //! Configuration of the emulator, its tenants, app registrations and realism knobs.
 
+use crate::clock::Clock;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -16,6 +17,10 @@ pub struct EmulatorConfig {
     /// Directory where the CA certificate (`emulator-ca.pem`) is written; a temporary
     /// directory removed on shutdown when `None`.
     pub data_dir: Option<PathBuf>,
+    /// The clock every stamp, token and window reads (default: the system clock). Tests pass
+    /// a [`Clock::manual`] and move it themselves.
+    #[serde(skip)]
+    pub clock: Clock,
 }
 
 impl Default for EmulatorConfig {
@@ -25,6 +30,7 @@ impl Default for EmulatorConfig {
             tls: true,
             tenants: Vec::new(),
             data_dir: None,
+            clock: Clock::system(),
         }
     }
 }

@@ -105,7 +105,7 @@ fn max_page_size(req: &GReq) -> usize {
 
 /// Serves `GET /users/delta` or `GET /groups/delta`.
 pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> {
-    let now = chrono::Utc::now().timestamp();
+    let now = t.clock.now().timestamp();
     // Links name the function as the request did (`users/delta()`, ...), as Graph's do.
     let default_path = format!("{}/delta", name(kind));
     let path = req.as_called.as_deref().unwrap_or(&default_path);
@@ -141,7 +141,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                     path,
                     kind,
                     t.seq,
-                    now,
+                    issue_ms(t),
                     select.as_deref(),
                     ids.as_deref(),
                 );
@@ -196,7 +196,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
     let minimal = req
         .header("prefer")
         .is_some_and(|p| p.to_ascii_lowercase().contains("return=minimal"));
-    Ok(page(base, path, t, kind, &state, now, minimal))
+    Ok(page(base, path, t, kind, &state, minimal))
 }
 
 fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
@@ -206,18 +206,25 @@ fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
     }
 }
 
+/// The issue time of a delta link in milliseconds: the clock's, and never before the
+/// `force_delta_expiry` floor, so a link issued after the floor was set is valid even when
+/// the clock has not moved since (a manual clock).
+fn issue_ms(t: &Tenant) -> i64 {
+    t.clock.now().timestamp_millis().max(t.delta_floor)
+}
+
 fn delta_link(
     base: &str,
     path: &str,
     kind: Kind,
     pos: u64,
-    at: i64,
+    ms: i64,
     select: Option<&str>,
     ids: Option<&[String]>,
 ) -> String {
     // `ms`: the issue time in milliseconds, so that `force_delta_expiry` expires exactly the
     // tokens issued before it was set (whole seconds would also expire the next ones).
-    let ms = chrono::Utc::now().timestamp_millis();
+    let at = ms.div_euclid(1000);
     let tok = odata::encode_token(
         &json!({"k": kind_code(kind), "p": pos, "at": at, "ms": ms, "s": select, "i": ids}),
     );
@@ -236,15 +243,7 @@ fn member_entry(t: &Tenant, id: &str, removed: bool) -> Value {
     v
 }
 
-fn page(
-    base: &str,
-    path: &str,
-    t: &Tenant,
-    kind: Kind,
-    st: &State,
-    now: i64,
-    minimal: bool,
-) -> GResp {
+fn page(base: &str, path: &str, t: &Tenant, kind: Kind, st: &State, minimal: bool) -> GResp {
     let select = odata::parse_select(st.select.as_deref());
     let tracks_members = kind == Kind::Group
         && select
@@ -416,7 +415,7 @@ fn page(
             path,
             kind,
             st.to,
-            now,
+            issue_ms(t),
             st.select.as_deref(),
             st.ids.as_deref()
         ));

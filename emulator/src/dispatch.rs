@@ -2,6 +2,7 @@
 //! batching, and the Graph response envelope (request ids, error `innerError`).
 
 use crate::auth::{self, Caller};
+use crate::clock::Clock;
 use crate::faults::{self, Fault};
 use crate::graph;
 use crate::operation;
@@ -54,7 +55,7 @@ impl GResp {
         self
     }
 
-    fn fill_inner_error(&mut self, request_id: &str, client_request_id: &str) {
+    fn fill_inner_error(&mut self, clock: &Clock, request_id: &str, client_request_id: &str) {
         if let Some(inner) = self
             .body
             .as_mut()
@@ -64,7 +65,7 @@ impl GResp {
         {
             inner.insert(
                 "date".into(),
-                json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()),
+                json!(clock.now().format("%Y-%m-%dT%H:%M:%S").to_string()),
             );
             inner.insert("request-id".into(), json!(request_id));
             inner.insert("client-request-id".into(), json!(client_request_id));
@@ -258,6 +259,7 @@ pub(crate) async fn graph(
     query: &str,
     bytes: Bytes,
 ) -> Response {
+    // The machine's clock, not the emulator's: it orders messages on the wire (see Arrival).
     let arrived = std::time::Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let sent_id = parts
@@ -272,10 +274,11 @@ pub(crate) async fn graph(
     };
     let caller = match auth::authorize(shared, &parts.headers) {
         Ok(c) => c,
-        Err(r) => return to_response(r, &request_id, &client_request_id),
+        Err(r) => return to_response(&shared.clock, r, &request_id, &client_request_id),
     };
     let Some((_, tenant)) = shared.tenant(&caller.tenant_id) else {
         return to_response(
+            &shared.clock,
             GResp::error(
                 401,
                 "InvalidAuthenticationToken",
@@ -336,11 +339,17 @@ pub(crate) async fn graph(
         Some(Fault::Timeout(ms)) => {
             lock(tenant).count("fault:timeout");
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            return to_response(faults::error_response(504), &request_id, &client_request_id);
+            return to_response(
+                &shared.clock,
+                faults::error_response(504),
+                &request_id,
+                &client_request_id,
+            );
         }
         Some(Fault::Error(status)) => {
             lock(tenant).count(&format!("fault:{status}"));
             return to_response(
+                &shared.clock,
                 faults::error_response(status),
                 &request_id,
                 &client_request_id,
@@ -367,7 +376,7 @@ pub(crate) async fn graph(
         let mut t = lock(tenant);
         execute(shared, &mut t, &caller, &req, &arrival)
     };
-    to_response(resp, &request_id, &client_request_id)
+    to_response(&shared.clock, resp, &request_id, &client_request_id)
 }
 
 /// Counts, throttles and executes one (non-batch) request.
@@ -411,8 +420,8 @@ fn execute(
     r
 }
 
-fn to_response(mut r: GResp, request_id: &str, client_request_id: &str) -> Response {
-    r.fill_inner_error(request_id, client_request_id);
+fn to_response(clock: &Clock, mut r: GResp, request_id: &str, client_request_id: &str) -> Response {
+    r.fill_inner_error(clock, request_id, client_request_id);
     let mut b = Response::builder()
         .status(r.status)
         .header("request-id", request_id)
@@ -576,7 +585,7 @@ fn batch(
             }
         };
         let inner_id = uuid::Uuid::new_v4().to_string();
-        resp.fill_inner_error(&inner_id, &inner_id);
+        resp.fill_inner_error(&shared.clock, &inner_id, &inner_id);
         status.insert(id.clone(), resp.status);
         let mut headers = serde_json::Map::new();
         for (k, v) in &resp.headers {

@@ -1197,7 +1197,7 @@ fn create_group(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> 
             json!([format!("SMTP:{nick}@{}", t.domain)]),
         );
         body.entry("visibility").or_insert(json!("Public"));
-        body.insert("renewedDateTime".into(), json!(now_string()));
+        body.insert("renewedDateTime".into(), json!(now_string(&t.clock)));
     }
     let o = t.create_group(body).map_err(admin_err)?;
     let id = id_of(&o);
@@ -1314,7 +1314,7 @@ fn invite(base: &str, t: &mut Tenant, req: &GReq) -> Result<GResp, GResp> {
             o.insert("externalUserState".into(), json!("PendingAcceptance"));
             o.insert(
                 "externalUserStateChangeDateTime".into(),
-                json!(now_string()),
+                json!(now_string(&t.clock)),
             );
             o.insert("creationType".into(), json!("Invitation"));
             o.insert("accountEnabled".into(), json!(true));

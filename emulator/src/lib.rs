@@ -21,6 +21,7 @@
 
 mod admin;
 mod auth;
+mod clock;
 mod config;
 mod delta;
 mod discovery;
@@ -38,6 +39,7 @@ mod signing;
 mod store;
 mod tls;
 
+pub use clock::{Clock, SEED_TIME};
 pub use config::{
     AppRegistration, DEMO_ROLES, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs,
     LatencyKnobs, SeedSpec, TenantConfig, ThrottleKnobs,

@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub domains: HashMap<String, String>,
     /// Expected `X-IDENTITY-HEADER` value of the managed-identity endpoint.
     pub identity_header: String,
+    /// The clock every tenant reads (shared with them).
+    pub clock: crate::clock::Clock,
 }
 
 impl Shared {
@@ -94,7 +96,13 @@ fn build_tenants(config: &EmulatorConfig) -> Result<Tenants, EmulatorError> {
                 )));
             }
         }
-        let mut t = Tenant::new(&id, &tc.domain, tc.apps.clone(), tc.knobs.clone());
+        let mut t = Tenant::new_at(
+            &id,
+            &tc.domain,
+            tc.apps.clone(),
+            tc.knobs.clone(),
+            config.clock.clone(),
+        );
         if let Some(spec) = &tc.seed {
             seed::apply(&mut t, spec);
         }
@@ -201,6 +209,7 @@ impl Emulator {
             tenants,
             domains,
             identity_header: header.iter().map(|b| format!("{b:02x}")).collect(),
+            clock: config.clock.clone(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -212,6 +221,12 @@ impl Emulator {
             runtime: None,
             _temp: temp,
         })
+    }
+
+    /// The clock the emulator reads (the one in its configuration): advance a manual clock to
+    /// let throttling, replication-lag and token windows pass.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.shared.clock
     }
 
     /// Base URL, e.g. `https://127.0.0.1:PORT`. Graph is at `{base}/v1.0`, the token

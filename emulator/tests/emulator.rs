@@ -1,11 +1,12 @@
 //! End-to-end tests of the emulator over HTTPS with the generated CA.
 
+use chrono::{TimeZone, Utc};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tenantsync_emulator::{
-    AppRegistration, Emulator, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs, SeedSpec,
-    TenantConfig, ThrottleKnobs,
+    AppRegistration, Clock, Emulator, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs,
+    SeedSpec, TenantConfig, ThrottleKnobs,
 };
 
 const T1: &str = "11111111-1111-4111-8111-111111111111";
@@ -91,6 +92,7 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
                 ..TenantConfig::default()
             },
         ],
+        ..EmulatorConfig::default()
     }
 }
 
@@ -132,19 +134,32 @@ fn env() -> Env {
     env_with(None, Knobs::default())
 }
 
+/// An emulator on a manual clock (returned): windows pass only when the test advances it.
+fn env_on_manual_clock(knobs: Knobs) -> (Env, Clock) {
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap());
+    let mut cfg = config(None, knobs, None);
+    cfg.clock = clock.clone();
+    let emu = Emulator::start(cfg).expect("start");
+    assert!(emu.clock().is_manual());
+    let client = client(&emu);
+    let token = token_for(&emu, &client, T1, APP);
+    (Env { emu, client, token }, clock)
+}
+
+fn seed_spec(users: usize) -> SeedSpec {
+    SeedSpec {
+        seed: 42,
+        users,
+        security_groups: 10,
+        m365_groups: 2,
+        mail_enabled_groups: 1,
+        nested: 3,
+        avg_members: 5,
+    }
+}
+
 fn seeded(users: usize) -> Env {
-    env_with(
-        Some(SeedSpec {
-            seed: 42,
-            users,
-            security_groups: 10,
-            m365_groups: 2,
-            mail_enabled_groups: 1,
-            nested: 3,
-            avg_members: 5,
-        }),
-        Knobs::default(),
-    )
+    env_with(Some(seed_spec(users)), Knobs::default())
 }
 
 impl Env {
@@ -385,7 +400,8 @@ fn certificate_client_assertion() {
     let emu = Emulator::start(config(None, Knobs::default(), Some(cert.pem()))).expect("start");
     let c = client(&emu);
     let aud = format!("{}/{T1}/oauth2/v2.0/token", emu.base_url());
-    let now = chrono::Utc::now().timestamp();
+    // Assertions are timed by the emulator's clock.
+    let now = emu.clock().now().timestamp();
     let sign = |claims: Value| {
         let header = json!({"alg": "ES256", "typ": "JWT"});
         let input = format!(
@@ -1041,7 +1057,7 @@ fn delta_rounds() {
 
 #[test]
 fn throttling_returns_429_and_counts_violations() {
-    let e = env();
+    let (e, clock) = env_on_manual_clock(Knobs::default());
     let h = e.handle();
     h.set_knobs(Knobs {
         throttling: Some(ThrottleKnobs {
@@ -1071,11 +1087,17 @@ fn throttling_returns_429_and_counts_violations() {
     let b: Value = r.json().expect("json");
     assert_eq!(b["error"]["code"], "TooManyRequests");
     assert_eq!(h.throttle_violations(), 0);
-    // A request sent once the 429 was read (not one already on its way): a violation.
+    // A request sent once the 429 was read (not one already on its way): a violation. Being
+    // on the wire is a matter of the machine's time, so this pause is real (and short).
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(e.get("/groups").0, 429);
     assert_eq!(h.throttle_violations(), 1);
     assert_eq!(h.request_counts().get("429"), Some(&2));
+    // Once the time the Retry-After named has passed, the app is served again, and a whole
+    // window refills the bucket.
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(e.get("/groups").0, 200);
+    assert_eq!(h.throttle_violations(), 1);
 
     // Write quota, and a throttled request inside a batch.
     h.set_knobs(Knobs {
@@ -1149,26 +1171,23 @@ fn fault_injection_is_seeded() {
         faults: Some(FaultKnobs {
             seed: 1,
             timeout_rate: 1.0,
-            timeout_ms: 300,
+            timeout_ms: 100,
             ..FaultKnobs::default()
         }),
         ..Knobs::default()
     });
     let start = Instant::now();
     assert_eq!(e.get("/users").0, 504);
-    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(start.elapsed() >= Duration::from_millis(100));
     assert_eq!(e.handle().request_counts().get("fault:timeout"), Some(&1));
 }
 
 #[test]
 fn replication_lag_hides_new_objects() {
-    let e = env_with(
-        None,
-        Knobs {
-            replication_lag_ms: 600,
-            ..Knobs::default()
-        },
-    );
+    let (e, clock) = env_on_manual_clock(Knobs {
+        replication_lag_ms: 600,
+        ..Knobs::default()
+    });
     let g = {
         let h = e.handle();
         h.set_knobs(Knobs::default());
@@ -1180,7 +1199,8 @@ fn replication_lag_hides_new_objects() {
         g
     };
     // Lag counts from creation, so the group made just now is still lagging: wait it out.
-    std::thread::sleep(Duration::from_millis(650));
+    assert_eq!(e.get(&format!("/groups/{g}")).0, 404);
+    clock.advance(Duration::from_millis(650));
     let u = e.user("fresh");
     assert_eq!(e.get(&format!("/users/{u}")).0, 404);
     let (s, b) = e.send("POST", &format!("/groups/{g}/members/$ref"), e.dobj(&u));
@@ -1189,7 +1209,10 @@ fn replication_lag_hides_new_objects() {
     assert!(b["error"]["message"].as_str().unwrap_or_default().contains(
         "does not exist or one of its queried reference-property objects are not present"
     ));
-    std::thread::sleep(Duration::from_millis(650));
+    // Still hidden a moment before the lag ends, visible after.
+    clock.advance(Duration::from_millis(599));
+    assert_eq!(e.get(&format!("/users/{u}")).0, 404);
+    clock.advance(Duration::from_millis(1));
     assert_eq!(e.get(&format!("/users/{u}")).0, 200);
     assert_eq!(
         e.send("POST", &format!("/groups/{g}/members/$ref"), e.dobj(&u))
@@ -1360,24 +1383,30 @@ fn admin_http_interface() {
 
 #[test]
 fn seeds_are_deterministic_across_emulators() {
+    // Regression: two emulators seeded on either side of a second boundary once gave users
+    // different `createdDateTime` stamps. Seeds are made on a fixed clock now.
     let a = seeded(40);
     let b = seeded(40);
-    // Creation stamps come from the wall clock (the two emulators may start in different
-    // seconds); everything else is the seed's.
-    let users = |e: &Env| {
-        let mut users = e.handle().state().users;
-        for u in &mut users {
-            if let Some(o) = u.as_object_mut() {
-                o.remove("createdDateTime");
-            }
-        }
-        users
-    };
-    assert_eq!(users(&a), users(&b));
+    assert_eq!(a.handle().state().users, b.handle().state().users);
+    assert_eq!(a.handle().state().groups, b.handle().state().groups);
     assert_eq!(
         a.handle().state().memberships,
         b.handle().state().memberships
     );
+    // Whatever either emulator's clock reads, seeded objects carry the seed time.
+    let state = a.handle().state();
+    assert!(!state.users.is_empty());
+    for object in state.users.iter().chain(&state.groups) {
+        assert_eq!(
+            object["createdDateTime"],
+            json!(tenantsync_emulator::SEED_TIME)
+        );
+    }
+    // Even on an emulator whose clock reads another year.
+    let mut cfg = config(Some(seed_spec(40)), Knobs::default(), None);
+    cfg.clock = Clock::manual(Utc.with_ymd_and_hms(2031, 5, 6, 7, 8, 9).unwrap());
+    let c = Emulator::start(cfg).expect("start");
+    assert_eq!(c.tenant(T1).expect("tenant").state().users, state.users);
 }
 
 #[test]
@@ -1460,7 +1489,7 @@ fn delta_page_size_and_minimal_responses() {
 
 #[test]
 fn write_throttling_leaves_reads_alone() {
-    let e = env();
+    let (e, clock) = env_on_manual_clock(Knobs::default());
     let h = e.handle();
     h.set_knobs(Knobs {
         throttling: Some(ThrottleKnobs {
@@ -1497,6 +1526,14 @@ fn write_throttling_leaves_reads_alone() {
         e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "c"}))
             .0,
         429
+    );
+    assert_eq!(h.throttle_violations(), 1);
+    // Once the write window has passed on the emulator's clock, writes are accepted again.
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "d"}))
+            .0,
+        204
     );
     assert_eq!(h.throttle_violations(), 1);
 }
@@ -1681,7 +1718,7 @@ fn admin_may_set_what_graph_may_not() {
 }
 
 #[test]
-fn large_tenant_lists_and_deltas_in_reasonable_time() {
+fn large_tenant_lists_and_deltas_in_full() {
     let start = Instant::now();
     let e = env_with(
         Some(SeedSpec {
@@ -1715,11 +1752,11 @@ fn large_tenant_lists_and_deltas_in_reasonable_time() {
         .sum();
     assert!(members >= 90_000, "{members}");
     let total = start.elapsed();
+    // A figure to read, not a limit: a slow machine must not fail the test.
     eprintln!(
         "seeded in {seeded:?}, listed and read group delta in {:?}",
         total - seeded
     );
-    assert!(total < Duration::from_secs(60), "{total:?}");
 }
 
 #[test]

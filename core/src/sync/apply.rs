@@ -347,7 +347,7 @@ impl<'a> Applier<'a> {
         let (source_id, target_id) = ids(op);
         let entry = LogEntry {
             run_id: self.run_id,
-            at: Utc::now(),
+            at: self.client.clock().now(),
             kind: kind_name(op.object_kind()).into(),
             source_id,
             target_id: target.map(str::to_string).or(target_id),

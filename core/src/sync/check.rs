@@ -706,8 +706,9 @@ impl Engine {
     fn check_state(&mut self) -> CheckItem {
         const NAME: &str = "state file";
         let path = self.state_path.display().to_string();
+        let now = self.clock.now();
         let result = self.state().and_then(|s| {
-            s.set_setting("last_check", &chrono::Utc::now().to_rfc3339())?;
+            s.set_setting("last_check", &now.to_rfc3339())?;
             Ok(())
         });
         match result {

@@ -16,10 +16,12 @@ mod events;
 mod observe;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::config::{ConfigError, JobConfig, TenantConfig, parse_duration};
 use crate::graph::{ClientStats, GraphClient, GraphClientOptions, GraphError};
 use crate::plan::{self, LastKnownState, ObjectKind, ObjectRef, Operation, Plan, PlanInput};
@@ -267,6 +269,8 @@ pub struct Engine {
     interval: std::time::Duration,
     /// `[sync] escrow_retry`, parsed once.
     escrow_retry: chrono::Duration,
+    /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
+    clock: Arc<dyn Clock>,
 }
 
 /// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
@@ -290,8 +294,10 @@ fn client_for(
     tenant: &TenantConfig,
     config: &JobConfig,
     side: &'static str,
+    clock: &Arc<dyn Clock>,
 ) -> Result<GraphClient, SyncError> {
     let options = GraphClientOptions {
+        clock: clock.clone(),
         max_concurrency: config.sync.concurrency.max(1),
         request_timeout: parse_duration(&config.sync.request_timeout)
             .map_err(|e| SyncError::Invalid(format!("[sync] request_timeout: {e}")))?,
@@ -308,6 +314,13 @@ impl Engine {
     /// Loads a job: its configuration, schema and Graph clients. Touches no network and no
     /// state yet.
     pub fn open(config_path: &Path) -> Result<Engine, SyncError> {
+        Self::open_with_clock(config_path, crate::clock::system())
+    }
+
+    /// [`Engine::open`] with the clock every reading of the time and every wait goes through:
+    /// run stamps, escrow backoff and quarantine, the planner's "now", token lifetimes and
+    /// retries. Tests pass a [`ManualClock`](crate::clock::ManualClock).
+    pub fn open_with_clock(config_path: &Path, clock: Arc<dyn Clock>) -> Result<Engine, SyncError> {
         let config = JobConfig::load(config_path)?;
         let source_cfg = config.source.clone().ok_or_else(|| {
             SyncError::Invalid(format!(
@@ -329,8 +342,8 @@ impl Engine {
         let escrow_retry =
             chrono::Duration::from_std(duration("escrow_retry", &config.sync.escrow_retry)?)
                 .map_err(|e| SyncError::Invalid(format!("[sync] escrow_retry: {e}")))?;
-        let source = client_for(&source_cfg, &config, "source")?;
-        let target = client_for(&target_cfg, &config, "target")?;
+        let source = client_for(&source_cfg, &config, "source", &clock)?;
+        let target = client_for(&target_cfg, &config, "target", &clock)?;
         let state_path = config.state_file(config_path);
         Ok(Engine {
             config,
@@ -343,7 +356,13 @@ impl Engine {
             state: None,
             interval,
             escrow_retry,
+            clock,
         })
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The job configuration.
@@ -515,7 +534,7 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<RunReport, SyncError> {
         let _lock = self.lock()?;
-        let started_at = Utc::now();
+        let started_at = self.clock.now();
         events.emit(Event::Stage {
             stage: Stage::SignIn,
             message: "signing in to the source and target tenants".into(),
@@ -684,7 +703,7 @@ impl Engine {
             let q = Quarantine {
                 reason: "EncounteredEscrowProportionThreshold".into(),
                 began_at: quarantine.as_ref().map_or(started_at, |q| q.began_at),
-                next_attempt_at: Utc::now() + wait,
+                next_attempt_at: self.clock.now() + wait,
                 series_count: series,
                 error: format!(
                     "{failures} of {attempted} operations failed (first: {})",
@@ -705,7 +724,7 @@ impl Engine {
             RunOutcome::Cancelled
         } else if quarantine_now
             .as_ref()
-            .is_some_and(|q| q.next_attempt_at > Utc::now())
+            .is_some_and(|q| q.next_attempt_at > self.clock.now())
         {
             RunOutcome::Quarantined
         } else if !applied.failed.is_empty() || applied.skipped > 0 {
@@ -748,7 +767,7 @@ impl Engine {
             target_requests: self.target.stats(),
             quarantine,
             started_at,
-            finished_at: Utc::now(),
+            finished_at: self.clock.now(),
         };
         let summary = serde_json::json!({
             "outcome": outcome.as_str(),

@@ -16,6 +16,12 @@ pub struct EmulatorConfig {
     /// Directory where the CA certificate (`emulator-ca.pem`) is written; a temporary
     /// directory removed on shutdown when `None`.
     pub data_dir: Option<PathBuf>,
+    /// The resource (token audience) the emulated Graph is known by, as an egress proxy or
+    /// private endpoint that fronts Graph under another host name sees it. When set, the token
+    /// endpoints issue Graph tokens only for this resource (with this `aud`) and Graph accepts
+    /// only tokens for it. Default (`None`): `https://graph.microsoft.com`, and the emulator's
+    /// own base URL is accepted as another name of it.
+    pub graph_audience: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -25,6 +31,7 @@ impl Default for EmulatorConfig {
             tls: true,
             tenants: Vec::new(),
             data_dir: None,
+            graph_audience: None,
         }
     }
 }

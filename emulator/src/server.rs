@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub domains: HashMap<String, String>,
     /// Expected `X-IDENTITY-HEADER` value of the managed-identity endpoint.
     pub identity_header: String,
+    /// The configured Graph resource ([`EmulatorConfig::graph_audience`]).
+    pub graph_audience: Option<String>,
 }
 
 impl Shared {
@@ -40,6 +42,22 @@ impl Shared {
         self.tenants
             .get_key_value(&id)
             .map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The audience of the Graph tokens issued and accepted.
+    pub(crate) fn graph_audience(&self) -> &str {
+        self.graph_audience
+            .as_deref()
+            .unwrap_or(auth::GRAPH_AUDIENCE)
+    }
+
+    /// Whether `resource` (no `/.default`, no trailing slash) names the emulated Graph.
+    pub(crate) fn is_graph_resource(&self, resource: &str) -> bool {
+        let resource = resource.trim_end_matches('/');
+        match &self.graph_audience {
+            Some(a) => a.trim_end_matches('/') == resource,
+            None => resource == auth::GRAPH_AUDIENCE || resource == self.base_url,
+        }
     }
 }
 
@@ -202,6 +220,10 @@ impl Emulator {
             tenants,
             domains,
             identity_header: header.iter().map(|b| format!("{b:02x}")).collect(),
+            graph_audience: config
+                .graph_audience
+                .as_ref()
+                .map(|a| a.trim_end_matches('/').to_owned()),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -232,6 +254,12 @@ impl Emulator {
             format!("{}/msi/token", self.shared.base_url),
             self.shared.identity_header.clone(),
         )
+    }
+
+    /// The instance metadata service style token endpoint (what Azure VMs reach at
+    /// `http://169.254.169.254/metadata/identity/oauth2/token`).
+    pub fn imds_endpoint(&self) -> String {
+        format!("{}/metadata/identity/oauth2/token", self.shared.base_url)
     }
 
     /// In-process admin access to a tenant (by id or domain).
@@ -398,6 +426,9 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     if path == "/msi/token" {
         return auth::managed_identity(&shared, &parts, &query).await;
+    }
+    if path == "/metadata/identity/oauth2/token" {
+        return auth::imds(&shared, &parts, &query).await;
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" {

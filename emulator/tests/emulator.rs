@@ -49,6 +49,7 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
         port: 0,
         tls: true,
         data_dir: None,
+        graph_audience: None,
         tenants: vec![
             TenantConfig {
                 tenant_id: T1.into(),

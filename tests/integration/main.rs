@@ -3,5 +3,6 @@
 mod planner_cases;
 mod resilience;
 mod safety;
+mod sign_in;
 mod sync;
 mod workspace;

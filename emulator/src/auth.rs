@@ -21,14 +21,16 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// An identity platform error response.
+/// An identity platform error response. The description's lines are separated by `\r\n`, as
+/// in the error example of https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#error-response
+/// (`"AADSTS70011: ... is not valid.\r\nTrace ID: ...\r\nCorrelation ID: ...\r\nTimestamp: ..."`).
 fn sts_error(status: u16, error: &str, code: u32, message: &str, correlation: &str) -> Response {
     let trace = uuid::Uuid::new_v4().to_string();
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     let body = json!({
         "error": error,
         "error_description": format!(
-            "AADSTS{code}: {message} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {ts}"
+            "AADSTS{code}: {message}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {ts}"
         ),
         "error_codes": [code],
         "timestamp": ts,

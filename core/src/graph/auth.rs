@@ -279,6 +279,17 @@ pub enum AuthError {
         /// What to check.
         hint: &'static str,
     },
+    /// No managed identity token could be had, without an answer from the endpoint to show
+    /// (an unsupported host such as Azure Arc, or an answer that is not a token).
+    #[error(
+        "cannot get a managed identity token from the {source_kind}: {message}; run on Azure Automation, App Service, Functions or an Azure VM with a managed identity, or use another kind of credential"
+    )]
+    ManagedIdentityUnavailable {
+        /// `App Service / Azure Automation` or `instance metadata service`.
+        source_kind: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// A secret could not be read.
     #[error("cannot read the credential for client id `{client_id}`: {source}")]
     Secret {
@@ -434,9 +445,11 @@ fn managed_identity_source() -> &'static str {
     if set("IDENTITY_ENDPOINT") && set("IDENTITY_HEADER") {
         "App Service / Azure Automation"
     } else {
-        "instance metadata service"
+        IMDS_SOURCE
     }
 }
+
+const IMDS_SOURCE: &str = "instance metadata service";
 
 /// How long `az account get-access-token` may take before sign-in gives up (default 60 s).
 pub const AZURE_CLI_TIMEOUT: Duration = Duration::from_secs(60);
@@ -691,6 +704,7 @@ impl CredentialTokenProvider {
                     .map_err(|e| self.explain(e, Flow::ManagedIdentity))?;
                 let assertion = ManagedIdentityAssertion {
                     identity,
+                    endpoint: self.managed_identity_endpoint(),
                     scope: format!("{}/.default", self.cloud.token_exchange_audience()),
                 };
                 let credential = ClientAssertionCredential::new(
@@ -723,6 +737,18 @@ impl CredentialTokenProvider {
         Ok(access_token(result, sent))
     }
 
+    /// The managed identity endpoint in use, for messages.
+    fn managed_identity_endpoint(&self) -> String {
+        match std::env::var("IDENTITY_ENDPOINT") {
+            Ok(e) if managed_identity_source() != IMDS_SOURCE => e,
+            _ => self
+                .options
+                .imds_endpoint
+                .clone()
+                .unwrap_or_else(|| IMDS_TOKEN_ENDPOINT.to_owned()),
+        }
+    }
+
     fn managed_identity(
         &self,
         client_id: Option<&str>,
@@ -738,10 +764,7 @@ impl CredentialTokenProvider {
     fn explain(&self, error: CoreError, flow: Flow<'_>) -> AuthError {
         let endpoint = match flow {
             Flow::Entra { tenant_id, .. } => self.token_endpoint(tenant_id),
-            Flow::ManagedIdentity => match &self.options.imds_endpoint {
-                Some(e) if managed_identity_source() == "instance metadata service" => e.clone(),
-                _ => managed_identity_source().to_owned(),
-            },
+            Flow::ManagedIdentity => self.managed_identity_endpoint(),
             Flow::AzureCli => "az account get-access-token".to_owned(),
         };
         let recorded = self.transport.take_failure();
@@ -835,11 +858,9 @@ fn failed(flow: Flow<'_>, message: String) -> AuthError {
         Flow::AzureCli => AuthError::AzureCli {
             message: first_line(message.trim()),
         },
-        Flow::ManagedIdentity => AuthError::ManagedIdentity {
+        Flow::ManagedIdentity => AuthError::ManagedIdentityUnavailable {
             source_kind: managed_identity_source(),
-            status: 0,
             message: first_line(&message),
-            hint: MANAGED_IDENTITY_HINT,
         },
         Flow::Entra {
             tenant_id,
@@ -1020,6 +1041,7 @@ impl ClientAssertion for CertificateAssertion {
 #[derive(Debug)]
 struct ManagedIdentityAssertion {
     identity: Arc<ManagedIdentityCredential>,
+    endpoint: String,
     scope: String,
 }
 
@@ -1030,7 +1052,7 @@ impl ClientAssertion for ManagedIdentityAssertion {
             Ok(token) => Ok(token.token.secret().to_owned()),
             Err(e) => Err(CoreError::new(
                 CoreErrorKind::Credential,
-                explain(e, Flow::ManagedIdentity, managed_identity_source()),
+                explain(e, Flow::ManagedIdentity, &self.endpoint),
             )),
         }
     }
@@ -1392,6 +1414,37 @@ mod tests {
         assert!(err.contains("No managed identity found"), "{err}");
         assert!(err.contains("instance metadata service"), "{err}");
         assert_eq!(server.requests()[0].header("metadata"), Some("true"));
+    }
+
+    #[tokio::test]
+    async fn a_federated_sign_in_names_the_managed_identity_step_that_failed() {
+        let server = TestServer::start_tls(|_req, _n| {
+            Reply::json(
+                400,
+                serde_json::json!({"error": "invalid_request", "error_description": "Identity not found"}),
+            )
+        })
+        .await;
+        let provider = CredentialTokenProvider::with_options(
+            Credential::ManagedIdentityFederated {
+                tenant_id: "other-tenant".into(),
+                client_id: "multi-app".into(),
+                mi_client_id: Some("uami-missing".into()),
+            },
+            custom_cloud(&server),
+            imds_at(&server),
+        )
+        .expect("provider");
+        let err = provider.token().await.expect_err("no identity");
+        assert!(
+            matches!(err, AuthError::ManagedIdentity { status: 400, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("Identity not found"), "{err}");
+        // The app's token endpoint was never asked.
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].path, "/metadata/identity/oauth2/token");
     }
 
     #[tokio::test]

@@ -510,6 +510,16 @@ impl CredentialTokenProvider {
     ) -> Result<Self, AuthError> {
         credential.validate()?;
         cloud.validate()?;
+        let authority = cloud.login_authority();
+        let uses_authority = !matches!(
+            credential,
+            Credential::ManagedIdentity { .. } | Credential::AzureCli { .. }
+        );
+        if uses_authority && !authority.starts_with("https://") {
+            return Err(AuthError::Config(format!(
+                "the cloud's login_host `{authority}` is not HTTPS; sign-in needs an https:// login host (for the emulator, serve HTTPS and set ca_file)"
+            )));
+        }
         let mut transport = IdentityTransport::new(http_client(&cloud)?, TOKEN_REQUEST_TIMEOUT);
         if let Some(endpoint) = &options.imds_endpoint {
             let to = url::Url::parse(endpoint).map_err(|e| {
@@ -1475,6 +1485,34 @@ mod tests {
         let reqs = server.requests();
         assert_eq!(form_of(&reqs[0].body)["client_assertion"], "assertion-1");
         assert_eq!(form_of(&reqs[1].body)["client_assertion"], "assertion-2");
+    }
+
+    #[test]
+    fn a_plain_http_login_host_is_refused_before_any_request() {
+        let cloud = Cloud::Custom {
+            login_host: "http://127.0.0.1:9".into(),
+            graph_host: "http://127.0.0.1:9".into(),
+            ca_file: None,
+            token_exchange_audience: None,
+            graph_resource: None,
+        };
+        let err = CredentialTokenProvider::new(
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                secret: SecretSource::Env("UNUSED".into()),
+            },
+            cloud.clone(),
+        )
+        .expect_err("http authority")
+        .to_string();
+        assert!(
+            err.contains("not HTTPS") && err.contains("login_host"),
+            "{err}"
+        );
+        // A managed identity does not use the login host.
+        CredentialTokenProvider::new(Credential::ManagedIdentity { client_id: None }, cloud)
+            .expect("managed identity");
     }
 
     #[test]

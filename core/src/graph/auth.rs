@@ -55,13 +55,17 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Time allowed for one token request. Default: 30 seconds.
 pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Tries of one token request: 429, 5xx and no answer are tried again (default 3).
+/// Tries of one token request to the identity platform: 408, 429, 500, 502, 503, 504 and no
+/// connection are tried again, with a doubling wait from 1 s that a `Retry-After` lengthens
+/// (default 3). The instance metadata service keeps `azure_identity`'s own retry rules.
 pub const TOKEN_REQUEST_ATTEMPTS: u32 = 3;
 
-/// The longest `Retry-After` a token request waits for before giving up (default 60 s).
+/// The longest wait between two tries, and the longest time spent retrying one token request
+/// (default 60 s).
 pub const TOKEN_RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 
-/// The instance metadata service's token endpoint (Azure VMs, Arc is not covered).
+/// The instance metadata service's token endpoint (Azure VMs; Arc is not covered). Fixed in
+/// `azure_identity`; [`SignInOptions::imds_endpoint`] sends its requests elsewhere.
 pub const IMDS_TOKEN_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /// How the engine signs in to one tenant. Named in configuration by `kind`:

@@ -1,5 +1,6 @@
-//! Identity platform: client-credentials token endpoint, managed-identity endpoint and
-//! validation of bearer tokens presented to Graph.
+//! Identity platform: client-credentials token endpoint, the managed identity endpoints (App
+//! Service / Azure Automation style and instance metadata service style) and validation of
+//! bearer tokens presented to Graph.
 
 use crate::config::AppRegistration;
 use crate::dispatch::GResp;
@@ -21,7 +22,9 @@ fn now(shared: &Shared) -> i64 {
     shared.clock.now().timestamp()
 }
 
-/// An identity platform error response (`AADSTS…` description, trace and correlation ids).
+/// An identity platform error response. The description's lines are separated by `\r\n`, as
+/// in the error example of https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#error-response
+/// (`"AADSTS70011: ... is not valid.\r\nTrace ID: ...\r\nCorrelation ID: ...\r\nTimestamp: ..."`).
 pub(crate) fn sts_error(
     status: u16,
     error: &str,
@@ -34,7 +37,7 @@ pub(crate) fn sts_error(
     let body = json!({
         "error": error,
         "error_description": format!(
-            "AADSTS{code}: {message} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {ts}"
+            "AADSTS{code}: {message}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {ts}"
         ),
         "error_codes": [code],
         "timestamp": ts,
@@ -54,9 +57,15 @@ fn object_id(tenant: &str, client_id: &str) -> String {
 }
 
 /// Claims of a Graph application token.
-fn graph_claims(tenant: &str, app: &AppRegistration, issuer_base: &str, n: i64) -> Value {
+fn graph_claims(
+    tenant: &str,
+    app: &AppRegistration,
+    issuer_base: &str,
+    audience: &str,
+    n: i64,
+) -> Value {
     let mut c = json!({
-        "aud": GRAPH_AUDIENCE,
+        "aud": audience,
         "iss": format!("https://sts.windows.net/{tenant}/"),
         "iat": n, "nbf": n, "exp": n + LIFETIME,
         "tid": tenant,
@@ -156,8 +165,16 @@ pub(crate) async fn token(
     };
     let scope = get("scope").unwrap_or_default();
     let scope_ok = scope.split(' ').filter(|s| !s.is_empty()).any(|s| {
-        s == format!("{GRAPH_AUDIENCE}/.default") || s == format!("{}/.default", shared.base_url)
+        s.strip_suffix("/.default")
+            .is_some_and(|r| shared.is_graph_resource(r))
     });
+    // A `/.default` scope of a resource the tenant does not know is refused with AADSTS500011
+    // (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+    let unknown_resource = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .find_map(|s| s.strip_suffix("/.default"))
+        .filter(|r| !shared.is_graph_resource(r));
     if scope.is_empty() {
         return sts_error(
             400,
@@ -183,6 +200,17 @@ pub(crate) async fn token(
             &correlation,
         );
     };
+    if let Some(resource) = unknown_resource.filter(|_| !scope_ok) {
+        return sts_error(
+            400,
+            "invalid_resource",
+            500011,
+            &format!(
+                "The resource principal named {resource} was not found in the tenant named {tenant_id}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+            ),
+            &correlation,
+        );
+    }
     if !scope_ok {
         return sts_error(
             400,
@@ -240,6 +268,7 @@ pub(crate) async fn token(
         &tenant_id,
         &app,
         &shared.base_url,
+        shared.graph_audience(),
         now(shared),
     ));
     let mut resp = plain(
@@ -367,7 +396,9 @@ fn check_times(claims: &Value, n: i64, correlation: &str) -> Result<(), Response
     Ok(())
 }
 
-/// `GET {IDENTITY_ENDPOINT}?resource=...&api-version=2019-08-01[&client_id=...]`.
+/// `GET {IDENTITY_ENDPOINT}?resource=...&api-version=2019-08-01[&client_id=...]`: the App
+/// Service, Functions and Azure Automation endpoint
+/// (https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference).
 pub(crate) async fn managed_identity(
     shared: &Shared,
     parts: &axum::http::request::Parts,
@@ -375,6 +406,8 @@ pub(crate) async fn managed_identity(
 ) -> Response {
     let q: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    // The X-IDENTITY-HEADER header must carry the IDENTITY_HEADER value; the header
+    // "mitigates server-side request forgery attacks" (same page, REST endpoint reference).
     match parts
         .headers
         .get("x-identity-header")
@@ -394,6 +427,7 @@ pub(crate) async fn managed_identity(
         }
         Some(_) => {}
     }
+    // "api-version: The version of the token API to be used. Use 2019-08-01." (same page).
     if get("api-version") != Some("2019-08-01") {
         return plain(
             400,
@@ -406,7 +440,101 @@ pub(crate) async fn managed_identity(
             json!({"statusCode": 400, "message": "resource is required"}),
         );
     };
-    let wanted = get("client_id");
+    match mi_token(shared, get("client_id"), resource).await {
+        Ok(body) => plain(200, body),
+        Err(MiError::NoIdentity(message) | MiError::UnknownResource(message)) => {
+            plain(400, json!({"statusCode": 400, "message": message}))
+        }
+    }
+}
+
+/// `GET /metadata/identity/oauth2/token?api-version=...&resource=...[&client_id=...]` with
+/// `Metadata: true`: the instance metadata service of Azure VMs
+/// (https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#get-a-token-using-http).
+pub(crate) async fn imds(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    query: &str,
+) -> Response {
+    let q: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let bad = |error: &str, description: &str| {
+        plain(
+            400,
+            json!({"error": error, "error_description": description}),
+        )
+    };
+    // IMDS answers GET only (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service#http-verbs).
+    if parts.method != axum::http::Method::GET {
+        return plain(
+            405,
+            json!({"error": "Method not allowed", "newest-versions": ["2019-08-01"]}),
+        );
+    }
+    // "Metadata: Metadata request header field, required as a mitigation against Server Side
+    // Request Forgery (SSRF) attack. This value must be set to true, in all lower case."
+    // (how-to-use-vm-token, Get a token using HTTP). Requests with X-Forwarded-For are refused
+    // (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service#security-and-authentication).
+    if parts.headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
+        return bad("invalid_request", "Required metadata header not specified");
+    }
+    if parts.headers.contains_key("x-forwarded-for") {
+        return bad(
+            "invalid_request",
+            "Requests with an X-Forwarded-For header are not accepted",
+        );
+    }
+    // "api-version: A query string parameter, indicating the API version for the token
+    // endpoint. Please use API version 2018-02-01 or greater." (how-to-use-vm-token).
+    match get("api-version") {
+        None => {
+            return bad(
+                "invalid_request",
+                "Required query variable 'api-version' is missing",
+            );
+        }
+        Some(v)
+            if v < "2018-02-01" || chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() =>
+        {
+            return bad("invalid_request", "Invalid version of api-version");
+        }
+        Some(_) => {}
+    }
+    let Some(resource) = get("resource") else {
+        return bad(
+            "invalid_resource",
+            "Required query variable 'resource' is missing",
+        );
+    };
+    match mi_token(shared, get("client_id"), resource).await {
+        Ok(mut body) => {
+            // IMDS also reports `expires_in`, `ext_expires_in` and `not_before`, as strings.
+            let exp = body["expires_on"]
+                .as_str()
+                .and_then(|e| e.parse::<i64>().ok())
+                .unwrap_or(0);
+            let n = now(shared);
+            body["expires_in"] = json!((exp - n).to_string());
+            body["ext_expires_in"] = json!((exp - n).to_string());
+            body["not_before"] = json!(n.to_string());
+            body["refresh_token"] = json!("");
+            plain(200, body)
+        }
+        // "Identity not found" for an identity that is not assigned (how-to-use-vm-token,
+        // error handling table).
+        Err(MiError::NoIdentity(_)) => bad("invalid_request", "Identity not found"),
+        Err(MiError::UnknownResource(message)) => bad("invalid_resource", &message),
+    }
+}
+
+enum MiError {
+    NoIdentity(String),
+    UnknownResource(String),
+}
+
+/// A managed identity token: the identity named by `client_id` (or the first one), for the
+/// emulated Graph or the token exchange audience.
+async fn mi_token(shared: &Shared, wanted: Option<&str>, resource: &str) -> Result<Value, MiError> {
     let mut found = None;
     for (tid, t) in &shared.tenants {
         let t = lock(t);
@@ -418,10 +546,10 @@ pub(crate) async fn managed_identity(
         }
     }
     let Some((tid, app)) = found else {
-        return plain(
-            400,
-            json!({"statusCode": 400, "message": format!("No managed identity found for client_id {}", wanted.unwrap_or("(system-assigned)"))}),
-        );
+        return Err(MiError::NoIdentity(format!(
+            "No managed identity found for client_id {}",
+            wanted.unwrap_or("(system-assigned)")
+        )));
     };
     apply_latency(shared, &tid).await;
     let res = resource.trim_end_matches('/');
@@ -437,31 +565,34 @@ pub(crate) async fn managed_identity(
             "iat": n, "nbf": n, "exp": n + 86_399,
             "idtyp": "app",
         })
-    } else if res == GRAPH_AUDIENCE || res == shared.base_url {
-        let mut c = graph_claims(&tid, &app, &shared.base_url, now(shared));
+    } else if shared.is_graph_resource(res) {
+        let mut c = graph_claims(
+            &tid,
+            &app,
+            &shared.base_url,
+            shared.graph_audience(),
+            now(shared),
+        );
         c["xms_mirid"] = json!(format!(
             "/subscriptions/emulated/managedIdentity/{}",
             app.client_id
         ));
         c
     } else {
-        return plain(
-            400,
-            json!({"statusCode": 400, "message": format!("resource '{resource}' is not served by this emulator; use {GRAPH_AUDIENCE} or {EXCHANGE_AUDIENCE}")}),
-        );
+        return Err(MiError::UnknownResource(format!(
+            "resource '{resource}' is not served by this emulator; use {} or {EXCHANGE_AUDIENCE}",
+            shared.graph_audience()
+        )));
     };
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     let token = shared.signer.sign(&claims);
-    plain(
-        200,
-        json!({
-            "access_token": token,
-            "expires_on": exp.to_string(),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": app.client_id,
-        }),
-    )
+    Ok(json!({
+        "access_token": token,
+        "expires_on": exp.to_string(),
+        "resource": resource,
+        "token_type": "Bearer",
+        "client_id": app.client_id,
+    }))
 }
 
 /// The application calling Graph, with the permissions (`roles`) its token holds; what each
@@ -494,7 +625,7 @@ pub(crate) fn authorize(shared: &Shared, headers: &axum::http::HeaderMap) -> Res
         }
         Err(_) => return Err(unauth("Access token validation failure.")),
     };
-    if claims.get("aud").and_then(Value::as_str) != Some(GRAPH_AUDIENCE) {
+    if claims.get("aud").and_then(Value::as_str) != Some(shared.graph_audience()) {
         return Err(unauth("Access token validation failure. Invalid audience."));
     }
     if claims.get("exp").and_then(Value::as_i64).unwrap_or(0) <= now(shared) {

@@ -21,6 +21,12 @@ pub struct EmulatorConfig {
     /// a [`Clock::manual`] and move it themselves.
     #[serde(skip)]
     pub clock: Clock,
+    /// The resource (token audience) the emulated Graph is known by, as an egress proxy or
+    /// private endpoint that fronts Graph under another host name sees it. When set, the token
+    /// endpoints issue Graph tokens only for this resource (with this `aud`) and Graph accepts
+    /// only tokens for it. Default (`None`): `https://graph.microsoft.com`, and the emulator's
+    /// own base URL is accepted as another name of it.
+    pub graph_audience: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -31,6 +37,7 @@ impl Default for EmulatorConfig {
             tenants: Vec::new(),
             data_dir: None,
             clock: Clock::system(),
+            graph_audience: None,
         }
     }
 }

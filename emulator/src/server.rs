@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub identity_header: String,
     /// The clock every tenant reads (shared with them).
     pub clock: crate::clock::Clock,
+    /// The configured Graph resource ([`EmulatorConfig::graph_audience`]).
+    pub graph_audience: Option<String>,
 }
 
 impl Shared {
@@ -41,6 +43,22 @@ impl Shared {
         self.tenants
             .get_key_value(&id)
             .map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The audience of the Graph tokens issued and accepted.
+    pub(crate) fn graph_audience(&self) -> &str {
+        self.graph_audience
+            .as_deref()
+            .unwrap_or(auth::GRAPH_AUDIENCE)
+    }
+
+    /// Whether `resource` (no `/.default`, no trailing slash) names the emulated Graph.
+    pub(crate) fn is_graph_resource(&self, resource: &str) -> bool {
+        let resource = resource.trim_end_matches('/');
+        match &self.graph_audience {
+            Some(a) => a.trim_end_matches('/') == resource,
+            None => resource == auth::GRAPH_AUDIENCE || resource == self.base_url,
+        }
     }
 }
 
@@ -210,6 +228,10 @@ impl Emulator {
             domains,
             identity_header: header.iter().map(|b| format!("{b:02x}")).collect(),
             clock: config.clock.clone(),
+            graph_audience: config
+                .graph_audience
+                .as_ref()
+                .map(|a| a.trim_end_matches('/').to_owned()),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -246,6 +268,12 @@ impl Emulator {
             format!("{}/msi/token", self.shared.base_url),
             self.shared.identity_header.clone(),
         )
+    }
+
+    /// The instance metadata service style token endpoint (what Azure VMs reach at
+    /// `http://169.254.169.254/metadata/identity/oauth2/token`).
+    pub fn imds_endpoint(&self) -> String {
+        format!("{}/metadata/identity/oauth2/token", self.shared.base_url)
     }
 
     /// In-process admin access to a tenant (by id or domain).
@@ -412,6 +440,9 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     if path == "/msi/token" {
         return auth::managed_identity(&shared, &parts, &query).await;
+    }
+    if path == "/metadata/identity/oauth2/token" {
+        return auth::imds(&shared, &parts, &query).await;
     }
     if let Some(r) = discovery::handle(&shared, &parts, &path, &query) {
         return r;

@@ -53,6 +53,7 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
         port: 0,
         tls: true,
         data_dir: None,
+        graph_audience: None,
         tenants: vec![
             TenantConfig {
                 tenant_id: T1.into(),
@@ -1994,4 +1995,111 @@ fn owned_by_changes_only_owned_applications() {
         json!({"name": "admin", "dataType": "String", "targetObjects": ["User"]}),
     );
     assert_eq!(s, 201);
+}
+
+#[test]
+fn metadata_service_endpoint_follows_imds_rules() {
+    let e = env();
+    let imds = |metadata: Option<&str>, query: &[(&str, &str)], forwarded: bool| {
+        let mut r = e.client.get(e.emu.imds_endpoint()).query(query);
+        if let Some(m) = metadata {
+            r = r.header("Metadata", m);
+        }
+        if forwarded {
+            r = r.header("X-Forwarded-For", "10.0.0.1");
+        }
+        let r = r.send().expect("send");
+        let s = r.status().as_u16();
+        (s, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let good = [
+        ("api-version", "2019-08-01"),
+        ("resource", "https://graph.microsoft.com"),
+        ("client_id", MI),
+    ];
+    let (s, b) = imds(None, &good, false);
+    assert_eq!(s, 400);
+    assert_eq!(
+        b["error_description"],
+        "Required metadata header not specified"
+    );
+    assert_eq!(imds(Some("True"), &good, false).0, 400);
+    assert_eq!(imds(Some("true"), &good, true).0, 400);
+    let (s, b) = imds(Some("true"), &good[1..], false);
+    assert_eq!(s, 400, "api-version is required: {b}");
+    assert_eq!(
+        imds(
+            Some("true"),
+            &[("api-version", "2017-09-01"), good[1], good[2]],
+            false
+        )
+        .0,
+        400
+    );
+    let (s, b) = imds(
+        Some("true"),
+        &[good[0], good[1], ("client_id", "not-assigned")],
+        false,
+    );
+    assert_eq!(
+        (s, b["error_description"].clone()),
+        (400, json!("Identity not found"))
+    );
+    let (s, b) = imds(Some("true"), &good, false);
+    assert_eq!(s, 200, "{b}");
+    for field in ["expires_in", "expires_on", "not_before", "ext_expires_in"] {
+        assert!(b[field].is_string(), "{field} is a string: {b}");
+    }
+    let r = e
+        .client
+        .get(e.url("/users"))
+        .bearer_auth(b["access_token"].as_str().unwrap_or_default())
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let r = e
+        .client
+        .post(e.emu.imds_endpoint())
+        .header("Metadata", "true")
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 405);
+}
+
+#[test]
+fn graph_audience_is_the_only_graph_resource() {
+    const AUDIENCE: &str = "https://graph.egress-proxy.example";
+    let mut config = config(None, Knobs::default(), None);
+    config.graph_audience = Some(AUDIENCE.into());
+    let emu = Emulator::start(config).expect("start");
+    let c = client(&emu);
+    let token = |scope: &str| {
+        let r = c
+            .post(format!("{}/{T1}/oauth2/v2.0/token", emu.base_url()))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", APP),
+                ("client_secret", SECRET),
+                ("scope", scope),
+            ])
+            .send()
+            .expect("token");
+        (r.status().as_u16(), r.json::<Value>().expect("json"))
+    };
+    for refused in [
+        "https://graph.microsoft.com/.default".to_owned(),
+        format!("{}/.default", emu.base_url()),
+    ] {
+        let (s, b) = token(&refused);
+        assert_eq!((s, b["error_codes"].clone()), (400, json!([500011])), "{b}");
+    }
+    let (s, b) = token(&format!("{AUDIENCE}/.default"));
+    assert_eq!(s, 200, "{b}");
+    let access = b["access_token"].as_str().unwrap_or_default().to_owned();
+    let r = c
+        .get(format!("{}/v1.0/users", emu.base_url()))
+        .bearer_auth(&access)
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
 }

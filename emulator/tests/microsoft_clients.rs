@@ -297,8 +297,12 @@ fn delta_round(e: &Env, token: &str, first: &str) -> (Vec<String>, String, Vec<S
 fn every_url_form_graph_accepts_for_delta_is_served_and_echoed_in_links() {
     let e = env();
     let base = e.emu.base_url();
-    let token = e.token(&format!("{base}/{}/oauth2/v2.0/token", e.tenant));
     let handle = e.emu.tenant(&e.tenant).expect("tenant");
+    // getByIds needs Directory.Read.All, which the demo app is not granted.
+    let mut roles = tenantsync_emulator::DEMO_ROLES.to_vec();
+    roles.push("Directory.Read.All");
+    handle.set_app_roles(&e.app, &roles).expect("app");
+    let token = e.token(&format!("{base}/{}/oauth2/v2.0/token", e.tenant));
     let user_count = handle.state().users.len();
     for collection in ["users", "groups"] {
         for form in [

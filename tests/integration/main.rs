@@ -4,5 +4,6 @@ mod permissions;
 mod planner_cases;
 mod resilience;
 mod safety;
+mod sign_in;
 mod sync;
 mod workspace;

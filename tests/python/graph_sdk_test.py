@@ -258,8 +258,10 @@ async def batch(client):
         )
     )
     groups = BatchRequestItem(request_information=client.groups.to_get_request_information())
-    org = BatchRequestItem(request_information=client.organization.to_get_request_information())
-    for item in (users, groups, org):
+    # The demo app holds no Organization.Read.All (the emulator enforces Graph's permission
+    # tables); GET /applications is allowed by its Application.ReadWrite.OwnedBy.
+    apps = BatchRequestItem(request_information=client.applications.to_get_request_information())
+    for item in (users, groups, apps):
         # BatchRequestItem keeps the absolute URL once the client has sent a request, and
         # Graph refuses absolute URLs in a batch with 400, as the emulator does
         # (github.com/microsoftgraph/msgraph-sdk-python/issues/1015): make them relative.

@@ -1,28 +1,50 @@
 //! Sign-in: application credentials and cached access tokens for Microsoft Graph.
 //!
-//! The flows follow Microsoft's identity platform documentation for the OAuth 2.0 client
-//! credentials grant (`POST {authority}/{tenant}/oauth2/v2.0/token`, `scope={graph}/.default`),
-//! with a client secret, with a certificate-signed client assertion, with a workload identity
-//! token file as the assertion, and with a managed identity token as the assertion (a managed
-//! identity as federated credential of a multi-tenant app). Managed identities get tokens from
-//! the App Service / Azure Automation endpoint (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`,
-//! api-version 2019-08-01) or, elsewhere, from the instance metadata service.
-//! docs/authentication.md explains why this is done here over reqwest rather than through the
-//! `azure_identity` crate.
+//! Every kind of credential signs in through the `azure_identity` crate: the client
+//! credentials grant of the Microsoft identity platform (`POST {authority}/{tenant}/oauth2/v2.0/token`,
+//! `scope={graph resource}/.default`) with a client secret (`ClientSecretCredential`), with a
+//! certificate-signed client assertion (`ClientAssertionCredential` over this crate's `ring`
+//! signer, so no OpenSSL), with a workload identity token file (`WorkloadIdentityCredential`),
+//! and with a managed identity token as the assertion (`ClientAssertionCredential` over
+//! `ManagedIdentityCredential`: a managed identity as federated credential of a multi-tenant
+//! app). Managed identities (`ManagedIdentityCredential`) get tokens from the App Service /
+//! Azure Automation endpoint (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`) or, elsewhere, from the
+//! instance metadata service; `az` users through `AzureCliCredential`. All HTTP goes through
+//! the engine's own reqwest client ([`IdentityTransport`]).
+//!
+//! This module keeps what the crate does not do: the token cache with its refresh margin and
+//! the forced refresh after Graph answered 401, secrets that print as `***`, and errors that
+//! name the tenant, the client, the AADSTS code and what to check.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::process::{Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{
+    AccessToken as CoreAccessToken, Secret as CoreSecret, TokenCredential,
+};
+use azure_core::error::{Error as CoreError, ErrorKind as CoreErrorKind};
+use azure_core::http::{ClientMethodOptions, ClientOptions, RetryOptions, Transport};
+use azure_core::time::OffsetDateTime;
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    Executor, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::certificate::{CertificateError, ClientCertificate};
 use super::cloud::Cloud;
 use super::secret::{Secret, SecretError, SecretSource};
-use super::transport::{TransportError, http_client};
+use super::transport::{IdentityTransport, TransportError, http_client};
 
 /// A token is refreshed when less than this much of its life is left (or less than half of
 /// its life, for short-lived tokens). Default: 5 minutes.
@@ -31,13 +53,17 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Time allowed for one token request. Default: 30 seconds.
 pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Tries of one token request: 429, 5xx and no answer are tried again (default 3).
+/// Tries of one token request: 408, 429, 5xx and no answer (and, from a managed identity
+/// endpoint, 404 and 410) are tried again, with a doubling wait from 1 s that a `Retry-After`
+/// lengthens (default 3). Every wait is on the provider's clock.
 pub const TOKEN_REQUEST_ATTEMPTS: u32 = 3;
 
-/// The longest `Retry-After` a token request waits for before giving up (default 60 s).
+/// The longest wait between two tries: a `Retry-After` asking for more ends the tries
+/// (default 60 s).
 pub const TOKEN_RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 
-/// The instance metadata service's token endpoint (Azure VMs, Arc is not covered).
+/// The instance metadata service's token endpoint (Azure VMs; Arc is not covered). Fixed in
+/// `azure_identity`; [`SignInOptions::imds_endpoint`] sends its requests elsewhere.
 pub const IMDS_TOKEN_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 
 /// How the engine signs in to one tenant. Named in configuration by `kind`:
@@ -105,6 +131,14 @@ pub enum Credential {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mi_client_id: Option<String>,
     },
+    /// The account signed in to the Azure CLI (`az login`) on this machine, for an admin at a
+    /// terminal. Tokens come from `az account get-access-token`; they are delegated tokens,
+    /// limited by both the account's roles and the Azure CLI's consented permissions.
+    AzureCli {
+        /// The tenant to get tokens for (default: the CLI's current tenant).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant_id: Option<String>,
+    },
 }
 
 impl Credential {
@@ -115,6 +149,7 @@ impl Credential {
             | Credential::ClientCertificate { tenant_id, .. }
             | Credential::WorkloadIdentity { tenant_id, .. }
             | Credential::ManagedIdentityFederated { tenant_id, .. } => Some(tenant_id),
+            Credential::AzureCli { tenant_id } => tenant_id.as_deref(),
             Credential::ManagedIdentity { .. } => None,
         }
     }
@@ -153,7 +188,7 @@ impl Credential {
                     .as_deref()
                     .map_or(Ok(()), |id| empty("mi_client_id", id))
             }
-            Credential::ManagedIdentity { client_id: None } => Ok(()),
+            Credential::ManagedIdentity { client_id: None } | Credential::AzureCli { .. } => Ok(()),
             _ => self.client_id().map_or(Ok(()), |id| empty("client_id", id)),
         }
     }
@@ -166,6 +201,7 @@ impl Credential {
             Credential::ManagedIdentity { .. } => "managed-identity",
             Credential::WorkloadIdentity { .. } => "workload-identity",
             Credential::ManagedIdentityFederated { .. } => "managed-identity-federated",
+            Credential::AzureCli { .. } => "azure-cli",
         }
     }
 
@@ -177,6 +213,7 @@ impl Credential {
             | Credential::WorkloadIdentity { client_id, .. }
             | Credential::ManagedIdentityFederated { client_id, .. } => Some(client_id),
             Credential::ManagedIdentity { client_id } => client_id.as_deref(),
+            Credential::AzureCli { .. } => None,
         }
     }
 }
@@ -244,6 +281,17 @@ pub enum AuthError {
         /// What to check.
         hint: &'static str,
     },
+    /// No managed identity token could be had, without an answer from the endpoint to show
+    /// (an unsupported host such as Azure Arc, or an answer that is not a token).
+    #[error(
+        "cannot get a managed identity token from the {source_kind}: {message}; run on Azure Automation, App Service, Functions or an Azure VM with a managed identity, or use another kind of credential"
+    )]
+    ManagedIdentityUnavailable {
+        /// `App Service / Azure Automation` or `instance metadata service`.
+        source_kind: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// A secret could not be read.
     #[error("cannot read the credential for client id `{client_id}`: {source}")]
     Secret {
@@ -269,6 +317,24 @@ pub enum AuthError {
         client_id: String,
         /// The reason.
         reason: String,
+    },
+    /// The Azure CLI gave no token.
+    #[error(
+        "the azure cli gave no token: {message}; run `az login` (with `--tenant` for another tenant) or check that `az` is on PATH"
+    )]
+    AzureCli {
+        /// What `az` (or starting it) reported.
+        message: String,
+    },
+    /// Sign-in failed for another reason `azure_identity` reported.
+    #[error("sign-in to tenant `{tenant_id}` as client id `{client_id}` failed: {message}")]
+    Failed {
+        /// The tenant.
+        tenant_id: String,
+        /// The application (client) id.
+        client_id: String,
+        /// What failed.
+        message: String,
     },
     /// The HTTP client could not be built.
     #[error(transparent)]
@@ -359,59 +425,49 @@ impl TokenProvider for StaticToken {
     }
 }
 
-/// Where a managed identity gets its tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManagedIdentityEndpoint {
-    /// App Service, Functions and Azure Automation: `IDENTITY_ENDPOINT` with the
-    /// `X-IDENTITY-HEADER` secret, api-version 2019-08-01.
-    AppService {
-        /// `IDENTITY_ENDPOINT`.
-        endpoint: String,
-        /// `IDENTITY_HEADER`.
-        header: Secret,
-    },
-    /// The instance metadata service of Azure VMs, api-version 2018-02-01.
-    Imds {
-        /// The token endpoint (default [`IMDS_TOKEN_ENDPOINT`]).
-        endpoint: String,
-    },
+/// What sign-in takes from the machine it runs on, when not from the process environment.
+///
+/// By default `azure_identity` finds the managed identity endpoint in the environment
+/// (`IDENTITY_ENDPOINT` and `IDENTITY_HEADER` on App Service, Functions and Azure Automation;
+/// otherwise the instance metadata service at [`IMDS_TOKEN_ENDPOINT`]) and `az` on `PATH`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInOptions {
+    /// The instance metadata service's token endpoint, for emulators and tests off Azure
+    /// (default: [`IMDS_TOKEN_ENDPOINT`]). Requests keep the metadata service's form.
+    pub imds_endpoint: Option<String>,
+    /// The `PATH` searched for `az` by the `azure-cli` kind (default: the process's `PATH`).
+    pub search_path: Option<OsString>,
 }
 
-impl ManagedIdentityEndpoint {
-    /// Chooses the endpoint from the environment: `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`
-    /// both set means App Service / Automation; otherwise the instance metadata service.
-    pub fn from_env() -> Self {
-        match (
-            std::env::var("IDENTITY_ENDPOINT"),
-            std::env::var("IDENTITY_HEADER"),
-        ) {
-            (Ok(endpoint), Ok(header)) if !endpoint.is_empty() && !header.is_empty() => {
-                ManagedIdentityEndpoint::AppService {
-                    endpoint,
-                    header: Secret::new(header),
-                }
-            }
-            _ => ManagedIdentityEndpoint::Imds {
-                endpoint: IMDS_TOKEN_ENDPOINT.to_owned(),
-            },
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            ManagedIdentityEndpoint::AppService { .. } => "App Service / Azure Automation",
-            ManagedIdentityEndpoint::Imds { .. } => "instance metadata service",
-        }
+/// Which managed identity endpoint `azure_identity` uses here, by its rule: `IDENTITY_ENDPOINT`
+/// and `IDENTITY_HEADER` both set means App Service / Azure Automation, otherwise the instance
+/// metadata service.
+fn managed_identity_source() -> &'static str {
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("IDENTITY_ENDPOINT") && set("IDENTITY_HEADER") {
+        "App Service / Azure Automation"
+    } else {
+        IMDS_SOURCE
     }
 }
 
-/// The token provider for a [`Credential`] in a [`Cloud`]: signs in when needed, caches the
-/// token, and refreshes it before it expires. Concurrent callers share one sign-in.
+const IMDS_SOURCE: &str = "instance metadata service";
+
+/// How long `az account get-access-token` may take before sign-in gives up (default 60 s).
+pub const AZURE_CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The token provider for a [`Credential`] in a [`Cloud`]: signs in through `azure_identity`
+/// when needed, caches the token, and refreshes it before it expires. Concurrent callers share
+/// one sign-in.
+///
+/// Every sign-in builds a fresh `azure_identity` credential: secrets, certificates and token
+/// files are read again (they rotate), and this provider's cache is the only one, so
+/// [`TokenProvider::invalidate`] after a 401 really leads to a new token.
 pub struct CredentialTokenProvider {
     credential: Credential,
     cloud: Cloud,
-    http: reqwest::Client,
-    mi_endpoint: ManagedIdentityEndpoint,
+    transport: Arc<IdentityTransport>,
+    options: SignInOptions,
     cache: tokio::sync::Mutex<Option<AccessToken>>,
     sign_ins: std::sync::atomic::AtomicU64,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
@@ -422,32 +478,68 @@ impl fmt::Debug for CredentialTokenProvider {
         f.debug_struct("CredentialTokenProvider")
             .field("credential", &self.credential)
             .field("cloud", &self.cloud)
-            .field("mi_endpoint", &self.mi_endpoint)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
+/// Where a failed token request went, to explain its failure.
+#[derive(Clone, Copy)]
+enum Flow<'a> {
+    /// The tenant's v2.0 token endpoint (client credentials grant).
+    Entra {
+        tenant_id: &'a str,
+        client_id: &'a str,
+        secret: Option<&'a Secret>,
+    },
+    /// The managed identity endpoint.
+    ManagedIdentity,
+    /// `az account get-access-token`.
+    AzureCli,
+}
+
 impl CredentialTokenProvider {
-    /// A provider for `credential` in `cloud`, with the managed identity endpoint taken from
-    /// the environment.
+    /// A provider for `credential` in `cloud`, with the managed identity endpoint and `PATH`
+    /// taken from the environment.
     pub fn new(credential: Credential, cloud: Cloud) -> Result<Self, AuthError> {
-        Self::with_managed_identity_endpoint(credential, cloud, ManagedIdentityEndpoint::from_env())
+        Self::with_options(credential, cloud, SignInOptions::default())
     }
 
-    /// A provider with an explicit managed identity endpoint.
-    pub fn with_managed_identity_endpoint(
+    /// A provider with explicit [`SignInOptions`].
+    pub fn with_options(
         credential: Credential,
         cloud: Cloud,
-        mi_endpoint: ManagedIdentityEndpoint,
+        options: SignInOptions,
     ) -> Result<Self, AuthError> {
         credential.validate()?;
         cloud.validate()?;
-        let http = http_client(&cloud)?;
+        let authority = cloud.login_authority();
+        let uses_authority = !matches!(
+            credential,
+            Credential::ManagedIdentity { .. } | Credential::AzureCli { .. }
+        );
+        if uses_authority && !authority.starts_with("https://") {
+            return Err(AuthError::Config(format!(
+                "the cloud's login_host `{authority}` is not HTTPS; sign-in needs an https:// login host (for the emulator, serve HTTPS and set ca_file)"
+            )));
+        }
+        let mut transport = IdentityTransport::new(http_client(&cloud)?, TOKEN_REQUEST_TIMEOUT);
+        if let Some(endpoint) = &options.imds_endpoint {
+            let to = url::Url::parse(endpoint).map_err(|e| {
+                AuthError::Config(format!(
+                    "the metadata service endpoint `{endpoint}` is not a URL ({e}); give an http:// or https:// URL"
+                ))
+            })?;
+            let from = url::Url::parse(IMDS_TOKEN_ENDPOINT).map_err(|e| {
+                AuthError::Config(format!("the metadata service endpoint is not a URL: {e}"))
+            })?;
+            transport = transport.with_imds_endpoint(from, to);
+        }
         Ok(CredentialTokenProvider {
             credential,
             cloud,
-            http,
-            mi_endpoint,
+            transport: Arc::new(transport),
+            options,
             cache: tokio::sync::Mutex::new(None),
             sign_ins: std::sync::atomic::AtomicU64::new(0),
             clock: crate::clock::system(),
@@ -479,7 +571,97 @@ impl CredentialTokenProvider {
         Ok(token)
     }
 
+    /// `azure_core` options for one credential: our transport, the cloud's authority, and no
+    /// retries of `azure_core`'s own: [`Self::sign_in`] tries again, waiting on this provider's
+    /// clock.
+    fn client_options(&self) -> ClientOptions {
+        let mut custom = CustomConfiguration::default();
+        custom.authority_host = self.cloud.login_authority();
+        ClientOptions {
+            transport: Some(Transport::new(self.transport.clone())),
+            retry: RetryOptions::none(),
+            cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
+            ..Default::default()
+        }
+    }
+
+    /// Signs in, trying again after 408, 429, 5xx (and, from a managed identity endpoint,
+    /// 404 while an identity is being attached and 410 during updates) or no answer, up to
+    /// [`TOKEN_REQUEST_ATTEMPTS`] times, with a doubling wait from 1 s on this provider's
+    /// clock. A `Retry-After` is honoured, never shortened; one longer than
+    /// [`TOKEN_RETRY_AFTER_MAX`] ends the tries.
     async fn sign_in(&self) -> Result<AccessToken, AuthError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.transport.take_failure();
+            self.transport.take_last();
+            let sent = self.clock.instant();
+            let error = match self.try_sign_in().await {
+                Ok(token) => {
+                    let expires_in = self.transport.take_last().and_then(|e| e.expires_in);
+                    return Ok(self.access_token(token, sent, expires_in));
+                }
+                Err(error) => error,
+            };
+            let Some(last) = self.transport.take_last() else {
+                return Err(error);
+            };
+            let backoff = Duration::from_secs(1u64 << (attempt - 1).min(5));
+            let wait = match last.status {
+                None => backoff,
+                Some(status)
+                    if matches!(status, 408 | 429 | 500..=599)
+                        || (last.managed_identity && matches!(status, 404 | 410)) =>
+                {
+                    super::client::retry_after_at(&last.headers, &*self.clock).unwrap_or(backoff)
+                }
+                Some(_) => return Err(error),
+            };
+            if attempt >= TOKEN_REQUEST_ATTEMPTS || wait > TOKEN_RETRY_AFTER_MAX {
+                return Err(error);
+            }
+            self.clock.sleep(wait).await;
+        }
+    }
+
+    /// An `azure_core` token as ours, dated on this provider's clock: from the answer's
+    /// `expires_in` when it had one (`azure_identity` adds it to the machine's time), otherwise
+    /// from its `expires_on` (managed identity endpoints, `az`).
+    fn access_token(
+        &self,
+        token: CoreAccessToken,
+        sent: Instant,
+        expires_in: Option<u64>,
+    ) -> AccessToken {
+        let expires_at = match expires_in {
+            Some(seconds) => sent + Duration::from_secs(seconds),
+            None => {
+                let now = OffsetDateTime::from(SystemTime::from(self.clock.now()));
+                let left = token.expires_on - now;
+                let left =
+                    Duration::from_millis(u64::try_from(left.whole_milliseconds()).unwrap_or(0));
+                self.clock.instant() + left
+            }
+        };
+        AccessToken {
+            token: Secret::new(token.token.secret()),
+            obtained_at: sent,
+            expires_at,
+        }
+    }
+
+    fn token_endpoint(&self, tenant_id: &str) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.cloud.login_authority(),
+            tenant_id
+        )
+    }
+
+    /// One try at a token, through the `azure_identity` credential of the configured kind.
+    async fn try_sign_in(&self) -> Result<CoreAccessToken, AuthError> {
+        let scope = self.cloud.graph_scope();
         match &self.credential {
             Credential::ClientSecret {
                 tenant_id,
@@ -493,9 +675,23 @@ impl CredentialTokenProvider {
                             client_id: client_id.clone(),
                             source,
                         })?;
-                let form = vec![("client_secret", secret.expose().to_owned())];
-                self.client_credentials(tenant_id, client_id, form, Some(&secret))
+                let flow = Flow::Entra {
+                    tenant_id,
+                    client_id,
+                    secret: Some(&secret),
+                };
+                let credential = ClientSecretCredential::new(
+                    tenant_id,
+                    client_id.clone(),
+                    CoreSecret::new(secret.expose().to_owned()),
+                    Some(ClientSecretCredentialOptions {
+                        client_options: self.client_options(),
+                    }),
+                )
+                .map_err(|e| self.explain(e, flow))?;
+                get_token(credential.as_ref(), &scope)
                     .await
+                    .map_err(|e| self.explain(e, flow))
             }
             Credential::ClientCertificate {
                 tenant_id,
@@ -503,18 +699,37 @@ impl CredentialTokenProvider {
                 certificate,
                 password,
             } => {
-                let assertion = self.certificate_assertion(
+                let flow = Flow::Entra {
                     tenant_id,
                     client_id,
-                    certificate,
-                    password.as_ref(),
-                )?;
-                self.client_credentials(tenant_id, client_id, assertion_form(assertion), None)
+                    secret: None,
+                };
+                let assertion = CertificateAssertion {
+                    certificate: load_certificate(client_id, certificate, password.as_ref())?,
+                    client_id: client_id.clone(),
+                    audience: self.token_endpoint(tenant_id),
+                    clock: self.clock.clone(),
+                };
+                let credential = ClientAssertionCredential::new(
+                    tenant_id.clone(),
+                    client_id.clone(),
+                    assertion,
+                    Some(ClientAssertionCredentialOptions {
+                        client_options: self.client_options(),
+                    }),
+                )
+                .map_err(|e| self.explain(e, flow))?;
+                get_token(credential.as_ref(), &scope)
                     .await
+                    .map_err(|e| self.explain(e, flow))
             }
             Credential::ManagedIdentity { client_id } => {
-                self.managed_identity_token(&self.cloud.graph_base(), client_id.as_deref())
+                let credential = self
+                    .managed_identity(client_id.as_deref())
+                    .map_err(|e| self.explain(e, Flow::ManagedIdentity))?;
+                get_token(credential.as_ref(), &scope)
                     .await
+                    .map_err(|e| self.explain(e, Flow::ManagedIdentity))
             }
             Credential::WorkloadIdentity {
                 tenant_id,
@@ -524,307 +739,425 @@ impl CredentialTokenProvider {
                 let path = match token_file {
                     Some(p) => p.clone(),
                     None => std::env::var_os("AZURE_FEDERATED_TOKEN_FILE")
+                        .filter(|v| !v.is_empty())
                         .map(PathBuf::from)
                         .ok_or_else(|| AuthError::TokenFile {
                             client_id: client_id.clone(),
                             reason: "no token file is configured".to_owned(),
                         })?,
                 };
-                let text =
-                    tokio::fs::read_to_string(&path)
-                        .await
-                        .map_err(|e| AuthError::TokenFile {
+                let flow = Flow::Entra {
+                    tenant_id,
+                    client_id,
+                    secret: None,
+                };
+                let credential =
+                    WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions {
+                            client_options: self.client_options(),
+                        },
+                        client_id: Some(client_id.clone()),
+                        tenant_id: Some(tenant_id.clone()),
+                        token_file_path: Some(path.clone()),
+                    }))
+                    .map_err(|e| match e.kind() {
+                        CoreErrorKind::Credential if !path.is_file() => AuthError::TokenFile {
                             client_id: client_id.clone(),
-                            reason: format!("{}: {e}", path.display()),
-                        })?;
-                let assertion = text.trim().to_owned();
-                self.client_credentials(tenant_id, client_id, assertion_form(assertion), None)
+                            reason: format!("{}: {}", path.display(), inner_message(e)),
+                        },
+                        _ => self.explain(e, flow),
+                    })?;
+                get_token(credential.as_ref(), &scope)
                     .await
+                    .map_err(|e| self.explain(e, flow))
             }
             Credential::ManagedIdentityFederated {
                 tenant_id,
                 client_id,
                 mi_client_id,
             } => {
-                let audience = self.cloud.token_exchange_audience();
-                let mi = self
-                    .managed_identity_token(&audience, mi_client_id.as_deref())
-                    .await?;
-                let form = assertion_form(mi.token.expose().to_owned());
-                self.client_credentials(tenant_id, client_id, form, None)
+                let flow = Flow::Entra {
+                    tenant_id,
+                    client_id,
+                    secret: None,
+                };
+                let identity = self
+                    .managed_identity(mi_client_id.as_deref())
+                    .map_err(|e| self.explain(e, Flow::ManagedIdentity))?;
+                let assertion = ManagedIdentityAssertion {
+                    identity,
+                    endpoint: self.managed_identity_endpoint(),
+                    scope: format!("{}/.default", self.cloud.token_exchange_audience()),
+                };
+                let credential = ClientAssertionCredential::new(
+                    tenant_id.clone(),
+                    client_id.clone(),
+                    assertion,
+                    Some(ClientAssertionCredentialOptions {
+                        client_options: self.client_options(),
+                    }),
+                )
+                .map_err(|e| self.explain(e, flow))?;
+                get_token(credential.as_ref(), &scope)
                     .await
+                    .map_err(|e| self.explain(e, flow))
+            }
+            Credential::AzureCli { tenant_id } => {
+                let credential = AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                    tenant_id: tenant_id.clone(),
+                    executor: Some(Arc::new(CliExecutor {
+                        search_path: self.options.search_path.clone(),
+                    })),
+                    ..Default::default()
+                }))
+                .map_err(|e| self.explain(e, Flow::AzureCli))?;
+                get_token(credential.as_ref(), &scope)
+                    .await
+                    .map_err(|e| self.explain(e, Flow::AzureCli))
             }
         }
     }
 
-    fn token_endpoint(&self, tenant_id: &str) -> String {
-        format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.cloud.login_authority(),
-            tenant_id
-        )
+    /// The managed identity endpoint in use, for messages.
+    fn managed_identity_endpoint(&self) -> String {
+        match std::env::var("IDENTITY_ENDPOINT") {
+            Ok(e) if managed_identity_source() != IMDS_SOURCE => e,
+            _ => self
+                .options
+                .imds_endpoint
+                .clone()
+                .unwrap_or_else(|| IMDS_TOKEN_ENDPOINT.to_owned()),
+        }
     }
 
-    fn certificate_assertion(
+    fn managed_identity(
         &self,
-        tenant_id: &str,
-        client_id: &str,
-        certificate: &SecretSource,
-        password: Option<&SecretSource>,
-    ) -> Result<String, AuthError> {
-        let secret_err = |source| AuthError::Secret {
-            client_id: client_id.to_owned(),
-            source,
+        client_id: Option<&str>,
+    ) -> azure_core::Result<Arc<ManagedIdentityCredential>> {
+        ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+            user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_owned())),
+            client_options: self.client_options(),
+        }))
+    }
+
+    /// Turns an `azure_identity` failure into an [`AuthError`] that names the tenant, the
+    /// client, the AADSTS code and what to check, with any secret replaced by `***`.
+    fn explain(&self, error: CoreError, flow: Flow<'_>) -> AuthError {
+        let endpoint = match flow {
+            Flow::Entra { tenant_id, .. } => self.token_endpoint(tenant_id),
+            Flow::ManagedIdentity => self.managed_identity_endpoint(),
+            Flow::AzureCli => "az account get-access-token".to_owned(),
         };
-        let cert_err = |source| AuthError::Certificate {
-            client_id: client_id.to_owned(),
-            source,
-        };
-        let password = match password {
-            Some(p) => Some(p.read_text("certificate password").map_err(secret_err)?),
-            None => None,
-        };
-        let bytes = match certificate {
-            SecretSource::File(_) => certificate
-                .read_bytes("client certificate")
-                .map_err(secret_err)?,
-            SecretSource::Env(_) => {
-                let text = certificate
-                    .read_text("client certificate")
-                    .map_err(secret_err)?;
-                if text.expose().contains("-----BEGIN") {
-                    text.expose().as_bytes().to_vec()
-                } else {
-                    use base64::Engine as _;
-                    base64::engine::general_purpose::STANDARD
-                        .decode(text.expose().trim())
-                        .map_err(|_| {
-                            cert_err(CertificateError::Pkcs12(
-                                "the environment variable holds neither PEM text nor base64"
-                                    .to_owned(),
-                            ))
-                        })?
-                }
+        let recorded = self.transport.take_failure();
+        match (explain(error, flow, &endpoint), recorded, flow) {
+            // The token endpoint refused and azure_identity could not read why (see
+            // `IdentityTransport`): read the refusal it received.
+            (
+                AuthError::Failed { .. },
+                Some((status, body)),
+                Flow::Entra {
+                    tenant_id,
+                    client_id,
+                    secret,
+                },
+            ) => refusal(&endpoint, tenant_id, client_id, status, &body, secret),
+            (explained, _, _) => explained,
+        }
+    }
+}
+
+/// Sign-in failures without a provider at hand (the managed identity step of a federated
+/// sign-in runs inside `azure_identity`).
+fn explain(error: CoreError, flow: Flow<'_>, endpoint: &str) -> AuthError {
+    let secret = match flow {
+        Flow::Entra { secret, .. } => secret,
+        _ => None,
+    };
+    let mut current = error;
+    loop {
+        match current.kind() {
+            CoreErrorKind::HttpResponse {
+                status,
+                raw_response,
+                ..
+            } => {
+                let status = u16::from(*status);
+                let body = raw_response
+                    .as_ref()
+                    .map(|r| r.body().to_vec())
+                    .unwrap_or_default();
+                return match flow {
+                    Flow::Entra {
+                        tenant_id,
+                        client_id,
+                        secret,
+                    } => refusal(endpoint, tenant_id, client_id, status, &body, secret),
+                    Flow::ManagedIdentity | Flow::AzureCli => {
+                        managed_identity_refusal(status, &body)
+                    }
+                };
             }
+            CoreErrorKind::Connection | CoreErrorKind::Io => {
+                return AuthError::Unreachable {
+                    endpoint: endpoint.to_owned(),
+                    reason: scrub(&current.to_string(), secret),
+                };
+            }
+            _ => {}
+        }
+        match current.into_inner() {
+            Ok(inner) => match inner.downcast::<AuthError>() {
+                Ok(auth) => return *auth,
+                Err(inner) => match inner.downcast::<CoreError>() {
+                    Ok(core) => current = *core,
+                    Err(other) => {
+                        return failed(flow, scrub(&other.to_string(), secret));
+                    }
+                },
+            },
+            Err(last) => return failed(flow, scrub(&last.to_string(), secret)),
+        }
+    }
+}
+
+/// The innermost message of an `azure_core` error.
+fn inner_message(error: CoreError) -> String {
+    let mut current = error;
+    loop {
+        match current.into_inner() {
+            Ok(inner) => match inner.downcast::<CoreError>() {
+                Ok(core) => current = *core,
+                Err(other) => return other.to_string(),
+            },
+            Err(last) => return last.to_string(),
+        }
+    }
+}
+
+fn failed(flow: Flow<'_>, message: String) -> AuthError {
+    match flow {
+        Flow::AzureCli => AuthError::AzureCli {
+            message: first_line(message.trim()),
+        },
+        Flow::ManagedIdentity => AuthError::ManagedIdentityUnavailable {
+            source_kind: managed_identity_source(),
+            message: first_line(&message),
+        },
+        Flow::Entra {
+            tenant_id,
+            client_id,
+            ..
+        } => AuthError::Failed {
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            message: first_line(&message),
+        },
+    }
+}
+
+const MANAGED_IDENTITY_HINT: &str = "check that the resource has a managed identity enabled and, for a \
+     user-assigned identity, that its client id is right and it is attached";
+
+/// The identity platform's error response (`error`, `error_description`, `error_codes`,
+/// `trace_id`) as a [`SignInRefusal`].
+fn refusal(
+    endpoint: &str,
+    tenant_id: &str,
+    client_id: &str,
+    status: u16,
+    body: &[u8],
+    secret: Option<&Secret>,
+) -> AuthError {
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return AuthError::BadResponse {
+            endpoint: endpoint.to_owned(),
+            status,
+            reason: "not JSON".to_owned(),
         };
-        let cert = ClientCertificate::from_bytes(&bytes, password.as_ref().map(Secret::expose))
-            .map_err(cert_err)?;
+    };
+    let error = json
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_owned();
+    let full_description = json
+        .get("error_description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let aadsts = json
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .and_then(|codes| codes.first())
+        .and_then(Value::as_u64)
+        .map(|c| format!("AADSTS{c}"))
+        .or_else(|| aadsts_in(full_description));
+    let description = first_line(full_description);
+    let hint = hint_for(aadsts.as_deref(), &error);
+    AuthError::Rejected(Box::new(SignInRefusal {
+        tenant_id: tenant_id.to_owned(),
+        client_id: client_id.to_owned(),
+        status,
+        error,
+        description: scrub(&description, secret),
+        aadsts,
+        hint,
+        trace_id: json
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }))
+}
+
+/// A managed identity endpoint's error body (`error_description`, `message` or
+/// `error.message`) as an [`AuthError::ManagedIdentity`].
+fn managed_identity_refusal(status: u16, body: &[u8]) -> AuthError {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let message = json
+        .get("error_description")
+        .or_else(|| json.get("message"))
+        .or_else(|| json.pointer("/error/message"))
+        .and_then(Value::as_str)
+        .map(first_line)
+        .unwrap_or_else(|| format!("unexpected body of {} bytes", body.len()));
+    AuthError::ManagedIdentity {
+        source_kind: managed_identity_source(),
+        status,
+        message,
+        hint: MANAGED_IDENTITY_HINT,
+    }
+}
+
+async fn get_token(
+    credential: &dyn TokenCredential,
+    scope: &str,
+) -> azure_core::Result<CoreAccessToken> {
+    credential.get_token(&[scope], None).await
+}
+
+/// Reads the certificate (PEM or PKCS#12, from a file or an environment variable).
+fn load_certificate(
+    client_id: &str,
+    certificate: &SecretSource,
+    password: Option<&SecretSource>,
+) -> Result<ClientCertificate, AuthError> {
+    let secret_err = |source| AuthError::Secret {
+        client_id: client_id.to_owned(),
+        source,
+    };
+    let cert_err = |source| AuthError::Certificate {
+        client_id: client_id.to_owned(),
+        source,
+    };
+    let password = match password {
+        Some(p) => Some(p.read_text("certificate password").map_err(secret_err)?),
+        None => None,
+    };
+    let bytes = match certificate {
+        SecretSource::File(_) => certificate
+            .read_bytes("client certificate")
+            .map_err(secret_err)?,
+        SecretSource::Env(_) => {
+            let text = certificate
+                .read_text("client certificate")
+                .map_err(secret_err)?;
+            if text.expose().contains("-----BEGIN") {
+                text.expose().as_bytes().to_vec()
+            } else {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.expose().trim())
+                    .map_err(|_| {
+                        cert_err(CertificateError::Pkcs12(
+                            "the environment variable holds neither PEM text nor base64".to_owned(),
+                        ))
+                    })?
+            }
+        }
+    };
+    ClientCertificate::from_bytes(&bytes, password.as_ref().map(Secret::expose)).map_err(cert_err)
+}
+
+/// The certificate credential's assertion: a fresh PS256 JWT signed with `ring` for every
+/// token request (see [`ClientCertificate::client_assertion`]), its times read from `clock`.
+#[derive(Debug)]
+struct CertificateAssertion {
+    certificate: ClientCertificate,
+    client_id: String,
+    audience: String,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for CertificateAssertion {
+    async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
         let now = SystemTime::from(self.clock.now())
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        cert.client_assertion(client_id, &self.token_endpoint(tenant_id), now)
-            .map_err(cert_err)
-    }
-
-    /// The client credentials grant against the tenant's v2.0 token endpoint.
-    async fn client_credentials(
-        &self,
-        tenant_id: &str,
-        client_id: &str,
-        mut form: Vec<(&'static str, String)>,
-        secret: Option<&Secret>,
-    ) -> Result<AccessToken, AuthError> {
-        let endpoint = self.token_endpoint(tenant_id);
-        form.push(("grant_type", "client_credentials".to_owned()));
-        form.push(("client_id", client_id.to_owned()));
-        form.push(("scope", self.cloud.graph_scope()));
-        let body = form_urlencode(&form);
-        let (status, text, sent) = self
-            .send_token_request(
-                &endpoint,
-                || {
-                    self.http
-                        .post(&endpoint)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .header("accept", "application/json")
-                        .body(body.clone())
-                },
-                secret,
-                false,
-            )
-            .await?;
-        let json: Value = serde_json::from_str(&text).map_err(|_| AuthError::BadResponse {
-            endpoint: endpoint.clone(),
-            status,
-            reason: "not JSON".to_owned(),
-        })?;
-        if (200..300).contains(&status)
-            && let Some(token) = json.get("access_token").and_then(Value::as_str)
-        {
-            let expires_in = number_or_string(json.get("expires_in")).unwrap_or(3599);
-            return Ok(AccessToken {
-                token: Secret::new(token),
-                obtained_at: sent,
-                expires_at: sent + Duration::from_secs(expires_in),
-            });
-        }
-        let error = json
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown_error")
-            .to_owned();
-        let full_description = json
-            .get("error_description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let aadsts = json
-            .get("error_codes")
-            .and_then(Value::as_array)
-            .and_then(|codes| codes.first())
-            .and_then(Value::as_u64)
-            .map(|c| format!("AADSTS{c}"))
-            .or_else(|| aadsts_in(full_description));
-        let description = first_line(full_description);
-        let hint = hint_for(aadsts.as_deref(), &error);
-        Err(AuthError::Rejected(Box::new(SignInRefusal {
-            tenant_id: tenant_id.to_owned(),
-            client_id: client_id.to_owned(),
-            status,
-            error,
-            description: scrub(&description, secret),
-            aadsts,
-            hint,
-            trace_id: json
-                .get("trace_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        })))
-    }
-
-    async fn managed_identity_token(
-        &self,
-        resource: &str,
-        client_id: Option<&str>,
-    ) -> Result<AccessToken, AuthError> {
-        let kind = self.mi_endpoint.kind();
-        let (endpoint, request) = match &self.mi_endpoint {
-            ManagedIdentityEndpoint::AppService { endpoint, header } => {
-                let mut query = vec![("api-version", "2019-08-01"), ("resource", resource)];
-                if let Some(id) = client_id {
-                    query.push(("client_id", id));
-                }
-                (
-                    endpoint.clone(),
-                    self.http
-                        .get(endpoint)
-                        .query(&query)
-                        .header("X-IDENTITY-HEADER", header.expose()),
+        self.certificate
+            .client_assertion(&self.client_id, &self.audience, now)
+            .map_err(|source| {
+                CoreError::new(
+                    CoreErrorKind::Credential,
+                    AuthError::Certificate {
+                        client_id: self.client_id.clone(),
+                        source,
+                    },
                 )
-            }
-            ManagedIdentityEndpoint::Imds { endpoint } => {
-                let mut query = vec![("api-version", "2018-02-01"), ("resource", resource)];
-                if let Some(id) = client_id {
-                    query.push(("client_id", id));
-                }
-                (
-                    endpoint.clone(),
-                    self.http
-                        .get(endpoint)
-                        .query(&query)
-                        .header("Metadata", "true"),
-                )
-            }
-        };
-        // The metadata service answers 404 while an identity is being attached and 410
-        // during updates; both are worth another try.
-        let (status, text, sent) = self
-            .send_token_request(
-                &endpoint,
-                || match request.try_clone() {
-                    Some(r) => r,
-                    None => self.http.get(&endpoint),
-                },
-                None,
-                true,
-            )
-            .await?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if (200..300).contains(&status)
-            && let Some(token) = json.get("access_token").and_then(Value::as_str)
-        {
-            let now_unix = SystemTime::from(self.clock.now())
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let lifetime = match number_or_string(json.get("expires_on")) {
-                Some(on) => on.saturating_sub(now_unix),
-                None => number_or_string(json.get("expires_in")).unwrap_or(3599),
-            };
-            return Ok(AccessToken {
-                token: Secret::new(token),
-                obtained_at: sent,
-                expires_at: sent + Duration::from_secs(lifetime),
-            });
-        }
-        let message = json
-            .get("error_description")
-            .or_else(|| json.get("message"))
-            .or_else(|| json.pointer("/error/message"))
-            .and_then(Value::as_str)
-            .map(first_line)
-            .unwrap_or_else(|| format!("unexpected body of {} bytes", text.len()));
-        Err(AuthError::ManagedIdentity {
-            source_kind: kind,
-            status,
-            message,
-            hint: "check that the resource has a managed identity enabled and, for a \
-                   user-assigned identity, that its client id is right and it is attached",
-        })
+            })
     }
 }
 
-impl CredentialTokenProvider {
-    /// Sends a token request, trying again after 429, 5xx (and, for managed identity
-    /// endpoints, 404/410) or no answer, up to [`TOKEN_REQUEST_ATTEMPTS`] times. A
-    /// `Retry-After` is honoured, never shortened; one longer than [`TOKEN_RETRY_AFTER_MAX`]
-    /// ends the tries. Returns the last status and body with the instant the request left.
-    async fn send_token_request(
-        &self,
-        endpoint: &str,
-        build: impl Fn() -> reqwest::RequestBuilder,
-        secret: Option<&Secret>,
-        retry_not_found: bool,
-    ) -> Result<(u16, String, Instant), AuthError> {
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let backoff = Duration::from_secs(1u64 << (attempt - 1).min(5));
-            let sent = self.clock.instant();
-            match build().timeout(TOKEN_REQUEST_TIMEOUT).send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after =
-                        super::client::retry_after_at(response.headers(), &*self.clock);
-                    let received = self.clock.instant();
-                    let text = response.text().await.map_err(|e| AuthError::Unreachable {
-                        endpoint: endpoint.to_owned(),
-                        reason: e.to_string(),
-                    })?;
-                    let transient = status == 429
-                        || status >= 500
-                        || (retry_not_found && matches!(status, 404 | 410));
-                    let wait = retry_after.unwrap_or(backoff);
-                    if transient
-                        && attempt < TOKEN_REQUEST_ATTEMPTS
-                        && wait <= TOKEN_RETRY_AFTER_MAX
-                    {
-                        self.clock.sleep_until(received + wait).await;
-                        continue;
-                    }
-                    return Ok((status, text, sent));
-                }
-                Err(e) => {
-                    if attempt < TOKEN_REQUEST_ATTEMPTS {
-                        self.clock.sleep(backoff).await;
-                        continue;
-                    }
-                    return Err(AuthError::Unreachable {
-                        endpoint: endpoint.to_owned(),
-                        reason: scrub(&e.without_url().to_string(), secret),
-                    });
-                }
-            }
+/// A managed identity's token for the token exchange audience, as client assertion.
+#[derive(Debug)]
+struct ManagedIdentityAssertion {
+    identity: Arc<ManagedIdentityCredential>,
+    endpoint: String,
+    scope: String,
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for ManagedIdentityAssertion {
+    async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+        match self.identity.get_token(&[&self.scope], None).await {
+            Ok(token) => Ok(token.token.secret().to_owned()),
+            Err(e) => Err(CoreError::new(
+                CoreErrorKind::Credential,
+                explain(e, Flow::ManagedIdentity, &self.endpoint),
+            )),
+        }
+    }
+}
+
+/// Runs the shell command `azure_identity` builds for `az`, on tokio, with the configured
+/// `PATH`, no standard input, and at most [`AZURE_CLI_TIMEOUT`].
+#[derive(Debug)]
+struct CliExecutor {
+    search_path: Option<OsString>,
+}
+
+#[async_trait::async_trait]
+impl Executor for CliExecutor {
+    async fn run(&self, program: &OsStr, args: &[&OsStr]) -> std::io::Result<Output> {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(path) = &self.search_path {
+            command.env("PATH", path);
+        }
+        match tokio::time::timeout(AZURE_CLI_TIMEOUT, command.output()).await {
+            Ok(output) => output,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "az did not answer within {} seconds",
+                    AZURE_CLI_TIMEOUT.as_secs()
+                ),
+            )),
         }
     }
 }
@@ -838,30 +1171,6 @@ impl TokenProvider for CredentialTokenProvider {
         if let Ok(mut cache) = self.cache.try_lock() {
             *cache = None;
         }
-    }
-}
-
-fn assertion_form(assertion: String) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "client_assertion_type",
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
-        ),
-        ("client_assertion", assertion),
-    ]
-}
-
-fn form_urlencode(pairs: &[(&'static str, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
-        .finish()
-}
-
-fn number_or_string(v: Option<&Value>) -> Option<u64> {
-    match v? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 
@@ -934,12 +1243,21 @@ mod tests {
     use crate::clock::Clock as _;
     use crate::graph::test_server::{Reply, TestServer};
 
+    /// A custom cloud whose hosts are the (HTTPS) test server, its CA trusted.
     fn custom_cloud(server: &TestServer) -> Cloud {
         Cloud::Custom {
             login_host: server.base(),
             graph_host: server.base(),
-            ca_file: None,
+            ca_file: Some(crate::graph::test_server::test_ca()),
             token_exchange_audience: None,
+            graph_resource: None,
+        }
+    }
+
+    fn imds_at(server: &TestServer) -> SignInOptions {
+        SignInOptions {
+            imds_endpoint: Some(format!("{}/metadata/identity/oauth2/token", server.base())),
+            search_path: None,
         }
     }
 
@@ -949,7 +1267,7 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_secret_names_tenant_client_and_code_but_not_the_secret() {
-        let server = TestServer::start(|_req, _n| {
+        let server = TestServer::start_tls(|_req, _n| {
             Reply::json(
                 401,
                 serde_json::json!({
@@ -994,7 +1312,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_busy_token_endpoint_is_tried_again() {
-        let server = TestServer::start(|_req, n| {
+        let server = TestServer::start_tls(|_req, n| {
             if n == 0 {
                 Reply::json(503, serde_json::json!({"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error has occurred."}))
                     .header("retry-after", "1")
@@ -1025,6 +1343,70 @@ mod tests {
         assert_eq!(form_of(&reqs[1].body)["client_secret"], "s");
     }
 
+    #[tokio::test]
+    async fn the_metadata_service_is_asked_again_while_an_identity_is_attached() {
+        let server = TestServer::start_tls(|_req, n| {
+            if n == 0 {
+                // The metadata service answers 404 while an identity is being attached.
+                Reply::json(
+                    404,
+                    serde_json::json!({"error": "invalid_request", "error_description": "Identity not found"}),
+                )
+            } else {
+                // 2026-01-01T01:00:00Z: an hour after the test clock's start, less the 1 s wait.
+                Reply::json(
+                    200,
+                    serde_json::json!({"access_token": "mi", "expires_on": "1767229200", "resource": "https://graph.microsoft.com", "token_type": "Bearer"}),
+                )
+            }
+        })
+        .await;
+        let clock = test_clock();
+        let provider = CredentialTokenProvider::with_options(
+            Credential::ManagedIdentity {
+                client_id: Some("uami".into()),
+            },
+            custom_cloud(&server),
+            imds_at(&server),
+        )
+        .expect("provider")
+        .with_clock(clock.clone());
+        let token = provider.token().await.expect("token");
+        assert_eq!(token.token.expose(), "mi");
+        assert_eq!(server.requests().len(), 2);
+        // One wait, on the provider's clock, not azure_identity's own retries.
+        assert_eq!(clock.waits(), vec![Duration::from_secs(1)]);
+        // `expires_on` is read on the provider's clock too.
+        assert_eq!(
+            token.expires_at - clock.instant(),
+            Duration::from_secs(3599)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_longer_than_the_limit_ends_the_tries() {
+        let server = TestServer::start_tls(|_req, _n| {
+            Reply::json(429, serde_json::json!({"error": "temporarily_unavailable", "error_description": "AADSTS50196: The server terminated an operation because it encountered a client request loop."}))
+                .header("retry-after", "600")
+        })
+        .await;
+        let clock = test_clock();
+        let provider = CredentialTokenProvider::new(
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                secret: SecretSource::File(secret_file("s")),
+            },
+            custom_cloud(&server),
+        )
+        .expect("provider")
+        .with_clock(clock.clone());
+        let err = provider.token().await.expect_err("throttled");
+        assert!(err.to_string().contains("AADSTS50196"), "{err}");
+        assert_eq!(server.requests().len(), 1);
+        assert!(clock.waits().is_empty());
+    }
+
     /// A manual clock for tests: it moves only when a test advances it or a retry waits.
     fn test_clock() -> std::sync::Arc<crate::clock::ManualClock> {
         use chrono::TimeZone;
@@ -1033,7 +1415,7 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_are_cached_until_near_expiry() {
-        let server = TestServer::start(|_req, n| {
+        let server = TestServer::start_tls(|_req, n| {
             // Tokens live an hour, as Entra's do, except the second: 2 seconds.
             let expires = if n == 1 { 2 } else { 3599 };
             Reply::json(
@@ -1102,7 +1484,7 @@ mod tests {
 
     #[tokio::test]
     async fn certificate_credential_sends_a_signed_assertion() {
-        let server = TestServer::start(|_req, _n| {
+        let server = TestServer::start_tls(|_req, _n| {
             Reply::json(200, serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "cert-token"}))
         })
         .await;
@@ -1120,7 +1502,8 @@ mod tests {
             },
             custom_cloud(&server),
         )
-        .expect("provider");
+        .expect("provider")
+        .with_clock(test_clock());
         assert_eq!(
             provider.token().await.expect("token").token.expose(),
             "cert-token"
@@ -1139,29 +1522,29 @@ mod tests {
             format!("{}/t1/oauth2/v2.0/token", server.base())
         );
         assert_eq!(claims["iss"], "app-c");
+        // Its times are the provider's clock's (2026-01-01T00:00:00Z).
+        assert_eq!(claims["nbf"], 1_767_225_600);
+        assert_eq!(claims["iat"], 1_767_225_600);
     }
 
     #[tokio::test]
     async fn managed_identity_federated_uses_the_exchange_audience() {
-        let server = TestServer::start(|req, _n| {
-            if req.path == "/msi/token" {
+        let server = TestServer::start_tls(|req, _n| {
+            if req.path == "/metadata/identity/oauth2/token" {
                 Reply::json(200, serde_json::json!({"access_token": "mi-assertion", "expires_on": "4102444800", "resource": "api://AzureADTokenExchange", "token_type": "Bearer"}))
             } else {
                 Reply::json(200, serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "app-token"}))
             }
         })
         .await;
-        let provider = CredentialTokenProvider::with_managed_identity_endpoint(
+        let provider = CredentialTokenProvider::with_options(
             Credential::ManagedIdentityFederated {
                 tenant_id: "other-tenant".into(),
                 client_id: "multi-app".into(),
                 mi_client_id: Some("uami-1".into()),
             },
             custom_cloud(&server),
-            ManagedIdentityEndpoint::AppService {
-                endpoint: format!("{}/msi/token", server.base()),
-                header: Secret::new("identity-header-value"),
-            },
+            imds_at(&server),
         )
         .expect("provider");
         assert_eq!(
@@ -1169,15 +1552,12 @@ mod tests {
             "app-token"
         );
         let reqs = server.requests();
-        assert_eq!(reqs[0].path, "/msi/token");
+        assert_eq!(reqs[0].path, "/metadata/identity/oauth2/token");
         let q = form_of(reqs[0].query.as_bytes());
         assert_eq!(q["api-version"], "2019-08-01");
         assert_eq!(q["resource"], "api://AzureADTokenExchange");
         assert_eq!(q["client_id"], "uami-1");
-        assert_eq!(
-            reqs[0].header("x-identity-header"),
-            Some("identity-header-value")
-        );
+        assert_eq!(reqs[0].header("metadata"), Some("true"));
         assert_eq!(reqs[1].path, "/other-tenant/oauth2/v2.0/token");
         let form = form_of(&reqs[1].body);
         assert_eq!(form["client_assertion"], "mi-assertion");
@@ -1186,18 +1566,16 @@ mod tests {
 
     #[tokio::test]
     async fn managed_identity_error_is_explained() {
-        let server = TestServer::start(|_req, _n| {
+        let server = TestServer::start_tls(|_req, _n| {
             Reply::json(400, serde_json::json!({"statusCode": 400, "message": "No managed identity found for the client id."}))
         })
         .await;
-        let provider = CredentialTokenProvider::with_managed_identity_endpoint(
+        let provider = CredentialTokenProvider::with_options(
             Credential::ManagedIdentity {
                 client_id: Some("x".into()),
             },
             custom_cloud(&server),
-            ManagedIdentityEndpoint::Imds {
-                endpoint: format!("{}/metadata/identity/oauth2/token", server.base()),
-            },
+            imds_at(&server),
         )
         .expect("provider");
         let err = provider.token().await.expect_err("refused").to_string();
@@ -1207,8 +1585,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_federated_sign_in_names_the_managed_identity_step_that_failed() {
+        let server = TestServer::start_tls(|_req, _n| {
+            Reply::json(
+                400,
+                serde_json::json!({"error": "invalid_request", "error_description": "Identity not found"}),
+            )
+        })
+        .await;
+        let provider = CredentialTokenProvider::with_options(
+            Credential::ManagedIdentityFederated {
+                tenant_id: "other-tenant".into(),
+                client_id: "multi-app".into(),
+                mi_client_id: Some("uami-missing".into()),
+            },
+            custom_cloud(&server),
+            imds_at(&server),
+        )
+        .expect("provider");
+        let err = provider.token().await.expect_err("no identity");
+        assert!(
+            matches!(err, AuthError::ManagedIdentity { status: 400, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("Identity not found"), "{err}");
+        // The app's token endpoint was never asked.
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].path, "/metadata/identity/oauth2/token");
+    }
+
+    #[tokio::test]
     async fn workload_identity_reads_the_token_file_each_time() {
-        let server = TestServer::start(|_req, _n| {
+        let server = TestServer::start_tls(|_req, _n| {
             Reply::json(
                 200,
                 serde_json::json!({"token_type": "Bearer", "expires_in": 1, "access_token": "wi"}),
@@ -1217,7 +1626,7 @@ mod tests {
         .await;
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("token");
-        std::fs::write(&file, "assertion-1\n").expect("write");
+        std::fs::write(&file, "assertion-1").expect("write");
         let provider = CredentialTokenProvider::new(
             Credential::WorkloadIdentity {
                 tenant_id: "t".into(),
@@ -1234,6 +1643,34 @@ mod tests {
         let reqs = server.requests();
         assert_eq!(form_of(&reqs[0].body)["client_assertion"], "assertion-1");
         assert_eq!(form_of(&reqs[1].body)["client_assertion"], "assertion-2");
+    }
+
+    #[test]
+    fn a_plain_http_login_host_is_refused_before_any_request() {
+        let cloud = Cloud::Custom {
+            login_host: "http://127.0.0.1:9".into(),
+            graph_host: "http://127.0.0.1:9".into(),
+            ca_file: None,
+            token_exchange_audience: None,
+            graph_resource: None,
+        };
+        let err = CredentialTokenProvider::new(
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                secret: SecretSource::Env("UNUSED".into()),
+            },
+            cloud.clone(),
+        )
+        .expect_err("http authority")
+        .to_string();
+        assert!(
+            err.contains("not HTTPS") && err.contains("login_host"),
+            "{err}"
+        );
+        // A managed identity does not use the login host.
+        CredentialTokenProvider::new(Credential::ManagedIdentity { client_id: None }, cloud)
+            .expect("managed identity");
     }
 
     #[test]

@@ -670,6 +670,7 @@ pub(crate) mod tests {
             graph_host: server.base(),
             ca_file: None,
             token_exchange_audience: None,
+            graph_resource: None,
         };
         GraphClient::new(
             &cloud,
@@ -979,6 +980,7 @@ pub(crate) mod tests {
             graph_host: server.base(),
             ca_file: None,
             token_exchange_audience: None,
+            graph_resource: None,
         };
         let tokens = Arc::new(CountingToken::default());
         let client = GraphClient::new(&cloud, tokens.clone(), fast_options()).expect("client");
@@ -1003,7 +1005,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_client_for_a_credential_signs_in_then_calls_graph() {
-        let server = TestServer::start(|req, _n| {
+        let server = TestServer::start_tls(|req, _n| {
             if req.path == "/tenant-a/oauth2/v2.0/token" {
                 Reply::json(200, serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "real-token"}))
             } else if req.header("authorization") == Some("Bearer real-token") {
@@ -1019,8 +1021,9 @@ pub(crate) mod tests {
         let cloud = Cloud::Custom {
             login_host: server.base(),
             graph_host: server.base(),
-            ca_file: None,
+            ca_file: Some(crate::graph::test_server::test_ca()),
             token_exchange_audience: None,
+            graph_resource: None,
         };
         let credential = crate::graph::auth::Credential::ClientSecret {
             tenant_id: "tenant-a".into(),

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// A Microsoft cloud, named in job configuration as `"global"`, `"usgov"`, `"usgov-dod"`,
-/// `"china"`, or `{ custom = { login_host = "...", graph_host = "...", ca_file = "..." } }`.
+/// `"china"`, or `{ custom = { login_host = "...", graph_host = "...", ca_file = "..." } }`
+/// (optionally with `graph_resource` and `token_exchange_audience`).
 ///
 /// Default: [`Cloud::Global`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -42,12 +43,30 @@ pub enum Cloud {
         /// (default: `api://AzureADTokenExchange`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token_exchange_audience: Option<String>,
+        /// The resource (token audience) Graph is known by at the identity platform, when it
+        /// differs from `graph_host`: an egress proxy or private endpoint that fronts
+        /// `https://graph.microsoft.com` under another host name still needs tokens for
+        /// `https://graph.microsoft.com`. A URL (`https://graph.microsoft.com`) or an application
+        /// ID URI. Default: the `graph_host` URL.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        graph_resource: Option<String>,
     },
 }
 
 /// Problems with a cloud's configuration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CloudError {
+    /// A custom cloud's `graph_resource` cannot name a token audience.
+    #[error(
+        "custom cloud graph_resource `{value}` is not a resource ({reason}); \
+         give the resource Graph is known by, such as `https://graph.microsoft.com`"
+    )]
+    BadResource {
+        /// The configured text.
+        value: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
     /// A custom host is not a usable URL.
     #[error(
         "custom cloud {field} `{value}` is not a valid host or URL ({reason}); \
@@ -87,9 +106,21 @@ impl Cloud {
         }
     }
 
-    /// The OAuth 2.0 scope for application permissions on Graph: `{graph_base}/.default`.
+    /// The resource Graph tokens are issued for (their audience): the Graph root of a
+    /// built-in cloud, or a custom cloud's `graph_resource` (default: its Graph host).
+    pub fn graph_resource(&self) -> String {
+        match self {
+            Cloud::Custom {
+                graph_resource: Some(resource),
+                ..
+            } => resource.trim().trim_end_matches('/').to_owned(),
+            _ => self.graph_base(),
+        }
+    }
+
+    /// The OAuth 2.0 scope for application permissions on Graph: `{graph_resource}/.default`.
     pub fn graph_scope(&self) -> String {
-        format!("{}/.default", self.graph_base())
+        format!("{}/.default", self.graph_resource())
     }
 
     /// The audience a managed identity token must carry to be accepted as a federated
@@ -129,6 +160,13 @@ impl Cloud {
             check_host("login_host", login_host)?;
             check_host("graph_host", graph_host)?;
         }
+        if let Cloud::Custom {
+            graph_resource: Some(resource),
+            ..
+        } = self
+        {
+            check_resource(resource)?;
+        }
         Ok(())
     }
 }
@@ -140,6 +178,31 @@ fn normalize_host(host: &str) -> String {
     } else {
         format!("https://{host}")
     }
+}
+
+/// A resource becomes the scope `{resource}/.default`: it must be an absolute URI (a URL or an
+/// application ID URI such as `api://...`) made of the characters a scope may hold.
+fn check_resource(value: &str) -> Result<(), CloudError> {
+    let bad = |reason| CloudError::BadResource {
+        value: value.to_owned(),
+        reason,
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if !trimmed.contains("://") {
+        return Err(bad("it has no scheme"));
+    }
+    if !trimmed
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/'))
+    {
+        return Err(bad(
+            "only letters, digits and `.-_:/` are allowed in a token scope",
+        ));
+    }
+    Ok(())
 }
 
 fn check_host(field: &'static str, value: &str) -> Result<(), CloudError> {
@@ -216,12 +279,54 @@ mod tests {
     }
 
     #[test]
+    fn graph_resource_defaults_to_the_graph_host_and_names_the_scope() {
+        let job: Job = toml::from_str(
+            "[cloud.custom]\nlogin_host = \"login.example.net\"\ngraph_host = \"graph-proxy.example.net\"\n",
+        )
+        .expect("parse");
+        assert_eq!(
+            job.cloud.graph_resource(),
+            "https://graph-proxy.example.net"
+        );
+        assert_eq!(
+            job.cloud.graph_scope(),
+            "https://graph-proxy.example.net/.default"
+        );
+        let job: Job = toml::from_str(
+            "[cloud.custom]\nlogin_host = \"login.example.net\"\ngraph_host = \"graph-proxy.example.net\"\ngraph_resource = \"https://graph.microsoft.com/\"\n",
+        )
+        .expect("parse");
+        assert!(job.cloud.validate().is_ok());
+        assert_eq!(job.cloud.graph_base(), "https://graph-proxy.example.net");
+        assert_eq!(
+            job.cloud.graph_scope(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(
+            Cloud::Global.graph_resource(),
+            "https://graph.microsoft.com"
+        );
+        for bad in ["", "graph.microsoft.com", "https://graph microsoft.com"] {
+            let cloud = Cloud::Custom {
+                login_host: "login.example.net".into(),
+                graph_host: "graph.example.net".into(),
+                ca_file: None,
+                token_exchange_audience: None,
+                graph_resource: Some(bad.into()),
+            };
+            let err = cloud.validate().expect_err(bad).to_string();
+            assert!(err.contains("graph_resource"), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_custom_host_is_reported() {
         let cloud = Cloud::Custom {
             login_host: "ftp://x".into(),
             graph_host: "graph".into(),
             ca_file: None,
             token_exchange_audience: None,
+            graph_resource: None,
         };
         let err = cloud.validate().expect_err("ftp is refused");
         assert!(err.to_string().contains("login_host"), "{err}");

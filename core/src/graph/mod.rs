@@ -4,8 +4,10 @@
 //! - [`cloud`]: which cloud (global, US Government, China, custom) and its endpoints.
 //! - [`secret`]: secrets from the environment or files, never printed.
 //! - [`certificate`]: client certificates and signed client assertions.
-//! - [`auth`]: credentials and the caching [`TokenProvider`].
-//! - [`transport`]: the rustls HTTP client with a custom cloud's extra CA.
+//! - [`auth`]: credentials, signed in through `azure_identity`, and the caching
+//!   [`TokenProvider`].
+//! - [`transport`]: the rustls HTTP client with a custom cloud's extra CA, also handed to
+//!   `azure_identity` as its transport.
 //! - [`client`]: [`GraphClient`]: bounded concurrency, retries, `Retry-After`.
 //! - [`error`]: [`GraphError`] and Graph's error body.
 //! - [`paging`]: `@odata.nextLink` paging.
@@ -30,7 +32,9 @@ pub mod transport;
 #[cfg(test)]
 mod test_server;
 
-pub use auth::{AccessToken, AuthError, Credential, CredentialTokenProvider, TokenProvider};
+pub use auth::{
+    AccessToken, AuthError, Credential, CredentialTokenProvider, SignInOptions, TokenProvider,
+};
 pub use batch::{BatchItem, BatchItemResponse, execute_batch};
 pub use client::{ClientStats, GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
 pub use cloud::Cloud;

@@ -1,5 +1,7 @@
 //! A scripted HTTP server on 127.0.0.1 for the tests of this module: every request is recorded
-//! with its arrival instant, and a closure decides each answer.
+//! with its arrival instant, and a closure decides each answer. [`TestServer::start_tls`] serves
+//! HTTPS with `testdata/localhost-cert.pem`, issued by `testdata/test-ca.pem` ([`test_ca`]), as
+//! sign-in needs (`azure_identity` refuses an authority that is not HTTPS).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -94,9 +96,68 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
 }
 
+/// The CA that issued the HTTPS test server's certificate.
+pub fn test_ca() -> std::path::PathBuf {
+    testdata("test-ca.pem")
+}
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src/graph/testdata")
+        .join(name)
+}
+
+/// A TCP listener that completes a TLS handshake before handing a connection to axum;
+/// connections whose handshake fails are dropped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(testdata("localhost-cert.pem"))
+            .expect("cert file")
+            .collect::<Result<_, _>>()
+            .expect("certs");
+    let key = PrivateKeyDer::from_pem_file(testdata("localhost-key.pem")).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 /// A running test server; it stops when dropped.
 pub struct TestServer {
     addr: std::net::SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -120,12 +181,49 @@ impl TestServer {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        TestServer { addr, shared, task }
+        TestServer {
+            addr,
+            tls: false,
+            shared,
+            task,
+        }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// Starts an HTTPS server (certificate for 127.0.0.1 issued by [`test_ca`]) whose answers
+    /// come from `script(request, index_of_request)`.
+    pub async fn start_tls(
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            script: Box::new(script),
+            requests: Mutex::new(Vec::new()),
+        });
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let addr = tcp.local_addr().expect("local addr");
+        let listener = TlsListener {
+            tcp,
+            acceptor: tls_acceptor(),
+        };
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestServer {
+            addr,
+            tls: true,
+            shared,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://` for a TLS server).
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The requests received so far, in arrival order.

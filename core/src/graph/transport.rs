@@ -1,7 +1,14 @@
 //! The HTTP client shared by sign-in and Graph calls: rustls with the platform's and Mozilla's
-//! roots, plus the extra CA of a custom cloud.
+//! roots, plus the extra CA of a custom cloud. [`IdentityTransport`] hands the same client to
+//! `azure_identity` (as `azure_core`'s [`HttpClient`]), so sign-in has no TLS stack of its own.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
+
+use azure_core::error::{Error as CoreError, ErrorKind as CoreErrorKind};
+use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
+use azure_core::http::{AsyncRawResponse, Body, HttpClient, Method, RawResponse, Request};
 
 use super::cloud::Cloud;
 
@@ -71,6 +78,266 @@ pub fn http_client(cloud: &Cloud) -> Result<reqwest::Client, TransportError> {
         .map_err(|e| TransportError::Build(e.to_string()))
 }
 
+/// The status and body of an answer with an error status.
+type Failure = (u16, Vec<u8>);
+
+/// How the last request through an [`IdentityTransport`] ended: what sign-in needs to decide
+/// on another try (status, `Retry-After`) and to date a token (`expires_in`).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The answer's status; `None` when there was no answer (no connection, time ran out).
+    pub status: Option<u16>,
+    /// The answer's headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Whether the request went to a managed identity endpoint (a `GET`; the identity
+    /// platform's token endpoint takes `POST`).
+    pub managed_identity: bool,
+    /// The `expires_in` (seconds, number or string) of a successful token answer.
+    pub expires_in: Option<u64>,
+}
+
+/// `azure_core`'s [`HttpClient`] over the engine's own reqwest client: the requests the
+/// `azure_identity` credentials build are sent unchanged (method, URL, headers, body) through
+/// the client of [`http_client`], with its rustls roots, the cloud's extra CA and no redirects.
+///
+/// One rewrite is possible: requests to the instance metadata service's token endpoint (which
+/// `azure_identity` fixes at `http://169.254.169.254/metadata/identity/oauth2/token`) go to
+/// another endpoint when one is given, for emulators and tests off Azure. Path and query of the
+/// request are kept; only scheme, host, port and the endpoint's path change.
+///
+/// The last answer with an error status is kept ([`IdentityTransport::take_failure`]):
+/// `azure_identity` 1.0 cannot read an identity platform error whose `error_description` holds
+/// a JSON escape (Entra's always do: `\r\n` before `Trace ID`), as it deserializes it into a
+/// borrowed `&str`; it then reports a JSON error and drops the response. How the last request
+/// ended is kept too ([`IdentityTransport::take_last`]), for sign-in's own tries.
+///
+/// Sign-in tries token requests again itself, waiting on the engine's clock. `azure_identity`
+/// fixes its own retries (with waits on the machine's clock) for the instance metadata
+/// service; so the metadata service's answers it would retry (404, 410, 429, 5xx) and failures
+/// to reach it come back as errors that its pipeline does not retry.
+#[derive(Clone)]
+pub struct IdentityTransport {
+    http: reqwest::Client,
+    imds: Option<(url::Url, url::Url)>,
+    timeout: Duration,
+    failure: std::sync::Arc<std::sync::Mutex<Option<Failure>>>,
+    last: std::sync::Arc<std::sync::Mutex<Option<Exchange>>>,
+}
+
+impl fmt::Debug for IdentityTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityTransport")
+            .field("imds", &self.imds.as_ref().map(|(_, to)| to.as_str()))
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdentityTransport {
+    /// A transport over `http` that gives each request `timeout` to complete.
+    pub fn new(http: reqwest::Client, timeout: Duration) -> Self {
+        IdentityTransport {
+            http,
+            imds: None,
+            timeout,
+            failure: Default::default(),
+            last: Default::default(),
+        }
+    }
+
+    /// How the last request since the last call ended, if one was sent.
+    pub fn take_last(&self) -> Option<Exchange> {
+        self.last.lock().map(|mut l| l.take()).unwrap_or(None)
+    }
+
+    fn record(&self, exchange: Exchange) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(exchange);
+        }
+    }
+
+    /// The status and body of the last answer with an error status (4xx, 5xx) since the last
+    /// call, if any.
+    pub fn take_failure(&self) -> Option<(u16, Vec<u8>)> {
+        self.failure.lock().map(|mut f| f.take()).unwrap_or(None)
+    }
+
+    /// Sends requests meant for the metadata service endpoint `from` to `to` instead.
+    pub fn with_imds_endpoint(mut self, from: url::Url, to: url::Url) -> Self {
+        self.imds = Some((from, to));
+        self
+    }
+
+    fn target(&self, url: &url::Url) -> url::Url {
+        if let Some((from, to)) = &self.imds
+            && url.scheme() == from.scheme()
+            && url.host_str() == from.host_str()
+            && url.port_or_known_default() == from.port_or_known_default()
+            && url.path() == from.path()
+        {
+            let mut target = to.clone();
+            target.set_query(url.query());
+            return target;
+        }
+        url.clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for IdentityTransport {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let method = match request.method() {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Head => reqwest::Method::HEAD,
+            other => {
+                return Err(CoreError::with_message(
+                    CoreErrorKind::Other,
+                    format!("HTTP method {other:?} is not used by sign-in"),
+                ));
+            }
+        };
+        let managed_identity = method == reqwest::Method::GET;
+        let metadata_service = is_metadata_service(request.url());
+        let mut builder = self
+            .http
+            .request(method, self.target(request.url()))
+            .timeout(self.timeout);
+        for (name, value) in request.headers().iter() {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder = match request.body() {
+            Body::Bytes(bytes) => builder.body(bytes.to_vec()),
+            Body::SeekableStream(_) => {
+                return Err(CoreError::with_message(
+                    CoreErrorKind::Other,
+                    "streamed request bodies are not used by sign-in",
+                ));
+            }
+        };
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.record(Exchange {
+                    status: None,
+                    headers: Default::default(),
+                    managed_identity,
+                    expires_in: None,
+                });
+                let error = transport_error(e);
+                return Err(if metadata_service {
+                    CoreError::new(CoreErrorKind::Other, error)
+                } else {
+                    error
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let response_headers = response.headers().clone();
+        let headers: HashMap<HeaderName, HeaderValue> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                let value = v.to_str().ok()?;
+                Some((
+                    HeaderName::from(k.as_str().to_owned()),
+                    HeaderValue::from(value.to_owned()),
+                ))
+            })
+            .collect();
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                self.record(Exchange {
+                    status: None,
+                    headers: response_headers,
+                    managed_identity,
+                    expires_in: None,
+                });
+                return Err(transport_error(e));
+            }
+        };
+        if status >= 400
+            && let Ok(mut failure) = self.failure.lock()
+        {
+            *failure = Some((status, body.to_vec()));
+        }
+        let expires_in = (200..300)
+            .contains(&status)
+            .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+            .flatten()
+            .and_then(|json| match json.get("expires_in")? {
+                serde_json::Value::Number(n) => n.as_u64(),
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            });
+        self.record(Exchange {
+            status: Some(status),
+            headers: response_headers,
+            managed_identity,
+            expires_in,
+        });
+        if metadata_service && METADATA_SERVICE_RETRIED.contains(&status) {
+            return Err(CoreError::with_message(
+                CoreErrorKind::HttpResponse {
+                    status: status.into(),
+                    error_code: None,
+                    raw_response: Some(Box::new(RawResponse::from_bytes(
+                        status.into(),
+                        Headers::from(headers),
+                        body.to_vec(),
+                    ))),
+                },
+                format!("the instance metadata service answered {status}"),
+            ));
+        }
+        Ok(AsyncRawResponse::from_bytes(
+            status.into(),
+            Headers::from(headers),
+            body.to_vec(),
+        ))
+    }
+}
+
+/// The statuses `azure_identity` retries for the instance metadata service, after
+/// https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#error-handling
+const METADATA_SERVICE_RETRIED: &[u16] = &[
+    404, 410, 429, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+];
+
+/// Whether `url` is the instance metadata service's token endpoint, as `azure_identity` calls it
+/// (before any rewrite to another endpoint).
+fn is_metadata_service(url: &url::Url) -> bool {
+    url::Url::parse(super::auth::IMDS_TOKEN_ENDPOINT).is_ok_and(|imds| {
+        url.scheme() == imds.scheme()
+            && url.host_str() == imds.host_str()
+            && url.port_or_known_default() == imds.port_or_known_default()
+            && url.path() == imds.path()
+    })
+}
+
+/// A reqwest failure as `azure_core` error: `Connection` when no connection was made (retried
+/// by the pipeline), `Io` otherwise. The URL (and its query) is left out of the message.
+fn transport_error(error: reqwest::Error) -> CoreError {
+    let kind = if error.is_connect() {
+        CoreErrorKind::Connection
+    } else {
+        CoreErrorKind::Io
+    };
+    let error = error.without_url();
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    CoreError::with_message(kind, reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +349,7 @@ mod tests {
             graph_host: "http://127.0.0.1:1".into(),
             ca_file: Some("/nonexistent/ca.pem".into()),
             token_exchange_audience: None,
+            graph_resource: None,
         };
         let err = http_client(&cloud).expect_err("missing file");
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
@@ -98,6 +366,7 @@ mod tests {
             graph_host: "https://127.0.0.1:1".into(),
             ca_file: Some(path),
             token_exchange_audience: None,
+            graph_resource: None,
         };
         http_client(&cloud).expect("client with extra CA");
     }
@@ -176,6 +445,7 @@ mod tls_tests {
             graph_host: format!("https://127.0.0.1:{port}"),
             ca_file,
             token_exchange_audience: None,
+            graph_resource: None,
         }
     }
 

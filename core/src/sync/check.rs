@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use crate::config::TenantConfig;
 use crate::graph::GraphError;
+use crate::graph::auth::Credential;
 #[cfg(test)]
 use crate::graph::auth::token_claims;
 use crate::schema;
@@ -310,9 +311,15 @@ fn who(tenant: &TenantConfig) -> String {
     )
 }
 
-/// `tenant T as client id C`, with the tenant as given.
+/// `tenant T as client id C`, with the tenant as given; for the `azure-cli` kind, the account
+/// signed in to the Azure CLI (its token names no app of the tenant).
 fn who_in(cfg: &TenantConfig, tenant: &str) -> String {
-    format!("tenant {tenant} as client id {}", app_of(cfg))
+    match cfg.credential {
+        Credential::AzureCli { .. } => {
+            format!("tenant {tenant} as the Azure CLI's signed-in account")
+        }
+        _ => format!("tenant {tenant} as client id {}", app_of(cfg)),
+    }
 }
 
 /// The application of a tenant's credential, for messages.
@@ -735,6 +742,30 @@ mod tests {
             enc(br#"{"alg":"RS256","typ":"JWT"}"#),
             enc(claims.to_string().as_bytes())
         )
+    }
+
+    #[test]
+    fn sign_in_labels_name_the_account_or_the_app() {
+        let tenant = |credential: Credential| TenantConfig {
+            tenant_id: "t".into(),
+            cloud: Default::default(),
+            credential,
+            anchor_app_id: None,
+        };
+        let cli = tenant(Credential::AzureCli { tenant_id: None });
+        assert_eq!(
+            who(&cli),
+            "tenant t as the Azure CLI's signed-in account (azure-cli)"
+        );
+        let system = tenant(Credential::ManagedIdentity { client_id: None });
+        assert_eq!(
+            who(&system),
+            "tenant t as client id (system-assigned identity) (managed-identity)"
+        );
+        let user = tenant(Credential::ManagedIdentity {
+            client_id: Some("uami".into()),
+        });
+        assert_eq!(who(&user), "tenant t as client id uami (managed-identity)");
     }
 
     #[test]

@@ -302,6 +302,31 @@ pub fn token_roles(claims: &Json) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The delegated permissions (`scp`, space-separated) of a token issued to a signed-in
+/// account; empty for an application's own token.
+pub fn token_scopes(claims: &Json) -> Vec<String> {
+    claims
+        .get("scp")
+        .and_then(Json::as_str)
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The delegated scope with which a signed-in account acts with all its own directory rights:
+/// what it may read or change then follows the account's directory roles, which a token
+/// does not carry.
+/// <https://learn.microsoft.com/en-us/graph/permissions-reference#directoryaccessasuserall>
+pub const ACCESS_AS_USER: &str = "Directory.AccessAsUser.All";
+
+/// What to do about a delegated permission a signed-in account's token lacks.
+fn consent(requirement: &Requirement, cfg: &TenantConfig) -> String {
+    format!(
+        "consent to delegated permission {} for the Azure CLI in tenant {} (or give the job an application credential)",
+        requirement.permission(),
+        cfg.tenant_id
+    )
+}
+
 /// Who a tenant's credential is, for messages: never the secret.
 fn who(tenant: &TenantConfig) -> String {
     format!(
@@ -336,6 +361,46 @@ pub fn grant(requirement: &Requirement, cfg: &TenantConfig) -> String {
         requirement.permission(),
         app_of(cfg),
         cfg.tenant_id
+    )
+}
+
+/// The permissions item for a token issued to a signed-in account (delegated `scopes`): with
+/// [`ACCESS_AS_USER`] the account's directory roles decide, which the token does not tell,
+/// so the item is a warning naming the roles a job needs; otherwise each requirement must be
+/// among the scopes, as for an application's roles.
+fn delegated_permissions(
+    name: &str,
+    scopes: &[String],
+    required: &[Requirement],
+    cfg: &TenantConfig,
+) -> CheckItem {
+    let granted = scopes.join(", ");
+    if scopes
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(ACCESS_AS_USER))
+    {
+        return CheckItem::warning(
+            name,
+            format!("delegated: acts as the signed-in account ({granted})"),
+            "what the job may read and change follows the account's directory roles: in the target it needs User Administrator and Groups Administrator (or Global Administrator), in the source Directory Readers",
+        );
+    }
+    let missing = missing_permissions(scopes, required);
+    if missing.is_empty() {
+        return CheckItem::ok(name, format!("delegated: {granted}"));
+    }
+    let names: Vec<String> = missing
+        .iter()
+        .map(|r| format!("{} (for {})", r.permission(), r.why))
+        .collect();
+    let fixes: Vec<String> = missing.iter().map(|r| consent(r, cfg)).collect();
+    CheckItem::failed(
+        name,
+        format!(
+            "missing delegated: {}; granted: {granted}",
+            names.join(", ")
+        ),
+        fixes.join("; "),
     )
 }
 
@@ -505,6 +570,12 @@ impl Engine {
                 .starts_with("extension_")
         {
             required.push(ANCHOR_PERMISSION);
+        }
+        if !signed.scopes.is_empty() {
+            return (
+                sign_in,
+                delegated_permissions(&permissions_name, &signed.scopes, &required, cfg),
+            );
         }
         let missing = missing_permissions(&roles, &required);
         let granted = if roles.is_empty() {
@@ -766,6 +837,35 @@ mod tests {
             client_id: Some("uami".into()),
         });
         assert_eq!(who(&user), "tenant t as client id uami (managed-identity)");
+    }
+
+    #[test]
+    fn a_signed_in_accounts_delegated_scopes_are_checked_as_scopes() {
+        let cfg = TenantConfig {
+            tenant_id: "t".into(),
+            cloud: Default::default(),
+            credential: Credential::AzureCli { tenant_id: None },
+            anchor_app_id: None,
+        };
+        let claims =
+            serde_json::json!({"tid": "t", "scp": "User.Read.All GroupMember.Read.All email"});
+        let scopes = token_scopes(&claims);
+        assert_eq!(scopes, ["User.Read.All", "GroupMember.Read.All", "email"]);
+        assert!(token_roles(&claims).is_empty());
+        let enough = delegated_permissions("p", &scopes, SOURCE_PERMISSIONS, &cfg);
+        assert_eq!(enough.status, CheckStatus::Ok, "{enough:?}");
+        let short = delegated_permissions("p", &scopes[..1], SOURCE_PERMISSIONS, &cfg);
+        assert_eq!(short.status, CheckStatus::Failed);
+        let fix = short.remedy.as_deref().unwrap_or_default();
+        assert!(
+            fix.contains("consent to delegated permission GroupMember.Read.All"),
+            "{fix}"
+        );
+        // Acting as the user: the account's directory roles decide, which only a warning can say.
+        let as_user =
+            delegated_permissions("p", &[ACCESS_AS_USER.to_string()], TARGET_PERMISSIONS, &cfg);
+        assert_eq!(as_user.status, CheckStatus::Warning);
+        assert!(as_user.detail.contains("signed-in account"), "{as_user:?}");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub use apply::{ApplyOutcome, FailedOperation};
 pub use check::{
     ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, GROUPS_PERMISSION, ORGANIZATION_NAME,
     POLICY_PERMISSION, Requirement, SOURCE_PERMISSIONS, TARGET_PERMISSIONS, USERS_PERMISSION,
-    grant, missing_permissions, operation_permission, token_roles,
+    grant, missing_permissions, operation_permission, token_roles, token_scopes,
 };
 pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
 
@@ -117,6 +117,10 @@ pub struct SignedIn {
     pub tenant_id: Option<String>,
     /// The application permissions granted (its `roles` claim).
     pub roles: Vec<String>,
+    /// The delegated permissions of a token issued to a signed-in account (its `scp` claim,
+    /// e.g. through the Azure CLI); empty for an application's own token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 impl SignedIn {
@@ -133,6 +137,7 @@ impl SignedIn {
             return Ok(SignedIn {
                 tenant_id: None,
                 roles: Vec::new(),
+                scopes: Vec::new(),
             });
         };
         let tid = claims
@@ -152,6 +157,7 @@ impl SignedIn {
         Ok(SignedIn {
             tenant_id: tid,
             roles: token_roles(&claims),
+            scopes: token_scopes(&claims),
         })
     }
 }

@@ -642,46 +642,13 @@ impl CredentialTokenProvider {
             reason: "not JSON".to_owned(),
         })?;
         if (200..300).contains(&status)
-            && let Some(token) = json.get("access_token").and_then(Value::as_str)
+            && let Some(token) = token_from_answer(&json, sent, None)
         {
-            let expires_in = number_or_string(json.get("expires_in")).unwrap_or(3599);
-            return Ok(AccessToken {
-                token: Secret::new(token),
-                obtained_at: sent,
-                expires_at: sent + Duration::from_secs(expires_in),
-            });
+            return Ok(token);
         }
-        let error = json
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown_error")
-            .to_owned();
-        let full_description = json
-            .get("error_description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let aadsts = json
-            .get("error_codes")
-            .and_then(Value::as_array)
-            .and_then(|codes| codes.first())
-            .and_then(Value::as_u64)
-            .map(|c| format!("AADSTS{c}"))
-            .or_else(|| aadsts_in(full_description));
-        let description = first_line(full_description);
-        let hint = hint_for(aadsts.as_deref(), &error);
-        Err(AuthError::Rejected(Box::new(SignInRefusal {
-            tenant_id: tenant_id.to_owned(),
-            client_id: client_id.to_owned(),
-            status,
-            error,
-            description: scrub(&description, secret),
-            aadsts,
-            hint,
-            trace_id: json
-                .get("trace_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        })))
+        Err(AuthError::Rejected(Box::new(sign_in_refusal(
+            &json, status, tenant_id, client_id, secret,
+        ))))
     }
 
     async fn managed_identity_token(
@@ -732,22 +699,14 @@ impl CredentialTokenProvider {
             )
             .await?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         if (200..300).contains(&status)
-            && let Some(token) = json.get("access_token").and_then(Value::as_str)
+            && let Some(token) = token_from_answer(&json, sent, Some(now_unix))
         {
-            let now_unix = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let lifetime = match number_or_string(json.get("expires_on")) {
-                Some(on) => on.saturating_sub(now_unix),
-                None => number_or_string(json.get("expires_in")).unwrap_or(3599),
-            };
-            return Ok(AccessToken {
-                token: Secret::new(token),
-                obtained_at: sent,
-                expires_at: sent + Duration::from_secs(lifetime),
-            });
+            return Ok(token);
         }
         let message = json
             .get("error_description")
@@ -829,6 +788,75 @@ impl TokenProvider for CredentialTokenProvider {
         if let Ok(mut cache) = self.cache.try_lock() {
             *cache = None;
         }
+    }
+}
+
+/// The longest lifetime an access token is trusted for: one day, the longest Entra issues. A
+/// longer `expires_in` is read as this (the token is then refreshed early, never late).
+pub const TOKEN_LIFETIME_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The access token in a token endpoint's answer, or `None` when it has no `access_token`.
+/// Its lifetime is `expires_in` seconds (default 3599, at most [`TOKEN_LIFETIME_MAX`]) from
+/// `sent`, the instant the request left; with `now_unix` (managed identity endpoints, seconds
+/// since 1970), `expires_on` comes first when present.
+pub fn token_from_answer(
+    json: &Value,
+    sent: Instant,
+    now_unix: Option<u64>,
+) -> Option<AccessToken> {
+    let token = json.get("access_token").and_then(Value::as_str)?;
+    let expires_on = now_unix
+        .and_then(|now| number_or_string(json.get("expires_on")).map(|on| on.saturating_sub(now)));
+    let lifetime = expires_on
+        .or_else(|| number_or_string(json.get("expires_in")))
+        .unwrap_or(3599);
+    Some(AccessToken {
+        token: Secret::new(token),
+        obtained_at: sent,
+        expires_at: sent + Duration::from_secs(lifetime).min(TOKEN_LIFETIME_MAX),
+    })
+}
+
+/// The refusal a token endpoint's error answer (`error`, `error_description`, `error_codes`,
+/// `trace_id`) describes, for `client_id` signing in to `tenant_id`. `secret`, when given, is
+/// removed from the description.
+pub fn sign_in_refusal(
+    json: &Value,
+    status: u16,
+    tenant_id: &str,
+    client_id: &str,
+    secret: Option<&Secret>,
+) -> SignInRefusal {
+    let error = json
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_owned();
+    let full_description = json
+        .get("error_description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let aadsts = json
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .and_then(|codes| codes.first())
+        .and_then(Value::as_u64)
+        .map(|c| format!("AADSTS{c}"))
+        .or_else(|| aadsts_in(full_description));
+    let description = first_line(full_description);
+    let hint = hint_for(aadsts.as_deref(), &error);
+    SignInRefusal {
+        tenant_id: tenant_id.to_owned(),
+        client_id: client_id.to_owned(),
+        status,
+        error,
+        description: scrub(&description, secret),
+        aadsts,
+        hint,
+        trace_id: json
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     }
 }
 
@@ -1196,6 +1224,23 @@ mod tests {
         let reqs = server.requests();
         assert_eq!(form_of(&reqs[0].body)["client_assertion"], "assertion-1");
         assert_eq!(form_of(&reqs[1].body)["client_assertion"], "assertion-2");
+    }
+
+    /// Regression: `{"access_token": "t", "expires_in": 18446744073709551615}` overflowed the
+    /// token's expiry `Instant` (fuzz/regressions/graph_response/token-expires-in-max).
+    #[test]
+    fn huge_token_lifetimes_are_capped_at_a_day() {
+        let sent = Instant::now();
+        let answer = serde_json::json!({"access_token": "t", "expires_in": u64::MAX});
+        let token = token_from_answer(&answer, sent, None).expect("token");
+        assert_eq!(token.expires_at - sent, TOKEN_LIFETIME_MAX);
+        let answer = serde_json::json!({"access_token": "t", "expires_on": u64::MAX.to_string()});
+        let token = token_from_answer(&answer, sent, Some(1_000)).expect("token");
+        assert_eq!(token.expires_at - sent, TOKEN_LIFETIME_MAX);
+        let answer = serde_json::json!({"access_token": "t", "expires_in": "3599"});
+        let token = token_from_answer(&answer, sent, None).expect("token");
+        assert_eq!(token.expires_at - sent, Duration::from_secs(3599));
+        assert!(token_from_answer(&serde_json::json!({"expires_in": 1}), sent, None).is_none());
     }
 
     #[test]

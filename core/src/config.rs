@@ -133,7 +133,8 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{text}` is not a positive duration"));
     }
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("`{text}` is too long a duration: write a shorter one, like \"1d\""))
 }
 
 /// Why a job configuration cannot be used.
@@ -263,6 +264,24 @@ mod tests {
                 .contains("unknown unit")
         );
         assert!(parse_duration("soon").is_err());
+    }
+
+    /// Regression: `escrow_retry = "999999999999999999999d"` panicked in
+    /// `Duration::from_secs_f64` (fuzz/regressions/job_config/huge-duration.toml).
+    #[test]
+    fn durations_too_long_for_a_clock_are_an_error() {
+        for text in [
+            "999999999999999999999d",
+            "18446744073709551616s",
+            "1".repeat(400).as_str(),
+        ] {
+            let err = parse_duration(text).expect_err(text);
+            assert!(
+                err.contains("too long") || err.contains("positive"),
+                "{err}"
+            );
+        }
+        assert_eq!(parse_duration("10000d").unwrap().as_secs(), 864_000_000);
     }
 
     #[test]

@@ -15,6 +15,12 @@ use super::ast::{CompareOp, Expr};
 use super::signature::{Signature, signature};
 use crate::value::{Value, format_entra_datetime};
 
+/// The longest text (in bytes of UTF-8) a function may return, or a list of texts may hold in
+/// all: 1 MiB, far beyond any Entra attribute. A longer result is [`EvalError::TooLong`], so that
+/// nested calls that each multiply their input (`Replace`, `Join`, `ConvertToUTF8Hex`) cannot
+/// exhaust memory.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
 /// What an expression is evaluated against.
 pub trait EvalContext {
     /// The source object's attribute `name`; [`Value::Null`] when absent.
@@ -125,6 +131,14 @@ pub enum EvalError {
         "DefaultDomain: the target tenant's default domain is not known here; write the domain as a string constant instead"
     )]
     NoDefaultDomain,
+    /// A value would grow beyond [`MAX_VALUE_BYTES`].
+    #[error(
+        "{function}: the result would be longer than {MAX_VALUE_BYTES} bytes; shorten its input or simplify the expression"
+    )]
+    TooLong {
+        /// The function whose result is too long.
+        function: String,
+    },
     /// A bare name that is not a known constant.
     #[error(
         "unknown name {name}; put text in double quotes (\"{name}\") or use vbTextCompare, vbBinaryCompare, True or False"
@@ -362,7 +376,8 @@ impl Evaluator<'_> {
             });
         }
         let a = Args { sig, args };
-        self.builtin(&a, top)
+        let value = self.builtin(&a, top)?;
+        check_size(sig.name, value)
     }
 
     fn plugin(&mut self, name: &str, args: &[Option<Expr>]) -> Result<Value, EvalError> {
@@ -384,16 +399,44 @@ impl Evaluator<'_> {
                 None => Value::Null,
             });
         }
-        reg.call(name, &values)
+        let value = reg
+            .call(name, &values)
             .map_err(|message| EvalError::Plugin {
                 function: name.to_string(),
                 message,
-            })
+            })?;
+        check_size(name, value)
     }
 
     pub(super) fn rng(&mut self) -> &mut StdRng {
         let seed = self.ctx.random_seed();
         self.rng.get_or_insert_with(|| StdRng::seed_from_u64(seed))
+    }
+}
+
+/// `value`, or [`EvalError::TooLong`] when its text is longer than [`MAX_VALUE_BYTES`].
+fn check_size(function: &str, value: Value) -> Result<Value, EvalError> {
+    let size = match &value {
+        Value::String(s) | Value::Reference(s) => s.len(),
+        Value::Multi(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) | Value::Reference(s) => s.len(),
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
+    };
+    if size > MAX_VALUE_BYTES {
+        return Err(too_long(function));
+    }
+    Ok(value)
+}
+
+/// [`EvalError::TooLong`] for `function`.
+pub(super) fn too_long(function: &str) -> EvalError {
+    EvalError::TooLong {
+        function: function.to_string(),
     }
 }
 

@@ -11,7 +11,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::datetime::{self, Interval, Styles};
-use super::eval::{Args, EvalError, Evaluator, number, text, truthy};
+use super::eval::{Args, EvalError, Evaluator, MAX_VALUE_BYTES, number, text, too_long, truthy};
 use super::text::{self as txt, Culture};
 use crate::value::Value;
 
@@ -423,10 +423,16 @@ impl Evaluator<'_> {
         let sep = self.text_arg(a, 0)?.unwrap_or_default();
         let mut out = String::new();
         let mut first = true;
+        let mut overflow = false;
         for e in a.args[1..].iter().flatten() {
             let v = self.eval(e, false)?;
             let mut push = |t: &str| {
-                if t.is_empty() {
+                if t.is_empty() || overflow {
+                    return;
+                }
+                let sep_len = if first { 0 } else { sep.len() };
+                if out.len() + sep_len + t.len() > MAX_VALUE_BYTES {
+                    overflow = true;
                     return;
                 }
                 if !first {
@@ -448,6 +454,9 @@ impl Evaluator<'_> {
                         push(&t);
                     }
                 }
+            }
+            if overflow {
+                return Err(too_long(a.name()));
             }
         }
         Ok(s(out))
@@ -824,6 +833,9 @@ impl Evaluator<'_> {
             if old.is_empty() {
                 return Ok(s(template));
             }
+            if replaced_len(&template, &old, &src) > MAX_VALUE_BYTES {
+                return Err(too_long(a.name()));
+            }
             return Ok(s(template.replace(&old, &src)));
         }
         if has(1) && has(4) {
@@ -834,6 +846,9 @@ impl Evaluator<'_> {
             };
             if old.is_empty() {
                 return Ok(s(src));
+            }
+            if replaced_len(&src, &old, &new) > MAX_VALUE_BYTES {
+                return Err(too_long(a.name()));
             }
             return Ok(s(src.replace(&old, &new)));
         }
@@ -889,6 +904,9 @@ impl Evaluator<'_> {
                         last = m.end();
                     }
                 }
+                if out.len() > MAX_VALUE_BYTES {
+                    return Err(too_long(a.name()));
+                }
             }
             out.push_str(&src[last..]);
             return Ok(s(out));
@@ -897,6 +915,16 @@ impl Evaluator<'_> {
             "give oldValue with replacementValue or template, or regexPattern with replacementValue, or regexPattern and regexGroupName with replacementValue or replacementAttributeName",
         ))
     }
+}
+
+/// The length of `text.replace(old, new)`, without building it (`old` is not empty).
+fn replaced_len(text: &str, old: &str, new: &str) -> usize {
+    if new.len() <= old.len() {
+        return text.len();
+    }
+    let count = text.matches(old).count();
+    text.len()
+        .saturating_add(count.saturating_mul(new.len() - old.len()))
 }
 
 fn into_text(v: Value) -> Option<String> {
@@ -917,6 +945,10 @@ fn expand(
     let whole = caps.get(0);
     let mut rest = rep;
     while let Some(i) = rest.find('$') {
+        // The caller refuses a result this long; stop growing it (`$_` copies the whole input).
+        if out.len() > MAX_VALUE_BYTES {
+            return;
+        }
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
         let mut consumed = 1;

@@ -20,7 +20,8 @@ mod tests;
 
 pub use ast::{CompareOp, Expr};
 pub use eval::{
-    AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, StaticContext, evaluate,
+    AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, MAX_VALUE_BYTES,
+    StaticContext, evaluate,
 };
 pub use functions::RANDOM_STRING_MAX;
 pub use mapping_source::{AttributeMappingSource, MappingSourceParameter, MappingSourceType};

@@ -1267,3 +1267,42 @@ fn deepest_nesting_evaluates() {
     );
     assert_eq!(txt(&src, &[("a", st("v"))]), "v");
 }
+
+/// Regression: nested calls that each multiply their input asked for gigabytes
+/// (fuzz/regressions/expr_eval/replace-whole-input-growth: four `Replace`s copying the whole
+/// input, `$_`, for every character needed a 1.3 GB allocation). Every such growth now stops at
+/// `MAX_VALUE_BYTES` with `EvalError::TooLong`.
+#[test]
+fn values_cannot_grow_without_bound() {
+    let regex_growth = r#"Replace(Replace(Replace(Replace("abcdefghij", , ".", , "$_$_", , ), , ".", , "$_$_", , ), , ".", , "$_$_", , ), , ".", , "$_$_", , )"#;
+    let nested = |f: &str, n: usize| format!("{}\"abcdefgh\"{}", f.repeat(n), ")".repeat(n));
+    let big = "x".repeat(MAX_VALUE_BYTES / 2 + 1);
+    let cases = [
+        regex_growth.to_string(),
+        nested("ConvertToUTF8Hex(", 40),
+        nested("ConvertToBase64(", 60),
+        r#"Replace([big], "x", , , "xx", , )"#.to_string(),
+        r#"Replace([big], "x", , , , , "xx")"#.to_string(),
+        r#"Join([big], [list])"#.to_string(),
+        r#"Join("", [big], [big], [big])"#.to_string(),
+    ];
+    let half = "y".repeat(MAX_VALUE_BYTES / 2);
+    let attrs = [
+        ("big", st(&big)),
+        ("half", st(&half)),
+        ("list", multi(&["a", "b", "c"])),
+    ];
+    for src in &cases[1..] {
+        let e = err(src, &attrs);
+        assert!(matches!(e, EvalError::TooLong { .. }), "{src}: {e}");
+        assert!(e.to_string().contains("shorten"), "{e}");
+    }
+    assert!(matches!(err(&cases[0], &[]), EvalError::TooLong { .. }));
+    // Up to the limit, values are whole.
+    assert_eq!(
+        txt(r#"Join("", [half], [half])"#, &attrs).len(),
+        MAX_VALUE_BYTES
+    );
+    let hex = txt(&nested("ConvertToUTF8Hex(", 3), &[]);
+    assert_eq!(hex.len(), 8 * 8);
+}

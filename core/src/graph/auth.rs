@@ -634,16 +634,9 @@ impl CredentialTokenProvider {
         sent: Instant,
         expires_in: Option<u64>,
     ) -> AccessToken {
-        let expires_at = match expires_in {
-            Some(seconds) => sent + Duration::from_secs(seconds),
-            None => {
-                let now = OffsetDateTime::from(SystemTime::from(self.clock.now()));
-                let left = token.expires_on - now;
-                let left =
-                    Duration::from_millis(u64::try_from(left.whole_milliseconds()).unwrap_or(0));
-                self.clock.instant() + left
-            }
-        };
+        let now = OffsetDateTime::from(SystemTime::from(self.clock.now()));
+        let left = (token.expires_on - now).whole_milliseconds();
+        let expires_at = sent + token_lifetime(expires_in, left);
         AccessToken {
             token: Secret::new(token.token.secret()),
             obtained_at: sent,
@@ -975,37 +968,9 @@ fn refusal(
             reason: "not JSON".to_owned(),
         };
     };
-    let error = json
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown_error")
-        .to_owned();
-    let full_description = json
-        .get("error_description")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let aadsts = json
-        .get("error_codes")
-        .and_then(Value::as_array)
-        .and_then(|codes| codes.first())
-        .and_then(Value::as_u64)
-        .map(|c| format!("AADSTS{c}"))
-        .or_else(|| aadsts_in(full_description));
-    let description = first_line(full_description);
-    let hint = hint_for(aadsts.as_deref(), &error);
-    AuthError::Rejected(Box::new(SignInRefusal {
-        tenant_id: tenant_id.to_owned(),
-        client_id: client_id.to_owned(),
-        status,
-        error,
-        description: scrub(&description, secret),
-        aadsts,
-        hint,
-        trace_id: json
-            .get("trace_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    }))
+    AuthError::Rejected(Box::new(sign_in_refusal(
+        &json, status, tenant_id, client_id, secret,
+    )))
 }
 
 /// A managed identity endpoint's error body (`error_description`, `message` or
@@ -1171,6 +1136,77 @@ impl TokenProvider for CredentialTokenProvider {
         if let Ok(mut cache) = self.cache.try_lock() {
             *cache = None;
         }
+    }
+}
+
+/// The longest lifetime an access token is trusted for: one day, the longest Entra issues. A
+/// longer `expires_in` (or a later `expires_on`) is read as this: the token is then refreshed
+/// early, never late.
+pub const TOKEN_LIFETIME_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long a token lives from the moment its request left: the answer's `expires_in` seconds
+/// when it had one, otherwise `left_ms`, the milliseconds that remain until its `expires_on`
+/// (a negative count reads as zero); never more than [`TOKEN_LIFETIME_MAX`].
+pub fn token_lifetime(expires_in: Option<u64>, left_ms: i128) -> Duration {
+    let lifetime = match expires_in {
+        Some(seconds) => Duration::from_secs(seconds),
+        None => {
+            Duration::from_millis(u64::try_from(left_ms.min(i128::from(u64::MAX))).unwrap_or(0))
+        }
+    };
+    lifetime.min(TOKEN_LIFETIME_MAX)
+}
+
+/// The `expires_in` (seconds, a number or a numeric string, as managed identity endpoints
+/// write it) of a token endpoint's answer.
+pub fn expires_in_of(answer: &Value) -> Option<u64> {
+    match answer.get("expires_in")? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The refusal a token endpoint's error answer (`error`, `error_description`, `error_codes`,
+/// `trace_id`) describes, for `client_id` signing in to `tenant_id`. `secret`, when given, is
+/// removed from the description.
+pub fn sign_in_refusal(
+    json: &Value,
+    status: u16,
+    tenant_id: &str,
+    client_id: &str,
+    secret: Option<&Secret>,
+) -> SignInRefusal {
+    let error = json
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_owned();
+    let full_description = json
+        .get("error_description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let aadsts = json
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .and_then(|codes| codes.first())
+        .and_then(Value::as_u64)
+        .map(|c| format!("AADSTS{c}"))
+        .or_else(|| aadsts_in(full_description));
+    let description = first_line(full_description);
+    let hint = hint_for(aadsts.as_deref(), &error);
+    SignInRefusal {
+        tenant_id: tenant_id.to_owned(),
+        client_id: client_id.to_owned(),
+        status,
+        error,
+        description: scrub(&description, secret),
+        aadsts,
+        hint,
+        trace_id: json
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     }
 }
 
@@ -1643,6 +1679,26 @@ mod tests {
         let reqs = server.requests();
         assert_eq!(form_of(&reqs[0].body)["client_assertion"], "assertion-1");
         assert_eq!(form_of(&reqs[1].body)["client_assertion"], "assertion-2");
+    }
+
+    /// Regression: `{"access_token": "t", "expires_in": 18446744073709551615}` overflowed the
+    /// token's expiry `Instant` (fuzz/regressions/graph_response/token-expires-in-max).
+    #[test]
+    fn huge_token_lifetimes_are_capped_at_a_day() {
+        let answer = serde_json::json!({"access_token": "t", "expires_in": u64::MAX});
+        let expires_in = expires_in_of(&answer);
+        assert_eq!(expires_in, Some(u64::MAX));
+        assert_eq!(token_lifetime(expires_in, 0), TOKEN_LIFETIME_MAX);
+        // `expires_on` far away (no `expires_in`): capped too.
+        assert_eq!(token_lifetime(None, i128::MAX), TOKEN_LIFETIME_MAX);
+        // Already past: no life left.
+        assert_eq!(token_lifetime(None, -5_000), Duration::ZERO);
+        let answer = serde_json::json!({"access_token": "t", "expires_in": "3599"});
+        assert_eq!(
+            token_lifetime(expires_in_of(&answer), 0),
+            Duration::from_secs(3599)
+        );
+        assert_eq!(expires_in_of(&serde_json::json!({"expires_in": -1})), None);
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl BatchItemResponse {
     }
 
     /// The item's `Retry-After`, if any, an HTTP date measured from `now`.
-    fn retry_after(&self, now: std::time::SystemTime) -> Option<Duration> {
+    pub fn retry_after(&self, now: std::time::SystemTime) -> Option<Duration> {
         header(&self.headers, "retry-after").and_then(|v| retry_after_value(&v, now))
     }
 }
@@ -401,7 +401,10 @@ fn item_json(index: usize, item: &BatchItem, in_batch: &BTreeSet<usize>) -> Valu
     Value::Object(request)
 }
 
-fn parse_answers(
+/// Reads the body of a `$batch` answer: one [`BatchItemResponse`] per entry of `responses`,
+/// keyed by item index (the entry's `id` minus one, as [`execute_batch`] numbers items from 1).
+/// `request_id` is the batch's own, named in errors.
+pub fn parse_answers(
     body: Option<Value>,
     request_id: &Option<String>,
 ) -> Result<HashMap<usize, BatchItemResponse>, GraphError> {

@@ -360,21 +360,7 @@ impl GraphClient {
     }
 
     fn resolve(&self, url: &str) -> Result<String, GraphError> {
-        if url.starts_with("http://") || url.starts_with("https://") {
-            let base = &self.inner.graph_base;
-            if url.len() > base.len()
-                && url.starts_with(base.as_str())
-                && url[base.len()..].starts_with('/')
-            {
-                Ok(url.to_owned())
-            } else {
-                Err(GraphError::ForeignLink(url.to_owned()))
-            }
-        } else if url.starts_with('/') {
-            Ok(format!("{}{url}", self.inner.api_root))
-        } else {
-            Ok(format!("{}/{url}", self.inner.api_root))
-        }
+        resolve_url(&self.inner.graph_base, &self.inner.api_root, url)
     }
 
     async fn wait_for_throttle(&self) {
@@ -554,6 +540,26 @@ fn unreachable_closed() -> ! {
     panic!("graph client semaphore closed")
 }
 
+/// The URL a request for `url` goes to: a path is taken relative to `api_root` (the Graph
+/// root with its version), an absolute URL (an `@odata.nextLink`) is kept as it is when it lies
+/// under `graph_base`, and refused as [`GraphError::ForeignLink`] otherwise.
+pub fn resolve_url(graph_base: &str, api_root: &str, url: &str) -> Result<String, GraphError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        if url.len() > graph_base.len()
+            && url.starts_with(graph_base)
+            && url[graph_base.len()..].starts_with('/')
+        {
+            Ok(url.to_owned())
+        } else {
+            Err(GraphError::ForeignLink(url.to_owned()))
+        }
+    } else if url.starts_with('/') {
+        Ok(format!("{api_root}{url}"))
+    } else {
+        Ok(format!("{api_root}/{url}"))
+    }
+}
+
 /// Reads `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A date in the past
 /// means no wait.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -566,19 +572,29 @@ pub(crate) fn retry_after_at(headers: &HeaderMap, clock: &dyn Clock) -> Option<D
     retry_after_value(value, SystemTime::from(clock.now()))
 }
 
-/// Parses a `Retry-After` value relative to `now`.
+/// The longest `Retry-After` honoured: one day. A longer one (Graph sends seconds, not days) is
+/// read as this, so that no answer can make the client wait beyond what a clock can hold.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parses a `Retry-After` value relative to `now`, at most [`RETRY_AFTER_MAX`].
 pub fn retry_after_value(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(RETRY_AFTER_MAX));
     }
     if let Ok(seconds) = value.parse::<f64>()
         && seconds.is_finite()
         && seconds >= 0.0
     {
-        return Some(Duration::from_secs_f64(seconds));
+        return Some(Duration::from_secs_f64(
+            seconds.min(RETRY_AFTER_MAX.as_secs_f64()),
+        ));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_MAX),
+    )
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -589,7 +605,7 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The path of a URL or path, without scheme, host and query.
-fn path_of(url: &str) -> String {
+pub fn path_of(url: &str) -> String {
     let without_query = url.split('?').next().unwrap_or(url);
     match without_query.find("://") {
         Some(i) => {
@@ -1071,6 +1087,28 @@ pub(crate) mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(retry_after_value(&earlier, now), Some(Duration::ZERO));
         assert_eq!(retry_after_value("soon", now), None);
+    }
+
+    /// Regression: `Retry-After: 1e300` panicked in `Duration::from_secs_f64`, and
+    /// `Retry-After: 18446744073709551615` overflowed the `Instant` the client waits until
+    /// (fuzz/regressions/graph_response/retry-after-*).
+    #[test]
+    fn huge_retry_after_is_capped_at_a_day() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        for value in [
+            "1e300",
+            "18446744073709551615",
+            "9223372036854775807.5",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let wait = retry_after_value(value, now).expect(value);
+            assert_eq!(wait, RETRY_AFTER_MAX, "{value}");
+            assert!(Instant::now().checked_add(wait).is_some());
+        }
+        assert_eq!(
+            retry_after_value("86399.5", now),
+            Some(Duration::from_secs_f64(86399.5))
+        );
     }
 
     #[test]

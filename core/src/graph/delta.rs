@@ -146,6 +146,40 @@ impl DeltaObject {
     }
 }
 
+/// The objects of a delta round read so far, each merged across the pages it appears in.
+#[derive(Debug, Clone, Default)]
+pub struct DeltaMerge {
+    objects: Vec<DeltaObject>,
+    index: HashMap<String, usize>,
+}
+
+impl DeltaMerge {
+    /// Merges the `value` items of one page, in order. Items that are not objects or have no
+    /// string `id` are skipped.
+    pub fn add_page(&mut self, items: Vec<Value>) {
+        for item in items {
+            let Value::Object(map) = item else { continue };
+            let Some(id) = map.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            let objects = &mut self.objects;
+            let slot = *self.index.entry(id.clone()).or_insert_with(|| {
+                objects.push(DeltaObject {
+                    id,
+                    ..DeltaObject::default()
+                });
+                objects.len() - 1
+            });
+            objects[slot].merge_item(map);
+        }
+    }
+
+    /// The objects in the order first seen.
+    pub fn into_objects(self) -> Vec<DeltaObject> {
+        self.objects
+    }
+}
+
 /// The outcome of one delta round.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeltaRound {
@@ -235,8 +269,7 @@ pub async fn delta(
         Some(link) => link.0.clone(),
         None => initial_url(resource, select)?,
     };
-    let mut objects: Vec<DeltaObject> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut merged = DeltaMerge::default();
     loop {
         let response = match client.send(GraphRequest::get(url.clone())).await {
             Ok(r) => r,
@@ -254,25 +287,12 @@ pub async fn delta(
             request_id: response.request_id.clone(),
         })?;
         let page = Page::from_body(body, resource.path())?;
-        for item in page.items {
-            let Value::Object(map) = item else { continue };
-            let Some(id) = map.get("id").and_then(Value::as_str).map(str::to_owned) else {
-                continue;
-            };
-            let slot = *index.entry(id.clone()).or_insert_with(|| {
-                objects.push(DeltaObject {
-                    id,
-                    ..DeltaObject::default()
-                });
-                objects.len() - 1
-            });
-            objects[slot].merge_item(map);
-        }
+        merged.add_page(page.items);
         match (page.next_link, page.delta_link) {
             (Some(next), _) => url = next,
             (None, Some(delta_link)) => {
                 return Ok(DeltaRound {
-                    objects,
+                    objects: merged.into_objects(),
                     delta_link: DeltaLink(delta_link),
                     full: since.is_none(),
                 });

@@ -39,7 +39,7 @@ pub use batch::{BatchItem, BatchItemResponse, execute_batch};
 pub use client::{ClientStats, GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
 pub use cloud::Cloud;
 pub use delta::{
-    DeltaError, DeltaExpired, DeltaLink, DeltaObject, DeltaResource, DeltaRound, delta,
+    DeltaError, DeltaExpired, DeltaLink, DeltaMerge, DeltaObject, DeltaResource, DeltaRound, delta,
     delta_or_full,
 };
 pub use error::{GraphApiError, GraphError};

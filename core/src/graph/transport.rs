@@ -269,11 +269,7 @@ impl HttpClient for IdentityTransport {
             .contains(&status)
             .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
             .flatten()
-            .and_then(|json| match json.get("expires_in")? {
-                serde_json::Value::Number(n) => n.as_u64(),
-                serde_json::Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            });
+            .and_then(|json| super::auth::expires_in_of(&json));
         self.record(Exchange {
             status: Some(status),
             headers: response_headers,

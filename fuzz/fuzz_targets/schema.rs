@@ -1,0 +1,59 @@
+//! Schema JSON as `tenantsync` reads it: a `synchronizationSchema`, or a template or job that
+//! holds one, then validation, writing it back, and (when it validates) planning the example
+//! tenants with it, which evaluates its expressions and scoping filters.
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use chrono::{TimeZone, Utc};
+use libfuzzer_sys::fuzz_target;
+use tenantsync_core::config::JobConfig;
+use tenantsync_core::plan::{LastKnownState, PlanInput, plan};
+use tenantsync_core::schema;
+use tenantsync_core::snapshot::Snapshot;
+
+/// The example tenants and job, read once.
+static EXAMPLES: LazyLock<(Snapshot, Snapshot, JobConfig)> = LazyLock::new(|| {
+    (
+        Snapshot::from_json(include_str!("../../examples/source.json"), "source").unwrap(),
+        Snapshot::from_json(include_str!("../../examples/target.json"), "target").unwrap(),
+        JobConfig::from_toml(include_str!("../../examples/job.toml"), "job").unwrap(),
+    )
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(loaded) = schema::load(text) else {
+        return;
+    };
+    let issues = schema::validate(&loaded);
+    for issue in &issues {
+        let _ = issue.to_string();
+    }
+    // What tenantsync writes, it reads back unchanged.
+    let written = schema::to_json_pretty(&loaded);
+    match schema::load(&written) {
+        Ok(again) => assert_eq!(again, loaded, "the written schema reads back differently"),
+        Err(e) => panic!("the written schema does not load: {e}\n{written}"),
+    }
+    if schema::has_errors(&issues) {
+        return;
+    }
+    let (source, target, job) = &*EXAMPLES;
+    let input = PlanInput {
+        source,
+        target,
+        schema: &loaded,
+        scope: &job.scope,
+        options: &job.options,
+        state: &LastKnownState::default(),
+        as_of: Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap(),
+        functions: None,
+    };
+    if let Ok(p) = plan(&input) {
+        let _ = serde_json::to_string(&p);
+    }
+});

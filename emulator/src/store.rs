@@ -256,6 +256,8 @@ pub(crate) struct Tenant {
     /// Delta tokens issued before this unix time (milliseconds) are expired.
     pub delta_floor: i64,
     pub invitations: HashMap<String, String>,
+    /// Service principals with synchronization jobs (see `synchronization.rs`).
+    pub sync: crate::synchronization::Synchronization,
 }
 
 impl Tenant {
@@ -286,6 +288,7 @@ impl Tenant {
             fault_rng: StdRng::seed_from_u64(seed),
             delta_floor: i64::MIN,
             invitations: HashMap::new(),
+            sync: Default::default(),
         };
         let apps = t.apps.clone();
         for app in apps.iter().filter(|a| !a.managed_identity) {

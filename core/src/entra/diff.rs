@@ -45,11 +45,22 @@ impl Change {
     }
 }
 
+/// A value on one line, or, when long, indented JSON on the lines below.
+fn shown(value: &Value) -> String {
+    let line = value.to_string();
+    if line.len() <= 80 {
+        return format!(" {line}");
+    }
+    let pretty = serde_json::to_string_pretty(value).unwrap_or(line);
+    let indented: Vec<String> = pretty.lines().map(|l| format!("    {l}")).collect();
+    format!("\n{}", indented.join("\n"))
+}
+
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Change::Added { path, value } => write!(f, "+ {path}: {value}"),
-            Change::Removed { path, value } => write!(f, "- {path}: {value}"),
+            Change::Added { path, value } => write!(f, "+ {path}:{}", shown(value)),
+            Change::Removed { path, value } => write!(f, "- {path}:{}", shown(value)),
             Change::Changed { path, old, new } => write!(f, "~ {path}: {old} -> {new}"),
         }
     }
@@ -190,5 +201,15 @@ mod tests {
         assert_eq!(render(&d), "- l[1]: 2\n");
         let d = diff(&json!({"k": 1}), &json!({}));
         assert_eq!(d[0].path(), "k");
+    }
+
+    #[test]
+    fn long_values_are_shown_indented_below_their_path() {
+        let big = json!({"name": "members", "referencedObjects": [{"referencedObjectName": "User"}, {"referencedObjectName": "Group"}]});
+        let text = render(&diff(&json!({"a": []}), &json!({"a": [big]})));
+        assert!(
+            text.starts_with("+ a[members]:\n    {\n      \"name\": \"members\","),
+            "{text}"
+        );
     }
 }

@@ -72,25 +72,18 @@ fn toml_list(items: &[String]) -> String {
 }
 
 fn table(name: &str, tenant: &TenantConfig) -> Result<String, EntraError> {
-    #[derive(Serialize)]
-    struct One<'a> {
-        #[serde(rename = "x")]
-        tenant: &'a TenantConfig,
-    }
-    let text = toml::to_string(&One { tenant })
+    let value = toml::Value::try_from(tenant)
         .map_err(|e| EntraError::Invalid(format!("cannot write the [{name}] section: {e}")))?;
-    Ok(text
-        .lines()
-        .map(|l| {
-            if l == "[x]" {
-                format!("[{name}]\n")
-            } else if let Some(rest) = l.strip_prefix("[x.") {
-                format!("[{name}.{rest}\n")
-            } else {
-                format!("{l}\n")
+    let mut out = format!("[{name}]\n");
+    if let toml::Value::Table(t) = value {
+        // One line per key, inline values, as docs/configuration.md writes them.
+        for key in ["tenant_id", "cloud", "credential", "anchor_app_id"] {
+            if let Some(v) = t.get(key) {
+                out.push_str(&format!("{key} = {v}\n"));
             }
-        })
-        .collect())
+        }
+    }
+    Ok(out)
 }
 
 /// The tenantsync job for `job`: `source` is the `[source]` section the command signed in

@@ -354,6 +354,55 @@ mod tests {
         assert!(e.contains("not a synchronization schema"), "{e}");
     }
 
+    /// Graph answers the PUT with 204 but keeps a different schema: the change is reported
+    /// as not verified, naming the backup to restore.
+    #[tokio::test]
+    async fn a_schema_read_back_different_from_the_one_sent_fails_verification() {
+        use crate::graph::client::tests::{client_for, fast_options};
+        use crate::graph::test_server::{Reply, TestServer};
+        let stored =
+            json!({"id": "j", "directories": [], "synchronizationRules": [], "version": "changed"});
+        let server = TestServer::start(move |req, _n| match req.method.as_str() {
+            "PUT" => Reply::empty(204),
+            _ => Reply::json(200, stored.clone()),
+        })
+        .await;
+        let client = client_for(&server, fast_options());
+        let current = json!({"id": "j", "directories": [], "synchronizationRules": []});
+        let mut proposed = current.clone();
+        proposed["version"] = json!("sent");
+        let change = SchemaChange {
+            service_principal_id: "sp".into(),
+            job_id: "j".into(),
+            changes: diff::diff(&current, &proposed),
+            current: current.clone(),
+            proposed,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+        let e = apply_schema_change(&client, &change, dir.path(), at)
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("~ version: \"sent\" -> \"changed\""),
+            "{text}"
+        );
+        assert!(text.contains("restore-schema --from"), "{text}");
+        let backup = dir.path().join(backup_file_name("j", at));
+        assert_eq!(load_backup(&backup).unwrap(), current);
+        let put = server
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "PUT")
+            .expect("a PUT was sent");
+        assert_eq!(
+            put.path,
+            "/v1.0/servicePrincipals/sp/synchronization/jobs/j/schema"
+        );
+        assert_eq!(put.json()["version"], "sent");
+    }
+
     #[test]
     fn job_views_read_graphs_status() {
         let sp = json!({"id": "sp1", "displayName": "CTS"});

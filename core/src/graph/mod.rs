@@ -28,7 +28,7 @@ pub mod secret;
 pub mod transport;
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 
 pub use auth::{AccessToken, AuthError, Credential, CredentialTokenProvider, TokenProvider};
 pub use batch::{BatchItem, BatchItemResponse, execute_batch};

@@ -2,17 +2,41 @@
 //! (`cli/tests/jobs.rs`, a dev-dependency): a running emulator with two tenants (a seeded
 //! source, an empty target), a job configuration pointing at it, and a way to run cycles. Each
 //! test gets its own emulator and its own temporary directory.
+//!
+//! Time: the emulator runs on a manual clock that the engines these helpers open share (see
+//! [`SharedClock`]). It moves only when the engine waits (`Retry-After`, backoff, replication
+//! lag) or a test advances it ([`World::advance`], the pause of [`World::converge`]), so no
+//! test waits for real time to pass and none depends on how fast the machine is.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use tenantsync_core::state::StateStore;
 use tenantsync_core::sync::{
     CancelToken, Engine, EventSink, NoEvents, RunOutcome, RunReport, SyncError, SyncRequest,
 };
-use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantHandle, TenantState};
+use tenantsync_emulator::{Clock, Emulator, EmulatorConfig, SeedSpec, TenantHandle, TenantState};
+
+/// The emulator's [`Clock`] as the engine's clock: the engine and the emulator read one time,
+/// and every wait of the engine moves it forward at once instead of sleeping.
+#[derive(Debug, Clone)]
+pub struct SharedClock(pub Clock);
+
+impl tenantsync_core::clock::Clock for SharedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
+    fn instant(&self) -> Instant {
+        self.0.instant()
+    }
+    fn sleep(&self, duration: Duration) -> tenantsync_core::clock::Sleep {
+        self.0.advance(duration);
+        Box::pin(tokio::task::yield_now())
+    }
+}
 
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
@@ -45,6 +69,9 @@ pub struct World {
     pub source_id: String,
     /// The target tenant id.
     pub target_id: String,
+    /// The manual clock of the emulator and of the engines opened here; it starts at the
+    /// machine's time (so that a `tenantsync` process on the system clock agrees with it).
+    pub clock: Clock,
     source_secret: String,
     target_secret: String,
     source_client: String,
@@ -74,6 +101,8 @@ impl World {
         for app in &mut config.tenants[0].apps {
             app.roles.extend(roles.iter().map(|r| r.to_string()));
         }
+        let clock = Clock::manual(chrono::Utc::now());
+        config.clock = clock.clone();
         let app = |i: usize| {
             let a = &config.tenants[i].apps[0];
             (
@@ -91,6 +120,7 @@ impl World {
             dir: tempfile::tempdir().expect("temp dir"),
             source_id,
             target_id,
+            clock,
             source_secret,
             target_secret,
             source_client,
@@ -138,6 +168,11 @@ impl World {
     /// The client secrets of the source and target apps (to check they leak nowhere).
     pub fn secrets(&self) -> [&str; 2] {
         [&self.source_secret, &self.target_secret]
+    }
+
+    /// The client id of the source's app.
+    pub fn source_client_id(&self) -> &str {
+        &self.source_client
     }
 
     /// The client id of the target's app.
@@ -233,7 +268,7 @@ impl World {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let mut engine = Engine::open(config)?;
+            let mut engine = Engine::open_with_clock(config, self.engine_clock())?;
             engine.run(&request, events, cancel).await
         })
     }
@@ -246,12 +281,26 @@ impl World {
             .build()
             .expect("runtime");
         runtime
-            .block_on(async { Engine::open(config)?.init().await })
+            .block_on(async {
+                Engine::open_with_clock(config, self.engine_clock())?
+                    .init()
+                    .await
+            })
             .expect("the anchor extension is set up")
     }
 
-    /// Runs cycles of `config` until one ends `Converged`, at most `max_cycles`, sleeping
-    /// `pause` after each cycle that did not. A cycle that fails as a whole (an error while
+    /// The clock for an engine of this world: the emulator's, shared.
+    pub fn engine_clock(&self) -> Arc<dyn tenantsync_core::clock::Clock> {
+        Arc::new(SharedClock(self.clock.clone()))
+    }
+
+    /// Lets `duration` pass for the emulator and the engines (nothing sleeps).
+    pub fn advance(&self, duration: Duration) {
+        self.clock.advance(duration);
+    }
+
+    /// Runs cycles of `config` until one ends `Converged`, at most `max_cycles`, letting
+    /// `pause` pass on the shared clock after each cycle that did not. A cycle that fails as a whole (an error while
     /// reading a tenant) counts as a cycle. Returns every report; panics with the last
     /// outcome or error when the job never converged.
     pub fn converge(&self, config: &Path, max_cycles: usize, pause: Duration) -> Vec<RunReport> {
@@ -269,7 +318,7 @@ impl World {
                 }
                 Err(e) => last = format!("error: {e}"),
             }
-            std::thread::sleep(pause);
+            self.advance(pause);
         }
         panic!("no convergence after {max_cycles} cycles; last: {last}");
     }

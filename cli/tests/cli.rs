@@ -70,6 +70,127 @@ fn expr_eval_prints_one_json_object() {
     );
 }
 
+/// `expr eval --now` pins `Now()`: Microsoft's examples, computed at the moment they name,
+/// reproduce exactly ("Reference for writing expressions for attribute mappings in Microsoft
+/// Entra ID", functions Now and DateDiff).
+#[test]
+fn expr_eval_now_reproduces_microsofts_date_examples() {
+    let at = |now: &str, expr: &str, attributes: &str| {
+        let o = tenantsync(&[
+            "expr",
+            "eval",
+            expr,
+            "--attributes",
+            attributes,
+            "--now",
+            now,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{expr}: {}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).expect("JSON")["value"].clone()
+    };
+    // Now: "Example value returned 7/2/2021 3:33:38 PM".
+    assert_eq!(
+        at("2021-07-02T15:33:38Z", "Now()", "{}"),
+        serde_json::json!("7/2/2021 3:33:38 PM")
+    );
+    // The same moment written with an offset is the same UTC time.
+    assert_eq!(
+        at("2021-07-02T08:33:38-07:00", "Now()", "{}"),
+        serde_json::json!("7/2/2021 3:33:38 PM")
+    );
+    // DateDiff example 1, computed when Now() was 8/25/2021 5:41:18 PM.
+    let hire = r#"{"StatusHireDate":"2012-03-16-07:00"}"#;
+    for (interval, out) in [("d", -3449), ("ww", -493), ("m", -113), ("yyyy", -9)] {
+        let e = format!(r#"DateDiff("{interval}", Now(), CDate([StatusHireDate]))"#);
+        assert_eq!(
+            at("2021-08-25T17:41:18Z", &e, hire),
+            serde_json::json!(out),
+            "{e}"
+        );
+    }
+    // The rest of the table: two dates given, whatever --now says.
+    for (interval, d1, d2, out) in [
+        ("d", "2021-08-18+08:00", "2021-08-31+08:00", 13),
+        ("d", "2021-08-31+08:00", "2021-08-31+08:00", 0),
+        ("h", "2021-08-24", "2021-08-25", 24),
+        ("n", "2021-08-24", "2021-08-25", 1440),
+        ("s", "2021-08-24", "2021-08-25", 86400),
+    ] {
+        let e = format!(r#"DateDiff("{interval}", CDate("{d1}"), CDate("{d2}"))"#);
+        assert_eq!(
+            at("2021-08-25T17:41:18Z", &e, "{}"),
+            serde_json::json!(out),
+            "{e}"
+        );
+    }
+    // DateDiff example 2: enabled only when the hire date is within the next five days.
+    let e = r#"Switch([Active], , "1", IIF(DateDiff("d", Now(), CDate([StatusHireDate])) > 5, "False", "True"), "0", "False")"#;
+    let soon = r#"{"Active":"1","StatusHireDate":"2021-08-28"}"#;
+    assert_eq!(
+        at("2021-08-25T17:41:18Z", e, soon),
+        serde_json::json!("True")
+    );
+    assert_eq!(
+        at("2021-08-01T00:00:00Z", e, soon),
+        serde_json::json!("False")
+    );
+    // DateAdd from Now(), read at the pinned moment.
+    assert_eq!(
+        at("2021-08-25T17:41:18Z", r#"DateAdd("d", 7, Now())"#, "{}"),
+        serde_json::json!("9/1/2021 5:41:18 PM")
+    );
+}
+
+#[test]
+fn a_bad_now_is_refused_with_the_expected_form() {
+    for args in [
+        vec!["expr", "eval", "Now()", "--now", "yesterday"],
+        vec![
+            "plan",
+            "--source",
+            "examples/source.json",
+            "--target",
+            "examples/target.json",
+            "--now",
+            "2021-08-25 17:41",
+        ],
+    ] {
+        let o = tenantsync(&args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stdout(&o).is_empty());
+        assert!(stderr(&o).contains("RFC 3339"), "{}", stderr(&o));
+    }
+}
+
+/// `plan --now` fixes the plan's moment: the same inputs give the same plan, and the 30-day
+/// restore window is measured from it (the example target holds a user deleted 2026-11-10).
+#[test]
+fn plan_now_makes_the_plan_reproducible() {
+    let plan_at = |flag: &str, now: &str| {
+        let o = plan_examples("examples/job.toml", &["--json", flag, now]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let first = plan_at("--now", "2026-11-22T12:00:00Z");
+    assert_eq!(first, plan_at("--now", "2026-11-22T12:00:00Z"));
+    // `--as-of` is the same flag under its first name.
+    assert_eq!(first, plan_at("--as-of", "2026-11-22T12:00:00Z"));
+    let kinds = |text: &str| -> Vec<String> {
+        let plan: serde_json::Value = serde_json::from_str(text).unwrap();
+        plan["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| op["op"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert!(kinds(&first).iter().any(|k| k == "restoreUser"), "{first}");
+    // Forty days after the deletion Entra has purged the user: nothing to restore.
+    let later = plan_at("--now", "2026-12-20T12:00:00Z");
+    assert!(!kinds(&later).iter().any(|k| k == "restoreUser"), "{later}");
+}
+
 #[test]
 fn expr_errors_exit_non_zero_with_the_message_on_stderr() {
     let o = tenantsync(&["expr", "eval", "Left([a], ", "--json"]);

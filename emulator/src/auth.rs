@@ -16,12 +16,19 @@ pub(crate) const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const LIFETIME: i64 = 3599;
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+/// The emulator's time in unix seconds: token issuance, expiry and assertion windows.
+fn now(shared: &Shared) -> i64 {
+    shared.clock.now().timestamp()
 }
 
-/// An identity platform error response.
-fn sts_error(status: u16, error: &str, code: u32, message: &str, correlation: &str) -> Response {
+/// An identity platform error response (`AADSTS…` description, trace and correlation ids).
+pub(crate) fn sts_error(
+    status: u16,
+    error: &str,
+    code: u32,
+    message: &str,
+    correlation: &str,
+) -> Response {
     let trace = uuid::Uuid::new_v4().to_string();
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     let body = json!({
@@ -47,8 +54,7 @@ fn object_id(tenant: &str, client_id: &str) -> String {
 }
 
 /// Claims of a Graph application token.
-fn graph_claims(tenant: &str, app: &AppRegistration, issuer_base: &str) -> Value {
-    let n = now();
+fn graph_claims(tenant: &str, app: &AppRegistration, issuer_base: &str, n: i64) -> Value {
     let mut c = json!({
         "aud": GRAPH_AUDIENCE,
         "iss": format!("https://sts.windows.net/{tenant}/"),
@@ -230,10 +236,12 @@ pub(crate) async fn token(
             &correlation,
         );
     }
-    let token = jwt::encode_hs256(
-        &shared.key,
-        &graph_claims(&tenant_id, &app, &shared.base_url),
-    );
+    let token = shared.signer.sign(&graph_claims(
+        &tenant_id,
+        &app,
+        &shared.base_url,
+        now(shared),
+    ));
     let mut resp = plain(
         200,
         json!({"token_type": "Bearer", "expires_in": LIFETIME, "ext_expires_in": LIFETIME, "access_token": token}),
@@ -253,7 +261,7 @@ fn check_assertion(
     assertion: &str,
     correlation: &str,
 ) -> Result<(), Response> {
-    let n = now();
+    let n = now(shared);
     if let Some(pem) = &app.certificate_pem {
         let claims = jwt::verify_with_certificate(assertion, pem).map_err(|e| {
             sts_error(
@@ -305,7 +313,7 @@ fn check_assertion(
         return Ok(());
     }
     if let Some(fic) = &app.federated_from {
-        let claims = jwt::decode_hs256(&shared.key, assertion).map_err(|_| {
+        let claims = shared.signer.verify(assertion).map_err(|_| {
             sts_error(
                 400,
                 "invalid_request",
@@ -418,7 +426,7 @@ pub(crate) async fn managed_identity(
     apply_latency(shared, &tid).await;
     let res = resource.trim_end_matches('/');
     let claims = if res == EXCHANGE_AUDIENCE {
-        let n = now();
+        let n = now(shared);
         json!({
             "aud": EXCHANGE_AUDIENCE,
             "iss": format!("{}/{tid}/v2.0", shared.base_url),
@@ -430,7 +438,7 @@ pub(crate) async fn managed_identity(
             "idtyp": "app",
         })
     } else if res == GRAPH_AUDIENCE || res == shared.base_url {
-        let mut c = graph_claims(&tid, &app, &shared.base_url);
+        let mut c = graph_claims(&tid, &app, &shared.base_url, now(shared));
         c["xms_mirid"] = json!(format!(
             "/subscriptions/emulated/managedIdentity/{}",
             app.client_id
@@ -443,7 +451,7 @@ pub(crate) async fn managed_identity(
         );
     };
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    let token = jwt::encode_hs256(&shared.key, &claims);
+    let token = shared.signer.sign(&claims);
     plain(
         200,
         json!({
@@ -456,24 +464,13 @@ pub(crate) async fn managed_identity(
     )
 }
 
-/// The application calling Graph.
+/// The application calling Graph, with the permissions (`roles`) its token holds; what each
+/// endpoint needs is in [`crate::permissions`].
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub tenant_id: String,
     pub app_id: String,
     pub roles: Vec<String>,
-}
-
-impl Caller {
-    /// Whether any of `needed` is granted (a `.ReadWrite.` role grants its `.Read.` form).
-    pub(crate) fn has_any(&self, needed: &[&str]) -> bool {
-        needed.iter().any(|n| {
-            self.roles.iter().any(|r| {
-                r.eq_ignore_ascii_case(n)
-                    || r.replace(".ReadWrite.", ".Read.").eq_ignore_ascii_case(n)
-            })
-        })
-    }
 }
 
 /// Validates `Authorization: Bearer` for Graph.
@@ -488,7 +485,7 @@ pub(crate) fn authorize(shared: &Shared, headers: &axum::http::HeaderMap) -> Res
     else {
         return Err(unauth("Access token is empty."));
     };
-    let claims = match jwt::decode_hs256(&shared.key, token.trim()) {
+    let claims = match shared.signer.verify(token.trim()) {
         Ok(c) => c,
         Err(jwt::JwtError::Malformed) => {
             return Err(unauth(
@@ -500,7 +497,7 @@ pub(crate) fn authorize(shared: &Shared, headers: &axum::http::HeaderMap) -> Res
     if claims.get("aud").and_then(Value::as_str) != Some(GRAPH_AUDIENCE) {
         return Err(unauth("Access token validation failure. Invalid audience."));
     }
-    if claims.get("exp").and_then(Value::as_i64).unwrap_or(0) <= now() {
+    if claims.get("exp").and_then(Value::as_i64).unwrap_or(0) <= now(shared) {
         return Err(unauth("Lifetime validation failed, the token is expired."));
     }
     let tid = claims

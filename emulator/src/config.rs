@@ -1,5 +1,6 @@
 //! Configuration of the emulator, its tenants, app registrations and realism knobs.
 
+use crate::clock::Clock;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -16,6 +17,10 @@ pub struct EmulatorConfig {
     /// Directory where the CA certificate (`emulator-ca.pem`) is written; a temporary
     /// directory removed on shutdown when `None`.
     pub data_dir: Option<PathBuf>,
+    /// The clock every stamp, token and window reads (default: the system clock). Tests pass
+    /// a [`Clock::manual`] and move it themselves.
+    #[serde(skip)]
+    pub clock: Clock,
 }
 
 impl Default for EmulatorConfig {
@@ -25,6 +30,7 @@ impl Default for EmulatorConfig {
             tls: true,
             tenants: Vec::new(),
             data_dir: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -69,6 +75,10 @@ pub struct AppRegistration {
     pub federated_from: Option<FederatedCredential>,
     /// Display name of the application object.
     pub display_name: Option<String>,
+    /// Client ids of the apps (of this tenant) whose service principals own this app
+    /// registration. An app holding `Application.ReadWrite.OwnedBy` (and no broader
+    /// application permission) can change only the registrations it owns. Default: none.
+    pub owners: Vec<String>,
 }
 
 /// A federated identity credential trusting a managed identity of this emulator.
@@ -192,17 +202,17 @@ const DEMO_NAMES: &[&str] = &[
     "proseware",
 ];
 
-/// Application permissions granted to the app of a demo tenant: everything an engine needs
-/// to read a source tenant and write a target tenant.
+/// Application permissions granted to the app of a demo tenant: exactly those
+/// docs/authentication.md lists for a source tenant and for a target tenant (a demo tenant
+/// can be either), and nothing more. The emulator enforces Microsoft's permission table of
+/// every endpoint (see [`crate::permissions`]), so the demo proves these are enough.
 pub const DEMO_ROLES: &[&str] = &[
+    "User.Read.All",
+    "GroupMember.Read.All",
     "User.ReadWrite.All",
     "Group.ReadWrite.All",
-    "GroupMember.ReadWrite.All",
-    "User.Invite.All",
-    "Application.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
     "Policy.Read.All",
-    "Policy.ReadWrite.CrossTenantAccess",
-    "Organization.Read.All",
 ];
 
 impl TenantConfig {
@@ -233,6 +243,9 @@ impl TenantConfig {
                     client_secret: Some(format!("emulator-secret-{index}")),
                     roles: roles.clone(),
                     display_name: Some(format!("tenantsync ({name})")),
+                    // The documented setup for Application.ReadWrite.OwnedBy: the app's
+                    // service principal owns its own registration, which holds the anchor.
+                    owners: vec![id("app")],
                     ..AppRegistration::default()
                 },
                 AppRegistration {

@@ -50,12 +50,12 @@ fn bad_token() -> GResp {
     )
 }
 
-fn expired(t: &Tenant, base: &str, kind: Kind, select: Option<&str>) -> GResp {
+fn expired(t: &Tenant, base: &str, path: &str, select: Option<&str>) -> GResp {
     let msg = "The sync state generation is not found. The delta token is expired and data must be synchronized again.";
     if t.knobs.delta_expiry_gone {
-        let mut loc = format!("{base}/v1.0/{}/delta?$deltatoken=", name(kind));
+        let mut loc = format!("{base}/v1.0/{path}?$deltatoken=");
         if let Some(s) = select {
-            loc = format!("{base}/v1.0/{}/delta?$select={s}&$deltatoken=", name(kind));
+            loc = format!("{base}/v1.0/{path}?$select={s}&$deltatoken=");
         }
         GResp::error(410, "syncStateNotFound", msg).with_header("Location", loc)
     } else {
@@ -105,7 +105,10 @@ fn max_page_size(req: &GReq) -> usize {
 
 /// Serves `GET /users/delta` or `GET /groups/delta`.
 pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<GResp, GResp> {
-    let now = chrono::Utc::now().timestamp();
+    let now = t.clock.now().timestamp();
+    // Links name the function as the request did (`users/delta()`, ...), as Graph's do.
+    let default_path = format!("{}/delta", name(kind));
+    let path = req.as_called.as_deref().unwrap_or(&default_path);
     let state = if let Some(tok) = req.q("skiptoken") {
         let v = odata::decode_token(tok).ok_or_else(bad_token)?;
         if v.get("k").and_then(Value::as_str) != Some(kind_code(kind)) {
@@ -133,7 +136,15 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
         let ids = ids_filter(req, kind)?;
         match req.q("deltatoken") {
             Some(tok) if tok.eq_ignore_ascii_case("latest") => {
-                let link = delta_link(base, kind, t.seq, now, select.as_deref(), ids.as_deref());
+                let link = delta_link(
+                    base,
+                    path,
+                    kind,
+                    t.seq,
+                    issue_ms(t),
+                    select.as_deref(),
+                    ids.as_deref(),
+                );
                 return Ok(GResp::json(
                     200,
                     json!({"@odata.context": context(base, kind, select.as_deref()), "@odata.deltaLink": link, "value": []}),
@@ -164,7 +175,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
                     .and_then(Value::as_i64)
                     .unwrap_or(issued.saturating_mul(1000));
                 if issued_ms < t.delta_floor || now - issued >= lifetime {
-                    return Err(expired(t, base, kind, select.as_deref()));
+                    return Err(expired(t, base, path, select.as_deref()));
                 }
                 State {
                     from: Some(v.get("p").and_then(Value::as_u64).ok_or_else(bad_token)?),
@@ -185,7 +196,7 @@ pub(crate) fn handle(base: &str, t: &Tenant, req: &GReq, kind: Kind) -> Result<G
     let minimal = req
         .header("prefer")
         .is_some_and(|p| p.to_ascii_lowercase().contains("return=minimal"));
-    Ok(page(base, t, kind, &state, now, minimal))
+    Ok(page(base, path, t, kind, &state, minimal))
 }
 
 fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
@@ -195,21 +206,29 @@ fn context(base: &str, kind: Kind, select: Option<&str>) -> String {
     }
 }
 
+/// The issue time of a delta link in milliseconds: the clock's, and never before the
+/// `force_delta_expiry` floor, so a link issued after the floor was set is valid even when
+/// the clock has not moved since (a manual clock).
+fn issue_ms(t: &Tenant) -> i64 {
+    t.clock.now().timestamp_millis().max(t.delta_floor)
+}
+
 fn delta_link(
     base: &str,
+    path: &str,
     kind: Kind,
     pos: u64,
-    at: i64,
+    ms: i64,
     select: Option<&str>,
     ids: Option<&[String]>,
 ) -> String {
     // `ms`: the issue time in milliseconds, so that `force_delta_expiry` expires exactly the
     // tokens issued before it was set (whole seconds would also expire the next ones).
-    let ms = chrono::Utc::now().timestamp_millis();
+    let at = ms.div_euclid(1000);
     let tok = odata::encode_token(
         &json!({"k": kind_code(kind), "p": pos, "at": at, "ms": ms, "s": select, "i": ids}),
     );
-    format!("{base}/v1.0/{}/delta?$deltatoken={tok}", name(kind))
+    format!("{base}/v1.0/{path}?$deltatoken={tok}")
 }
 
 fn member_entry(t: &Tenant, id: &str, removed: bool) -> Value {
@@ -224,7 +243,7 @@ fn member_entry(t: &Tenant, id: &str, removed: bool) -> Value {
     v
 }
 
-fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool) -> GResp {
+fn page(base: &str, path: &str, t: &Tenant, kind: Kind, st: &State, minimal: bool) -> GResp {
     let select = odata::parse_select(st.select.as_deref());
     let tracks_members = kind == Kind::Group
         && select
@@ -389,14 +408,14 @@ fn page(base: &str, t: &Tenant, kind: Kind, st: &State, now: i64, minimal: bool)
         let tok = odata::encode_token(&json!({
             "k": kind_code(kind), "f": st.from, "t": st.to, "a": last.as_ref().map(|l| &l.0), "o": last.as_ref().and_then(|l| l.1), "s": st.select, "i": st.ids, "n": st.size,
         }));
-        body["@odata.nextLink"] =
-            json!(format!("{base}/v1.0/{}/delta?$skiptoken={tok}", name(kind)));
+        body["@odata.nextLink"] = json!(format!("{base}/v1.0/{path}?$skiptoken={tok}"));
     } else {
         body["@odata.deltaLink"] = json!(delta_link(
             base,
+            path,
             kind,
             st.to,
-            now,
+            issue_ms(t),
             st.select.as_deref(),
             st.ids.as_deref()
         ));

@@ -2,8 +2,10 @@
 //! batching, and the Graph response envelope (request ids, error `innerError`).
 
 use crate::auth::{self, Caller};
+use crate::clock::Clock;
 use crate::faults::{self, Fault};
 use crate::graph;
+use crate::operation;
 use crate::server::{DropConnection, Shared, lock};
 use crate::store::Tenant;
 use axum::body::{Body, Bytes};
@@ -53,7 +55,7 @@ impl GResp {
         self
     }
 
-    fn fill_inner_error(&mut self, request_id: &str, client_request_id: &str) {
+    fn fill_inner_error(&mut self, clock: &Clock, request_id: &str, client_request_id: &str) {
         if let Some(inner) = self
             .body
             .as_mut()
@@ -63,7 +65,7 @@ impl GResp {
         {
             inner.insert(
                 "date".into(),
-                json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()),
+                json!(clock.now().format("%Y-%m-%dT%H:%M:%S").to_string()),
             );
             inner.insert("request-id".into(), json!(request_id));
             inner.insert("client-request-id".into(), json!(client_request_id));
@@ -84,6 +86,10 @@ pub(crate) struct GReq {
     pub headers: Vec<(String, String)>,
     /// The JSON body, `Some(Err)` when a body was sent but is not JSON.
     pub body: Option<Result<Value, ()>>,
+    /// The path (decoded segments joined by `/`) as the client wrote it, when it named an
+    /// operation in another of the forms Graph accepts (`users/microsoft.graph.delta()`):
+    /// links in the response echo that form, as Graph's do.
+    pub as_called: Option<String>,
 }
 
 impl GReq {
@@ -241,6 +247,7 @@ pub(crate) fn parse_target(
         query,
         headers,
         body,
+        as_called: None,
     }
 }
 
@@ -252,6 +259,7 @@ pub(crate) async fn graph(
     query: &str,
     bytes: Bytes,
 ) -> Response {
+    // The machine's clock, not the emulator's: it orders messages on the wire (see Arrival).
     let arrived = std::time::Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let sent_id = parts
@@ -266,10 +274,11 @@ pub(crate) async fn graph(
     };
     let caller = match auth::authorize(shared, &parts.headers) {
         Ok(c) => c,
-        Err(r) => return to_response(r, &request_id, &client_request_id),
+        Err(r) => return to_response(&shared.clock, r, &request_id, &client_request_id),
     };
     let Some((_, tenant)) = shared.tenant(&caller.tenant_id) else {
         return to_response(
+            &shared.clock,
             GResp::error(
                 401,
                 "InvalidAuthenticationToken",
@@ -330,11 +339,17 @@ pub(crate) async fn graph(
         Some(Fault::Timeout(ms)) => {
             lock(tenant).count("fault:timeout");
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            return to_response(faults::error_response(504), &request_id, &client_request_id);
+            return to_response(
+                &shared.clock,
+                faults::error_response(504),
+                &request_id,
+                &client_request_id,
+            );
         }
         Some(Fault::Error(status)) => {
             lock(tenant).count(&format!("fault:{status}"));
             return to_response(
+                &shared.clock,
                 faults::error_response(status),
                 &request_id,
                 &client_request_id,
@@ -361,7 +376,7 @@ pub(crate) async fn graph(
         let mut t = lock(tenant);
         execute(shared, &mut t, &caller, &req, &arrival)
     };
-    to_response(resp, &request_id, &client_request_id)
+    to_response(&shared.clock, resp, &request_id, &client_request_id)
 }
 
 /// Counts, throttles and executes one (non-batch) request.
@@ -372,10 +387,27 @@ fn execute(
     req: &GReq,
     arrival: &faults::Arrival,
 ) -> GResp {
+    // Every URL form Graph accepts for an operation is served as its plain form.
+    let normalized = operation::normalize(&req.segs);
+    let canonical;
+    let req = match &normalized {
+        Ok(Some(segs)) => {
+            canonical = GReq {
+                segs: segs.clone(),
+                as_called: Some(req.segs.join("/")),
+                ..req.clone()
+            };
+            &canonical
+        }
+        _ => req,
+    };
     t.count(&req.kind());
     let (cost, is_write) = req.cost();
     if let Some(r) = faults::throttle(t, &caller.app_id, cost, is_write, arrival) {
         return r;
+    }
+    if let Err(refused) = normalized {
+        return refused;
     }
     let mut r = graph::handle(&shared.base_url, t, caller, req);
     if t.knobs.throttling.is_some() {
@@ -388,8 +420,8 @@ fn execute(
     r
 }
 
-fn to_response(mut r: GResp, request_id: &str, client_request_id: &str) -> Response {
-    r.fill_inner_error(request_id, client_request_id);
+fn to_response(clock: &Clock, mut r: GResp, request_id: &str, client_request_id: &str) -> Response {
+    r.fill_inner_error(clock, request_id, client_request_id);
     let mut b = Response::builder()
         .status(r.status)
         .header("request-id", request_id)
@@ -553,7 +585,7 @@ fn batch(
             }
         };
         let inner_id = uuid::Uuid::new_v4().to_string();
-        resp.fill_inner_error(&inner_id, &inner_id);
+        resp.fill_inner_error(&shared.clock, &inner_id, &inner_id);
         status.insert(id.clone(), resp.status);
         let mut headers = serde_json::Map::new();
         for (k, v) in &resp.headers {

@@ -13,9 +13,10 @@ pub(crate) struct ThrottleState {
     ru: f64,
     last: Instant,
     writes: VecDeque<Instant>,
-    /// Since and until when every request is refused (resource units exhausted).
+    /// Since (the machine's clock, see [`Arrival::at`]) and until (the emulator's clock) when
+    /// every request is refused (resource units exhausted).
     blocked: Option<(Instant, Instant)>,
-    /// Since and until when writes are refused (write quota exhausted).
+    /// Since and until, as for `blocked`, when writes are refused (write quota exhausted).
     writes_blocked: Option<(Instant, Instant)>,
     /// Requests (by `client-request-id`) answered 429, with the time their answer named.
     told: HashMap<String, Instant>,
@@ -31,7 +32,9 @@ const IN_FLIGHT: Duration = Duration::from_millis(50);
 /// that was already on its way when another one was throttled.
 #[derive(Debug, Clone)]
 pub(crate) struct Arrival {
-    /// When the wire request (the whole `$batch` for batch items) arrived.
+    /// When the wire request (the whole `$batch` for batch items) arrived, by the machine's
+    /// clock: whether a request was already on its way is a matter of message order, which a
+    /// manual emulator clock (that other clients' waits move) cannot tell.
     pub at: Instant,
     /// Its `client-request-id`, which a client keeps across retries of one request; `None`
     /// for `$batch` items.
@@ -65,7 +68,9 @@ pub(crate) fn throttle(
     arrival: &Arrival,
 ) -> Option<GResp> {
     let k = t.knobs.throttling.clone()?;
-    let now = Instant::now();
+    // Windows on the emulator's clock; `answered` on the machine's, like `arrival.at`.
+    let now = t.clock.instant();
+    let answered = Instant::now();
     let cap = capacity(t, &k) as f64;
     let tenant_id = t.id.clone();
     let st = t.throttle.entry(app.to_string()).or_insert(ThrottleState {
@@ -123,7 +128,7 @@ pub(crate) fn throttle(
     }
     if st.ru < cost as f64 {
         let secs = ((cost as f64 - st.ru) / rate).ceil().max(1.0) as u64;
-        st.blocked = Some((now, now + Duration::from_secs(secs)));
+        st.blocked = Some((answered, now + Duration::from_secs(secs)));
         if let Some(id) = &arrival.client_request_id {
             st.told.insert(id.clone(), now + Duration::from_secs(secs));
         }
@@ -142,7 +147,7 @@ pub(crate) fn throttle(
             .saturating_duration_since(now)
             .as_secs_f64();
         let secs = wait.ceil().max(1.0) as u64;
-        st.writes_blocked = Some((now, now + Duration::from_secs(secs)));
+        st.writes_blocked = Some((answered, now + Duration::from_secs(secs)));
         if let Some(id) = &arrival.client_request_id {
             st.told.insert(id.clone(), now + Duration::from_secs(secs));
         }
@@ -261,7 +266,13 @@ mod tests {
             }),
             ..Knobs::default()
         };
-        Tenant::new("t", "c.com", Vec::new(), knobs)
+        Tenant::new_at(
+            "t",
+            "c.com",
+            Vec::new(),
+            knobs,
+            crate::clock::Clock::manual(crate::clock::seed_time()),
+        )
     }
 
     fn retry_after(r: &GResp) -> Option<u64> {
@@ -271,6 +282,7 @@ mod tests {
             .and_then(|(_, v)| v.parse().ok())
     }
 
+    /// A request arriving now, by the tenant's clock.
     fn sent(id: &str) -> Arrival {
         Arrival {
             at: Instant::now(),
@@ -298,6 +310,7 @@ mod tests {
     #[test]
     fn requests_already_on_their_way_are_refused_without_a_violation() {
         let mut t = tenant(1, 100);
+        let c = t.clock.clone();
         let before = sent("on-the-wire");
         assert!(throttle(&mut t, "a", 1, false, &sent("1")).is_none());
         assert!(throttle(&mut t, "a", 1, false, &sent("2")).is_some());
@@ -310,8 +323,15 @@ mod tests {
         assert!(throttle(&mut t, "a", 1, false, &batch_item).is_some());
         assert_eq!(t.violations, 0);
         // A new request sent well after the 429, before the time it named: a violation.
-        std::thread::sleep(IN_FLIGHT * 2);
-        assert!(throttle(&mut t, "a", 1, false, &sent("3")).is_some());
+        let later = Arrival {
+            at: Instant::now() + IN_FLIGHT * 2,
+            client_request_id: Some("3".into()),
+        };
+        assert!(throttle(&mut t, "a", 1, false, &later).is_some());
+        assert_eq!(t.violations, 1);
+        // Once the emulator's clock passes the time the 429 named, the app is served again.
+        c.advance(Duration::from_secs(61));
+        assert!(throttle(&mut t, "a", 1, false, &sent("4")).is_none());
         assert_eq!(t.violations, 1);
     }
 

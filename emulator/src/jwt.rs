@@ -1,10 +1,10 @@
-//! JSON Web Tokens: HS256 tokens issued by the emulator and verification of client
-//! assertions signed with an app's certificate.
+//! JSON Web Tokens: parsing, and verification of client assertions signed with an app's
+//! certificate. The emulator's own tokens are signed in `signing`.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::{digest, hmac, signature};
-use serde_json::{Value, json};
+use ring::{digest, signature};
+use serde_json::Value;
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,26 +20,20 @@ pub(crate) enum JwtError {
     Unsupported(String),
 }
 
-/// Signs `claims` with HS256.
-pub(crate) fn encode_hs256(key: &hmac::Key, claims: &Value) -> String {
-    let header = json!({"typ": "JWT", "alg": "HS256"});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let tag = hmac::sign(key, input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+/// The parts of a JWT.
+pub(crate) struct Parts {
+    /// The decoded header.
+    pub header: Value,
+    /// The decoded claims.
+    pub claims: Value,
+    /// `header.claims` as sent: the signed input.
+    pub input: String,
+    /// The decoded signature.
+    pub sig: Vec<u8>,
 }
 
-struct Parts {
-    header: Value,
-    claims: Value,
-    input: String,
-    sig: Vec<u8>,
-}
-
-fn split(token: &str) -> Result<Parts, JwtError> {
+/// Splits and decodes a compact JWT.
+pub(crate) fn split(token: &str) -> Result<Parts, JwtError> {
     let mut it = token.split('.');
     let (Some(h), Some(c), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
         return Err(JwtError::Malformed);
@@ -60,16 +54,6 @@ fn split(token: &str) -> Result<Parts, JwtError> {
         input: format!("{h}.{c}"),
         sig: dec(s)?,
     })
-}
-
-/// Verifies an HS256 token issued by the emulator and returns its claims.
-pub(crate) fn decode_hs256(key: &hmac::Key, token: &str) -> Result<Value, JwtError> {
-    let p = split(token)?;
-    if p.header.get("alg").and_then(Value::as_str) != Some("HS256") {
-        return Err(JwtError::Signature);
-    }
-    hmac::verify(key, p.input.as_bytes(), &p.sig).map_err(|_| JwtError::Signature)?;
-    Ok(p.claims)
 }
 
 /// Decodes the DER certificate from a PEM text.
@@ -199,16 +183,7 @@ pub(crate) fn verify_with_certificate(token: &str, cert_pem: &str) -> Result<Val
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hs256_round_trip_and_tamper() {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, b"k");
-        let t = encode_hs256(&key, &json!({"a": 1}));
-        assert_eq!(decode_hs256(&key, &t), Ok(json!({"a": 1})));
-        let other = hmac::Key::new(hmac::HMAC_SHA256, b"other");
-        assert_eq!(decode_hs256(&other, &t), Err(JwtError::Signature));
-        assert_eq!(decode_hs256(&key, "a.b"), Err(JwtError::Malformed));
-    }
+    use serde_json::json;
 
     #[test]
     fn es256_assertion_verifies_against_certificate() {
@@ -247,6 +222,7 @@ mod tests {
 #[cfg(test)]
 mod rsa_tests {
     use super::*;
+    use serde_json::json;
 
     const CERT: &str = include_str!("../tests/data/test-app-rsa-cert.pem");
     const KEY: &[u8] = include_bytes!("../tests/data/test-app-rsa-key.pk8");

@@ -4,32 +4,43 @@
 //! Microsoft Graph v1.0 that a user and group synchronization engine uses (users, groups,
 //! memberships, invitations, delta queries, JSON batching, directory extensions, deleted items,
 //! cross-tenant access partners, organization) and the client-credentials token endpoint of
-//! the Microsoft identity platform plus an App Service style managed-identity endpoint.
+//! the Microsoft identity platform plus an App Service style managed-identity endpoint. It also
+//! serves what Microsoft's own clients (MSAL, Azure Identity, the Graph SDKs) fetch first: the
+//! OpenID Connect discovery documents, the keys that verify its RS256 tokens and MSAL's
+//! instance discovery; and it accepts every URL form Graph accepts for the functions and
+//! actions it serves (`/users/delta()`, `/users/microsoft.graph.delta`, ...).
 //!
 //! Start it with [`Emulator::start`] (from synchronous code; it runs its own runtime thread) or
 //! [`Emulator::start_async`] (on the caller's tokio runtime), then point a client at
 //! [`Emulator::base_url`] and trust the CA written to [`Emulator::ca_pem_path`].
 //! Administrative access to each tenant is through [`Emulator::tenant`] or the HTTP admin
-//! interface under `/_emulator/`; see `docs/emulator.md`.
+//! interface under `/_emulator/`; see `docs/emulator.md`. Every Graph endpoint enforces the
+//! application permissions of Microsoft's permission table for it, kept in [`permissions`].
 
 #![warn(missing_docs)]
 
 mod admin;
 mod auth;
+mod clock;
 mod config;
 mod delta;
+mod discovery;
 mod dispatch;
 mod faults;
 mod fixture;
 mod graph;
 mod jwt;
 mod odata;
+mod operation;
+pub mod permissions;
 mod seed;
 mod server;
+mod signing;
 mod store;
 mod synchronization;
 mod tls;
 
+pub use clock::{Clock, SEED_TIME};
 pub use config::{
     AppRegistration, DEMO_ROLES, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs,
     LatencyKnobs, SeedSpec, TenantConfig, ThrottleKnobs,

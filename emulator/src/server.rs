@@ -2,13 +2,12 @@
 
 use crate::config::{EmulatorConfig, Knobs};
 use crate::store::{AdminError, Obj, Tenant, TenantState};
-use crate::{EmulatorError, admin, auth, dispatch, fixture, seed, tls};
+use crate::{EmulatorError, admin, auth, discovery, dispatch, fixture, seed, tls};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use hyper_util::rt::TokioIo;
-use ring::hmac;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,14 +21,16 @@ use tower::ServiceExt;
 pub(crate) struct Shared {
     /// `https://127.0.0.1:PORT` (or `http://`).
     pub base_url: String,
-    /// Key signing the emulator's tokens.
-    pub key: hmac::Key,
+    /// Key signing the emulator's tokens (RS256, published at the discovery `jwks_uri`).
+    pub signer: Arc<crate::signing::SigningKey>,
     /// Tenants by lower-case id.
     pub tenants: BTreeMap<String, Arc<Mutex<Tenant>>>,
     /// Lower-case domain → tenant id.
     pub domains: HashMap<String, String>,
     /// Expected `X-IDENTITY-HEADER` value of the managed-identity endpoint.
     pub identity_header: String,
+    /// The clock every tenant reads (shared with them).
+    pub clock: crate::clock::Clock,
 }
 
 impl Shared {
@@ -95,7 +96,13 @@ fn build_tenants(config: &EmulatorConfig) -> Result<Tenants, EmulatorError> {
                 )));
             }
         }
-        let mut t = Tenant::new(&id, &tc.domain, tc.apps.clone(), tc.knobs.clone());
+        let mut t = Tenant::new_at(
+            &id,
+            &tc.domain,
+            tc.apps.clone(),
+            tc.knobs.clone(),
+            config.clock.clone(),
+        );
         if let Some(spec) = &tc.seed {
             seed::apply(&mut t, spec);
         }
@@ -144,6 +151,9 @@ impl Emulator {
 
     /// Starts the emulator on the caller's tokio runtime.
     pub async fn start_async(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        // The first start in a process generates the signing key (a fraction of a second):
+        // before seeding, so that seeded timestamps are those of the moment the server opens.
+        let signer = crate::signing::SigningKey::shared()?;
         let (tenants, domains) = build_tenants(&config)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
@@ -188,20 +198,18 @@ impl Emulator {
             (None, None, None)
         };
         let scheme = if config.tls { "https" } else { "http" };
-        let mut secret = [0u8; 32];
         let mut header = [0u8; 16];
         {
             use rand::RngCore;
-            let mut rng = rand::rngs::OsRng;
-            rng.fill_bytes(&mut secret);
-            rng.fill_bytes(&mut header);
+            rand::rngs::OsRng.fill_bytes(&mut header);
         }
         let shared = Arc::new(Shared {
             base_url: format!("{scheme}://127.0.0.1:{port}"),
-            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            signer,
             tenants,
             domains,
             identity_header: header.iter().map(|b| format!("{b:02x}")).collect(),
+            clock: config.clock.clone(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -213,6 +221,12 @@ impl Emulator {
             runtime: None,
             _temp: temp,
         })
+    }
+
+    /// The clock the emulator reads (the one in its configuration): advance a manual clock to
+    /// let throttling, replication-lag and token windows pass.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.shared.clock
     }
 
     /// Base URL, e.g. `https://127.0.0.1:PORT`. Graph is at `{base}/v1.0`, the token
@@ -266,11 +280,11 @@ impl Emulator {
         for (id, t) in &self.shared.tenants {
             let t = lock(t);
             s.push_str(&format!(
-                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {}/{id}/oauth2/v2.0/token\n",
+                "  tenant {id} ({}): {} users, {} groups\n    token endpoint: {base}/{id}/oauth2/v2.0/token\n    authority: {base}/{id} (OpenID configuration: {base}/{id}/v2.0/.well-known/openid-configuration)\n",
                 t.domain,
                 t.users().len(),
                 t.groups.len(),
-                self.shared.base_url
+                base = self.shared.base_url
             ));
             for app in &t.apps {
                 s.push_str(&format!(
@@ -398,6 +412,9 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     if path == "/msi/token" {
         return auth::managed_identity(&shared, &parts, &query).await;
+    }
+    if let Some(r) = discovery::handle(&shared, &parts, &path, &query) {
+        return r;
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" {
@@ -556,6 +573,32 @@ impl TenantHandle {
     /// Requests that arrived before the time a previous 429's `Retry-After` named.
     pub fn throttle_violations(&self) -> u64 {
         self.with(|t| t.violations)
+    }
+
+    /// Replaces the application permissions (app roles) granted to app or managed identity
+    /// `client_id`, as an admin granting or revoking them with admin consent; tokens issued
+    /// from now on carry them (tokens already issued keep theirs, as in Entra).
+    pub fn set_app_roles(&self, client_id: &str, roles: &[&str]) -> Result<(), AdminError> {
+        self.with(|t| {
+            let app = t
+                .apps
+                .iter_mut()
+                .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+                .ok_or_else(|| AdminError::NotFound(client_id.to_string()))?;
+            app.roles = roles.iter().map(|r| r.to_string()).collect();
+            Ok(())
+        })
+    }
+
+    /// The application permissions granted to app or managed identity `client_id`.
+    pub fn app_roles(&self, client_id: &str) -> Result<Vec<String>, AdminError> {
+        self.with(|t| {
+            t.apps
+                .iter()
+                .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+                .map(|a| a.roles.clone())
+                .ok_or_else(|| AdminError::NotFound(client_id.to_string()))
+        })
     }
 
     /// Allows or refuses inbound user synchronization from a partner tenant.

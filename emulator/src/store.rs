@@ -1,5 +1,6 @@
 //! The directory content of one tenant, its change log and mutations.
 
+use crate::clock::Clock;
 use crate::config::{AppRegistration, Knobs};
 use crate::faults::ThrottleState;
 use rand::SeedableRng;
@@ -149,9 +150,9 @@ pub(crate) fn security_identifier(id: &str) -> Value {
     }
 }
 
-/// Current time in Graph's format.
-pub(crate) fn now_string() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// `clock`'s time in Graph's format.
+pub(crate) fn now_string(clock: &Clock) -> String {
+    clock.stamp()
 }
 
 /// Live users by lower-cased `userPrincipalName` and by lower-cased `mail` and `otherMails`,
@@ -256,13 +257,27 @@ pub(crate) struct Tenant {
     /// Delta tokens issued before this unix time (milliseconds) are expired.
     pub delta_floor: i64,
     pub invitations: HashMap<String, String>,
+    /// The emulator's clock: stamps, tokens, delta links and every window.
+    pub clock: Clock,
     /// Service principals with synchronization jobs (see `synchronization.rs`).
     pub sync: crate::synchronization::Synchronization,
 }
 
 impl Tenant {
-    /// An empty tenant.
+    /// An empty tenant on the system clock.
+    #[cfg(test)]
     pub(crate) fn new(id: &str, domain: &str, apps: Vec<AppRegistration>, knobs: Knobs) -> Tenant {
+        Self::new_at(id, domain, apps, knobs, Clock::system())
+    }
+
+    /// An empty tenant on `clock`.
+    pub(crate) fn new_at(
+        id: &str,
+        domain: &str,
+        apps: Vec<AppRegistration>,
+        knobs: Knobs,
+        clock: Clock,
+    ) -> Tenant {
         let seed = knobs.faults.as_ref().map(|f| f.seed).unwrap_or(0);
         let mut t = Tenant {
             id: id.to_ascii_lowercase(),
@@ -288,6 +303,7 @@ impl Tenant {
             fault_rng: StdRng::seed_from_u64(seed),
             delta_floor: i64::MIN,
             invitations: HashMap::new(),
+            clock,
             sync: Default::default(),
         };
         let apps = t.apps.clone();
@@ -305,7 +321,7 @@ impl Tenant {
                         .unwrap_or_else(|| format!("app {}", app.client_id))
                 ),
             );
-            o.insert("createdDateTime".into(), json!(now_string()));
+            o.insert("createdDateTime".into(), json!(now_string(&t.clock)));
             o.insert("signInAudience".into(), json!("AzureADMyOrg"));
             t.applications.insert(object_id.to_string(), o);
         }
@@ -323,7 +339,7 @@ impl Tenant {
             self.throttle.clear();
         }
         if knobs.force_delta_expiry {
-            self.delta_floor = chrono::Utc::now().timestamp_millis() + 1;
+            self.delta_floor = self.clock.now().timestamp_millis() + 1;
         }
         self.knobs = knobs;
     }
@@ -353,10 +369,9 @@ impl Tenant {
     pub(crate) fn lagging(&self, id: &str) -> bool {
         let lag = self.knobs.replication_lag_ms;
         lag > 0
-            && self
-                .born
-                .get(id)
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(lag))
+            && self.born.get(id).is_some_and(|t| {
+                self.clock.instant().saturating_duration_since(*t) < Duration::from_millis(lag)
+            })
     }
 
     /// Kind of a live object.
@@ -473,7 +488,7 @@ impl Tenant {
             ));
         }
         self.check_upn_unique(obj.get("userPrincipalName"), None)?;
-        stamp(&mut obj, &id);
+        stamp(&mut obj, &id, &self.clock);
         user_defaults(&mut obj);
         if !obj.contains_key("displayName") {
             let upn = obj
@@ -484,7 +499,7 @@ impl Tenant {
             obj.insert("displayName".into(), json!(upn));
         }
         self.put_user(id.clone(), obj.clone());
-        self.born.insert(id.clone(), Instant::now());
+        self.born.insert(id.clone(), self.clock.instant());
         self.log(Kind::User, &id, None);
         Ok(obj)
     }
@@ -515,7 +530,7 @@ impl Tenant {
     /// Creates a group; fills `id`, `createdDateTime` and defaults.
     pub(crate) fn create_group(&mut self, mut obj: Obj) -> Result<Obj, AdminError> {
         let id = self.new_id(&obj)?;
-        stamp(&mut obj, &id);
+        stamp(&mut obj, &id, &self.clock);
         group_defaults(&mut obj);
         obj.entry("description").or_insert(Value::Null);
         obj.entry("visibility").or_insert(Value::Null);
@@ -542,7 +557,7 @@ impl Tenant {
         }
         self.groups.insert(id.clone(), obj.clone());
         self.members.insert(id.clone(), BTreeSet::new());
-        self.born.insert(id.clone(), Instant::now());
+        self.born.insert(id.clone(), self.clock.instant());
         self.log(Kind::Group, &id, None);
         Ok(obj)
     }
@@ -638,7 +653,7 @@ impl Tenant {
                 self.members.remove(id).unwrap_or_default(),
             ),
         };
-        obj.insert("deletedDateTime".into(), json!(now_string()));
+        obj.insert("deletedDateTime".into(), json!(now_string(&self.clock)));
         self.deleted.insert(
             id.to_string(),
             Deleted {
@@ -750,7 +765,7 @@ impl Tenant {
                 "object id '{id}' is used twice"
             )));
         }
-        stamp(&mut obj, &id);
+        stamp(&mut obj, &id, &self.clock);
         match kind {
             Kind::User => {
                 if obj
@@ -856,10 +871,10 @@ fn chosen_id(obj: &Obj) -> String {
 }
 
 /// Sets a new object's `id` and, unless given, its `createdDateTime`.
-fn stamp(obj: &mut Obj, id: &str) {
+fn stamp(obj: &mut Obj, id: &str, clock: &Clock) {
     obj.insert("id".into(), json!(id));
     obj.entry("createdDateTime")
-        .or_insert_with(|| json!(now_string()));
+        .or_insert_with(|| json!(now_string(clock)));
 }
 
 /// Graph's defaults for a new user.

@@ -5,9 +5,8 @@
 //! (GET and PUT) and `.../synchronization/secrets` (read).
 //!
 //! Each handler names the Microsoft Learn page of its request and response shapes. The
-//! permissions each endpoint accepts are in [`RULES`], one entry per endpoint, copied from the
-//! *Application* row of the page's permission table, so that they can move as they are into a
-//! central permission table.
+//! permissions each endpoint accepts are in the central table (`permissions.rs`), copied from
+//! the *Application* row of the page's permission table.
 //!
 //! A tenant holds no service principal until [`seed_cross_tenant_job`] adds one made from the
 //! cross-tenant synchronization application template, with one `Azure2Azure` job whose schema
@@ -15,6 +14,7 @@
 
 use crate::auth::Caller;
 use crate::dispatch::{GReq, GResp};
+use crate::permissions::{self, Endpoint};
 use serde_json::{Value, json};
 
 /// The application template of Entra's cross-tenant synchronization app ("Cross-tenant
@@ -28,120 +28,13 @@ pub const CROSS_TENANT_TEMPLATE_ID: &str = "Azure2Azure";
 // https://learn.microsoft.com/graph/api/resources/approleassignment
 const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
 
-/// One synchronization endpoint and the application permissions that allow it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rule {
-    /// Method and path template as on the page's *HTTP request* section.
-    pub request: &'static str,
-    /// The *Application* row: least privileged first. `Application.ReadWrite.OwnedBy` is left
-    /// out where the page lists it: it grants access only to service principals the calling
-    /// app owns, and the emulator's service principals have no owners.
-    pub roles: &'static [&'static str],
-}
-
-const fn rule(request: &'static str, roles: &'static [&'static str]) -> Rule {
-    Rule { request, roles }
-}
-
-/// Every endpoint of this module with its permissions, in one place.
-pub(crate) const RULES: &[Rule] = &[
-    // https://learn.microsoft.com/graph/api/serviceprincipal-list?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals",
-        &[
-            "Application.Read.All",
-            "AgentIdentity.Read.All",
-            "AgentIdentityBlueprintPrincipal.Read.All",
-            "Application.ReadWrite.All",
-            "Directory.Read.All",
-        ],
-    ),
-    // https://learn.microsoft.com/graph/api/serviceprincipal-get?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}",
-        &[
-            "Application.Read.All",
-            "Application.ReadWrite.All",
-            "Directory.Read.All",
-        ],
-    ),
-    // https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignedto?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}/appRoleAssignedTo",
-        &[
-            "Application.Read.All",
-            "Application.ReadWrite.All",
-            "Directory.Read.All",
-            "Directory.ReadWrite.All",
-        ],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronization-list-templates?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}/synchronization/templates",
-        &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronization-list-jobs?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}/synchronization/jobs",
-        &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-get?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}",
-        &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronizationschema-get?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
-        &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronizationschema-update?view=graph-rest-1.0#permissions
-    rule(
-        "PUT /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
-        &["Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-start?view=graph-rest-1.0#permissions
-    rule(
-        "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start",
-        &["Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-pause?view=graph-rest-1.0#permissions
-    rule(
-        "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/pause",
-        &["Synchronization.ReadWrite.All"],
-    ),
-    // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-restart?view=graph-rest-1.0#permissions
-    rule(
-        "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart",
-        &["Synchronization.ReadWrite.All"],
-    ),
-    // The `secrets` property of the synchronization resource; the page of its only method (PUT,
-    // "Add synchronization secrets") lists these permissions:
-    // https://learn.microsoft.com/graph/api/synchronization-synchronization-secrets?view=graph-rest-1.0#permissions
-    rule(
-        "GET /servicePrincipals/{id}/synchronization/secrets",
-        &["Synchronization.ReadWrite.All"],
-    ),
-];
-
-fn need(caller: &Caller, request: &str) -> Result<(), GResp> {
-    let rule = RULES
-        .iter()
-        .find(|r| r.request == request)
-        .expect("every served endpoint has a rule");
-    // Roles are compared exactly: a ReadWrite permission grants only where the table lists it.
-    if caller
-        .roles
-        .iter()
-        .any(|r| rule.roles.iter().any(|n| n.eq_ignore_ascii_case(r)))
-    {
+/// Refuses the request unless the token holds one of `endpoint`'s permissions (the table is
+/// in `permissions.rs`, each entry citing its page).
+fn need(caller: &Caller, endpoint: &Endpoint) -> Result<(), GResp> {
+    if endpoint.allows(&caller.roles) {
         Ok(())
     } else {
-        Err(GResp::error(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ))
+        Err(GResp::json(403, permissions::denied_body()))
     }
 }
 
@@ -257,14 +150,14 @@ pub(crate) fn route(
         ("GET", ["serviceprincipals"]) => list_service_principals(&root, sync, caller, req),
         ("GET", ["serviceprincipals", _]) => (|| {
             // https://learn.microsoft.com/graph/api/serviceprincipal-get?view=graph-rest-1.0
-            need(caller, "GET /servicePrincipals/{id}")?;
+            need(caller, &permissions::GET_SERVICE_PRINCIPAL)?;
             let mut o = sync.sp(s[1])?.object.clone();
             o["@odata.context"] = json!(format!("{root}servicePrincipals/$entity"));
             Ok(GResp::json(200, o))
         })(),
         ("GET", ["serviceprincipals", _, "approleassignedto"]) => (|| {
             // https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignedto?view=graph-rest-1.0
-            need(caller, "GET /servicePrincipals/{id}/appRoleAssignedTo")?;
+            need(caller, &permissions::LIST_APP_ROLE_ASSIGNED_TO)?;
             let sp = sync.sp(s[1])?;
             let id = sp.object["id"].as_str().unwrap_or_default();
             Ok(GResp::json(
@@ -277,10 +170,7 @@ pub(crate) fn route(
         })(),
         ("GET", ["serviceprincipals", _, "synchronization", "templates"]) => (|| {
             // https://learn.microsoft.com/graph/api/synchronization-synchronization-list-templates?view=graph-rest-1.0
-            need(
-                caller,
-                "GET /servicePrincipals/{id}/synchronization/templates",
-            )?;
+            need(caller, &permissions::LIST_SYNC_TEMPLATES)?;
             let sp = sync.sp(s[1])?;
             let id = sp.object["id"].as_str().unwrap_or_default();
             Ok(GResp::json(
@@ -293,7 +183,7 @@ pub(crate) fn route(
         })(),
         ("GET", ["serviceprincipals", _, "synchronization", "jobs"]) => (|| {
             // https://learn.microsoft.com/graph/api/synchronization-synchronization-list-jobs?view=graph-rest-1.0
-            need(caller, "GET /servicePrincipals/{id}/synchronization/jobs")?;
+            need(caller, &permissions::LIST_SYNC_JOBS)?;
             let sp = sync.sp(s[1])?;
             let id = sp.object["id"].as_str().unwrap_or_default();
             let value: Vec<Value> = sp.jobs.iter().map(|j| j.object.clone()).collect();
@@ -307,10 +197,7 @@ pub(crate) fn route(
         })(),
         ("GET", ["serviceprincipals", _, "synchronization", "jobs", _]) => (|| {
             // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-get?view=graph-rest-1.0
-            need(
-                caller,
-                "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}",
-            )?;
+            need(caller, &permissions::GET_SYNC_JOB)?;
             let sp = sync.sp(s[1])?;
             let id = sp.object["id"].as_str().unwrap_or_default();
             let mut o = find_job(sp, s[4])?.object.clone();
@@ -331,10 +218,7 @@ pub(crate) fn route(
             ],
         ) => (|| {
             // https://learn.microsoft.com/graph/api/synchronization-synchronizationschema-get?view=graph-rest-1.0
-            need(
-                caller,
-                "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
-            )?;
+            need(caller, &permissions::GET_SYNC_SCHEMA)?;
             let sp = sync.sp(s[1])?;
             let id = sp.object["id"].as_str().unwrap_or_default();
             let job = find_job(sp, s[4])?;
@@ -359,10 +243,7 @@ pub(crate) fn route(
             // https://learn.microsoft.com/graph/api/synchronization-synchronizationschema-update?view=graph-rest-1.0
             // "This method fully replaces the current schema with the one provided in the
             // request." 204 No Content.
-            need(
-                caller,
-                "PUT /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
-            )?;
+            need(caller, &permissions::PUT_SYNC_SCHEMA)?;
             let body = match &req.body {
                 Some(Ok(v @ Value::Object(_))) => v.clone(),
                 Some(Ok(_)) => {
@@ -415,10 +296,7 @@ pub(crate) fn route(
             // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-start?view=graph-rest-1.0
             // "Start an existing synchronization job. If the job is in a paused state, it
             // continues processing changes from the point where it was paused." 204.
-            need(
-                caller,
-                "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start",
-            )?;
+            need(caller, &permissions::START_SYNC_JOB)?;
             let job = find_job_mut(sync.sp_mut(s[1])?, s[4])?;
             job.object["schedule"]["state"] = json!("Active");
             if job.object["status"]["quarantine"].is_null() {
@@ -440,10 +318,7 @@ pub(crate) fn route(
             // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-pause?view=graph-rest-1.0
             // "Temporarily stop a running synchronization job. All the progress, including job
             // state, is persisted". 204.
-            need(
-                caller,
-                "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/pause",
-            )?;
+            need(caller, &permissions::PAUSE_SYNC_JOB)?;
             let job = find_job_mut(sync.sp_mut(s[1])?, s[4])?;
             job.object["schedule"]["state"] = json!("Paused");
             job.object["status"]["code"] = json!("Paused");
@@ -461,10 +336,7 @@ pub(crate) fn route(
             ],
         ) => (|| {
             // https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-restart?view=graph-rest-1.0
-            need(
-                caller,
-                "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart",
-            )?;
+            need(caller, &permissions::RESTART_SYNC_JOB)?;
             let scope = restart_scope(req)?;
             let job = find_job_mut(sync.sp_mut(s[1])?, s[4])?;
             restart(job, &scope);
@@ -476,10 +348,7 @@ pub(crate) fn route(
             // https://learn.microsoft.com/graph/api/resources/synchronization-synchronization?view=graph-rest-1.0
             // https://learn.microsoft.com/graph/api/resources/synchronization-synchronizationsecretkeystringvaluepair?view=graph-rest-1.0
             // Credentials never come back: their values read as "*".
-            need(
-                caller,
-                "GET /servicePrincipals/{id}/synchronization/secrets",
-            )?;
+            need(caller, &permissions::GET_SYNC_SECRETS)?;
             let sp = sync.sp(s[1])?;
             let id = sp.object["id"].as_str().unwrap_or_default();
             let value: Vec<Value> = sp
@@ -569,7 +438,7 @@ fn list_service_principals(
     caller: &Caller,
     req: &GReq,
 ) -> Result<GResp, GResp> {
-    need(caller, "GET /servicePrincipals")?;
+    need(caller, &permissions::LIST_SERVICE_PRINCIPALS)?;
     let filter = match req.q("filter") {
         None => None,
         Some(f) => Some(parse_eq_filter(f).ok_or_else(|| {
@@ -1209,6 +1078,7 @@ mod tests {
             query: vec![],
             headers: vec![],
             body: Some(Ok(b)),
+            as_called: None,
         };
         assert_eq!(
             restart_scope(&req(

@@ -1,11 +1,12 @@
 //! End-to-end tests of the emulator over HTTPS with the generated CA.
 
+use chrono::{TimeZone, Utc};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tenantsync_emulator::{
-    AppRegistration, Emulator, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs, SeedSpec,
-    TenantConfig, ThrottleKnobs,
+    AppRegistration, Clock, Emulator, EmulatorConfig, FaultKnobs, FederatedCredential, Knobs,
+    SeedSpec, TenantConfig, ThrottleKnobs,
 };
 
 const T1: &str = "11111111-1111-4111-8111-111111111111";
@@ -36,6 +37,9 @@ fn app(id: &str, roles: &[&str]) -> AppRegistration {
 fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> EmulatorConfig {
     let all = [
         "Directory.ReadWrite.All",
+        "Directory.Read.All",
+        "User.ReadWrite.All",
+        "Group.ReadWrite.All",
         "User.Invite.All",
         "Application.ReadWrite.All",
         "Policy.Read.All",
@@ -56,7 +60,10 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
                 apps: vec![
                     app(APP, &all),
                     app(READER, &["User.Read.All", "Group.Read.All"]),
-                    app(NOROLES, &[]),
+                    AppRegistration {
+                        owners: vec![NOROLES.into()],
+                        ..app(NOROLES, &[])
+                    },
                     AppRegistration {
                         client_id: MI.into(),
                         managed_identity: true,
@@ -85,6 +92,7 @@ fn config(seed: Option<SeedSpec>, knobs: Knobs, cert_pem: Option<String>) -> Emu
                 ..TenantConfig::default()
             },
         ],
+        ..EmulatorConfig::default()
     }
 }
 
@@ -126,19 +134,32 @@ fn env() -> Env {
     env_with(None, Knobs::default())
 }
 
+/// An emulator on a manual clock (returned): windows pass only when the test advances it.
+fn env_on_manual_clock(knobs: Knobs) -> (Env, Clock) {
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap());
+    let mut cfg = config(None, knobs, None);
+    cfg.clock = clock.clone();
+    let emu = Emulator::start(cfg).expect("start");
+    assert!(emu.clock().is_manual());
+    let client = client(&emu);
+    let token = token_for(&emu, &client, T1, APP);
+    (Env { emu, client, token }, clock)
+}
+
+fn seed_spec(users: usize) -> SeedSpec {
+    SeedSpec {
+        seed: 42,
+        users,
+        security_groups: 10,
+        m365_groups: 2,
+        mail_enabled_groups: 1,
+        nested: 3,
+        avg_members: 5,
+    }
+}
+
 fn seeded(users: usize) -> Env {
-    env_with(
-        Some(SeedSpec {
-            seed: 42,
-            users,
-            security_groups: 10,
-            m365_groups: 2,
-            mail_enabled_groups: 1,
-            nested: 3,
-            avg_members: 5,
-        }),
-        Knobs::default(),
-    )
+    env_with(Some(seed_spec(users)), Knobs::default())
 }
 
 impl Env {
@@ -379,7 +400,8 @@ fn certificate_client_assertion() {
     let emu = Emulator::start(config(None, Knobs::default(), Some(cert.pem()))).expect("start");
     let c = client(&emu);
     let aud = format!("{}/{T1}/oauth2/v2.0/token", emu.base_url());
-    let now = chrono::Utc::now().timestamp();
+    // Assertions are timed by the emulator's clock.
+    let now = emu.clock().now().timestamp();
     let sign = |claims: Value| {
         let header = json!({"alg": "ES256", "typ": "JWT"});
         let input = format!(
@@ -1035,7 +1057,7 @@ fn delta_rounds() {
 
 #[test]
 fn throttling_returns_429_and_counts_violations() {
-    let e = env();
+    let (e, clock) = env_on_manual_clock(Knobs::default());
     let h = e.handle();
     h.set_knobs(Knobs {
         throttling: Some(ThrottleKnobs {
@@ -1065,11 +1087,17 @@ fn throttling_returns_429_and_counts_violations() {
     let b: Value = r.json().expect("json");
     assert_eq!(b["error"]["code"], "TooManyRequests");
     assert_eq!(h.throttle_violations(), 0);
-    // A request sent once the 429 was read (not one already on its way): a violation.
+    // A request sent once the 429 was read (not one already on its way): a violation. Being
+    // on the wire is a matter of the machine's time, so this pause is real (and short).
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(e.get("/groups").0, 429);
     assert_eq!(h.throttle_violations(), 1);
     assert_eq!(h.request_counts().get("429"), Some(&2));
+    // Once the time the Retry-After named has passed, the app is served again, and a whole
+    // window refills the bucket.
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(e.get("/groups").0, 200);
+    assert_eq!(h.throttle_violations(), 1);
 
     // Write quota, and a throttled request inside a batch.
     h.set_knobs(Knobs {
@@ -1143,26 +1171,23 @@ fn fault_injection_is_seeded() {
         faults: Some(FaultKnobs {
             seed: 1,
             timeout_rate: 1.0,
-            timeout_ms: 300,
+            timeout_ms: 100,
             ..FaultKnobs::default()
         }),
         ..Knobs::default()
     });
     let start = Instant::now();
     assert_eq!(e.get("/users").0, 504);
-    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(start.elapsed() >= Duration::from_millis(100));
     assert_eq!(e.handle().request_counts().get("fault:timeout"), Some(&1));
 }
 
 #[test]
 fn replication_lag_hides_new_objects() {
-    let e = env_with(
-        None,
-        Knobs {
-            replication_lag_ms: 600,
-            ..Knobs::default()
-        },
-    );
+    let (e, clock) = env_on_manual_clock(Knobs {
+        replication_lag_ms: 600,
+        ..Knobs::default()
+    });
     let g = {
         let h = e.handle();
         h.set_knobs(Knobs::default());
@@ -1174,7 +1199,8 @@ fn replication_lag_hides_new_objects() {
         g
     };
     // Lag counts from creation, so the group made just now is still lagging: wait it out.
-    std::thread::sleep(Duration::from_millis(650));
+    assert_eq!(e.get(&format!("/groups/{g}")).0, 404);
+    clock.advance(Duration::from_millis(650));
     let u = e.user("fresh");
     assert_eq!(e.get(&format!("/users/{u}")).0, 404);
     let (s, b) = e.send("POST", &format!("/groups/{g}/members/$ref"), e.dobj(&u));
@@ -1183,7 +1209,10 @@ fn replication_lag_hides_new_objects() {
     assert!(b["error"]["message"].as_str().unwrap_or_default().contains(
         "does not exist or one of its queried reference-property objects are not present"
     ));
-    std::thread::sleep(Duration::from_millis(650));
+    // Still hidden a moment before the lag ends, visible after.
+    clock.advance(Duration::from_millis(599));
+    assert_eq!(e.get(&format!("/users/{u}")).0, 404);
+    clock.advance(Duration::from_millis(1));
     assert_eq!(e.get(&format!("/users/{u}")).0, 200);
     assert_eq!(
         e.send("POST", &format!("/groups/{g}/members/$ref"), e.dobj(&u))
@@ -1354,13 +1383,30 @@ fn admin_http_interface() {
 
 #[test]
 fn seeds_are_deterministic_across_emulators() {
+    // Regression: two emulators seeded on either side of a second boundary once gave users
+    // different `createdDateTime` stamps. Seeds are made on a fixed clock now.
     let a = seeded(40);
     let b = seeded(40);
     assert_eq!(a.handle().state().users, b.handle().state().users);
+    assert_eq!(a.handle().state().groups, b.handle().state().groups);
     assert_eq!(
         a.handle().state().memberships,
         b.handle().state().memberships
     );
+    // Whatever either emulator's clock reads, seeded objects carry the seed time.
+    let state = a.handle().state();
+    assert!(!state.users.is_empty());
+    for object in state.users.iter().chain(&state.groups) {
+        assert_eq!(
+            object["createdDateTime"],
+            json!(tenantsync_emulator::SEED_TIME)
+        );
+    }
+    // Even on an emulator whose clock reads another year.
+    let mut cfg = config(Some(seed_spec(40)), Knobs::default(), None);
+    cfg.clock = Clock::manual(Utc.with_ymd_and_hms(2031, 5, 6, 7, 8, 9).unwrap());
+    let c = Emulator::start(cfg).expect("start");
+    assert_eq!(c.tenant(T1).expect("tenant").state().users, state.users);
 }
 
 #[test]
@@ -1443,7 +1489,7 @@ fn delta_page_size_and_minimal_responses() {
 
 #[test]
 fn write_throttling_leaves_reads_alone() {
-    let e = env();
+    let (e, clock) = env_on_manual_clock(Knobs::default());
     let h = e.handle();
     h.set_knobs(Knobs {
         throttling: Some(ThrottleKnobs {
@@ -1480,6 +1526,14 @@ fn write_throttling_leaves_reads_alone() {
         e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "c"}))
             .0,
         429
+    );
+    assert_eq!(h.throttle_violations(), 1);
+    // Once the write window has passed on the emulator's clock, writes are accepted again.
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        e.send("PATCH", &format!("/users/{id}"), json!({"jobTitle": "d"}))
+            .0,
+        204
     );
     assert_eq!(h.throttle_violations(), 1);
 }
@@ -1664,7 +1718,7 @@ fn admin_may_set_what_graph_may_not() {
 }
 
 #[test]
-fn large_tenant_lists_and_deltas_in_reasonable_time() {
+fn large_tenant_lists_and_deltas_in_full() {
     let start = Instant::now();
     let e = env_with(
         Some(SeedSpec {
@@ -1698,11 +1752,11 @@ fn large_tenant_lists_and_deltas_in_reasonable_time() {
         .sum();
     assert!(members >= 90_000, "{members}");
     let total = start.elapsed();
+    // A figure to read, not a limit: a slow machine must not fail the test.
     eprintln!(
         "seeded in {seeded:?}, listed and read group delta in {:?}",
         total - seeded
     );
-    assert!(total < Duration::from_secs(60), "{total:?}");
 }
 
 #[test]
@@ -1756,4 +1810,188 @@ fn import_adds_fixture_as_changes() {
     let (changes, _) = follow(&e, &link);
     assert_eq!(changes.len(), 12);
     assert_eq!(e.handle().state().groups.len(), 2);
+}
+
+/// Every endpoint of `tenantsync_emulator::permissions::ENDPOINTS` refuses a token without
+/// any of its permissions with Graph's 403, and lets its least privileged permission through.
+#[test]
+fn every_endpoint_enforces_its_permission_table() {
+    use tenantsync_emulator::permissions::{DENIED_MESSAGE, ENDPOINTS};
+    let e = env();
+    let h = e.handle();
+    let user = e.user("enforced.user");
+    let member = e.user("enforced.member");
+    let victim_user = e.user("enforced.victim");
+    let group = e.group("enforced-group");
+    let victim_group = e.group("enforced-victim");
+    h.add_member(&group, &member).expect("member");
+    let deleted_user = |name: &str| {
+        let id = e.user(name);
+        h.delete_user(&id).expect("deleted");
+        id
+    };
+    let deleted_group = |name: &str| {
+        let g = h
+            .add_group(json!({"displayName": name, "mailNickname": name, "mailEnabled": true, "securityEnabled": false, "groupTypes": ["Unified"]}))
+            .expect("group");
+        let id = g["id"].as_str().expect("id").to_string();
+        h.delete_group(&id).expect("deleted");
+        id
+    };
+    let (gone_user, purged_user) = (deleted_user("gone.one"), deleted_user("gone.two"));
+    let (gone_group, purged_group) = (deleted_group("gone-one"), deleted_group("gone-two"));
+    // The probing app's own registration, which it owns (Application.ReadWrite.OwnedBy).
+    let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{NOROLES}'"));
+    assert_eq!(s, 200);
+    let app_object = apps["value"][0]["id"].as_str().expect("app").to_string();
+    let bind = |id: &str| format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}");
+
+    for endpoint in ENDPOINTS {
+        let (template, qualifier) = match endpoint.request.split_once(" (") {
+            Some((t, q)) => (t, q.trim_end_matches(')')),
+            None => (endpoint.request, ""),
+        };
+        let (method, template) = template.split_once(' ').expect("METHOD /path");
+        let ids: Vec<&str> = match (method, template, qualifier) {
+            ("DELETE", "/users/{id}", _) => vec![&victim_user],
+            ("DELETE", "/groups/{id}", _) => vec![&victim_group],
+            (_, t, _) if t.starts_with("/users/") || t.starts_with("/directoryObjects/") => {
+                vec![&user]
+            }
+            (_, t, _) if t.starts_with("/groups/") => vec![&group, &member],
+            ("DELETE", _, "user") => vec![&purged_user],
+            ("DELETE", _, "group") => vec![&purged_group],
+            (_, _, "user") => vec![&gone_user],
+            (_, _, "group") => vec![&gone_group],
+            (_, t, _) if t.starts_with("/applications/") => vec![&app_object],
+            (_, t, _) if t.starts_with("/policies/") => vec![T2],
+            (_, t, _) if t.starts_with("/organization/") => vec![T1],
+            _ => Vec::new(),
+        };
+        let mut path = template.to_string();
+        for id in ids {
+            path = path.replacen("{id}", id, 1);
+        }
+        assert!(!path.contains('{'), "{}: {path}", endpoint.request);
+        let body = match (method, qualifier) {
+            ("PATCH", "members@odata.bind") => json!({"members@odata.bind": [bind(&user)]}),
+            ("PATCH", _) => json!({"description": "changed"}),
+            ("POST", _) | ("PUT", _) => match template {
+                "/invitations" => {
+                    json!({"invitedUserEmailAddress": "x@example.com", "inviteRedirectUrl": "https://x"})
+                }
+                "/directoryObjects/getByIds" => json!({"ids": [user]}),
+                "/groups/{id}/members/$ref" => json!({"@odata.id": bind(&user)}),
+                _ => {
+                    json!({"displayName": "x", "tenantId": uuid_like(), "name": "probe", "targetObjects": ["User"]})
+                }
+            },
+            _ => Value::Null,
+        };
+        let call = |roles: &[&str]| {
+            h.set_app_roles(NOROLES, roles).expect("app");
+            let token = token_for(&e.emu, &e.client, T1, NOROLES);
+            let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut b = e.client.request(m, e.url(&path)).bearer_auth(token);
+            if !body.is_null() {
+                b = b.json(&body);
+            }
+            let r = b.send().expect("send");
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().unwrap_or(Value::Null))
+        };
+        let (s, b) = call(&[]);
+        assert_eq!(s, 403, "{} without permissions: {b}", endpoint.request);
+        assert_eq!(b["error"]["code"], "Authorization_RequestDenied");
+        assert_eq!(b["error"]["message"], DENIED_MESSAGE);
+        let (s, b) = call(&[endpoint.roles[0]]);
+        assert_ne!(
+            s, 403,
+            "{} with {}: {b}",
+            endpoint.request, endpoint.roles[0]
+        );
+        assert!(
+            s < 500,
+            "{} with {}: {s} {b}",
+            endpoint.request,
+            endpoint.roles[0]
+        );
+    }
+}
+
+/// A GUID that no tenant of these tests uses.
+fn uuid_like() -> String {
+    "99999999-9999-4999-8999-999999999999".to_string()
+}
+
+/// Each request of a batch is checked against its own endpoint's table.
+#[test]
+fn batch_requests_are_checked_one_by_one() {
+    let e = env();
+    let user = e.user("batched.user");
+    let reader = token_for(&e.emu, &e.client, T1, READER);
+    let r = e
+        .client
+        .post(e.url("/$batch"))
+        .bearer_auth(reader)
+        .json(&json!({"requests": [
+            {"id": "1", "method": "GET", "url": format!("/users/{user}?$select=id")},
+            {"id": "2", "method": "GET", "url": format!("/directoryObjects/{user}")},
+            {"id": "3", "method": "PATCH", "url": format!("/users/{user}"), "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "x"}}
+        ]}))
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().expect("json");
+    let status = |id: &str| {
+        b["responses"]
+            .as_array()
+            .expect("responses")
+            .iter()
+            .find(|x| x["id"] == id)
+            .map(|x| (x["status"].as_u64().unwrap_or(0), x["body"].clone()))
+            .expect("response")
+    };
+    assert_eq!(status("1").0, 200);
+    for id in ["2", "3"] {
+        let (s, body) = status(id);
+        assert_eq!(s, 403, "{body}");
+        assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    }
+}
+
+/// `Application.ReadWrite.OwnedBy` changes only the registrations the caller's service
+/// principal owns; `Application.ReadWrite.All` changes any.
+#[test]
+fn owned_by_changes_only_owned_applications() {
+    let e = env();
+    let h = e.handle();
+    let object_of = |app: &str| {
+        let (s, apps) = e.get(&format!("/applications?$filter=appId eq '{app}'"));
+        assert_eq!(s, 200);
+        apps["value"][0]["id"].as_str().expect("app").to_string()
+    };
+    let (own, other) = (object_of(NOROLES), object_of(READER));
+    h.set_app_roles(NOROLES, &["Application.ReadWrite.OwnedBy"])
+        .expect("app");
+    let token = token_for(&e.emu, &e.client, T1, NOROLES);
+    let create = |object: &str, name: &str| {
+        e.client
+            .post(e.url(&format!("/applications/{object}/extensionProperties")))
+            .bearer_auth(&token)
+            .json(&json!({"name": name, "dataType": "String", "targetObjects": ["User"]}))
+            .send()
+            .expect("send")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create(&other, "notMine"), 403);
+    assert_eq!(create(&own, "mine"), 201);
+    // A broader permission is not limited to owned registrations.
+    let (s, _) = e.send(
+        "POST",
+        &format!("/applications/{other}/extensionProperties"),
+        json!({"name": "admin", "dataType": "String", "targetObjects": ["User"]}),
+    );
+    assert_eq!(s, 201);
 }

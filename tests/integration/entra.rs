@@ -24,7 +24,10 @@ fn seed() -> SeedSpec {
 /// A world whose source holds a cross-tenant job with every source user assigned, and a
 /// client signed in to the source with the synchronization permissions.
 fn setup() -> (World, tenantsync_emulator::SeededSyncJob, GraphClient) {
-    let world = World::with_source_roles(seed(), &["Synchronization.ReadWrite.All"]);
+    let world = World::with_source_roles(
+        seed(),
+        &["Synchronization.ReadWrite.All", "Application.Read.All"],
+    );
     let users: Vec<String> = world
         .source()
         .state()

@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module is a group of tests across crates.
 
 mod entra;
+mod permissions;
 mod planner_cases;
 mod resilience;
 mod safety;

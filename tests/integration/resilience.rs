@@ -110,7 +110,7 @@ fn server_errors_and_timeouts_are_ridden_out_without_duplicates() {
             seed,
             error_rate: 0.15,
             timeout_rate: 0.05,
-            timeout_ms: 300,
+            timeout_ms: 100,
             ..FaultKnobs::default()
         }),
         ..Knobs::default()

@@ -287,7 +287,7 @@ fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
 
     // Still failing after the wait: the next wait doubles.
     let first_wait = (escrow.next_attempt_at - escrow.first_failed_at).num_milliseconds();
-    std::thread::sleep(Duration::from_millis(1_100));
+    world.advance(Duration::from_millis(1_100));
     let second = world.run(&job, SyncRequest::default());
     assert_eq!(second.applied.failed.len(), 1, "{:#?}", second.applied);
     let again = world
@@ -310,7 +310,7 @@ fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
         .source()
         .update_user(&eve, json!({"mail": "eve.escrow@contoso.onmicrosoft.com"}))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2_100));
+    world.advance(Duration::from_millis(2_100));
     let reports = world.converge(&job, 4, Duration::from_secs(1));
     assert!(reports.iter().all(|r| r.applied.failed.is_empty()));
     assert!(world.target_user_for(&eve).is_some());

@@ -2,7 +2,7 @@
 //! provisioning, and a watch loop.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tenantsync_core::plan::Operation;
 use tenantsync_core::sync::{
@@ -224,10 +224,11 @@ fn a_watch_loop_carries_a_change_within_one_interval() {
         .unwrap();
     let new_user = world.add_source_user("walt.watch", "Walt Watch");
     let (reached, cycles) = runtime.block_on(async {
-        let mut engine = Engine::open(&job).unwrap();
+        let mut engine = Engine::open_with_clock(&job, world.engine_clock()).unwrap();
+        let clock = engine.clock().clone();
         let interval = engine.interval();
         assert_eq!(interval, Duration::from_secs(1));
-        let mut changed_at = None;
+        let mut changed_at: Option<chrono::DateTime<chrono::Utc>> = None;
         for cycle in 0..6 {
             let report = engine
                 .run(&SyncRequest::default(), &NoEvents, &CancelToken::new())
@@ -242,20 +243,24 @@ fn a_watch_loop_carries_a_change_within_one_interval() {
             if let Some(at) = changed_at
                 && world.target_user_for(&new_user).is_some()
             {
-                return (Instant::now().duration_since(at), cycle);
+                return ((clock.now() - at).to_std().unwrap(), cycle);
             }
             if cycle == 1 {
                 // A change made while the loop sleeps.
                 world.source().add_member(&groups[0], &new_user).unwrap();
-                changed_at = Some(Instant::now());
+                changed_at = Some(clock.now());
             }
-            tokio::time::sleep(interval).await;
+            // The pause between cycles, on the shared clock: nothing sleeps.
+            clock.sleep(interval).await;
         }
         panic!("the change never reached the target");
     });
     assert_eq!(cycles, 2, "the first cycle after the change carried it");
-    assert!(
-        reached < Duration::from_secs(1) + Duration::from_secs(3),
+    // On the shared clock (not measured time): the change reached the target one interval
+    // after it was made, the cycles themselves waited for nothing.
+    assert_eq!(
+        reached,
+        Duration::from_secs(1),
         "the change took {reached:?}"
     );
     world.assert_converged(&groups);

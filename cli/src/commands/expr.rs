@@ -1,11 +1,13 @@
-//! `tenantsync expr eval EXPRESSION [--attributes JSON] [--json]`.
+//! `tenantsync expr eval EXPRESSION [--attributes JSON] [--now TIME] [--json]`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use tenantsync_core::Value;
+use tenantsync_core::clock::{self, Clock};
 use tenantsync_core::expr;
 
 use crate::exit::{Code, Failure};
@@ -20,16 +22,30 @@ pub enum ExprCommand {
         /// The source attributes as a JSON object: name -> string, number, boolean, null or array.
         #[arg(long, value_name = "JSON")]
         attributes: Option<String>,
+        /// The moment `Now()` and every date function that reads the clock see, RFC 3339
+        /// (for example 2021-08-25T17:41:18Z). Default: the current time.
+        #[arg(long, value_name = "TIME", value_parser = parse_now)]
+        now: Option<DateTime<Utc>>,
         /// Print exactly one JSON object on stdout.
         #[arg(long)]
         json: bool,
     },
 }
 
+/// Reads a `--now` (or `--as-of`) value: an RFC 3339 time, converted to UTC.
+pub(crate) fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("{e}; give an RFC 3339 time with its offset, for example 2021-08-25T17:41:18Z")
+        })
+}
+
 pub fn run(command: ExprCommand) -> Result<Code, Failure> {
     let ExprCommand::Eval {
         expression,
         attributes,
+        now,
         json,
     } = command;
     let parsed = expr::parse(&expression)
@@ -48,7 +64,9 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
             attrs.insert(k, Value::from_json(&v));
         }
     }
-    let ctx = expr::AttributeMap(attrs);
+    // One reading of the clock for the whole evaluation, pinned by --now.
+    let now = now.unwrap_or_else(|| clock::SystemClock.now());
+    let ctx = expr::StaticContext::new(expr::AttributeMap(attrs), now);
     let result = expr::evaluate(&parsed, &ctx)
         .map_err(|e| Failure::config(anyhow!("evaluation failed: {e}")))?;
     let mut out = std::io::stdout().lock();

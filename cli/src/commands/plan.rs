@@ -1,4 +1,5 @@
-//! `tenantsync plan --source S.json --target T.json [--schema F] [--config job.toml] [--json]`.
+//! `tenantsync plan --source S.json --target T.json [--schema F] [--config job.toml] [--json]
+//! [--now TIME]`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use clap::Args;
+use tenantsync_core::clock::{self, Clock};
 use tenantsync_core::config::JobConfig;
 use tenantsync_core::plan::{self, LastKnownState, Plan, PlanInput};
 use tenantsync_core::snapshot::Snapshot;
@@ -32,8 +34,10 @@ pub struct PlanArgs {
     /// Let a plan over the deletion threshold through.
     #[arg(long)]
     allow_deletes: bool,
-    /// The time expressions see as Now(), RFC 3339. Default: now.
-    #[arg(long, value_name = "TIME")]
+    /// The moment the plan is made at, RFC 3339: what `Now()` and every date function see,
+    /// and where the 30-day restore window ends. The same inputs and --now give the same
+    /// plan. Default: the current time.
+    #[arg(long, value_name = "TIME", visible_alias = "now", value_parser = super::expr::parse_now)]
     as_of: Option<DateTime<Utc>>,
     /// Also write the target snapshot as it would be after applying the plan.
     #[arg(long, value_name = "FILE")]
@@ -61,7 +65,7 @@ pub fn run(args: PlanArgs) -> Result<Code, Failure> {
         scope: &config.scope,
         options: &config.options,
         state: &state,
-        as_of: args.as_of.unwrap_or_else(Utc::now),
+        as_of: args.as_of.unwrap_or_else(|| clock::SystemClock.now()),
         functions: None,
     };
     let plan = plan::plan(&input).map_err(Failure::config)?;

@@ -578,29 +578,29 @@ pub fn provision(args: ProvisionArgs) -> Result<Code, Failure> {
     Ok(outcome_code(report.outcome))
 }
 
-/// What the source says about the object: its type and name, or that it does not exist.
+/// What the source says about the object: its type and name, or that it does not exist. Read
+/// as a user, then as a group (the source's permissions allow these; `/directoryObjects/{id}`
+/// would need Directory.Read.All).
 async fn describe_source_object(engine: &Engine, id: &str) -> String {
-    let url = format!(
-        "/directoryObjects/{}?$select=id,displayName",
-        tenantsync_core::graph::client::encode_path_segment(id)
-    );
-    match engine.source_client().get_json(&url).await {
-        Ok(v) => {
-            let kind = v
-                .get("@odata.type")
-                .and_then(|t| t.as_str())
-                .unwrap_or("#microsoft.graph.directoryObject")
-                .trim_start_matches("#microsoft.graph.");
-            let name = v
-                .get("displayName")
-                .and_then(|t| t.as_str())
-                .unwrap_or("(no display name)");
-            format!("source object {id}: {kind} {name}")
+    let segment = tenantsync_core::graph::client::encode_path_segment(id);
+    let mut last = None;
+    for kind in ["user", "group"] {
+        let url = format!("/{kind}s/{segment}?$select=id,displayName");
+        match engine.source_client().get_json(&url).await {
+            Ok(v) => {
+                let name = v
+                    .get("displayName")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("(no display name)");
+                return format!("source object {id}: {kind} {name}");
+            }
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => last = Some(e),
         }
-        Err(e) if e.is_not_found() => {
-            format!("source object {id} does not exist in the source tenant")
-        }
-        Err(e) => format!("source object {id} could not be read: {e}"),
+    }
+    match last {
+        None => format!("source object {id} does not exist in the source tenant"),
+        Some(e) => format!("source object {id} could not be read: {e}"),
     }
 }
 

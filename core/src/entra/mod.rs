@@ -21,8 +21,50 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::graph::{GraphClient, GraphError};
+use crate::sync::Requirement;
 pub use diff::{Change, diff as json_diff, render as render_diff};
 pub use group_sync::{GroupSyncOptions, enable_group_sync, group_sync_enabled};
+
+/// Finding the job's service principal and reading its assignments (`entra export`).
+pub const FIND_PERMISSION: Requirement = Requirement {
+    any_of: &[
+        "Application.Read.All",
+        "Application.ReadWrite.All",
+        "Directory.Read.All",
+    ],
+    why: "finding cross-tenant synchronization service principals and their assignments",
+    calls: &[
+        "GET /servicePrincipals",
+        "GET /servicePrincipals/{id}",
+        "GET /servicePrincipals/{id}/appRoleAssignedTo",
+    ],
+};
+
+/// Reading jobs and their schemas (`entra jobs`, `entra status`, and before every change).
+pub const READ_PERMISSION: Requirement = Requirement {
+    any_of: &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
+    why: "reading synchronization jobs and their schemas",
+    calls: &[
+        "GET /servicePrincipals/{id}/synchronization/jobs",
+        "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}",
+        "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
+    ],
+};
+
+/// Changing a job's schema and reading its secrets (`entra enable-group-sync`,
+/// `entra restore-schema`, `entra export`).
+pub const WRITE_PERMISSION: Requirement = Requirement {
+    any_of: &["Synchronization.ReadWrite.All"],
+    why: "changing synchronization schemas and reading synchronization secrets",
+    calls: &[
+        "PUT /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
+        "GET /servicePrincipals/{id}/synchronization/secrets",
+    ],
+};
+
+/// Every permission the Entra bridge uses, each with the Graph calls it serves (checked
+/// against Microsoft's tables by the tests).
+pub const PERMISSIONS: &[Requirement] = &[FIND_PERMISSION, READ_PERMISSION, WRITE_PERMISSION];
 
 /// Why an Entra bridge operation failed.
 #[derive(Debug, thiserror::Error)]

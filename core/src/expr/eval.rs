@@ -168,7 +168,7 @@ impl EvalContext for AttributeMap {
         self.get(name)
     }
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        crate::clock::Clock::now(&crate::clock::SystemClock)
     }
     fn random_seed(&self) -> u64 {
         0

@@ -624,6 +624,34 @@ fn now_is_the_context_time() {
     assert_eq!(txt("Now()", &[]), "8/25/2021 5:41:18 PM");
 }
 
+/// Microsoft's `Now()` example ("Example value returned 7/2/2021 3:33:38 PM") at the moment it
+/// was taken, read through a pinned clock; date functions that fill a missing year read the
+/// same clock.
+#[test]
+fn now_example_reproduces_through_a_pinned_clock() {
+    use crate::clock::{Clock, ManualClock};
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2021, 7, 2, 15, 33, 38).unwrap());
+    let at = |src: &str| {
+        let c = StaticContext::new(AttributeMap::default(), clock.now());
+        run(src, &c).unwrap().value.unwrap()
+    };
+    assert_eq!(at("Now()"), st("7/2/2021 3:33:38 PM"));
+    assert_eq!(
+        at(r#"FormatDateTime("03-05", , "MM-dd", "yyyy-MM-dd")"#),
+        st("2021-03-05")
+    );
+    assert_eq!(
+        at(r#"DateDiff("d", Now(), CDate("2021-08-31+08:00"))"#),
+        Value::Number(59)
+    );
+    clock.advance(std::time::Duration::from_secs(3600 * 24 * 200));
+    assert_eq!(at("Now()"), st("1/18/2022 3:33:38 PM"));
+    assert_eq!(
+        at(r#"FormatDateTime("03-05", , "MM-dd", "yyyy-MM-dd")"#),
+        st("2022-03-05")
+    );
+}
+
 #[test]
 fn pcase() {
     assert_eq!(

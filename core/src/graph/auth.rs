@@ -414,6 +414,7 @@ pub struct CredentialTokenProvider {
     mi_endpoint: ManagedIdentityEndpoint,
     cache: tokio::sync::Mutex<Option<AccessToken>>,
     sign_ins: std::sync::atomic::AtomicU64,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 impl fmt::Debug for CredentialTokenProvider {
@@ -449,7 +450,14 @@ impl CredentialTokenProvider {
             mi_endpoint,
             cache: tokio::sync::Mutex::new(None),
             sign_ins: std::sync::atomic::AtomicU64::new(0),
+            clock: crate::clock::system(),
         })
+    }
+
+    /// Reads token lifetimes, assertion times and waits between tries from `clock`.
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// How many times this provider has asked for a new token (cache misses).
@@ -460,7 +468,7 @@ impl CredentialTokenProvider {
     async fn cached_token(&self) -> Result<AccessToken, AuthError> {
         let mut cache = self.cache.lock().await;
         if let Some(token) = cache.as_ref()
-            && !token.needs_refresh(Instant::now())
+            && !token.needs_refresh(self.clock.instant())
         {
             return Ok(token.clone());
         }
@@ -601,7 +609,7 @@ impl CredentialTokenProvider {
         };
         let cert = ClientCertificate::from_bytes(&bytes, password.as_ref().map(Secret::expose))
             .map_err(cert_err)?;
-        let now = SystemTime::now()
+        let now = SystemTime::from(self.clock.now())
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
@@ -735,7 +743,7 @@ impl CredentialTokenProvider {
         if (200..300).contains(&status)
             && let Some(token) = json.get("access_token").and_then(Value::as_str)
         {
-            let now_unix = SystemTime::now()
+            let now_unix = SystemTime::from(self.clock.now())
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
@@ -782,12 +790,13 @@ impl CredentialTokenProvider {
         loop {
             attempt += 1;
             let backoff = Duration::from_secs(1u64 << (attempt - 1).min(5));
-            let sent = Instant::now();
+            let sent = self.clock.instant();
             match build().timeout(TOKEN_REQUEST_TIMEOUT).send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let retry_after = super::client::retry_after(response.headers());
-                    let received = Instant::now();
+                    let retry_after =
+                        super::client::retry_after_at(response.headers(), &*self.clock);
+                    let received = self.clock.instant();
                     let text = response.text().await.map_err(|e| AuthError::Unreachable {
                         endpoint: endpoint.to_owned(),
                         reason: e.to_string(),
@@ -800,14 +809,14 @@ impl CredentialTokenProvider {
                         && attempt < TOKEN_REQUEST_ATTEMPTS
                         && wait <= TOKEN_RETRY_AFTER_MAX
                     {
-                        tokio::time::sleep_until((received + wait).into()).await;
+                        self.clock.sleep_until(received + wait).await;
                         continue;
                     }
                     return Ok((status, text, sent));
                 }
                 Err(e) => {
                     if attempt < TOKEN_REQUEST_ATTEMPTS {
-                        tokio::time::sleep(backoff).await;
+                        self.clock.sleep(backoff).await;
                         continue;
                     }
                     return Err(AuthError::Unreachable {
@@ -922,6 +931,7 @@ fn hint_for(aadsts: Option<&str>, error: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock as _;
     use crate::graph::test_server::{Reply, TestServer};
 
     fn custom_cloud(server: &TestServer) -> Cloud {
@@ -993,6 +1003,7 @@ mod tests {
             }
         })
         .await;
+        let clock = test_clock();
         let provider = CredentialTokenProvider::new(
             Credential::ClientSecret {
                 tenant_id: "t".into(),
@@ -1001,28 +1012,37 @@ mod tests {
             },
             custom_cloud(&server),
         )
-        .expect("provider");
+        .expect("provider")
+        .with_clock(clock.clone());
         assert_eq!(
             provider.token().await.expect("token").token.expose(),
             "after-retry"
         );
         let reqs = server.requests();
         assert_eq!(reqs.len(), 2);
-        assert!(reqs[1].at.duration_since(reqs[0].at) >= Duration::from_secs(1));
+        // The retry waited exactly the Retry-After, on the provider's clock.
+        assert_eq!(clock.waits(), vec![Duration::from_secs(1)]);
         assert_eq!(form_of(&reqs[1].body)["client_secret"], "s");
+    }
+
+    /// A manual clock for tests: it moves only when a test advances it or a retry waits.
+    fn test_clock() -> std::sync::Arc<crate::clock::ManualClock> {
+        use chrono::TimeZone;
+        crate::clock::ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
     }
 
     #[tokio::test]
     async fn tokens_are_cached_until_near_expiry() {
         let server = TestServer::start(|_req, n| {
-            // First token lives an hour; the second only 2 seconds.
-            let expires = if n == 0 { 3600 } else { 2 };
+            // Tokens live an hour, as Entra's do, except the second: 2 seconds.
+            let expires = if n == 1 { 2 } else { 3599 };
             Reply::json(
                 200,
                 serde_json::json!({"token_type": "Bearer", "expires_in": expires, "ext_expires_in": expires, "access_token": format!("tok-{n}")}),
             )
         })
         .await;
+        let clock = test_clock();
         let provider = CredentialTokenProvider::new(
             Credential::ClientSecret {
                 tenant_id: "t".into(),
@@ -1031,27 +1051,45 @@ mod tests {
             },
             custom_cloud(&server),
         )
-        .expect("provider");
+        .expect("provider")
+        .with_clock(clock.clone());
         let a = provider.token().await.expect("token");
         let b = provider.token().await.expect("token");
         assert_eq!(a.token.expose(), "tok-0");
         assert_eq!(b.token.expose(), "tok-0");
         assert_eq!(provider.sign_in_count(), 1);
         assert_eq!(server.requests().len(), 1);
-        provider.invalidate();
+        // More than REFRESH_MARGIN left: still the cached token.
+        clock.advance(Duration::from_secs(3599) - REFRESH_MARGIN - Duration::from_secs(1));
+        assert_eq!(
+            provider.token().await.expect("token").token.expose(),
+            "tok-0"
+        );
+        // Inside the margin: a new token, before the old one expired.
+        clock.advance(Duration::from_secs(2));
         let c = provider.token().await.expect("token");
         assert_eq!(c.token.expose(), "tok-1");
+        assert!(clock.instant() < a.expires_at, "refreshed before expiry");
         // A 2-second token is refreshed once half its life is gone, before it expires.
         let d = provider.token().await.expect("token");
         assert_eq!(d.token.expose(), "tok-1");
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        clock.advance(Duration::from_millis(1100));
         let e = provider.token().await.expect("token");
         assert_eq!(e.token.expose(), "tok-2");
         assert!(
-            Instant::now() < d.expires_at,
+            clock.instant() < d.expires_at,
             "refreshed before the old token expired"
         );
         assert_eq!(server.requests().len(), 3);
+        // After a 401 the cached token is dropped: the next call signs in again.
+        provider.invalidate();
+        assert_eq!(
+            provider.token().await.expect("token").token.expose(),
+            "tok-3"
+        );
+        assert_eq!(provider.sign_in_count(), 4);
+        // Nothing here waited on the machine's clock.
+        assert!(clock.waits().is_empty());
     }
 
     /// Secret files for tests live as long as the test process.

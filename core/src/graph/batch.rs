@@ -11,7 +11,7 @@
 //! - Other statuses are final and returned to the caller, in input order.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -123,10 +123,9 @@ impl BatchItemResponse {
         Some(error)
     }
 
-    /// The item's `Retry-After`, if any.
-    fn retry_after(&self) -> Option<Duration> {
-        header(&self.headers, "retry-after")
-            .and_then(|v| retry_after_value(&v, std::time::SystemTime::now()))
+    /// The item's `Retry-After`, if any, an HTTP date measured from `now`.
+    fn retry_after(&self, now: std::time::SystemTime) -> Option<Duration> {
+        header(&self.headers, "retry-after").and_then(|v| retry_after_value(&v, now))
     }
 }
 
@@ -310,7 +309,7 @@ async fn run_batch(
             }
             Err(other) => return Err(other),
         };
-        let received = Instant::now();
+        let received = client.clock().instant();
         let request_id = response.request_id.clone();
         let answers = parse_answers(response.body, &request_id)?;
         let mut retry: BTreeSet<usize> = BTreeSet::new();
@@ -331,7 +330,7 @@ async fn run_batch(
                 429 => {
                     client.count_throttled();
                     let wait = answer
-                        .retry_after()
+                        .retry_after(client.clock().now().into())
                         .unwrap_or_else(|| client.backoff(round));
                     throttle_wait = Some(throttle_wait.map_or(wait, |w| w.max(wait)));
                     retry.insert(i);
@@ -358,7 +357,7 @@ async fn run_batch(
             None if server_error => client.backoff(round),
             None => Duration::ZERO,
         };
-        tokio::time::sleep_until((received + wait).into()).await;
+        client.clock().sleep_until(received + wait).await;
         pending = retry;
     }
     Ok(members
@@ -550,7 +549,8 @@ mod tests {
             Reply::json(200, json!({"responses": responses}))
         })
         .await;
-        let client = client_for(&server, fast_options());
+        let (options, clock) = crate::graph::client::tests::manual_options();
+        let client = client_for(&server, options);
         let items = vec![
             BatchItem::patch("/users/a", json!({"city": "A"})),
             BatchItem::patch("/users/b", json!({"city": "B"})),
@@ -568,9 +568,9 @@ mod tests {
         // The chain (b, c) and the independent items travel apart; only b and c are resent.
         assert_eq!(rounds.len(), 3, "{rounds:?}");
         assert_eq!(rounds[2], ["2", "3"]);
-        let reqs = server.requests();
-        let gap = reqs[2].at.duration_since(reqs[0].at.min(reqs[1].at));
-        assert!(gap >= Duration::from_secs(1), "resent after {gap:?}");
+        // The resend waited the item's Retry-After, on the client's clock.
+        let waits = clock.waits();
+        assert_eq!(waits.first(), Some(&Duration::from_secs(1)), "{waits:?}");
     }
 
     proptest::proptest! {

@@ -14,6 +14,9 @@
 //!   moments ago on another replica.
 //! - **401**: the cached token is dropped and the request is sent once more with a new one.
 //!
+//! Every wait and every reading of the time goes through the client's [`Clock`]
+//! ([`GraphClientOptions::clock`]).
+//!
 //! Every request carries a fresh `client-request-id` (a UUID, kept across its retries), and
 //! errors keep the `request-id` of Graph's answer.
 
@@ -31,6 +34,7 @@ use super::auth::TokenProvider;
 use super::cloud::Cloud;
 use super::error::{GraphApiError, GraphError};
 use super::transport::{TransportError, http_client};
+use crate::clock::Clock;
 
 /// Default number of requests in flight at once per client.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
@@ -65,6 +69,9 @@ pub struct GraphClientOptions {
     pub replication_attempts: u32,
     /// First replication-lag delay, doubled each try (default [`DEFAULT_REPLICATION_DELAY`]).
     pub replication_delay: Duration,
+    /// The clock throttling windows, `Retry-After` dates, token lifetimes and every wait
+    /// between tries are read from (default: the system clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for GraphClientOptions {
@@ -77,6 +84,7 @@ impl Default for GraphClientOptions {
             backoff_max: DEFAULT_BACKOFF_MAX,
             replication_attempts: DEFAULT_REPLICATION_ATTEMPTS,
             replication_delay: DEFAULT_REPLICATION_DELAY,
+            clock: crate::clock::system(),
         }
     }
 }
@@ -259,7 +267,8 @@ impl GraphClient {
         cloud
             .validate()
             .map_err(|e| super::auth::AuthError::Transport(TransportError::Build(e.to_string())))?;
-        let tokens = super::auth::CredentialTokenProvider::new(credential, cloud.clone())?;
+        let tokens = super::auth::CredentialTokenProvider::new(credential, cloud.clone())?
+            .with_clock(options.clock.clone());
         Ok(Self::new(cloud, Arc::new(tokens), options)?)
     }
 
@@ -311,7 +320,7 @@ impl GraphClient {
             .throttled_until
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        until.filter(|u| *u > Instant::now())
+        until.filter(|u| *u > self.inner.options.clock.instant())
     }
 
     /// Holds back every request of this client until `until` (never shortens a wait).
@@ -370,7 +379,7 @@ impl GraphClient {
 
     async fn wait_for_throttle(&self) {
         while let Some(until) = self.throttled_until() {
-            tokio::time::sleep_until(until.into()).await;
+            self.inner.options.clock.sleep_until(until).await;
         }
     }
 
@@ -386,6 +395,16 @@ impl GraphClient {
                 return permit;
             }
         }
+    }
+
+    /// The clock this client reads and waits by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.options.clock
+    }
+
+    /// A `Retry-After` header read at this client's time.
+    pub(crate) fn retry_after(&self, headers: &HeaderMap) -> Option<Duration> {
+        retry_after_at(headers, &*self.inner.options.clock)
     }
 
     /// Sends a request with retries as described in the module documentation.
@@ -426,7 +445,7 @@ impl GraphClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    let received = Instant::now();
+                    let received = opts.clock.instant();
                     match response.text().await {
                         Ok(text) => Ok((status, headers, received, text)),
                         Err(e) => Err(e),
@@ -442,7 +461,7 @@ impl GraphClient {
                     let resend = e.is_connect() || request.idempotent;
                     if resend && attempt < opts.max_attempts {
                         bump(&self.inner.counters.transient_retries);
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                        opts.clock.sleep(self.backoff(attempt)).await;
                         continue;
                     }
                     let timed_out = e.is_timeout();
@@ -487,7 +506,9 @@ impl GraphClient {
             match status {
                 429 => {
                     self.count_throttled();
-                    let wait = retry_after(&headers).unwrap_or_else(|| self.backoff(attempt));
+                    let wait = self
+                        .retry_after(&headers)
+                        .unwrap_or_else(|| self.backoff(attempt));
                     self.throttle_until(received + wait);
                     if attempt < opts.max_attempts {
                         continue;
@@ -495,8 +516,10 @@ impl GraphClient {
                 }
                 500 | 502 | 503 | 504 if request.idempotent && attempt < opts.max_attempts => {
                     bump(&self.inner.counters.transient_retries);
-                    let wait = retry_after(&headers).unwrap_or_else(|| self.backoff(attempt));
-                    tokio::time::sleep_until((received + wait).into()).await;
+                    let wait = self
+                        .retry_after(&headers)
+                        .unwrap_or_else(|| self.backoff(attempt));
+                    opts.clock.sleep_until(received + wait).await;
                     continue;
                 }
                 401 if !reauthenticated => {
@@ -515,7 +538,7 @@ impl GraphClient {
                     lag_tries += 1;
                     bump(&self.inner.counters.replication_retries);
                     attempt -= 1;
-                    tokio::time::sleep(delay).await;
+                    opts.clock.sleep(delay).await;
                     continue;
                 }
                 _ => {}
@@ -534,8 +557,13 @@ fn unreachable_closed() -> ! {
 /// Reads `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A date in the past
 /// means no wait.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    retry_after_at(headers, &crate::clock::SystemClock)
+}
+
+/// [`retry_after`] with an HTTP date measured from `clock`'s time.
+pub(crate) fn retry_after_at(headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    retry_after_value(value, SystemTime::now())
+    retry_after_value(value, SystemTime::from(clock.now()))
 }
 
 /// Parses a `Retry-After` value relative to `now`.
@@ -618,7 +646,21 @@ pub(crate) mod tests {
             backoff_max: Duration::from_millis(200),
             replication_attempts: 5,
             replication_delay: Duration::from_millis(20),
+            clock: crate::clock::system(),
         }
+    }
+
+    /// [`fast_options`] on a manual clock: waits return at once and are recorded.
+    pub(crate) fn manual_options() -> (GraphClientOptions, Arc<crate::clock::ManualClock>) {
+        use chrono::TimeZone;
+        let clock = crate::clock::ManualClock::new(
+            chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        );
+        let options = GraphClientOptions {
+            clock: clock.clone(),
+            ..fast_options()
+        };
+        (options, clock)
     }
 
     /// A client for a test server with a fixed token.
@@ -647,7 +689,12 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn retry_after_429_is_never_sent_early() {
-        let server = TestServer::start(|_req, n| {
+        let (options, clock) = manual_options();
+        // The server notes the client's time at each request.
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (seen, server_clock) = (arrivals.clone(), clock.clone());
+        let server = TestServer::start(move |_req, n| {
+            seen.lock().unwrap().push(server_clock.instant());
             if n == 0 {
                 too_many("1")
             } else {
@@ -655,7 +702,7 @@ pub(crate) mod tests {
             }
         })
         .await;
-        let client = client_for(&server, fast_options());
+        let client = client_for(&server, options);
         let body = client
             .get_json("/users/u1?$select=id")
             .await
@@ -663,12 +710,11 @@ pub(crate) mod tests {
         assert_eq!(body["id"], "u1");
         let reqs = server.requests();
         assert_eq!(reqs.len(), 2);
-        let gap = reqs[1].at.duration_since(reqs[0].at);
+        // One wait, exactly the Retry-After, and the retry left after it.
+        assert_eq!(clock.waits(), vec![Duration::from_secs(1)]);
+        let arrivals = arrivals.lock().unwrap().clone();
+        let gap = arrivals[1].duration_since(arrivals[0]);
         assert!(gap >= Duration::from_secs(1), "retry sent after {gap:?}");
-        assert!(
-            gap < Duration::from_secs(10),
-            "retry waited too long: {gap:?}"
-        );
         assert_eq!(reqs[0].header("authorization"), Some("Bearer test-token"));
         let crid = reqs[0]
             .header("client-request-id")
@@ -679,33 +725,45 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn retry_after_http_date_and_parallel_requests_share_the_wait() {
-        // A server whose first answer throttles for 2 s with an HTTP date.
-        let server = TestServer::start(|_req, n| {
+    async fn retry_after_http_date_holds_back_every_request_of_the_client() {
+        let (mut options, clock) = manual_options();
+        // One try: the throttled request returns its 429, the wait stays with the client.
+        options.max_attempts = 1;
+        // A server whose first answer throttles for 2 s with an HTTP date, on the clock the
+        // client reads; it notes that time at each request.
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (seen, server_clock) = (arrivals.clone(), clock.clone());
+        let server = TestServer::start(move |_req, n| {
+            let now = server_clock.now();
+            seen.lock().unwrap().push(now);
             if n == 0 {
-                let at = SystemTime::now() + Duration::from_secs(2);
+                let at = SystemTime::from(now) + Duration::from_secs(2);
                 too_many(&httpdate::fmt_http_date(at))
             } else {
                 Reply::json(200, serde_json::json!({"ok": true}))
             }
         })
         .await;
-        let client = client_for(&server, fast_options());
-        let first = {
-            let c = client.clone();
-            tokio::spawn(async move { c.get_json("/users/a?$select=id").await })
-        };
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let second = client.get_json("/users/b?$select=id").await;
-        assert!(second.is_ok());
-        assert!(first.await.expect("join").is_ok());
-        let reqs = server.requests();
-        assert_eq!(reqs.len(), 3);
-        // Both later requests wait for the throttled instant (HTTP dates have 1 s resolution).
-        for later in &reqs[1..] {
-            let gap = later.at.duration_since(reqs[0].at);
-            assert!(gap >= Duration::from_millis(1000), "sent after {gap:?}");
-        }
+        let client = client_for(&server, options);
+        let first = client.get_json("/users/a?$select=id").await;
+        assert_eq!(
+            first.expect_err("throttled").api().map(|e| e.status),
+            Some(429)
+        );
+        assert!(client.throttled_until().is_some());
+        // Another request of the same client holds back until the date has passed.
+        client
+            .get_json("/users/b?$select=id")
+            .await
+            .expect("after the wait");
+        let arrivals = arrivals.lock().unwrap().clone();
+        assert_eq!(arrivals.len(), 2);
+        // HTTP dates have 1 s resolution: at least one second, at most two.
+        let gap = (arrivals[1] - arrivals[0]).to_std().expect("later");
+        assert!(gap >= Duration::from_secs(1), "sent after {gap:?}");
+        let waited: Duration = clock.waits().iter().sum();
+        assert!(waited >= Duration::from_secs(1), "waited {waited:?}");
+        assert!(client.throttled_until().is_none());
     }
 
     #[tokio::test]
@@ -808,7 +866,8 @@ pub(crate) mod tests {
             }
         })
         .await;
-        let client = client_for(&server, fast_options());
+        let (options, clock) = manual_options();
+        let client = client_for(&server, options);
         client
             .send(
                 GraphRequest::patch("/users/x", serde_json::json!({"city": "Oslo"}))
@@ -817,18 +876,27 @@ pub(crate) mod tests {
             .await
             .expect("third try");
         assert_eq!(server.requests().len(), 3);
+        // The replication delay, doubled each try, on the client's clock.
+        let ms = |n: &[u64]| {
+            n.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(clock.waits(), ms(&[20, 40]));
 
         let server = TestServer::start(|_req, _n| {
             Reply::json(404, serde_json::json!({"error": {"code": "Request_ResourceNotFound", "message": "gone"}}))
         })
         .await;
-        let client = client_for(&server, fast_options());
+        let (options, clock) = manual_options();
+        let client = client_for(&server, options);
         let err = client
             .send(GraphRequest::get("/users/x").retry_on_replication_lag())
             .await
             .expect_err("never appears");
         assert!(err.is_not_found());
         assert_eq!(server.requests().len(), 5);
+        assert_eq!(clock.waits(), ms(&[20, 40, 80, 160]));
         // Without the flag, a 404 is returned at once.
         client
             .send(GraphRequest::get("/users/y"))
@@ -840,7 +908,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn concurrency_is_bounded() {
         let server = TestServer::start(|_req, _n| {
-            Reply::json(200, serde_json::json!({"value": []})).delayed(Duration::from_millis(200))
+            Reply::json(200, serde_json::json!({"value": []})).delayed(Duration::from_millis(100))
         })
         .await;
         let mut options = fast_options();
@@ -861,7 +929,7 @@ pub(crate) mod tests {
         for wave in 1..3 {
             let gap = arrivals[wave * 2].duration_since(arrivals[0]);
             assert!(
-                gap >= Duration::from_millis(190) * wave as u32,
+                gap >= Duration::from_millis(90) * wave as u32,
                 "wave {wave} after {gap:?}"
             );
         }

@@ -347,7 +347,7 @@ impl<'a> Applier<'a> {
         let (source_id, target_id) = ids(op);
         let entry = LogEntry {
             run_id: self.run_id,
-            at: Utc::now(),
+            at: self.client.clock().now(),
             kind: kind_name(op.object_kind()).into(),
             source_id,
             target_id: target.map(str::to_string).or(target_id),
@@ -389,7 +389,17 @@ impl<'a> Applier<'a> {
                     detail: None,
                 });
             }
-            Err(failed) => {
+            Err(mut failed) => {
+                // Graph's 403 says no more than "Insufficient privileges": name the one
+                // permission this operation needs in the target.
+                if failed.code.as_deref() == Some("Authorization_RequestDenied")
+                    && let Some((requirement, _)) = super::check::operation_permission(op.kind())
+                {
+                    failed.message.push_str(&format!(
+                        "; this needs the application permission {} in the target (`tenantsync check` names what is missing and how to grant it)",
+                        requirement.permission()
+                    ));
+                }
                 if let Some(s) = op.source_id().map(str::to_string)
                     && matches!(
                         op,
@@ -486,9 +496,11 @@ impl<'a> Applier<'a> {
     async fn restores(&mut self, ops: &[&Operation]) -> Result<(), SyncError> {
         let client = self.client;
         let results: Vec<_> = stream::iter(ops.iter().map(|op| async move {
-            let id = match op {
-                Operation::RestoreUser { target_id, .. }
-                | Operation::RestoreGroup { target_id, .. } => target_id.clone(),
+            // Reading the object back by its own kind: `/directoryObjects/{id}` would need
+            // Directory.Read.All, which the job does not ask for.
+            let (id, collection) = match op {
+                Operation::RestoreUser { target_id, .. } => (target_id.clone(), "users"),
+                Operation::RestoreGroup { target_id, .. } => (target_id.clone(), "groups"),
                 _ => unreachable!("restore stage"),
             };
             let r = match client.restore_deleted(&id).await {
@@ -497,7 +509,7 @@ impl<'a> Applier<'a> {
                 Err(e)
                     if e.status() == Some(404)
                         && client
-                            .get_json(&format!("/directoryObjects/{id}?$select=id"))
+                            .get_json(&format!("/{collection}/{id}?$select=id"))
                             .await
                             .is_ok() =>
                 {

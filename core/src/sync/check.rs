@@ -1,19 +1,24 @@
 //! Preflight: whether a job can run, item by item, each with a verdict and what to do.
 //!
-//! `Engine::check` signs in to both tenants, reads the application permissions granted to
-//! each token (the `roles` claim), reads the target's cross-tenant access settings for the
-//! source, looks for the anchor extension and tries the state file. It never writes to a
-//! tenant. The CLI renders the report (`tenantsync check`); the C ABI hands it out as JSON.
+//! `Engine::check` signs in to both tenants, checks that each token is for the configured
+//! tenant (its `tid` claim) and reads the application permissions granted to it (the `roles`
+//! claim), without any directory read of its own; it compares those with what the job needs
+//! ([`SOURCE_PERMISSIONS`], [`TARGET_PERMISSIONS`], [`ANCHOR_PERMISSION`], each naming the
+//! Graph calls it serves) and names each missing one with its fix. It then reads the target's
+//! cross-tenant access settings for the source, looks for the anchor extension and tries the
+//! state file. It never writes to a tenant. The CLI renders the report (`tenantsync check`);
+//! the C ABI hands it out as JSON.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::TenantConfig;
 use crate::graph::GraphError;
+#[cfg(test)]
 use crate::graph::auth::token_claims;
 use crate::schema;
 
-use super::{ANCHOR_EXTENSION_NAME, Engine};
+use super::{ANCHOR_EXTENSION_NAME, Engine, SignedIn};
 
 /// The verdict on one preflight item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -111,16 +116,35 @@ impl CheckReport {
     }
 }
 
-/// One permission a job needs, satisfied by any of `any_of` (the least privileged first).
+/// One application permission a job needs: `any_of[0]`, the permission to grant, or any other
+/// of `any_of`, each of which Microsoft's permission table lists for every call in `calls`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requirement {
-    /// The permissions that satisfy it; the first is the one to grant.
+    /// The permissions that satisfy it; the first is the one docs/authentication.md lists.
     pub any_of: &'static [&'static str],
     /// What it is needed for.
     pub why: &'static str,
+    /// The Graph calls it serves, as `METHOD /path` templates of Microsoft's API reference (a
+    /// suffix in parentheses names the object type whose table applies).
+    pub calls: &'static [&'static str],
 }
 
-/// What the source tenant's application needs: reading users and groups with members.
+impl Requirement {
+    /// The permission to grant (the one docs/authentication.md lists).
+    pub fn permission(&self) -> &'static str {
+        self.any_of[0]
+    }
+
+    /// Whether `roles` (a token's `roles` claim) meets it.
+    pub fn met_by(&self, roles: &[String]) -> bool {
+        self.any_of
+            .iter()
+            .any(|p| roles.iter().any(|g| g.eq_ignore_ascii_case(p)))
+    }
+}
+
+/// What the source tenant's application needs: reading users and groups with their members
+/// by delta query (a full read is a delta round without token).
 pub const SOURCE_PERMISSIONS: &[Requirement] = &[
     Requirement {
         any_of: &[
@@ -130,66 +154,138 @@ pub const SOURCE_PERMISSIONS: &[Requirement] = &[
             "Directory.ReadWrite.All",
         ],
         why: "reading users",
+        calls: &["GET /users/delta"],
     },
     Requirement {
         any_of: &[
+            "GroupMember.Read.All",
             "Group.Read.All",
             "Group.ReadWrite.All",
             "Directory.Read.All",
             "Directory.ReadWrite.All",
         ],
         why: "reading groups and their members",
+        calls: &["GET /groups/delta"],
     },
 ];
 
-/// What the target tenant's application needs: inviting and updating users, writing groups
-/// and memberships, reading the cross-tenant access policy.
-pub const TARGET_PERMISSIONS: &[Requirement] = &[
-    Requirement {
-        any_of: &["User.Invite.All", "Directory.ReadWrite.All"],
-        why: "creating users (invitations)",
-    },
-    Requirement {
-        any_of: &["User.ReadWrite.All", "Directory.ReadWrite.All"],
-        why: "updating, disabling and deleting users",
-    },
-    Requirement {
-        any_of: &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
-        why: "creating, updating and deleting groups",
-    },
-    Requirement {
-        any_of: &[
-            "GroupMember.ReadWrite.All",
-            "Group.ReadWrite.All",
-            "Directory.ReadWrite.All",
-        ],
-        why: "adding and removing members",
-    },
-    Requirement {
-        any_of: &["Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"],
-        why: "reading the cross-tenant access policy (this check)",
-    },
-];
+/// What the target tenant's application needs: inviting, updating, deleting and restoring
+/// users; writing groups and memberships; reading the cross-tenant access policy.
+pub const TARGET_PERMISSIONS: &[Requirement] =
+    &[USERS_PERMISSION, GROUPS_PERMISSION, POLICY_PERMISSION];
 
-/// What the target application needs to create the anchor extension (`tenantsync init`).
+/// What the target application needs for users; part of [`TARGET_PERMISSIONS`].
+pub const USERS_PERMISSION: Requirement = Requirement {
+    any_of: &["User.ReadWrite.All"],
+    why: "reading, inviting, updating, deleting and restoring users",
+    calls: &[
+        "GET /users",
+        "GET /users/{id}",
+        "POST /invitations",
+        "PATCH /users/{id}",
+        "DELETE /users/{id}",
+        "GET /directory/deletedItems/microsoft.graph.user",
+        "POST /directory/deletedItems/{id}/restore (user)",
+    ],
+};
+
+/// What the target application needs for groups and memberships; part of
+/// [`TARGET_PERMISSIONS`].
+pub const GROUPS_PERMISSION: Requirement = Requirement {
+    any_of: &["Group.ReadWrite.All"],
+    why: "reading, creating, updating, deleting and restoring groups and their members",
+    calls: &[
+        "GET /groups/delta",
+        "GET /groups/{id}",
+        "POST /groups",
+        "PATCH /groups/{id}",
+        "PATCH /groups/{id} (members@odata.bind)",
+        "DELETE /groups/{id}",
+        "POST /groups/{id}/members/$ref",
+        "DELETE /groups/{id}/members/{id}/$ref",
+        "GET /directory/deletedItems/microsoft.graph.group",
+        "POST /directory/deletedItems/{id}/restore (group)",
+    ],
+};
+
+/// What the target application needs to read the cross-tenant access settings for the source
+/// (this check); part of [`TARGET_PERMISSIONS`].
+pub const POLICY_PERMISSION: Requirement = Requirement {
+    any_of: &["Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"],
+    why: "reading the cross-tenant access settings for the source (this check)",
+    calls: &[
+        "GET /policies/crossTenantAccessPolicy/partners/{id}",
+        "GET /policies/crossTenantAccessPolicy/partners/{id}/identitySynchronization",
+    ],
+};
+
+/// What the target application needs to create the anchor extension (`tenantsync init`) and
+/// find it again (`tenantsync check`).
 pub const ANCHOR_PERMISSION: Requirement = Requirement {
     any_of: &["Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"],
-    why: "creating the anchor directory extension",
+    why: "creating and finding the anchor directory extension",
+    calls: &[
+        "GET /applications",
+        "GET /applications/{id}/extensionProperties",
+        "POST /applications/{id}/extensionProperties",
+    ],
 };
+
+/// The permissions that let `check` show a tenant's display name (`GET /organization`). Not
+/// needed: without them `check` shows the tenant id.
+pub const ORGANIZATION_NAME: Requirement = Requirement {
+    any_of: &["Directory.Read.All", "Directory.ReadWrite.All"],
+    why: "showing the tenant's name",
+    calls: &["GET /organization"],
+};
+
+/// The target permission an apply operation of `kind` (`createUser`, `addMember`, ...) needs,
+/// with the Graph calls it makes (each one of the requirement's calls): what a 403 on it
+/// means.
+pub fn operation_permission(kind: &str) -> Option<(&'static Requirement, &'static [&'static str])> {
+    let (requirement, calls): (&'static Requirement, &'static [&'static str]) = match kind {
+        "createUser" => (&USERS_PERMISSION, &["POST /invitations"]),
+        "updateUser" | "disableUser" => (&USERS_PERMISSION, &["PATCH /users/{id}"]),
+        "deleteUser" => (&USERS_PERMISSION, &["DELETE /users/{id}"]),
+        "restoreUser" => (
+            &USERS_PERMISSION,
+            &[
+                "POST /directory/deletedItems/{id}/restore (user)",
+                "GET /users/{id}",
+            ],
+        ),
+        "createGroup" => (&GROUPS_PERMISSION, &["POST /groups"]),
+        "updateGroup" => (&GROUPS_PERMISSION, &["PATCH /groups/{id}"]),
+        "addMember" => (
+            &GROUPS_PERMISSION,
+            &[
+                "PATCH /groups/{id} (members@odata.bind)",
+                "POST /groups/{id}/members/$ref",
+            ],
+        ),
+        "removeMember" => (
+            &GROUPS_PERMISSION,
+            &["DELETE /groups/{id}/members/{id}/$ref"],
+        ),
+        "deleteGroup" => (&GROUPS_PERMISSION, &["DELETE /groups/{id}"]),
+        "restoreGroup" => (
+            &GROUPS_PERMISSION,
+            &[
+                "POST /directory/deletedItems/{id}/restore (group)",
+                "GET /groups/{id}",
+            ],
+        ),
+        _ => return None,
+    };
+    Some((requirement, calls))
+}
 
 /// The requirements `roles` does not meet.
 pub fn missing_permissions<'a>(
     roles: &[String],
     required: &'a [Requirement],
 ) -> Vec<&'a Requirement> {
-    required
-        .iter()
-        .filter(|r| {
-            !r.any_of
-                .iter()
-                .any(|p| roles.iter().any(|g| g.eq_ignore_ascii_case(p)))
-        })
-        .collect()
+    required.iter().filter(|r| !r.met_by(roles)).collect()
 }
 
 /// The application permissions (`roles`) of a token's claims.
@@ -208,22 +304,38 @@ pub fn token_roles(claims: &Json) -> Vec<String> {
 /// Who a tenant's credential is, for messages: never the secret.
 fn who(tenant: &TenantConfig) -> String {
     format!(
-        "tenant {} as client id {} ({})",
-        tenant.tenant_id,
-        tenant
-            .credential
-            .client_id()
-            .unwrap_or("(system-assigned identity)"),
+        "{} ({})",
+        who_in(tenant, &tenant.tenant_id),
         tenant.credential.kind()
     )
 }
 
-/// What to do about a Graph error answered to a read the check makes.
-fn graph_remedy(e: &GraphError, permission: &str) -> String {
+/// `tenant T as client id C`, with the tenant as given.
+fn who_in(cfg: &TenantConfig, tenant: &str) -> String {
+    format!("tenant {tenant} as client id {}", app_of(cfg))
+}
+
+/// The application of a tenant's credential, for messages.
+fn app_of(cfg: &TenantConfig) -> &str {
+    cfg.credential
+        .client_id()
+        .unwrap_or("(system-assigned identity)")
+}
+
+/// What to do about a missing permission: which one to grant, to which app, in which tenant.
+pub fn grant(requirement: &Requirement, cfg: &TenantConfig) -> String {
+    format!(
+        "grant application permission {} to app {} in tenant {} and grant admin consent",
+        requirement.permission(),
+        app_of(cfg),
+        cfg.tenant_id
+    )
+}
+
+/// What to do about a Graph error answered to a read the check makes with `requirement`.
+fn graph_remedy(e: &GraphError, requirement: &Requirement, cfg: &TenantConfig) -> String {
     match e.status() {
-        Some(401) | Some(403) => format!(
-            "grant the application permission {permission} (with admin consent) to the target application"
-        ),
+        Some(401) | Some(403) => grant(requirement, cfg),
         _ => "check the network and the cloud setting, then run `tenantsync check` again".into(),
     }
 }
@@ -310,62 +422,73 @@ impl Engine {
                 );
             }
         };
-        let org = match client
-            .get_json("/organization?$select=id,displayName")
-            .await
-        {
-            Ok(v) => v,
+        let signed = match SignedIn::from_token(side, cfg, token.token.expose()) {
+            Ok(s) => s,
             Err(e) => {
                 return (
                     CheckItem::failed(
                         &sign_in_name,
+                        format!("{e} (signed in as {})", who(cfg)),
                         format!(
-                            "signed in to {}, but reading the organization failed: {e}",
-                            who(cfg)
+                            "make [{side}] tenant_id and the credential's tenant_id name the same tenant"
                         ),
-                        graph_remedy(&e, "Organization.Read.All or User.Read.All"),
                     ),
-                    not_checked("Graph could not be read"),
+                    not_checked("the token is for another tenant"),
                 );
             }
         };
-        let org_name = org
-            .pointer("/value/0/displayName")
-            .and_then(Json::as_str)
-            .unwrap_or("(no display name)");
-        let org_id = org
-            .pointer("/value/0/id")
-            .and_then(Json::as_str)
-            .unwrap_or("");
-        let sign_in = if !org_id.is_empty() && !org_id.eq_ignore_ascii_case(&cfg.tenant_id) {
-            CheckItem::failed(
-                &sign_in_name,
-                format!(
-                    "signed in as {}, but the token is for tenant {org_id} ({org_name})",
-                    who(cfg)
-                ),
-                format!(
-                    "make [{side}] tenant_id and the credential's tenant_id name the same tenant"
-                ),
-            )
-        } else {
-            CheckItem::ok(
-                &sign_in_name,
-                format!("signed in to {org_name}: {}", who(cfg)),
-            )
-        };
-
-        let Some(claims) = token_claims(token.token.expose()) else {
+        let Some(token_tenant) = signed.tenant_id.clone() else {
             return (
-                sign_in,
+                CheckItem::ok(&sign_in_name, format!("signed in: {}", who(cfg))),
                 CheckItem::warning(
                     &permissions_name,
-                    "the access token is not a readable JWT, so its permissions cannot be listed",
+                    "the access token is not a readable JWT, so its tenant and permissions cannot be listed",
                     "check the application's API permissions in the Entra admin center",
                 ),
             );
         };
-        let roles = token_roles(&claims);
+        // The tenant as the token names it; a domain name in the configuration is shown with
+        // the id the token carries, since matching a domain would need a directory read.
+        let tenant = if token_tenant.eq_ignore_ascii_case(cfg.tenant_id.trim()) {
+            token_tenant.clone()
+        } else {
+            format!(
+                "{} (tenant id {token_tenant}, from the token)",
+                cfg.tenant_id
+            )
+        };
+        // The tenant's name only when the granted permissions allow reading it; otherwise,
+        // or when the read fails, the tenant id: signing in needs no directory read.
+        let name = if ORGANIZATION_NAME.met_by(&signed.roles) {
+            client
+                .get_json("/organization?$select=id,displayName")
+                .await
+                .ok()
+                .and_then(|org| {
+                    org.pointer("/value/0/displayName")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                })
+        } else {
+            None
+        };
+        let sign_in = CheckItem::ok(
+            &sign_in_name,
+            match name {
+                Some(name) => format!(
+                    "signed in to {name}: {} ({})",
+                    who_in(cfg, &tenant),
+                    cfg.credential.kind()
+                ),
+                None => format!(
+                    "signed in: {} ({})",
+                    who_in(cfg, &tenant),
+                    cfg.credential.kind()
+                ),
+            },
+        );
+
+        let roles = signed.roles;
         let mut required: Vec<Requirement> = required.to_vec();
         if side == "target"
             && !self
@@ -387,18 +510,13 @@ impl Engine {
         } else {
             let names: Vec<String> = missing
                 .iter()
-                .map(|r| format!("{} (for {})", r.any_of[0], r.why))
+                .map(|r| format!("{} (for {})", r.permission(), r.why))
                 .collect();
+            let fixes: Vec<String> = missing.iter().map(|r| grant(r, cfg)).collect();
             CheckItem::failed(
                 &permissions_name,
                 format!("missing: {}; granted: {granted}", names.join(", ")),
-                format!(
-                    "grant these application permissions (Microsoft Graph, with admin consent) to client id {} in tenant {}",
-                    cfg.credential
-                        .client_id()
-                        .unwrap_or("(the managed identity)"),
-                    cfg.tenant_id
-                ),
+                fixes.join("; "),
             )
         };
         (sign_in, permissions)
@@ -416,7 +534,7 @@ impl Engine {
                     CheckItem::failed(
                         POLICY,
                         format!("reading the target's cross-tenant access settings failed: {e}"),
-                        graph_remedy(&e, "Policy.Read.All"),
+                        graph_remedy(&e, &POLICY_PERMISSION, &self.target_cfg),
                     ),
                     CheckItem::warning(
                         REDEEM,
@@ -509,15 +627,15 @@ impl Engine {
                 return CheckItem::failed(
                     NAME,
                     format!("reading the application {app_id} in the target failed: {e}"),
-                    graph_remedy(&e, "Application.ReadWrite.OwnedBy"),
+                    graph_remedy(&e, &ANCHOR_PERMISSION, &self.target_cfg),
                 );
             }
         };
         let Some(object_id) = object_id else {
             return CheckItem::failed(
                 NAME,
-                format!("no application with appId {app_id} in the target tenant"),
-                "set [target] anchor_app_id to an app registration of the target tenant",
+                format!("no application with appId {app_id} is visible in the target tenant"),
+                "set [target] anchor_app_id to an app registration of the target tenant; with Application.ReadWrite.OwnedBy the job's app sees only the registrations it owns: add its service principal as an owner of that registration (docs/authentication.md, the anchor)",
             );
         };
         match self
@@ -546,7 +664,7 @@ impl Engine {
             Err(e) => CheckItem::failed(
                 NAME,
                 format!("reading the extensions of application {app_id} failed: {e}"),
-                graph_remedy(&e, "Application.ReadWrite.OwnedBy"),
+                graph_remedy(&e, &ANCHOR_PERMISSION, &self.target_cfg),
             ),
         }
     }
@@ -588,8 +706,9 @@ impl Engine {
     fn check_state(&mut self) -> CheckItem {
         const NAME: &str = "state file";
         let path = self.state_path.display().to_string();
+        let now = self.clock.now();
         let result = self.state().and_then(|s| {
-            s.set_setting("last_check", &chrono::Utc::now().to_rfc3339())?;
+            s.set_setting("last_check", &now.to_rfc3339())?;
             Ok(())
         });
         match result {
@@ -643,19 +762,39 @@ mod tests {
         );
         let missing = missing_permissions(&roles(&["User.Read.All"]), SOURCE_PERMISSIONS);
         assert_eq!(missing.len(), 1);
-        assert_eq!(missing[0].any_of[0], "Group.Read.All");
+        assert_eq!(missing[0].permission(), "GroupMember.Read.All");
         let missing = missing_permissions(
-            &roles(&[
-                "User.Invite.All",
-                "User.ReadWrite.All",
-                "Group.ReadWrite.All",
-            ]),
+            &roles(&["User.ReadWrite.All", "Group.ReadWrite.All"]),
             TARGET_PERMISSIONS,
         );
         assert_eq!(
             missing.iter().map(|r| r.any_of[0]).collect::<Vec<_>>(),
             ["Policy.Read.All"]
         );
+    }
+
+    #[test]
+    fn every_operation_names_a_permission_that_covers_its_calls() {
+        for kind in [
+            "restoreUser",
+            "createUser",
+            "updateUser",
+            "disableUser",
+            "deleteUser",
+            "restoreGroup",
+            "createGroup",
+            "updateGroup",
+            "addMember",
+            "removeMember",
+            "deleteGroup",
+        ] {
+            let (requirement, calls) = operation_permission(kind).expect(kind);
+            assert!(TARGET_PERMISSIONS.contains(requirement), "{kind}");
+            for call in calls {
+                assert!(requirement.calls.contains(call), "{kind}: {call}");
+            }
+        }
+        assert!(operation_permission("nothing").is_none());
     }
 
     #[test]

@@ -16,10 +16,12 @@ mod events;
 mod observe;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::config::{ConfigError, JobConfig, TenantConfig, parse_duration};
 use crate::graph::{ClientStats, GraphClient, GraphClientOptions, GraphError};
 use crate::plan::{self, LastKnownState, ObjectKind, ObjectRef, Operation, Plan, PlanInput};
@@ -30,8 +32,9 @@ use crate::state::{Quarantine, StateError, StateStore};
 pub use crate::graph::auth::token_claims;
 pub use apply::{ApplyOutcome, FailedOperation};
 pub use check::{
-    ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, Requirement, SOURCE_PERMISSIONS,
-    TARGET_PERMISSIONS, missing_permissions, token_roles,
+    ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, GROUPS_PERMISSION, ORGANIZATION_NAME,
+    POLICY_PERMISSION, Requirement, SOURCE_PERMISSIONS, TARGET_PERMISSIONS, USERS_PERMISSION,
+    grant, missing_permissions, operation_permission, token_roles,
 };
 pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
 
@@ -57,6 +60,18 @@ pub enum SyncError {
         side: &'static str,
         /// The cause, with the AADSTS code.
         source: GraphError,
+    },
+    /// The token is for another tenant than the one configured.
+    #[error(
+        "signed in to the {side} tenant, but the token is for tenant {token_tenant}, not {configured}: make [{side}] tenant_id and the credential's tenant_id name the same tenant"
+    )]
+    WrongTenant {
+        /// `source` or `target`.
+        side: &'static str,
+        /// The configured tenant id.
+        configured: String,
+        /// The token's `tid`.
+        token_tenant: String,
     },
     /// Graph failed in a way that stops the cycle (reading a tenant).
     #[error(transparent)]
@@ -90,6 +105,78 @@ impl SyncError {
             _ => true,
         }
     }
+}
+
+/// What an access token says about who signed in, read from its claims (never verified
+/// against its signature: the token was just issued to this process over TLS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    /// The tenant the token is for (its `tid` claim), `None` when the token is not a readable
+    /// JWT (Microsoft may issue opaque tokens; then nothing can be checked locally).
+    pub tenant_id: Option<String>,
+    /// The application permissions granted (its `roles` claim).
+    pub roles: Vec<String>,
+}
+
+impl SignedIn {
+    /// Reads `token` for the `side` tenant configured as `cfg`. Fails when the token names
+    /// another tenant than a tenant id (GUID) configured in `cfg`. A tenant configured by a
+    /// domain name (`contoso.onmicrosoft.com`) cannot be compared without a directory read:
+    /// it is accepted, and the token's tenant id is kept to be shown (`tenantsync check`).
+    pub fn from_token(
+        side: &'static str,
+        cfg: &TenantConfig,
+        token: &str,
+    ) -> Result<Self, SyncError> {
+        let Some(claims) = token_claims(token) else {
+            return Ok(SignedIn {
+                tenant_id: None,
+                roles: Vec::new(),
+            });
+        };
+        let tid = claims
+            .get("tid")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        if let Some(tid) = &tid
+            && is_tenant_guid(&cfg.tenant_id)
+            && !tid.eq_ignore_ascii_case(cfg.tenant_id.trim())
+        {
+            return Err(SyncError::WrongTenant {
+                side,
+                configured: cfg.tenant_id.clone(),
+                token_tenant: tid.clone(),
+            });
+        }
+        Ok(SignedIn {
+            tenant_id: tid,
+            roles: token_roles(&claims),
+        })
+    }
+}
+
+/// Whether a configured tenant is named by its id (a GUID) rather than a domain name.
+pub fn is_tenant_guid(tenant: &str) -> bool {
+    let t = tenant.trim();
+    t.len() == 36
+        && t.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// What the tokens of both tenants say (see [`Engine::sign_in`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignIns {
+    /// The source tenant's token.
+    pub source: SignedIn,
+    /// The target tenant's token.
+    pub target: SignedIn,
 }
 
 /// What one cycle should do.
@@ -182,6 +269,8 @@ pub struct Engine {
     interval: std::time::Duration,
     /// `[sync] escrow_retry`, parsed once.
     escrow_retry: chrono::Duration,
+    /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
+    clock: Arc<dyn Clock>,
 }
 
 /// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
@@ -205,8 +294,10 @@ fn client_for(
     tenant: &TenantConfig,
     config: &JobConfig,
     side: &'static str,
+    clock: &Arc<dyn Clock>,
 ) -> Result<GraphClient, SyncError> {
     let options = GraphClientOptions {
+        clock: clock.clone(),
         max_concurrency: config.sync.concurrency.max(1),
         request_timeout: parse_duration(&config.sync.request_timeout)
             .map_err(|e| SyncError::Invalid(format!("[sync] request_timeout: {e}")))?,
@@ -223,6 +314,13 @@ impl Engine {
     /// Loads a job: its configuration, schema and Graph clients. Touches no network and no
     /// state yet.
     pub fn open(config_path: &Path) -> Result<Engine, SyncError> {
+        Self::open_with_clock(config_path, crate::clock::system())
+    }
+
+    /// [`Engine::open`] with the clock every reading of the time and every wait goes through:
+    /// run stamps, escrow backoff and quarantine, the planner's "now", token lifetimes and
+    /// retries. Tests pass a [`ManualClock`](crate::clock::ManualClock).
+    pub fn open_with_clock(config_path: &Path, clock: Arc<dyn Clock>) -> Result<Engine, SyncError> {
         let config = JobConfig::load(config_path)?;
         let source_cfg = config.source.clone().ok_or_else(|| {
             SyncError::Invalid(format!(
@@ -244,8 +342,8 @@ impl Engine {
         let escrow_retry =
             chrono::Duration::from_std(duration("escrow_retry", &config.sync.escrow_retry)?)
                 .map_err(|e| SyncError::Invalid(format!("[sync] escrow_retry: {e}")))?;
-        let source = client_for(&source_cfg, &config, "source")?;
-        let target = client_for(&target_cfg, &config, "target")?;
+        let source = client_for(&source_cfg, &config, "source", &clock)?;
+        let target = client_for(&target_cfg, &config, "target", &clock)?;
         let state_path = config.state_file(config_path);
         Ok(Engine {
             config,
@@ -258,7 +356,13 @@ impl Engine {
             state: None,
             interval,
             escrow_retry,
+            clock,
         })
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The job configuration.
@@ -286,15 +390,24 @@ impl Engine {
         self.interval
     }
 
-    /// Gets a token for each tenant. A wrong secret fails here, before anything is written.
-    pub async fn sign_in(&self) -> Result<(), SyncError> {
-        for (side, client) in [("source", &self.source), ("target", &self.target)] {
-            client
-                .get_json("/organization?$select=id")
-                .await
-                .map_err(|source| SyncError::SignIn { side, source })?;
+    /// Gets a token for each tenant and checks that it is for the configured tenant (its
+    /// `tid` claim), without any Graph call: signing in needs no permission of its own. A
+    /// wrong secret fails here, before anything is written. Returns what each token says.
+    pub async fn sign_in(&self) -> Result<SignIns, SyncError> {
+        let mut found = Vec::with_capacity(2);
+        for (side, client, cfg) in [
+            ("source", &self.source, &self.source_cfg),
+            ("target", &self.target, &self.target_cfg),
+        ] {
+            let token = client.access_token().await.map_err(|e| SyncError::SignIn {
+                side,
+                source: GraphError::Auth(e),
+            })?;
+            found.push(SignedIn::from_token(side, cfg, token.token.expose())?);
         }
-        Ok(())
+        let target = found.pop().expect("two sides");
+        let source = found.pop().expect("two sides");
+        Ok(SignIns { source, target })
     }
 
     /// The state store, opened on first use.
@@ -344,7 +457,7 @@ impl Engine {
             .and_then(|v| v.as_str())
             .ok_or_else(|| {
                 SyncError::Invalid(format!(
-                    "no application with appId {app_id} in the target tenant: the anchor extension belongs to an app registration there (set [target] anchor_app_id)"
+                    "no application with appId {app_id} is visible in the target tenant: the anchor extension belongs to an app registration there (set [target] anchor_app_id); with Application.ReadWrite.OwnedBy the job's app sees only the app registrations it owns, so add its service principal as an owner of that registration (docs/authentication.md, the anchor)"
                 ))
             })?
             .to_string();
@@ -421,7 +534,7 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<RunReport, SyncError> {
         let _lock = self.lock()?;
-        let started_at = Utc::now();
+        let started_at = self.clock.now();
         events.emit(Event::Stage {
             stage: Stage::SignIn,
             message: "signing in to the source and target tenants".into(),
@@ -590,7 +703,7 @@ impl Engine {
             let q = Quarantine {
                 reason: "EncounteredEscrowProportionThreshold".into(),
                 began_at: quarantine.as_ref().map_or(started_at, |q| q.began_at),
-                next_attempt_at: Utc::now() + wait,
+                next_attempt_at: self.clock.now() + wait,
                 series_count: series,
                 error: format!(
                     "{failures} of {attempted} operations failed (first: {})",
@@ -611,7 +724,7 @@ impl Engine {
             RunOutcome::Cancelled
         } else if quarantine_now
             .as_ref()
-            .is_some_and(|q| q.next_attempt_at > Utc::now())
+            .is_some_and(|q| q.next_attempt_at > self.clock.now())
         {
             RunOutcome::Quarantined
         } else if !applied.failed.is_empty() || applied.skipped > 0 {
@@ -654,7 +767,7 @@ impl Engine {
             target_requests: self.target.stats(),
             quarantine,
             started_at,
-            finished_at: Utc::now(),
+            finished_at: self.clock.now(),
         };
         let summary = serde_json::json!({
             "outcome": outcome.as_str(),
@@ -733,5 +846,75 @@ mod tests {
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 24, 24]);
         assert_eq!(doubling(base, 0, cap), base);
         assert_eq!(doubling(Duration::seconds(1), 200, cap), cap);
+    }
+}
+
+#[cfg(test)]
+mod sign_in_tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn tenant(tenant_id: &str) -> TenantConfig {
+        let text = format!(
+            "tenant_id = \"{tenant_id}\"\ncredential = {{ kind = \"client-secret\", tenant_id = \"{tenant_id}\", client_id = \"app\", secret = {{ env = \"X\" }} }}\n"
+        );
+        toml::from_str(&text).expect("tenant config")
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            enc(br#"{"alg":"RS256","typ":"JWT"}"#),
+            enc(claims.to_string().as_bytes())
+        )
+    }
+
+    const A: &str = "11111111-1111-1111-1111-111111111111";
+    const B: &str = "22222222-2222-2222-2222-222222222222";
+
+    #[test]
+    fn a_token_for_the_configured_tenant_gives_its_roles() {
+        let t = token(serde_json::json!({"tid": A, "roles": ["User.Read.All"]}));
+        let s =
+            SignedIn::from_token("source", &tenant(&A.to_uppercase()), &t).expect("same tenant");
+        assert_eq!(s.tenant_id.as_deref(), Some(A));
+        assert_eq!(s.roles, ["User.Read.All"]);
+    }
+
+    #[test]
+    fn a_token_for_another_tenant_is_refused_naming_both() {
+        let t = token(serde_json::json!({"tid": B}));
+        let e = SignedIn::from_token("target", &tenant(A), &t).expect_err("other tenant");
+        let text = e.to_string();
+        assert!(
+            text.contains(A) && text.contains(B) && text.contains("[target]"),
+            "{text}"
+        );
+        assert!(e.is_configuration());
+    }
+
+    #[test]
+    fn a_domain_name_is_accepted_and_the_tokens_tenant_kept() {
+        let t = token(serde_json::json!({"tid": B, "roles": []}));
+        let s = SignedIn::from_token("source", &tenant("contoso.onmicrosoft.com"), &t)
+            .expect("a domain cannot be compared");
+        assert_eq!(s.tenant_id.as_deref(), Some(B));
+        assert!(s.roles.is_empty());
+    }
+
+    #[test]
+    fn an_opaque_token_cannot_be_checked_and_is_not_refused() {
+        let s = SignedIn::from_token("source", &tenant(A), "opaque").expect("opaque");
+        assert_eq!(s.tenant_id, None);
+        assert!(s.roles.is_empty());
+    }
+
+    #[test]
+    fn tenant_ids_are_told_from_domain_names() {
+        assert!(is_tenant_guid(A));
+        assert!(is_tenant_guid(" 11111111-1111-1111-1111-11111111111A "));
+        assert!(!is_tenant_guid("contoso.onmicrosoft.com"));
+        assert!(!is_tenant_guid("11111111111111111111111111111111"));
     }
 }

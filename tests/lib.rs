@@ -91,7 +91,16 @@ impl std::fmt::Debug for World {
 impl World {
     /// Starts the emulator: tenant 0 seeded with `seed`, tenant 1 empty.
     pub fn new(seed: SeedSpec) -> World {
+        Self::with_source_roles(seed, &[])
+    }
+
+    /// Like [`World::new`], with more application permissions granted to the source's app
+    /// (such as `Synchronization.ReadWrite.All` for the Entra bridge).
+    pub fn with_source_roles(seed: SeedSpec, roles: &[&str]) -> World {
         let mut config = EmulatorConfig::demo(2, 0, Some(seed));
+        for app in &mut config.tenants[0].apps {
+            app.roles.extend(roles.iter().map(|r| r.to_string()));
+        }
         let clock = Clock::manual(chrono::Utc::now());
         config.clock = clock.clone();
         let app = |i: usize| {

@@ -15,11 +15,14 @@
 //! - [`plan`]: the planner, a pure function from snapshots to an ordered list of operations.
 //! - [`state`]: the state store (SQLite), one file per job.
 //! - [`clock`]: the one injected clock the engine reads time from.
+//! - [`entra`]: the Entra bridge: Entra's own cross-tenant synchronization jobs (group sync,
+//!   export).
 
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod config;
+pub mod entra;
 pub mod expr;
 pub mod graph;
 pub mod plan;

@@ -520,6 +520,15 @@ fn route(base: &str, t: &mut Tenant, caller: &Caller, req: &GReq) -> Result<GRes
             o["@odata.context"] = json!(format!("{base}/v1.0/$metadata#organization/$entity"));
             Ok(GResp::json(200, o))
         }
+        (_, ["serviceprincipals", ..]) => {
+            match crate::synchronization::route(base, &mut t.sync, caller, req) {
+                Some(r) => Ok(r),
+                None => Err(bad_request(&format!(
+                    "Resource not found for the segment '{}'.",
+                    s.last().copied().unwrap_or("")
+                ))),
+            }
+        }
         (_, [first, ..])
             if matches!(
                 *first,

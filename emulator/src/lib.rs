@@ -37,6 +37,7 @@ mod seed;
 mod server;
 mod signing;
 mod store;
+mod synchronization;
 mod tls;
 
 pub use clock::{Clock, SEED_TIME};
@@ -48,6 +49,7 @@ pub use fixture::{FixtureError, TenantFixture, load_fixture};
 pub use seed::generate_seed;
 pub use server::{Emulator, TenantHandle, serve_forever};
 pub use store::{AdminError, DeletedItemState, TenantState};
+pub use synchronization::{CROSS_TENANT_TEMPLATE_APP, CROSS_TENANT_TEMPLATE_ID, SeededSyncJob};
 
 /// Errors raised while starting or running the emulator.
 #[derive(Debug, thiserror::Error)]

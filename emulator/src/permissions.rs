@@ -411,6 +411,112 @@ pub const GET_ORGANIZATION: Endpoint = ep(
     &["Directory.Read.All", "Directory.ReadWrite.All"],
 );
 
+// --- service principals and synchronization (emulator/src/synchronization.rs) ---
+// Application.ReadWrite.OwnedBy is left out where a page lists it: it grants access only to
+// service principals the calling app owns, and the emulator's synchronization service
+// principals have no owners.
+
+/// `GET /servicePrincipals`.
+// https://learn.microsoft.com/graph/api/serviceprincipal-list?view=graph-rest-1.0#permissions
+pub const LIST_SERVICE_PRINCIPALS: Endpoint = ep(
+    "GET /servicePrincipals",
+    &[
+        "Application.Read.All",
+        "AgentIdentity.Read.All",
+        "AgentIdentityBlueprintPrincipal.Read.All",
+        "Application.ReadWrite.All",
+        "Directory.Read.All",
+    ],
+);
+
+/// `GET /servicePrincipals/{id}`.
+// https://learn.microsoft.com/graph/api/serviceprincipal-get?view=graph-rest-1.0#permissions
+pub const GET_SERVICE_PRINCIPAL: Endpoint = ep(
+    "GET /servicePrincipals/{id}",
+    &[
+        "Application.Read.All",
+        "Application.ReadWrite.All",
+        "Directory.Read.All",
+    ],
+);
+
+/// `GET /servicePrincipals/{id}/appRoleAssignedTo`.
+// https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignedto?view=graph-rest-1.0#permissions
+pub const LIST_APP_ROLE_ASSIGNED_TO: Endpoint = ep(
+    "GET /servicePrincipals/{id}/appRoleAssignedTo",
+    &[
+        "Application.Read.All",
+        "Application.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+);
+
+/// `GET /servicePrincipals/{id}/synchronization/templates`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronization-list-templates?view=graph-rest-1.0#permissions
+pub const LIST_SYNC_TEMPLATES: Endpoint = ep(
+    "GET /servicePrincipals/{id}/synchronization/templates",
+    &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
+);
+
+/// `GET /servicePrincipals/{id}/synchronization/jobs`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronization-list-jobs?view=graph-rest-1.0#permissions
+pub const LIST_SYNC_JOBS: Endpoint = ep(
+    "GET /servicePrincipals/{id}/synchronization/jobs",
+    &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
+);
+
+/// `GET /servicePrincipals/{id}/synchronization/jobs/{jobId}`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-get?view=graph-rest-1.0#permissions
+pub const GET_SYNC_JOB: Endpoint = ep(
+    "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}",
+    &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
+);
+
+/// `GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronizationschema-get?view=graph-rest-1.0#permissions
+pub const GET_SYNC_SCHEMA: Endpoint = ep(
+    "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
+    &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
+);
+
+/// `PUT /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronizationschema-update?view=graph-rest-1.0#permissions
+pub const PUT_SYNC_SCHEMA: Endpoint = ep(
+    "PUT /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema",
+    &["Synchronization.ReadWrite.All"],
+);
+
+/// `POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-start?view=graph-rest-1.0#permissions
+pub const START_SYNC_JOB: Endpoint = ep(
+    "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start",
+    &["Synchronization.ReadWrite.All"],
+);
+
+/// `POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/pause`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-pause?view=graph-rest-1.0#permissions
+pub const PAUSE_SYNC_JOB: Endpoint = ep(
+    "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/pause",
+    &["Synchronization.ReadWrite.All"],
+);
+
+/// `POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart`.
+// https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-restart?view=graph-rest-1.0#permissions
+pub const RESTART_SYNC_JOB: Endpoint = ep(
+    "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart",
+    &["Synchronization.ReadWrite.All"],
+);
+
+/// `GET /servicePrincipals/{id}/synchronization/secrets`.
+// The `secrets` property of the synchronization resource; the page of its only method (PUT,
+// "Add synchronization secrets") lists these permissions:
+// https://learn.microsoft.com/graph/api/synchronization-synchronization-secrets?view=graph-rest-1.0#permissions
+pub const GET_SYNC_SECRETS: Endpoint = ep(
+    "GET /servicePrincipals/{id}/synchronization/secrets",
+    &["Synchronization.ReadWrite.All"],
+);
+
 /// Every endpoint the emulator serves, with its permissions.
 pub const ENDPOINTS: &[Endpoint] = &[
     LIST_USERS,
@@ -453,6 +559,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
     PUT_PARTNER_SYNC,
     LIST_ORGANIZATION,
     GET_ORGANIZATION,
+    LIST_SERVICE_PRINCIPALS,
+    GET_SERVICE_PRINCIPAL,
+    LIST_APP_ROLE_ASSIGNED_TO,
+    LIST_SYNC_TEMPLATES,
+    LIST_SYNC_JOBS,
+    GET_SYNC_JOB,
+    GET_SYNC_SCHEMA,
+    PUT_SYNC_SCHEMA,
+    START_SYNC_JOB,
+    PAUSE_SYNC_JOB,
+    RESTART_SYNC_JOB,
+    GET_SYNC_SECRETS,
 ];
 
 /// The endpoint whose template is `request` (`GET /users/delta`,

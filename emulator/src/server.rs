@@ -640,4 +640,76 @@ impl TenantHandle {
                 .insert(pid.clone(), crate::graph::default_partner(&pid, allowed))
         });
     }
+
+    /// Adds a service principal made from the cross-tenant synchronization application
+    /// template, with one `Azure2Azure` job towards `target_tenant_id` whose schema maps users
+    /// (enabled) and holds the group mapping present but disabled, as Entra ships it.
+    /// `assigned` are the ids of the users and groups assigned to it; `sync_all` is its
+    /// "Sync all users and groups" setting (the `SyncAll` secret).
+    pub fn seed_cross_tenant_sync(
+        &self,
+        target_tenant_id: &str,
+        assigned: &[String],
+        sync_all: bool,
+    ) -> Result<crate::SeededSyncJob, AdminError> {
+        self.with(|t| {
+            let mut principals = Vec::new();
+            for id in assigned {
+                let lower = id.to_ascii_lowercase();
+                let (name, group) = if let Some(g) = t.groups.get(&lower) {
+                    (g.get("displayName").cloned(), true)
+                } else if let Some(u) = t.find_user(&lower).and_then(|u| t.users().get(u)) {
+                    (u.get("displayName").cloned(), false)
+                } else {
+                    return Err(AdminError::NotFound(id.clone()));
+                };
+                let name = name.and_then(|v| v.as_str().map(str::to_string));
+                principals.push((lower, name.unwrap_or_default(), group));
+            }
+            let tenant_id = t.id.clone();
+            Ok(crate::synchronization::seed_cross_tenant_job(
+                &mut t.sync,
+                &tenant_id,
+                &target_tenant_id.to_ascii_lowercase(),
+                "Cross-tenant synchronization",
+                &principals,
+                sync_all,
+            ))
+        })
+    }
+
+    /// The current schema of synchronization job `job_id`.
+    pub fn sync_job_schema(&self, job_id: &str) -> Option<Value> {
+        self.with(|t| t.sync.job_mut(job_id).map(|j| j.schema.clone()))
+    }
+
+    /// The synchronization job `job_id` (without its schema), as Graph returns it.
+    pub fn sync_job(&self, job_id: &str) -> Option<Value> {
+        self.with(|t| t.sync.job_mut(job_id).map(|j| j.object.clone()))
+    }
+
+    /// How many schema PUTs synchronization job `job_id` accepted.
+    pub fn sync_job_schema_puts(&self, job_id: &str) -> u64 {
+        self.with(|t| t.sync.job_mut(job_id).map(|j| j.schema_puts).unwrap_or(0))
+    }
+
+    /// Merges `patch` into the `status` of synchronization job `job_id` (to simulate a
+    /// quarantine, escrows or a failed cycle).
+    pub fn update_sync_job_status(&self, job_id: &str, patch: Value) -> Result<(), AdminError> {
+        self.with(|t| {
+            let job = t
+                .sync
+                .job_mut(job_id)
+                .ok_or_else(|| AdminError::NotFound(job_id.to_string()))?;
+            let Value::Object(patch) = patch else {
+                return Err(AdminError::Invalid(
+                    "a status patch is a JSON object".into(),
+                ));
+            };
+            for (k, v) in patch {
+                job.object["status"][k] = v;
+            }
+            Ok(())
+        })
+    }
 }

@@ -259,6 +259,8 @@ pub(crate) struct Tenant {
     pub invitations: HashMap<String, String>,
     /// The emulator's clock: stamps, tokens, delta links and every window.
     pub clock: Clock,
+    /// Service principals with synchronization jobs (see `synchronization.rs`).
+    pub sync: crate::synchronization::Synchronization,
 }
 
 impl Tenant {
@@ -302,6 +304,7 @@ impl Tenant {
             delta_floor: i64::MIN,
             invitations: HashMap::new(),
             clock,
+            sync: Default::default(),
         };
         let apps = t.apps.clone();
         for app in apps.iter().filter(|a| !a.managed_identity) {

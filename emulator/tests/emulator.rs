@@ -1846,6 +1846,10 @@ fn every_endpoint_enforces_its_permission_table() {
     assert_eq!(s, 200);
     let app_object = apps["value"][0]["id"].as_str().expect("app").to_string();
     let bind = |id: &str| format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}");
+    // A cross-tenant synchronization job for the synchronization endpoints.
+    let sync_job = h
+        .seed_cross_tenant_sync(T2, std::slice::from_ref(&user), false)
+        .expect("job");
 
     for endpoint in ENDPOINTS {
         let (template, qualifier) = match endpoint.request.split_once(" (") {
@@ -1867,12 +1871,16 @@ fn every_endpoint_enforces_its_permission_table() {
             (_, t, _) if t.starts_with("/applications/") => vec![&app_object],
             (_, t, _) if t.starts_with("/policies/") => vec![T2],
             (_, t, _) if t.starts_with("/organization/") => vec![T1],
+            (_, t, _) if t.starts_with("/servicePrincipals/") => {
+                vec![&sync_job.service_principal_id]
+            }
             _ => Vec::new(),
         };
         let mut path = template.to_string();
         for id in ids {
             path = path.replacen("{id}", id, 1);
         }
+        path = path.replace("{jobId}", &sync_job.job_id);
         assert!(!path.contains('{'), "{}: {path}", endpoint.request);
         let body = match (method, qualifier) {
             ("PATCH", "members@odata.bind") => json!({"members@odata.bind": [bind(&user)]}),

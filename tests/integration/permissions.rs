@@ -121,6 +121,7 @@ fn requirements() -> Vec<Requirement> {
     all.extend_from_slice(TARGET_PERMISSIONS);
     all.push(ANCHOR_PERMISSION);
     all.push(ORGANIZATION_NAME);
+    all.extend_from_slice(tenantsync_core::entra::PERMISSIONS);
     all
 }
 

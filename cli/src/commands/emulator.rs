@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Serve plain HTTP instead of HTTPS (for debugging with tools that cannot add a CA).
     #[arg(long)]
     plain_http: bool,
+    /// Add an Entra cross-tenant synchronization job to the first tenant (towards the last
+    /// one, with a few users and a group assigned, the group mapping disabled) and grant its
+    /// app the synchronization permissions, to try `tenantsync entra` (docs/entra.md).
+    #[arg(long)]
+    cross_tenant_sync: bool,
 }
 
 pub fn run(command: EmulatorCommand) -> Result<Code, Failure> {
@@ -75,7 +80,42 @@ fn config(args: &ServeArgs) -> EmulatorConfig {
     let mut config = EmulatorConfig::demo(usize::from(args.tenants), args.port, seed);
     config.tls = !args.plain_http;
     config.data_dir = args.data_dir.clone();
+    if args.cross_tenant_sync {
+        for app in &mut config.tenants[0].apps {
+            app.roles.extend(
+                ["Synchronization.ReadWrite.All", "Application.Read.All"].map(String::from),
+            );
+        }
+    }
     config
+}
+
+/// Seeds the cross-tenant synchronization job of `--cross-tenant-sync`; returns a line
+/// naming it.
+fn seed_cross_tenant_job(emulator: &Emulator, config: &EmulatorConfig) -> anyhow::Result<String> {
+    let (Some(source), Some(target)) = (config.tenants.first(), config.tenants.last()) else {
+        return Err(anyhow!("the emulator serves no tenant"));
+    };
+    let handle = emulator.tenant(&source.tenant_id)?;
+    let state = handle.state();
+    let mut assigned: Vec<String> = state
+        .users
+        .iter()
+        .take(5)
+        .filter_map(|u| u["id"].as_str().map(str::to_string))
+        .collect();
+    assigned.extend(
+        state
+            .groups
+            .iter()
+            .find(|g| g["securityEnabled"] == true && g["mailEnabled"] == false)
+            .and_then(|g| g["id"].as_str().map(str::to_string)),
+    );
+    let job = handle.seed_cross_tenant_sync(&target.tenant_id, &assigned, false)?;
+    Ok(format!(
+        "Entra cross-tenant synchronization job {} (service principal {}) in tenant {}: try `tenantsync entra jobs --config job.toml`.\n",
+        job.job_id, job.service_principal_id, source.tenant_id
+    ))
 }
 
 fn serve(args: ServeArgs) -> Result<Code, Failure> {
@@ -88,6 +128,9 @@ fn serve(args: ServeArgs) -> Result<Code, Failure> {
     let emulator = Emulator::start(config.clone()).map_err(Failure::config)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", emulator.describe())?;
+    if args.cross_tenant_sync {
+        writeln!(out, "{}", seed_cross_tenant_job(&emulator, &config)?)?;
+    }
     if config.tenants.len() >= 2 {
         writeln!(
             out,
@@ -199,6 +242,27 @@ mod tests {
         assert_eq!(c.tenants[0].seed.as_ref().map(|s| s.users), Some(10));
         assert!(c.tenants[2].seed.is_none());
         assert!(c.tls);
+    }
+
+    #[test]
+    fn cross_tenant_sync_seeds_a_job_the_source_app_may_read() {
+        let c = config(&parse(&["--seed-users", "8", "--cross-tenant-sync"]));
+        assert!(
+            c.tenants[0].apps[0]
+                .roles
+                .iter()
+                .any(|r| r == "Synchronization.ReadWrite.All")
+        );
+        let emulator = Emulator::start(c.clone()).expect("the emulator starts");
+        let line = seed_cross_tenant_job(&emulator, &c).expect("seeded");
+        assert!(line.contains("Azure2Azure."), "{line}");
+        let without = config(&parse(&["--seed-users", "8"]));
+        assert!(
+            !without.tenants[0].apps[0]
+                .roles
+                .iter()
+                .any(|r| r.starts_with("Synchronization."))
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod demo;
 mod emulator;
+mod entra;
 mod expr;
 mod init;
 mod job;
@@ -59,6 +60,10 @@ enum Command {
     /// Measure sync speed against the emulator (use a release build).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Work with Entra's own cross-tenant synchronization jobs in the source tenant: list,
+    /// status, enable group sync, restore a schema, export to a tenantsync job.
+    #[command(subcommand)]
+    Entra(entra::EntraCommand),
 }
 
 /// Runs the parsed command line.
@@ -76,5 +81,6 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Demo(a) => demo::run(a),
         Command::Emulator(c) => emulator::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Entra(c) => entra::run(c),
     }
 }

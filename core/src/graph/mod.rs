@@ -30,7 +30,7 @@ pub mod secret;
 pub mod transport;
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 
 pub use auth::{
     AccessToken, AuthError, Credential, CredentialTokenProvider, SignInOptions, TokenProvider,

@@ -290,7 +290,7 @@ pub fn backup_file_name(job_id: &str, at: chrono::DateTime<chrono::Utc>) -> Stri
 }
 
 /// Saves `schema` in `dir` (made if missing) under [`backup_file_name`]; never overwrites a
-/// file.
+/// file: a second backup in the same second is saved as `<name>-2.schema.json`, then `-3`, ...
 pub fn save_backup(
     dir: &Path,
     job_id: &str,
@@ -299,12 +299,25 @@ pub fn save_backup(
 ) -> Result<PathBuf, EntraError> {
     use std::io::Write;
     std::fs::create_dir_all(dir).map_err(|e| EntraError::io(dir, e))?;
-    let path = dir.join(backup_file_name(job_id, at));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| EntraError::io(&path, e))?;
+    let name = backup_file_name(job_id, at);
+    let stem = name.trim_end_matches(".schema.json");
+    let mut n = 1u32;
+    let (path, mut file) = loop {
+        let path = if n == 1 {
+            dir.join(&name)
+        } else {
+            dir.join(format!("{stem}-{n}.schema.json"))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => break (path, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(EntraError::io(&path, e)),
+        }
+    };
     let text = serde_json::to_string_pretty(schema).expect("a JSON value serializes");
     file.write_all(text.as_bytes())
         .and_then(|_| file.write_all(b"\n"))
@@ -388,7 +401,13 @@ mod tests {
         let schema = json!({"directories": [], "synchronizationRules": []});
         let path = save_backup(dir.path(), "j", &schema, at).unwrap();
         assert_eq!(load_backup(&path).unwrap(), schema);
-        assert!(save_backup(dir.path(), "j", &schema, at).is_err());
+        // Regression: a second backup in the same second (enable, then restore at once)
+        // collided with the first and failed the restore; it gets its own name instead.
+        let other = json!({"directories": [{"name": "d"}], "synchronizationRules": []});
+        let second = save_backup(dir.path(), "j", &other, at).unwrap();
+        assert_eq!(second, dir.path().join("j-20261127T090501Z-2.schema.json"));
+        assert_eq!(load_backup(&path).unwrap(), schema, "the first is kept");
+        assert_eq!(load_backup(&second).unwrap(), other);
         std::fs::write(dir.path().join("x.json"), "{}").unwrap();
         let e = load_backup(&dir.path().join("x.json"))
             .unwrap_err()

@@ -14,6 +14,8 @@ use tenantsync_core::sync::{
 };
 use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantHandle, TenantState};
 
+pub mod plugins;
+
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

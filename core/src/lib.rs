@@ -21,6 +21,7 @@ pub mod config;
 pub mod expr;
 pub mod graph;
 pub mod plan;
+pub mod plugin;
 pub mod schema;
 pub mod scope;
 pub mod snapshot;

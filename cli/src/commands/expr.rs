@@ -23,6 +23,9 @@ pub enum ExprCommand {
         /// Print exactly one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// A WebAssembly plugin whose functions the expression may call (repeatable).
+        #[arg(long, value_name = "FILE")]
+        plugin: Vec<std::path::PathBuf>,
     },
 }
 
@@ -31,6 +34,7 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
         expression,
         attributes,
         json,
+        plugin,
     } = command;
     let parsed = expr::parse(&expression)
         .map_err(|e| Failure::config(anyhow!("cannot parse the expression {e}")))?;
@@ -48,7 +52,10 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
             attrs.insert(k, Value::from_json(&v));
         }
     }
-    let ctx = expr::AttributeMap(attrs);
+    // The same as evaluating against the attributes alone (now, seed 0), plus plugins.
+    let mut ctx = expr::StaticContext::new(expr::AttributeMap(attrs), chrono::Utc::now());
+    ctx.functions = super::plugin::load_registry(&plugin)?
+        .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn expr::FunctionRegistry>);
     let result = expr::evaluate(&parsed, &ctx)
         .map_err(|e| Failure::config(anyhow!("evaluation failed: {e}")))?;
     let mut out = std::io::stdout().lock();

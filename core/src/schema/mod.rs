@@ -17,7 +17,9 @@ pub use model::{
     Mutability, ObjectDefinition, ObjectMapping, ReferencedObject, SynchronizationRule,
     SynchronizationSchema,
 };
-pub use validate::{Severity, ValidationIssue, has_errors, validate, validate_with};
+pub use validate::{
+    Severity, ValidationIssue, has_errors, validate, validate_with, validate_with_plugins,
+};
 
 /// The built-in default schema, as JSON (also in `examples/schema-default.json`).
 pub const DEFAULT_SCHEMA_JSON: &str = include_str!("default_schema.json");

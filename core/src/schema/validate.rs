@@ -67,6 +67,24 @@ pub fn validate_with(
     let mut v = Validator {
         schema,
         extra_functions,
+        arities: &[],
+        issues: Vec::new(),
+    };
+    v.run();
+    v.issues
+}
+
+/// Validates a schema against the functions of loaded plugins: each is `(name, fewest
+/// arguments, most arguments)`, and a call with another number of arguments is an error.
+pub fn validate_with_plugins(
+    schema: &SynchronizationSchema,
+    functions: &[(String, usize, usize)],
+) -> Vec<ValidationIssue> {
+    let names: Vec<&str> = functions.iter().map(|(n, _, _)| n.as_str()).collect();
+    let mut v = Validator {
+        schema,
+        extra_functions: &names,
+        arities: functions,
         issues: Vec::new(),
     };
     v.run();
@@ -76,6 +94,7 @@ pub fn validate_with(
 struct Validator<'a> {
     schema: &'a SynchronizationSchema,
     extra_functions: &'a [&'a str],
+    arities: &'a [(String, usize, usize)],
     issues: Vec<ValidationIssue>,
 }
 
@@ -396,6 +415,17 @@ impl<'a> Validator<'a> {
                     self.error(
                         format!("{path}.name"),
                         format!("unknown function '{name}'; {hint}"),
+                    );
+                } else if let Some((_, min, max)) = self.arities.iter().find(|(n, _, _)| n == name)
+                    && !(*min..=*max).contains(&node.parameters.len())
+                {
+                    self.error(
+                        format!("{path}.parameters"),
+                        format!(
+                            "plugin function '{name}' takes {} arguments, found {}; see `tenantsync plugin check` for its parameters",
+                            if min == max { min.to_string() } else { format!("{min} to {max}") },
+                            node.parameters.len()
+                        ),
                     );
                 }
                 for (pi, p) in node.parameters.iter().enumerate() {

@@ -147,11 +147,13 @@ impl PluginHost {
             .cache_dir
             .as_ref()
             .map(|d| d.join(format!("{}.cwasm", cache_key(engine, sha256))));
-        if let Some(file) = cached.as_ref().filter(|f| f.is_file()) {
+        if let Some(code) = cached.as_ref().and_then(|f| std::fs::read(f).ok()) {
+            // Read into memory rather than mapped: a cache file replaced or truncated while a
+            // plugin runs must not pull code out from under it.
             // SAFETY: the file was written by `Component::serialize` of an engine with the same
             // configuration (its name carries the plugin's hash and the engine's compatibility
             // hash), in a directory the host's owner controls; wasmtime also checks its header.
-            if let Ok(c) = unsafe { Component::deserialize_file(engine, file) } {
+            if let Ok(c) = unsafe { Component::deserialize(engine, &code) } {
                 return Ok((c, true));
             }
         }

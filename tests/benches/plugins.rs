@@ -90,9 +90,11 @@ fn schema_with(expression: &str) -> SynchronizationSchema {
         serde_json::from_str(&to_json_pretty(&default_schema())).unwrap();
     for rule in json["synchronizationRules"].as_array_mut().unwrap() {
         for mapping in rule["objectMappings"].as_array_mut().unwrap() {
+            if mapping["sourceObjectName"] != "User" {
+                continue;
+            }
             for a in mapping["attributeMappings"].as_array_mut().unwrap() {
-                if mapping["sourceObjectName"] == "User" && a["targetAttributeName"] == "department"
-                {
+                if a["targetAttributeName"] == "department" {
                     a["source"] =
                         serde_json::to_value(expr::parse(expression).unwrap().to_mapping_source())
                             .unwrap();

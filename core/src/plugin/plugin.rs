@@ -400,9 +400,10 @@ fn plugin_message(stderr: &str) -> Option<String> {
         .lines()
         .map(str::trim)
         .filter(|l| {
-            !l.is_empty()
-                && !l.starts_with("note: run with `RUST_BACKTRACE")
-                && !(l.starts_with("thread '") && l.contains("panicked at"))
+            let noise = l.is_empty()
+                || l.starts_with("note: run with `RUST_BACKTRACE")
+                || (l.starts_with("thread '") && l.contains("panicked at"));
+            !noise
         })
         .collect();
     if lines.is_empty() {

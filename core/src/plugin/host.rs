@@ -96,7 +96,24 @@ impl PluginHost {
 
     /// Loads the plugin at `path`: checks its SHA-256 against `sha256` when given, compiles it
     /// (or reads the cache), checks its world and imports, and asks it to describe itself.
+    /// Safe to call from inside a tokio runtime, like [`Plugin::call`].
     pub fn load(
+        &self,
+        path: &Path,
+        sha256: Option<&str>,
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return std::thread::scope(|s| {
+                s.spawn(|| self.load_here(path, sha256, limits))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+        }
+        self.load_here(path, sha256, limits)
+    }
+
+    fn load_here(
         &self,
         path: &Path,
         sha256: Option<&str>,

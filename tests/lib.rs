@@ -38,6 +38,8 @@ impl tenantsync_core::clock::Clock for SharedClock {
     }
 }
 
+pub mod plugins;
+
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

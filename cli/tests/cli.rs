@@ -416,3 +416,88 @@ fn bad_inputs_exit_3_and_say_what_is_wrong() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("nested_groups"), "{}", stderr(&o));
 }
+
+// ---- plugins ----
+
+#[test]
+fn plugin_check_prints_the_functions_and_the_hash_to_pin() {
+    let file = tenantsync_tests::plugins::plugin("department-codes");
+    let file = file.to_str().unwrap();
+    let o = tenantsync(&["plugin", "check", file, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["name"], "department-codes");
+    assert_eq!(v["functions"][0]["name"], "DepartmentName");
+    assert_eq!(v["limits"]["fuel"], 100_000_000);
+    let sha = tenantsync_core::plugin::file_sha256(std::path::Path::new(file)).unwrap();
+    assert_eq!(v["sha256"], sha.as_str());
+    let o = tenantsync(&["plugin", "check", file, "--sha256", &"0".repeat(64)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("has sha256"), "{}", stderr(&o));
+}
+
+#[test]
+fn plugin_call_prints_a_value_or_a_typed_error() {
+    let file = tenantsync_tests::plugins::plugin("hostile");
+    let file = file.to_str().unwrap();
+    let o = tenantsync(&["plugin", "call", file, "Echo", "[\"a\",\"b\"]", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), r#"{"value":["a","b"]}"#);
+    let o = tenantsync(&["plugin", "call", file, "Panic", "boom", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["error"]["code"], "trap");
+    let o = tenantsync(&["plugin", "call", file, "Spin"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("used all its fuel"), "{}", stderr(&o));
+}
+
+#[test]
+fn expr_eval_calls_plugin_functions_given_with_plugin() {
+    let file = tenantsync_tests::plugins::plugin("department-codes");
+    let o = tenantsync(&[
+        "expr",
+        "eval",
+        r#"Append(DepartmentName([department]), " (Contoso)")"#,
+        "--attributes",
+        r#"{"department":"FIN"}"#,
+        "--plugin",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), r#"{"value":"Finance (Contoso)"}"#);
+}
+
+#[test]
+fn plugin_new_writes_a_project_with_the_sdk_and_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = tenantsync(&[
+        "plugin",
+        "new",
+        "contoso-upn",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let root = dir.path().join("contoso-upn");
+    for f in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "README.md",
+        "vendor/tenantsync-plugin/Cargo.toml",
+        "vendor/tenantsync-plugin/src/lib.rs",
+        "vendor/wit/transform.wit",
+    ] {
+        assert!(root.join(f).is_file(), "{f}");
+    }
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(cargo.contains("name = \"contoso-upn\""), "{cargo}");
+    let o = tenantsync(&["plugin", "new", "Bad Name"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("is not a plugin name"),
+        "{}",
+        stderr(&o)
+    );
+}

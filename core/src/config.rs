@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::{Cloud, Credential};
 use crate::plan::{PlanOptions, ScopeOptions};
+use crate::plugin::{LimitsConfig, LoadError, PluginHost, PluginRegistry};
 
 /// A job configuration file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -40,6 +41,10 @@ pub struct JobConfig {
     /// How cycles run.
     #[serde(default)]
     pub sync: SyncSettings,
+    /// WebAssembly plugins whose functions expressions may call (`[[plugins]]`). Default:
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginConfig>,
     /// The directory holding the file, for relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -62,6 +67,20 @@ pub struct TenantConfig {
     /// Default: the credential's client id.
     #[serde(default)]
     pub anchor_app_id: Option<String>,
+}
+
+/// One `[[plugins]]` entry: a WebAssembly component pinned by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The `.wasm` file, relative to the configuration's directory.
+    pub path: PathBuf,
+    /// The file's SHA-256 (64 hexadecimal digits; `tenantsync plugin check FILE` prints it).
+    /// Required: a file whose hash differs is refused.
+    pub sha256: String,
+    /// Limits of this plugin; each absent key takes its documented default.
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// Default pause between cycles of `sync --watch`: 30 seconds.
@@ -189,11 +208,45 @@ impl JobConfig {
         }
     }
 
+    /// Loads the job's `[[plugins]]` into a registry (empty when there are none): each file's
+    /// SHA-256 must be the pinned one.
+    pub fn load_plugins(&self, host: &PluginHost) -> Result<PluginRegistry, LoadError> {
+        let plugins = self
+            .plugins
+            .iter()
+            .map(|p| {
+                host.load(
+                    &self.base_dir.join(&p.path),
+                    Some(&p.sha256),
+                    p.limits.resolve(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        PluginRegistry::new(plugins)
+    }
+
+    /// Where compiled plugin code is cached: `<state file>.plugin-cache` beside the state.
+    pub fn plugin_cache_dir(&self, config_path: &Path) -> PathBuf {
+        let mut s = self.state_file(config_path).into_os_string();
+        s.push(".plugin-cache");
+        PathBuf::from(s)
+    }
+
     /// The job's mapping schema, validated: `override_path` when given, else the job's
     /// `schema`, else the built-in one. The error lists every validation error.
     pub fn load_schema(
         &self,
         override_path: Option<&Path>,
+    ) -> Result<crate::schema::SynchronizationSchema, String> {
+        self.load_schema_with(override_path, None)
+    }
+
+    /// [`JobConfig::load_schema`], where expressions may also call the functions of `plugins`
+    /// (with their numbers of arguments checked).
+    pub fn load_schema_with(
+        &self,
+        override_path: Option<&Path>,
+        plugins: Option<&PluginRegistry>,
     ) -> Result<crate::schema::SynchronizationSchema, String> {
         use crate::schema;
         let path = override_path
@@ -203,7 +256,8 @@ impl JobConfig {
             Some(p) => schema::load_file(p).map_err(|e| e.to_string())?,
             None => schema::default_schema(),
         };
-        let errors: Vec<String> = schema::validate(&loaded)
+        let arities = plugins.map(PluginRegistry::arities).unwrap_or_default();
+        let errors: Vec<String> = schema::validate_with_plugins(&loaded, &arities)
             .into_iter()
             .filter(|i| i.severity == schema::Severity::Error)
             .map(|i| i.to_string())
@@ -303,6 +357,31 @@ mod tests {
         .unwrap();
         assert_eq!(c.target.unwrap().cloud, Cloud::UsGovL4);
         assert_eq!(c.sync.interval, "1m");
+    }
+
+    #[test]
+    fn plugins_are_pinned_and_limits_are_optional() {
+        let c = JobConfig::from_toml(
+            r#"
+            [[plugins]]
+            path = "plugins/upn.wasm"
+            sha256 = "00"
+            limits = { timeout_ms = 200 }
+            [[plugins]]
+            path = "plugins/dept.wasm"
+            sha256 = "11"
+            "#,
+            "job.toml",
+        )
+        .unwrap();
+        assert_eq!(c.plugins.len(), 2);
+        assert_eq!(c.plugins[0].limits.resolve().timeout_ms, 200);
+        assert_eq!(
+            c.plugins[1].limits.resolve(),
+            crate::plugin::Limits::default()
+        );
+        let e = JobConfig::from_toml("[[plugins]]\npath = \"a.wasm\"\n", "job.toml").unwrap_err();
+        assert!(e.to_string().contains("sha256"), "{e}");
     }
 
     #[test]

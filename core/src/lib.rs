@@ -26,6 +26,7 @@ pub mod entra;
 pub mod expr;
 pub mod graph;
 pub mod plan;
+pub mod plugin;
 pub mod schema;
 pub mod scope;
 pub mod snapshot;

@@ -3,6 +3,7 @@
 mod entra;
 mod permissions;
 mod planner_cases;
+mod plugins;
 mod resilience;
 mod safety;
 mod sign_in;

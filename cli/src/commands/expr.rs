@@ -29,6 +29,9 @@ pub enum ExprCommand {
         /// Print exactly one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// A WebAssembly plugin whose functions the expression may call (repeatable).
+        #[arg(long, value_name = "FILE")]
+        plugin: Vec<std::path::PathBuf>,
     },
 }
 
@@ -47,6 +50,7 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
         attributes,
         now,
         json,
+        plugin,
     } = command;
     let parsed = expr::parse(&expression)
         .map_err(|e| Failure::config(anyhow!("cannot parse the expression {e}")))?;
@@ -64,9 +68,11 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
             attrs.insert(k, Value::from_json(&v));
         }
     }
-    // One reading of the clock for the whole evaluation, pinned by --now.
+    // One reading of the clock for the whole evaluation, pinned by --now, plus plugins.
     let now = now.unwrap_or_else(|| clock::SystemClock.now());
-    let ctx = expr::StaticContext::new(expr::AttributeMap(attrs), now);
+    let mut ctx = expr::StaticContext::new(expr::AttributeMap(attrs), now);
+    ctx.functions = super::plugin::load_registry(&plugin)?
+        .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn expr::FunctionRegistry>);
     let result = expr::evaluate(&parsed, &ctx)
         .map_err(|e| Failure::config(anyhow!("evaluation failed: {e}")))?;
     let mut out = std::io::stdout().lock();

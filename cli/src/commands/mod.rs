@@ -11,6 +11,7 @@ mod init;
 mod job;
 mod logs;
 mod plan;
+mod plugin;
 mod reset;
 mod schema;
 mod sync;
@@ -54,6 +55,9 @@ enum Command {
     Init(init::InitArgs),
     /// Run a self-contained demo: two emulated tenants, a full sync, changes, a delta sync.
     Demo(demo::DemoArgs),
+    /// Write, check and call WebAssembly transform plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Run the local Microsoft Graph emulator.
     #[command(subcommand)]
     Emulator(emulator::EmulatorCommand),
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Reset(a) => reset::run(a),
         Command::Init(a) => init::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Plugin(c) => plugin::run(c),
         Command::Emulator(c) => emulator::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Entra(c) => entra::run(c),

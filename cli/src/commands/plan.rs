@@ -42,6 +42,40 @@ pub struct PlanArgs {
     /// Also write the target snapshot as it would be after applying the plan.
     #[arg(long, value_name = "FILE")]
     write_target: Option<PathBuf>,
+    /// A WebAssembly plugin whose functions the schema's expressions may call (repeatable);
+    /// added to the job's [[plugins]].
+    #[arg(long, value_name = "FILE")]
+    plugin: Vec<PathBuf>,
+}
+
+/// The job's pinned [[plugins]] and the `--plugin` files, in one registry.
+fn load_plugins(
+    config: &JobConfig,
+    extra: &[PathBuf],
+) -> Result<Option<tenantsync_core::plugin::PluginRegistry>, Failure> {
+    use tenantsync_core::plugin::{PluginHost, PluginRegistry};
+    if config.plugins.is_empty() && extra.is_empty() {
+        return Ok(None);
+    }
+    let host = PluginHost::new(None).map_err(Failure::config)?;
+    let mut plugins = Vec::new();
+    for p in &config.plugins {
+        plugins.push(
+            host.load(
+                &config.base_dir.join(&p.path),
+                Some(&p.sha256),
+                p.limits.resolve(),
+            )
+            .map_err(Failure::config)?,
+        );
+    }
+    for f in extra {
+        plugins.push(
+            host.load(f, None, Default::default())
+                .map_err(Failure::config)?,
+        );
+    }
+    Ok(Some(PluginRegistry::new(plugins).map_err(Failure::config)?))
 }
 
 pub fn run(args: PlanArgs) -> Result<Code, Failure> {
@@ -54,8 +88,9 @@ pub fn run(args: PlanArgs) -> Result<Code, Failure> {
     if args.allow_deletes {
         config.options.allow_deletes = true;
     }
+    let registry = load_plugins(&config, &args.plugin)?;
     let schema = config
-        .load_schema(args.schema.as_deref())
+        .load_schema_with(args.schema.as_deref(), registry.as_ref())
         .map_err(|e| Failure::config(anyhow!(e)))?;
     let state = LastKnownState::default();
     let input = PlanInput {
@@ -66,7 +101,9 @@ pub fn run(args: PlanArgs) -> Result<Code, Failure> {
         options: &config.options,
         state: &state,
         as_of: args.as_of.unwrap_or_else(|| clock::SystemClock.now()),
-        functions: None,
+        functions: registry
+            .as_ref()
+            .map(|r| r as &dyn tenantsync_core::expr::FunctionRegistry),
     };
     let plan = plan::plan(&input).map_err(Failure::config)?;
     if let Some(path) = &args.write_target {

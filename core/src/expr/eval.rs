@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use super::ast::{CompareOp, Expr};
 use super::signature::{Signature, signature};
+use crate::plugin::PluginError;
 use crate::value::{Value, format_entra_datetime};
 
 /// The longest text (in bytes of UTF-8) a function may return, or a list of texts may hold in
@@ -49,8 +50,13 @@ pub trait EvalContext {
 pub trait FunctionRegistry: Send + Sync {
     /// True when the registry provides `name`.
     fn contains(&self, name: &str) -> bool;
+    /// The fewest and most arguments `name` accepts, when the registry knows them: a call
+    /// outside the range fails with [`EvalError::Arity`] before any argument is evaluated.
+    fn arity(&self, _name: &str) -> Option<(usize, usize)> {
+        None
+    }
     /// Calls `name`; empty optional arguments arrive as [`Value::Null`].
-    fn call(&self, name: &str, args: &[Value]) -> Result<Value, String>;
+    fn call(&self, name: &str, args: &[Value]) -> Result<Value, PluginError>;
 }
 
 /// The result of an evaluation.
@@ -105,12 +111,12 @@ pub enum EvalError {
         message: String,
     },
     /// A plugin function failed.
-    #[error("plugin function {function} failed: {message}")]
+    #[error("{error}")]
     Plugin {
         /// The function.
         function: String,
-        /// The plugin's message.
-        message: String,
+        /// Why, typed (timeout, out of fuel, trap, ...).
+        error: PluginError,
     },
     /// Every `SelectUniqueValue` candidate is taken in the target.
     #[error("SelectUniqueValue: every candidate already exists in the target ({}); add a rule that yields another value", candidates.join(", "))]
@@ -392,6 +398,19 @@ impl Evaluator<'_> {
                 suggestion,
             });
         };
+        if let Some((min, max)) = reg.arity(name)
+            && (args.len() < min || args.len() > max)
+        {
+            return Err(EvalError::Arity {
+                function: name.to_string(),
+                expected: if min == max {
+                    min.to_string()
+                } else {
+                    format!("{min} to {max}")
+                },
+                found: args.len(),
+            });
+        }
         let mut values = Vec::with_capacity(args.len());
         for a in args {
             values.push(match a {
@@ -399,12 +418,10 @@ impl Evaluator<'_> {
                 None => Value::Null,
             });
         }
-        let value = reg
-            .call(name, &values)
-            .map_err(|message| EvalError::Plugin {
-                function: name.to_string(),
-                message,
-            })?;
+        let value = reg.call(name, &values).map_err(|error| EvalError::Plugin {
+            function: name.to_string(),
+            error,
+        })?;
         check_size(name, value)
     }
 

@@ -7,6 +7,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
+use crate::plugin::PluginError;
 use crate::value::Value;
 
 /// `Now()` in these tests: 8/25/2021 5:41:18 PM, the reference's DateDiff example.
@@ -985,7 +986,10 @@ impl FunctionRegistry for Plugins {
     fn contains(&self, name: &str) -> bool {
         matches!(name, "Reverse" | "Fail" | "Append")
     }
-    fn call(&self, name: &str, args: &[Value]) -> Result<Value, String> {
+    fn arity(&self, name: &str) -> Option<(usize, usize)> {
+        (name == "Reverse").then_some((1, 1))
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Result<Value, PluginError> {
         match name {
             "Reverse" => Ok(Value::String(
                 args.first()
@@ -996,7 +1000,11 @@ impl FunctionRegistry for Plugins {
                     .collect(),
             )),
             "Append" => Ok(Value::string("plugin Append must never win")),
-            _ => Err("boom".into()),
+            _ => Err(PluginError::Failed {
+                plugin: "test".into(),
+                function: name.into(),
+                message: "boom".into(),
+            }),
         }
     }
 }
@@ -1018,9 +1026,17 @@ fn plugins_resolve_after_builtins_by_exact_name() {
         run("Fail()", &c).unwrap_err(),
         EvalError::Plugin {
             function: "Fail".into(),
-            message: "boom".into()
+            error: PluginError::Failed {
+                plugin: "test".into(),
+                function: "Fail".into(),
+                message: "boom".into(),
+            }
         }
     );
+    assert!(matches!(
+        run("Reverse()", &c).unwrap_err(),
+        EvalError::Arity { found: 0, .. }
+    ));
     let e = run("reverse([a])", &c).unwrap_err();
     assert!(matches!(e, EvalError::UnknownFunction { .. }));
     let e = err("iif(True, 1, 2)", &[]);

@@ -397,6 +397,22 @@ pub enum Reason {
     NoInvitationAddress,
     /// An expression failed to evaluate for this object.
     EvaluationError,
+    /// A plugin function ran past its deadline for this object.
+    PluginTimeout,
+    /// A plugin function used all its fuel for this object.
+    PluginOutOfFuel,
+    /// A plugin function needed more memory than its cap for this object.
+    PluginOutOfMemory,
+    /// A plugin function crashed (trapped) for this object.
+    PluginTrap,
+    /// A plugin function returned an unusable result for this object.
+    PluginBadOutput,
+    /// An expression calls a plugin function that no loaded plugin provides.
+    PluginNotFound,
+    /// A plugin function refused this object's arguments.
+    PluginInvalidArgument,
+    /// A plugin function reported a failure of its own for this object.
+    PluginFailed,
     /// Deprovisioning is off (`none`, or the mapping lacks the Delete flow type).
     DeprovisionSkipped,
     /// A disabled user who left the scope is kept, as Entra does.

@@ -17,7 +17,9 @@ use super::model::{
 use super::options::{
     GroupDeprovision, GroupNameConflict, RESTORE_WINDOW_DAYS, TargetOnlyMembers, UserDeprovision,
 };
-use super::transform::{Apply, CompiledMapping, CompiledObject, Desired, Evaluator, TargetValues};
+use super::transform::{
+    Apply, CompiledMapping, CompiledObject, Desired, EvalFailure, Evaluator, TargetValues,
+};
 use super::{PlanError, PlanInput};
 
 /// Operations by stage; concatenated in this order at the end.
@@ -910,14 +912,22 @@ impl<'a> Planner<'a> {
             .map_or_else(|| source_id.to_string(), |u| u.label())
     }
 
-    fn report_eval_error(&mut self, kind: ObjectKind, object: &DirectoryObject, error: String) {
+    fn report_eval_error(
+        &mut self,
+        kind: ObjectKind,
+        object: &DirectoryObject,
+        error: EvalFailure,
+    ) {
         self.report.push(entry(
             kind,
-            Reason::EvaluationError,
+            error.reason,
             &object.id,
             None,
             object.label(),
-            format!("{error}; the object is left as it is in the target"),
+            format!(
+                "{}; the object is left as it is in the target",
+                error.message
+            ),
         ));
     }
 

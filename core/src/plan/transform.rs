@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::model::Reason;
 use crate::expr::{self, EvalContext, EvalError, Expr, FunctionRegistry};
+use crate::plugin::PluginError;
 use crate::schema::{
     AttributeMapping, FlowBehavior, FlowType, ObjectMapping, SynchronizationRule,
     SynchronizationSchema,
@@ -280,14 +282,40 @@ impl Evaluator<'_> {
         &self,
         object: &DirectoryObject,
         compiled: &CompiledObject,
-    ) -> Result<Vec<Desired>, String> {
+    ) -> Result<Vec<Desired>, EvalFailure> {
         compiled
             .mappings
             .iter()
             .map(|m| {
-                self.evaluate(object, m)
-                    .map_err(|e| format!("mapping to {} failed: {e}", m.target))
+                self.evaluate(object, m).map_err(|e| EvalFailure {
+                    reason: match &e {
+                        EvalError::Plugin { error, .. } => plugin_reason(error),
+                        _ => Reason::EvaluationError,
+                    },
+                    message: format!("mapping to {} failed: {e}", m.target),
+                })
             })
             .collect()
+    }
+}
+
+/// Why an object's mappings could not be evaluated: the report's reason (one per kind of
+/// plugin failure, typed end to end) and the message.
+pub(crate) struct EvalFailure {
+    pub reason: Reason,
+    pub message: String,
+}
+
+/// The report reason of a plugin failure.
+fn plugin_reason(e: &PluginError) -> Reason {
+    match e {
+        PluginError::Timeout { .. } => Reason::PluginTimeout,
+        PluginError::OutOfFuel { .. } => Reason::PluginOutOfFuel,
+        PluginError::OutOfMemory { .. } => Reason::PluginOutOfMemory,
+        PluginError::Trap { .. } => Reason::PluginTrap,
+        PluginError::BadOutput { .. } => Reason::PluginBadOutput,
+        PluginError::NotFound { .. } => Reason::PluginNotFound,
+        PluginError::InvalidArgument { .. } => Reason::PluginInvalidArgument,
+        PluginError::Failed { .. } => Reason::PluginFailed,
     }
 }

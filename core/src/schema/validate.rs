@@ -64,19 +64,41 @@ pub fn validate_with(
     schema: &SynchronizationSchema,
     extra_functions: &[&str],
 ) -> Vec<ValidationIssue> {
-    let mut v = Validator {
-        schema,
-        extra_functions,
-        issues: Vec::new(),
-        disabled: false,
-    };
-    v.run();
-    v.issues
+    Validator::check(schema, extra_functions, &[])
+}
+
+/// Validates a schema against the functions of loaded plugins: each is `(name, fewest
+/// arguments, most arguments)`, and a call with another number of arguments is an error.
+pub fn validate_with_plugins(
+    schema: &SynchronizationSchema,
+    functions: &[(String, usize, usize)],
+) -> Vec<ValidationIssue> {
+    let names: Vec<&str> = functions.iter().map(|(n, _, _)| n.as_str()).collect();
+    Validator::check(schema, &names, functions)
+}
+
+impl<'a> Validator<'a> {
+    fn check(
+        schema: &'a SynchronizationSchema,
+        extra_functions: &'a [&'a str],
+        arities: &'a [(String, usize, usize)],
+    ) -> Vec<ValidationIssue> {
+        let mut v = Validator {
+            schema,
+            extra_functions,
+            arities,
+            issues: Vec::new(),
+            disabled: false,
+        };
+        v.run();
+        v.issues
+    }
 }
 
 struct Validator<'a> {
     schema: &'a SynchronizationSchema,
     extra_functions: &'a [&'a str],
+    arities: &'a [(String, usize, usize)],
     issues: Vec<ValidationIssue>,
     /// The object mapping being checked is disabled: it never runs, so what would stop it from
     /// running is a warning, not an error (Entra keeps disabled mappings with empty names).
@@ -484,6 +506,17 @@ impl<'a> Validator<'a> {
                     self.error(
                         format!("{path}.name"),
                         format!("unknown function '{name}'; {hint}"),
+                    );
+                } else if let Some((_, min, max)) = self.arities.iter().find(|(n, _, _)| n == name)
+                    && !(*min..=*max).contains(&node.parameters.len())
+                {
+                    self.error(
+                        format!("{path}.parameters"),
+                        format!(
+                            "plugin function '{name}' takes {} arguments, found {}; see `tenantsync plugin check` for its parameters",
+                            if min == max { min.to_string() } else { format!("{min} to {max}") },
+                            node.parameters.len()
+                        ),
                     );
                 }
                 for (pi, p) in node.parameters.iter().enumerate() {

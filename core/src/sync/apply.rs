@@ -82,6 +82,9 @@ pub(crate) struct Applier<'a> {
     /// The operations are the whole plan (not an on-demand part of it): escrows of objects
     /// it has nothing for are over.
     whole_plan: bool,
+    /// Escrow keys kept although the plan has no operation for them (objects whose
+    /// evaluation failed).
+    kept_escrows: HashSet<String>,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -213,6 +216,7 @@ impl<'a> Applier<'a> {
             escrows,
             anchored: HashMap::new(),
             whole_plan: false,
+            kept_escrows: HashSet::new(),
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
@@ -231,6 +235,13 @@ impl<'a> Applier<'a> {
     /// plan has no operation for is cleared (it converged another way, or left the scope).
     pub fn whole_plan(mut self, whole: bool) -> Self {
         self.whole_plan = whole;
+        self
+    }
+
+    /// Escrows that [`Applier::whole_plan`] must not clear: objects the plan has no operation
+    /// for because they failed (a plugin call), not because they converged.
+    pub fn keep_escrows(mut self, keys: HashSet<String>) -> Self {
+        self.kept_escrows = keys;
         self
     }
 
@@ -260,7 +271,7 @@ impl<'a> Applier<'a> {
             let over: Vec<String> = self
                 .escrows
                 .keys()
-                .filter(|k| !planned.contains(*k))
+                .filter(|k| !planned.contains(*k) && !self.kept_escrows.contains(*k))
                 .cloned()
                 .collect();
             for key in over {

@@ -14,6 +14,7 @@ mod apply;
 mod check;
 mod events;
 mod observe;
+mod plugins;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub enum SyncError {
     /// The planner refused the input.
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
+    /// A plugin of the job cannot be loaded.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::LoadError),
     /// Another cycle of the same job is running.
     #[error(
         "another cycle of this job is running (its state {} is in use): wait for it to finish, then try again",
@@ -277,6 +281,8 @@ pub struct Engine {
     escrow_retry: chrono::Duration,
     /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
     clock: Arc<dyn Clock>,
+    /// The job's plugins, loaded once; `None` without `[[plugins]]`.
+    plugins: Option<std::sync::Arc<crate::plugin::PluginRegistry>>,
 }
 
 /// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
@@ -340,7 +346,10 @@ impl Engine {
                 config_path.display()
             ))
         })?;
-        let schema = config.load_schema(None).map_err(SyncError::Schema)?;
+        let plugins = plugins::load(&config, config_path)?;
+        let schema = config
+            .load_schema_with(None, plugins.as_deref())
+            .map_err(SyncError::Schema)?;
         let duration = |name: &str, value: &str| {
             parse_duration(value).map_err(|e| SyncError::Invalid(format!("[sync] {name}: {e}")))
         };
@@ -363,6 +372,7 @@ impl Engine {
             interval,
             escrow_retry,
             clock,
+            plugins,
         })
     }
 
@@ -618,7 +628,7 @@ impl Engine {
         let state = LastKnownState {
             anchors: self.state()?.anchors()?,
         };
-        let mut plan = plan::plan(&PlanInput {
+        let mut plan = plugins::plan(&PlanInput {
             source: &source,
             target: &target,
             schema: &self.schema,
@@ -626,7 +636,10 @@ impl Engine {
             options: &options,
             state: &state,
             as_of: started_at,
-            functions: None,
+            functions: self
+                .plugins
+                .as_deref()
+                .map(|r| r as &dyn crate::expr::FunctionRegistry),
         })?;
         if let Some(object) = &request.only {
             plan = only_object(plan, object, &source, &target, &options.anchor_attribute);
@@ -685,6 +698,7 @@ impl Engine {
         )?
         .with_anchored(anchored)
         .whole_plan(request.only.is_none())
+        .keep_escrows(plugins::failed_keys(&plan))
         .apply(&plan.operations)
         .await?;
 
@@ -692,6 +706,16 @@ impl Engine {
             stage: Stage::Record,
             message: "recording the run".into(),
         });
+        // After apply, which clears the escrows of objects it did not plan.
+        let plugin_failures = plugins::record(
+            self.state.as_ref().expect("opened at the start of the run"),
+            self.plugins.as_deref(),
+            &plan,
+            run_id,
+            started_at,
+            self.escrow_retry,
+            events,
+        )?;
         let failures = applied.failed.len() as u64;
         let attempted = (applied.succeeded + applied.failed.len()) as u64;
         let settings = &self.config.sync;
@@ -733,7 +757,7 @@ impl Engine {
             .is_some_and(|q| q.next_attempt_at > self.clock.now())
         {
             RunOutcome::Quarantined
-        } else if !applied.failed.is_empty() || applied.skipped > 0 {
+        } else if !applied.failed.is_empty() || applied.skipped > 0 || plugin_failures > 0 {
             RunOutcome::Escrowed
         } else {
             RunOutcome::Converged

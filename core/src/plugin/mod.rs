@@ -1,0 +1,39 @@
+//! Customer transforms as sandboxed WebAssembly components, called from expressions by name.
+//!
+//! A [`PluginHost`] owns one wasmtime engine and linker for the process. [`PluginHost::load`]
+//! checks a plugin's pinned SHA-256, compiles it once (or reads the compiled code from the
+//! cache), checks that it targets the `tenantsync:transform` world (see `plugins/wit/`) and
+//! asks it to describe its functions. A [`PluginRegistry`] of loaded plugins implements
+//! [`crate::expr::FunctionRegistry`].
+//!
+//! The sandbox: WASI 0.2 with no capabilities (no files, no network, no environment, no
+//! arguments; the clocks read the Unix epoch and "random" bytes are fixed, so plugins stay
+//! deterministic), stdout and stderr captured and bounded. Every call is bounded by fuel and a
+//! wall-clock deadline, memory by a cap ([`Limits`]). A call that breaks a limit or traps
+//! returns a [`PluginError`] and never harms the host or the other calls. See `docs/plugins.md`.
+
+mod convert;
+mod error;
+mod host;
+mod limits;
+#[allow(clippy::module_inception)]
+mod plugin;
+mod registry;
+mod sandbox;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../plugins/wit",
+        world: "transform",
+    });
+}
+
+pub use error::{LoadError, PluginError};
+pub use host::{PluginHost, file_sha256};
+pub use limits::{
+    DEFAULT_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_LOG_BYTES, DEFAULT_MAX_MEMORY_BYTES,
+    DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_TABLE_ELEMENTS, DEFAULT_TIMEOUT_MS, EPOCH_TICK, Limits,
+    LimitsConfig,
+};
+pub use plugin::{FunctionSpec, Plugin, PluginLog};
+pub use registry::PluginRegistry;

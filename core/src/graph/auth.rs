@@ -1358,16 +1358,7 @@ mod tests {
         })
         .await;
         let clock = test_clock();
-        let provider = CredentialTokenProvider::new(
-            Credential::ClientSecret {
-                tenant_id: "t".into(),
-                client_id: "c".into(),
-                secret: SecretSource::File(secret_file("s")),
-            },
-            custom_cloud(&server),
-        )
-        .expect("provider")
-        .with_clock(clock.clone());
+        let provider = client_secret_provider(&server, &clock);
         assert_eq!(
             provider.token().await.expect("token").token.expose(),
             "after-retry"
@@ -1427,16 +1418,7 @@ mod tests {
         })
         .await;
         let clock = test_clock();
-        let provider = CredentialTokenProvider::new(
-            Credential::ClientSecret {
-                tenant_id: "t".into(),
-                client_id: "c".into(),
-                secret: SecretSource::File(secret_file("s")),
-            },
-            custom_cloud(&server),
-        )
-        .expect("provider")
-        .with_clock(clock.clone());
+        let provider = client_secret_provider(&server, &clock);
         let err = provider.token().await.expect_err("throttled");
         assert!(err.to_string().contains("AADSTS50196"), "{err}");
         assert_eq!(server.requests().len(), 1);
@@ -1461,16 +1443,7 @@ mod tests {
         })
         .await;
         let clock = test_clock();
-        let provider = CredentialTokenProvider::new(
-            Credential::ClientSecret {
-                tenant_id: "t".into(),
-                client_id: "c".into(),
-                secret: SecretSource::File(secret_file("s")),
-            },
-            custom_cloud(&server),
-        )
-        .expect("provider")
-        .with_clock(clock.clone());
+        let provider = client_secret_provider(&server, &clock);
         let a = provider.token().await.expect("token");
         let b = provider.token().await.expect("token");
         assert_eq!(a.token.expose(), "tok-0");
@@ -1508,6 +1481,24 @@ mod tests {
         assert_eq!(provider.sign_in_count(), 4);
         // Nothing here waited on the machine's clock.
         assert!(clock.waits().is_empty());
+    }
+
+    /// A client-secret provider for tenant `t`, app `c`, signing in at the test server on
+    /// `clock`.
+    fn client_secret_provider(
+        server: &TestServer,
+        clock: &std::sync::Arc<crate::clock::ManualClock>,
+    ) -> CredentialTokenProvider {
+        CredentialTokenProvider::new(
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                secret: SecretSource::File(secret_file("s")),
+            },
+            custom_cloud(server),
+        )
+        .expect("provider")
+        .with_clock(clock.clone())
     }
 
     /// Secret files for tests live as long as the test process.

@@ -1,7 +1,8 @@
 //! The `tenantsync demo` and `tenantsync emulator serve` programs, run as a user would.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+
+mod common;
 
 fn tenantsync() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tenantsync"))
@@ -104,15 +105,7 @@ fn the_emulator_serves_and_prints_a_job_until_stopped() {
         .spawn()
         .expect("the emulator starts");
     let stdout = child.stdout.take().expect("stdout");
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("a line");
-        let done = line.contains("Serving until Ctrl-C");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
+    let lines = common::lines_until_serving(stdout);
     child.kill().expect("stop the emulator");
     let _ = child.wait();
     let text = lines.join("\n");

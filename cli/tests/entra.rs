@@ -2,12 +2,14 @@
 //! cross-tenant synchronization job gets group sync turned on (and put back), is exported to
 //! a tenantsync job that `check` accepts and `sync --dry-run` plans, and is listed and shown.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use serde_json::{Value as Json, json};
 use tenantsync_emulator::{SeedSpec, SeededSyncJob};
 use tenantsync_tests::{GroupKind, World, group_kind, text};
+
+mod common;
+use common::{code, describe, stdout, tenantsync};
 
 const SYNC_ROLES: &[&str] = &["Synchronization.ReadWrite.All", "Application.Read.All"];
 
@@ -21,33 +23,6 @@ fn seed() -> SeedSpec {
         nested: 0,
         avg_members: 3,
     }
-}
-
-fn tenantsync(args: &[&str], config: &Path) -> Output {
-    let config = config.display().to_string();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--config", &config]);
-    Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(&all)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn describe(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        stdout(o),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited")
 }
 
 /// Two users and one security group of the source, assigned to a seeded Entra job.

@@ -4,12 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Lines};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value as Json;
 use tenantsync_emulator::{Knobs, LatencyKnobs, SeedSpec, TenantState};
 use tenantsync_tests::World;
+
+mod common;
+use common::{code, describe, stderr, stdout, tenantsync};
 
 /// A source of `users` users and `groups` security groups (one nested in another, given two) with
 /// `avg_members` members on average, plus a Microsoft 365 and a mail-enabled group.
@@ -23,37 +26,6 @@ fn seed(users: usize, groups: usize, avg_members: usize) -> SeedSpec {
         nested: 1,
         avg_members,
     }
-}
-
-fn tenantsync(args: &[&str], config: &Path) -> Output {
-    let mut all: Vec<&str> = args.to_vec();
-    let config = config.display().to_string();
-    all.extend(["--config", &config]);
-    Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args(&all)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited, not killed")
-}
-
-fn describe(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    )
 }
 
 /// The anchor of a target object (the value of its `extension_..._tenantsyncAnchor`).

@@ -7,9 +7,10 @@
 //! `$TENANTSYNC_PYTHON` when set, else `bin/python` in `$TENANTSYNC_PYTHON_ENV`, else in
 //! `${XDG_CACHE_HOME:-$HOME/.cache}/tenantsync/python-env`.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+mod common;
 
 /// The interpreter of the virtualenv `scripts/python-env` makes.
 fn python() -> PathBuf {
@@ -120,15 +121,7 @@ fn microsofts_python_sdks_sign_in_and_call_graph_on_the_emulator() {
         .expect("the emulator starts");
     let stdout = child.stdout.take().expect("stdout");
     let serving = Serving(child);
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("a line");
-        let done = line.contains("Serving until Ctrl-C");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
+    let lines = common::lines_until_serving(stdout);
     let printed = parse(&lines);
     assert!(
         !printed.base.is_empty()

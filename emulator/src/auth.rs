@@ -96,6 +96,17 @@ async fn apply_latency(shared: &Shared, tenant: &str) {
     }
 }
 
+/// The correlation id of a sign-in request: the `client-request-id` the client sent, or a
+/// new one.
+pub(crate) fn correlation_id(parts: &axum::http::request::Parts) -> String {
+    parts
+        .headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
 /// `POST /{tenant}/oauth2/v2.0/token` with `grant_type=client_credentials`.
 pub(crate) async fn token(
     shared: &Shared,
@@ -103,12 +114,7 @@ pub(crate) async fn token(
     tenant_key: &str,
     body: &[u8],
 ) -> Response {
-    let correlation = parts
-        .headers
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let correlation = correlation_id(parts);
     if parts.method != axum::http::Method::POST {
         return sts_error(
             405,

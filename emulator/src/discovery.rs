@@ -9,7 +9,7 @@
 //! (endpoints then name the GUID) and for `common` and `organizations` (endpoints keep that
 //! word, the issuer has the `{tenantid}` placeholder, `tenant_region_scope` is null).
 
-use crate::auth::sts_error;
+use crate::auth::{correlation_id, sts_error};
 use crate::server::{Shared, plain};
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -156,11 +156,29 @@ fn host_of(origin: &str) -> &str {
     origin.split_once("://").map(|(_, h)| h).unwrap_or(origin)
 }
 
+/// `doc` with the fields that end both discovery documents: the Kerberos endpoint, the
+/// tenant's region and the cloud's host names.
+fn with_instance_fields(mut doc: Value, origin: &str, a: &Authority) -> Value {
+    let t = a.segment();
+    let host = host_of(origin);
+    if let Some(o) = doc.as_object_mut() {
+        o.insert(
+            "kerberos_endpoint".into(),
+            json!(format!("{origin}/{t}/kerberos")),
+        );
+        o.insert("tenant_region_scope".into(), a.region());
+        o.insert("cloud_instance_name".into(), json!(host));
+        o.insert("cloud_graph_host_name".into(), json!(host));
+        o.insert("msgraph_host".into(), json!(host));
+        o.insert("rbac_url".into(), json!("https://pas.windows.net"));
+    }
+    doc
+}
+
 /// The v2.0 OpenID Connect discovery document.
 fn v2_document(origin: &str, a: &Authority) -> Value {
     let t = a.segment();
-    let host = host_of(origin);
-    json!({
+    let doc = json!({
         "token_endpoint": format!("{origin}/{t}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "jwks_uri": format!("{origin}/{t}/discovery/v2.0/keys"),
@@ -178,13 +196,8 @@ fn v2_document(origin: &str, a: &Authority) -> Value {
         "frontchannel_logout_supported": true,
         "end_session_endpoint": format!("{origin}/{t}/oauth2/v2.0/logout"),
         "claims_supported": CLAIMS_V2,
-        "kerberos_endpoint": format!("{origin}/{t}/kerberos"),
-        "tenant_region_scope": a.region(),
-        "cloud_instance_name": host,
-        "cloud_graph_host_name": host,
-        "msgraph_host": host,
-        "rbac_url": "https://pas.windows.net",
-    })
+    });
+    with_instance_fields(doc, origin, a)
 }
 
 /// The v1 OpenID Connect discovery document. Its issuer is the `iss` of the emulator's access
@@ -192,8 +205,7 @@ fn v2_document(origin: &str, a: &Authority) -> Value {
 /// tokens (Graph's access tokens for applications are v1 tokens).
 fn v1_document(origin: &str, a: &Authority) -> Value {
     let t = a.segment();
-    let host = host_of(origin);
-    json!({
+    let doc = json!({
         "token_endpoint": format!("{origin}/{t}/oauth2/token"),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "jwks_uri": format!("{origin}/{t}/discovery/keys"),
@@ -212,13 +224,8 @@ fn v1_document(origin: &str, a: &Authority) -> Value {
         "claims_supported": CLAIMS_V1,
         "check_session_iframe": format!("{origin}/{t}/oauth2/checksession"),
         "userinfo_endpoint": format!("{origin}/{t}/openid/userinfo"),
-        "kerberos_endpoint": format!("{origin}/{t}/kerberos"),
-        "tenant_region_scope": a.region(),
-        "cloud_instance_name": host,
-        "cloud_graph_host_name": host,
-        "msgraph_host": host,
-        "rbac_url": "https://pas.windows.net",
-    })
+    });
+    with_instance_fields(doc, origin, a)
 }
 
 /// The key set: the one key the emulator signs with. The v2.0 set names each key's issuer,
@@ -331,12 +338,7 @@ pub(crate) fn handle(shared: &Shared, parts: &Parts, path: &str, query: &str) ->
         [t, "discovery", "keys"] => (*t, Some(Document::KeysV1)),
         _ => return None,
     };
-    let correlation = parts
-        .headers
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let correlation = correlation_id(parts);
     if parts.method != axum::http::Method::GET {
         return Some(sts_error(
             405,

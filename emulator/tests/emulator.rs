@@ -106,19 +106,26 @@ fn client(emu: &Emulator) -> Client {
         .expect("client")
 }
 
-fn token_for(emu: &Emulator, c: &Client, tenant: &str, app: &str) -> String {
+/// Status and body of a client-credentials request of `app` (secret [`SECRET`]) in `tenant`
+/// for `scope`.
+fn secret_grant(emu: &Emulator, c: &Client, tenant: &str, app: &str, scope: &str) -> (u16, Value) {
     let r = c
         .post(format!("{}/{tenant}/oauth2/v2.0/token", emu.base_url()))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", app),
             ("client_secret", SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
+            ("scope", scope),
         ])
         .send()
         .expect("token");
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().expect("json")["access_token"]
+    (r.status().as_u16(), r.json::<Value>().expect("json"))
+}
+
+fn token_for(emu: &Emulator, c: &Client, tenant: &str, app: &str) -> String {
+    let (status, body) = secret_grant(emu, c, tenant, app, "https://graph.microsoft.com/.default");
+    assert_eq!(status, 200);
+    body["access_token"]
         .as_str()
         .expect("access_token")
         .to_string()
@@ -2081,19 +2088,7 @@ fn graph_audience_is_the_only_graph_resource() {
     config.graph_audience = Some(AUDIENCE.into());
     let emu = Emulator::start(config).expect("start");
     let c = client(&emu);
-    let token = |scope: &str| {
-        let r = c
-            .post(format!("{}/{T1}/oauth2/v2.0/token", emu.base_url()))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", APP),
-                ("client_secret", SECRET),
-                ("scope", scope),
-            ])
-            .send()
-            .expect("token");
-        (r.status().as_u16(), r.json::<Value>().expect("json"))
-    };
+    let token = |scope: &str| secret_grant(&emu, &c, T1, APP, scope);
     for refused in [
         "https://graph.microsoft.com/.default".to_owned(),
         format!("{}/.default", emu.base_url()),

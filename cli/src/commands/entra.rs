@@ -299,6 +299,23 @@ fn confirm(question: &str) -> Result<bool, Failure> {
 }
 
 /// Shows `change`, then applies it when confirmed. Returns whether it was applied.
+/// The change `change` makes to the schema of the job `job` names.
+fn plan_change(
+    client: &GraphClient,
+    runtime: &tokio::runtime::Runtime,
+    job: &JobRef,
+    change: impl FnOnce(&serde_json::Value) -> Result<serde_json::Value, EntraError>,
+) -> Result<SchemaChange, Failure> {
+    runtime
+        .block_on(entra::plan_schema_change(
+            client,
+            &job.job,
+            job.service_principal.as_deref(),
+            change,
+        ))
+        .map_err(failure)
+}
+
 fn show_and_apply(
     client: &GraphClient,
     runtime: &tokio::runtime::Runtime,
@@ -351,14 +368,9 @@ fn enable(args: EnableArgs) -> Result<Code, Failure> {
     };
     options.targets().map_err(failure)?;
     let runtime = job::runtime()?;
-    let change = runtime
-        .block_on(entra::plan_schema_change(
-            &client,
-            &args.job.job,
-            args.job.service_principal.as_deref(),
-            |s| entra::enable_group_sync(s, &options),
-        ))
-        .map_err(failure)?;
+    let change = plan_change(&client, &runtime, &args.job, |s| {
+        entra::enable_group_sync(s, &options)
+    })?;
     if change.changes.is_empty() {
         println!(
             "Nothing to do: group synchronization is already enabled in job {} with the chosen attributes.",
@@ -390,21 +402,14 @@ fn restore(args: RestoreArgs) -> Result<Code, Failure> {
     let (_, client) = load(&args.source)?;
     let saved = entra::load_backup(&args.from).map_err(failure)?;
     let runtime = job::runtime()?;
-    let change = runtime
-        .block_on(entra::plan_schema_change(
-            &client,
-            &args.job.job,
-            args.job.service_principal.as_deref(),
-            |current| {
-                // The job's id stays the job's own.
-                let mut s = saved.clone();
-                if let (Some(o), Some(id)) = (s.as_object_mut(), current.get("id")) {
-                    o.insert("id".into(), id.clone());
-                }
-                Ok(s)
-            },
-        ))
-        .map_err(failure)?;
+    let change = plan_change(&client, &runtime, &args.job, |current| {
+        // The job's id stays the job's own.
+        let mut s = saved.clone();
+        if let (Some(o), Some(id)) = (s.as_object_mut(), current.get("id")) {
+            o.insert("id".into(), id.clone());
+        }
+        Ok(s)
+    })?;
     if change.changes.is_empty() {
         println!(
             "Nothing to do: job {} already has the schema saved in {}.",

@@ -692,29 +692,14 @@ impl CredentialTokenProvider {
                 certificate,
                 password,
             } => {
-                let flow = Flow::Entra {
-                    tenant_id,
-                    client_id,
-                    secret: None,
-                };
                 let assertion = CertificateAssertion {
                     certificate: load_certificate(client_id, certificate, password.as_ref())?,
                     client_id: client_id.clone(),
                     audience: self.token_endpoint(tenant_id),
                     clock: self.clock.clone(),
                 };
-                let credential = ClientAssertionCredential::new(
-                    tenant_id.clone(),
-                    client_id.clone(),
-                    assertion,
-                    Some(ClientAssertionCredentialOptions {
-                        client_options: self.client_options(),
-                    }),
-                )
-                .map_err(|e| self.explain(e, flow))?;
-                get_token(credential.as_ref(), &scope)
+                self.assertion_token(tenant_id, client_id, assertion, &scope)
                     .await
-                    .map_err(|e| self.explain(e, flow))
             }
             Credential::ManagedIdentity { client_id } => {
                 let credential = self
@@ -769,11 +754,6 @@ impl CredentialTokenProvider {
                 client_id,
                 mi_client_id,
             } => {
-                let flow = Flow::Entra {
-                    tenant_id,
-                    client_id,
-                    secret: None,
-                };
                 let identity = self
                     .managed_identity(mi_client_id.as_deref())
                     .map_err(|e| self.explain(e, Flow::ManagedIdentity))?;
@@ -782,18 +762,8 @@ impl CredentialTokenProvider {
                     endpoint: self.managed_identity_endpoint(),
                     scope: format!("{}/.default", self.cloud.token_exchange_audience()),
                 };
-                let credential = ClientAssertionCredential::new(
-                    tenant_id.clone(),
-                    client_id.clone(),
-                    assertion,
-                    Some(ClientAssertionCredentialOptions {
-                        client_options: self.client_options(),
-                    }),
-                )
-                .map_err(|e| self.explain(e, flow))?;
-                get_token(credential.as_ref(), &scope)
+                self.assertion_token(tenant_id, client_id, assertion, &scope)
                     .await
-                    .map_err(|e| self.explain(e, flow))
             }
             Credential::AzureCli { tenant_id } => {
                 let credential = AzureCliCredential::new(Some(AzureCliCredentialOptions {
@@ -831,6 +801,34 @@ impl CredentialTokenProvider {
             user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_owned())),
             client_options: self.client_options(),
         }))
+    }
+
+    /// A token for `scope` from the tenant's token endpoint, the client proving itself with
+    /// `assertion` (a certificate's, or a federated token).
+    async fn assertion_token<C: ClientAssertion + 'static>(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        assertion: C,
+        scope: &str,
+    ) -> Result<CoreAccessToken, AuthError> {
+        let flow = Flow::Entra {
+            tenant_id,
+            client_id,
+            secret: None,
+        };
+        let credential = ClientAssertionCredential::new(
+            tenant_id.to_owned(),
+            client_id.to_owned(),
+            assertion,
+            Some(ClientAssertionCredentialOptions {
+                client_options: self.client_options(),
+            }),
+        )
+        .map_err(|e| self.explain(e, flow))?;
+        get_token(credential.as_ref(), scope)
+            .await
+            .map_err(|e| self.explain(e, flow))
     }
 
     /// Turns an `azure_identity` failure into an [`AuthError`] that names the tenant, the
@@ -1358,16 +1356,7 @@ mod tests {
         })
         .await;
         let clock = test_clock();
-        let provider = CredentialTokenProvider::new(
-            Credential::ClientSecret {
-                tenant_id: "t".into(),
-                client_id: "c".into(),
-                secret: SecretSource::File(secret_file("s")),
-            },
-            custom_cloud(&server),
-        )
-        .expect("provider")
-        .with_clock(clock.clone());
+        let provider = client_secret_provider(&server, &clock);
         assert_eq!(
             provider.token().await.expect("token").token.expose(),
             "after-retry"
@@ -1427,16 +1416,7 @@ mod tests {
         })
         .await;
         let clock = test_clock();
-        let provider = CredentialTokenProvider::new(
-            Credential::ClientSecret {
-                tenant_id: "t".into(),
-                client_id: "c".into(),
-                secret: SecretSource::File(secret_file("s")),
-            },
-            custom_cloud(&server),
-        )
-        .expect("provider")
-        .with_clock(clock.clone());
+        let provider = client_secret_provider(&server, &clock);
         let err = provider.token().await.expect_err("throttled");
         assert!(err.to_string().contains("AADSTS50196"), "{err}");
         assert_eq!(server.requests().len(), 1);
@@ -1461,16 +1441,7 @@ mod tests {
         })
         .await;
         let clock = test_clock();
-        let provider = CredentialTokenProvider::new(
-            Credential::ClientSecret {
-                tenant_id: "t".into(),
-                client_id: "c".into(),
-                secret: SecretSource::File(secret_file("s")),
-            },
-            custom_cloud(&server),
-        )
-        .expect("provider")
-        .with_clock(clock.clone());
+        let provider = client_secret_provider(&server, &clock);
         let a = provider.token().await.expect("token");
         let b = provider.token().await.expect("token");
         assert_eq!(a.token.expose(), "tok-0");
@@ -1508,6 +1479,24 @@ mod tests {
         assert_eq!(provider.sign_in_count(), 4);
         // Nothing here waited on the machine's clock.
         assert!(clock.waits().is_empty());
+    }
+
+    /// A client-secret provider for tenant `t`, app `c`, signing in at the test server on
+    /// `clock`.
+    fn client_secret_provider(
+        server: &TestServer,
+        clock: &std::sync::Arc<crate::clock::ManualClock>,
+    ) -> CredentialTokenProvider {
+        CredentialTokenProvider::new(
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                secret: SecretSource::File(secret_file("s")),
+            },
+            custom_cloud(server),
+        )
+        .expect("provider")
+        .with_clock(clock.clone())
     }
 
     /// Secret files for tests live as long as the test process.

@@ -134,7 +134,9 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+/// A TLS acceptor serving `testdata/localhost-cert.pem` (for 127.0.0.1, issued by
+/// [`test_ca`]).
+pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> =
@@ -167,26 +169,11 @@ impl TestServer {
     pub async fn start(
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
-        let shared = Arc::new(Shared {
-            script: Box::new(script),
-            requests: Mutex::new(Vec::new()),
-        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        TestServer {
-            addr,
-            tls: false,
-            shared,
-            task,
-        }
+        Self::serve(listener, addr, false, script)
     }
 
     /// Starts an HTTPS server (certificate for 127.0.0.1 issued by [`test_ca`]) whose answers
@@ -194,10 +181,6 @@ impl TestServer {
     pub async fn start_tls(
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
-        let shared = Arc::new(Shared {
-            script: Box::new(script),
-            requests: Mutex::new(Vec::new()),
-        });
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -206,6 +189,23 @@ impl TestServer {
             tcp,
             acceptor: tls_acceptor(),
         };
+        Self::serve(listener, addr, true, script)
+    }
+
+    /// Serves `script`'s answers on `listener`, bound at `addr`.
+    fn serve<L: axum::serve::Listener>(
+        listener: L,
+        addr: std::net::SocketAddr,
+        tls: bool,
+        script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self
+    where
+        L::Addr: std::fmt::Debug,
+    {
+        let shared = Arc::new(Shared {
+            script: Box::new(script),
+            requests: Mutex::new(Vec::new()),
+        });
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(shared.clone());
@@ -214,7 +214,7 @@ impl TestServer {
         });
         TestServer {
             addr,
-            tls: true,
+            tls,
             shared,
             task,
         }

@@ -374,34 +374,13 @@ mod tls_tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use crate::graph::test_server::{test_ca, tls_acceptor};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    fn testdata(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("src/graph/testdata")
-            .join(name)
-    }
 
     /// An HTTPS server on 127.0.0.1 whose certificate is issued by `testdata/test-ca.pem`;
     /// it answers every request with `{"ok":true}`. Stops when the handle is dropped.
     async fn tls_server() -> (u16, tokio::task::JoinHandle<()>) {
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(testdata("localhost-cert.pem"))
-                .expect("cert file")
-                .collect::<Result<_, _>>()
-                .expect("certs");
-        let key = PrivateKeyDer::from_pem_file(testdata("localhost-key.pem")).expect("key");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = tls_acceptor();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -450,7 +429,7 @@ mod tls_tests {
         let (port, task) = tls_server().await;
         let url = format!("https://127.0.0.1:{port}/v1.0/users");
 
-        let trusting = http_client(&cloud(port, Some(testdata("test-ca.pem")))).expect("client");
+        let trusting = http_client(&cloud(port, Some(test_ca()))).expect("client");
         let response = trusting
             .get(&url)
             .send()
@@ -464,7 +443,7 @@ mod tls_tests {
 
         // The Graph client uses the same transport.
         let graph = crate::graph::GraphClient::new(
-            &cloud(port, Some(testdata("test-ca.pem"))),
+            &cloud(port, Some(test_ca())),
             Arc::new(crate::graph::auth::StaticToken(crate::graph::Secret::new(
                 "t",
             ))),

@@ -1,6 +1,6 @@
 //! The `tenantsync demo` and `tenantsync emulator serve` programs, run as a user would.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
 
@@ -90,22 +90,8 @@ fn the_demo_refuses_too_few_users() {
 fn the_emulator_serves_and_prints_a_job_until_stopped() {
     // The CA goes to a directory the test removes: the process is killed, not stopped.
     let data = tempfile::tempdir().expect("temp dir");
-    let mut child = tenantsync()
-        .args([
-            "emulator",
-            "serve",
-            "--seed-users",
-            "20",
-            "--seed-groups",
-            "3",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the emulator starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let lines = common::lines_until_serving(stdout);
+    let (mut child, lines) =
+        common::serve(&["--seed-users", "20", "--seed-groups", "3"], data.path());
     child.kill().expect("stop the emulator");
     let _ = child.wait();
     let text = lines.join("\n");

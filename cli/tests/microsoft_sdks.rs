@@ -8,7 +8,7 @@
 //! `${XDG_CACHE_HOME:-$HOME/.cache}/tenantsync/python-env`.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 mod common;
 
@@ -103,25 +103,11 @@ fn microsofts_python_sdks_sign_in_and_call_graph_on_the_emulator() {
         python.display()
     );
     let data = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
-        .args([
-            "emulator",
-            "serve",
-            "--tenants",
-            "2",
-            "--seed-users",
-            "30",
-            "--seed-groups",
-            "4",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the emulator starts");
-    let stdout = child.stdout.take().expect("stdout");
+    let (child, lines) = common::serve(
+        &["--tenants", "2", "--seed-users", "30", "--seed-groups", "4"],
+        data.path(),
+    );
     let serving = Serving(child);
-    let lines = common::lines_until_serving(stdout);
     let printed = parse(&lines);
     assert!(
         !printed.base.is_empty()

@@ -2,9 +2,9 @@
 // Each test binary uses its own part of these helpers.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `tenantsync ARGS --config CONFIG` and waits for it.
 pub fn tenantsync(args: &[&str], config: &Path) -> Output {
@@ -42,9 +42,19 @@ pub fn describe(o: &Output) -> String {
     )
 }
 
-/// The lines `tenantsync emulator serve` prints on `stdout`, up to and with the one that says
-/// it is serving.
-pub fn lines_until_serving(stdout: impl Read) -> Vec<String> {
+/// Starts `tenantsync emulator serve ARGS --data-dir DATA` and reads its stdout up to and with
+/// the line that says it is serving. Returns the running process (the caller stops it) and the
+/// lines it printed.
+pub fn serve(args: &[&str], data: &Path) -> (Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantsync"))
+        .args(["emulator", "serve"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the emulator starts");
+    let stdout = child.stdout.take().expect("stdout");
     let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("a line");
@@ -54,5 +64,5 @@ pub fn lines_until_serving(stdout: impl Read) -> Vec<String> {
             break;
         }
     }
-    lines
+    (child, lines)
 }

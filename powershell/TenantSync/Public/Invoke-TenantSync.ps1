@@ -1,0 +1,133 @@
+function Invoke-TenantSync {
+    <#
+    .SYNOPSIS
+    Runs one sync cycle of a job, or applies a saved plan, from the source tenant into the target.
+
+    .DESCRIPTION
+    Signs in to both tenants, reads what changed in the source (by delta; in full with -Full or
+    when the job has never run), plans, writes the changes to the target and records the run, as
+    `tenantsync sync` does. Progress shows with Write-Progress; each applied operation is written
+    to the verbose stream (-Verbose), warnings to the warning stream. Returns a
+    TenantSync.RunReport (RunId, Outcome, Operations, Succeeded, Failed, Reported, ...).
+
+    -WhatIf makes the plan as a dry run and shows each operation as a "What if" line, changing
+    nothing in either tenant. -Confirm asks once before the cycle writes anything.
+
+    With -Plan, applies a plan saved by Get-TenantSyncPlan -OutFile exactly as it was reviewed:
+    the engine first checks that none of the objects it touches changed since the plan was made,
+    and refuses the whole plan, naming them, if any did.
+
+    Ctrl-C cancels the cycle at its next safe point (between two writes): what was written is
+    recorded, the run is recorded as cancelled, and the job can run again at once. An outcome
+    other than converged is reported too: escrowed objects as a warning, a plan refused by the
+    deletion threshold or a quarantined job as an error with the report still returned.
+
+    .PARAMETER Path
+    The job configuration file (TOML). Accepts pipeline input by property name (Path, FullName).
+
+    .PARAMETER Full
+    Read both tenants in full instead of by delta (a full reconciliation).
+
+    .PARAMETER Plan
+    A plan saved by Get-TenantSyncPlan -OutFile: apply exactly that plan instead of planning now.
+
+    .PARAMETER AllowDeletes
+    Let a plan over the job's deletion threshold through (the threshold protects against a
+    scoping mistake deleting many objects at once).
+
+    .EXAMPLE
+    Invoke-TenantSync -Path ./contoso.toml
+
+    Runs one incremental sync and returns its report; Outcome is 'converged' when the target matches the source.
+
+    .EXAMPLE
+    Invoke-TenantSync -Path ./contoso.toml -WhatIf
+
+    Shows a "What if" line for every operation the next sync would perform, and changes nothing.
+
+    .EXAMPLE
+    Get-TenantSyncPlan -Path ./contoso.toml -OutFile ./plan.json; Invoke-TenantSync -Path ./contoso.toml -Plan ./plan.json -Confirm
+
+    Saves the plan for review, then applies exactly that plan after asking for confirmation.
+
+    .EXAMPLE
+    Invoke-TenantSync -Path ./contoso.toml -Full -Verbose
+
+    Reconciles everything in full and writes every applied operation to the verbose stream.
+    #>
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium', DefaultParameterSetName = 'Sync')]
+    [OutputType('TenantSync.RunReport')]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipelineByPropertyName)]
+        [Alias('FullName')]
+        [string] $Path,
+
+        [Parameter(ParameterSetName = 'Sync')]
+        [switch] $Full,
+
+        [Parameter(Mandatory, ParameterSetName = 'Apply')]
+        [string] $Plan,
+
+        [switch] $AllowDeletes
+    )
+
+    process {
+        $full = Resolve-TenantSyncPath -Path $Path -MustExist
+
+        if ($PSCmdlet.ParameterSetName -eq 'Apply') {
+            $planPath = Resolve-TenantSyncPath -Path $Plan -MustExist
+            $planJson = [System.IO.File]::ReadAllText($planPath)
+            if ($WhatIfPreference) {
+                # The saved plan is what would be applied: show it without touching anything.
+                $saved = $planJson | ConvertFrom-Json -Depth 100
+                $inner = if ($saved.PSObject.Properties['plan']) { $saved.plan } else { $saved }
+                foreach ($entry in ConvertTo-TenantSyncPlanEntry -Plan $inner) {
+                    $null = $PSCmdlet.ShouldProcess($entry.Display, $entry.Operation)
+                }
+                return
+            }
+            if (-not $PSCmdlet.ShouldProcess($full, "apply the saved plan $planPath")) { return }
+            $work = New-TenantSyncWork -Kind apply -PlanJson $planJson -AllowDeletes:$AllowDeletes
+            $activity = "Applying $planPath"
+        } else {
+            if ($WhatIfPreference) {
+                # A dry run: the plan is made from both tenants, and nothing is written.
+                $work = New-TenantSyncWork -Kind sync -DryRun -Full:$Full -AllowDeletes:$AllowDeletes
+                $output = Invoke-TenantSyncWork -Path $full -WorkJson $work -Activity "Planning $full" -Cmdlet $PSCmdlet
+                $report = Get-TenantSyncWorkOutput -Output $output -Kind run
+                foreach ($entry in ConvertTo-TenantSyncPlanEntry -Plan $report.plan) {
+                    $null = $PSCmdlet.ShouldProcess($entry.Display, $entry.Operation)
+                }
+                if ($report.plan.PSObject.Properties['refused'] -and $report.plan.refused) {
+                    Write-Warning "the deletion threshold would refuse this plan: $($report.plan.refused.message)"
+                }
+                return
+            }
+            if (-not $PSCmdlet.ShouldProcess($full, 'synchronize the target tenant from the source tenant')) { return }
+            $work = New-TenantSyncWork -Kind sync -Full:$Full -AllowDeletes:$AllowDeletes
+            $activity = "Synchronizing $full"
+        }
+
+        $output = Invoke-TenantSyncWork -Path $full -WorkJson $work -Activity $activity -Cmdlet $PSCmdlet
+        $report = ConvertTo-TenantSyncRunReport -Report (Get-TenantSyncWorkOutput -Output $output -Kind run)
+        switch ($report.Outcome) {
+            'escrowed' {
+                Write-Warning "$($report.Failed) operation(s) failed and will be retried next cycle; Get-TenantSyncLog -Path '$full' shows why"
+            }
+            'refused' {
+                $exception = [System.InvalidOperationException]::new("the deletion threshold refused the plan: $($report.Refused)")
+                $PSCmdlet.WriteError([System.Management.Automation.ErrorRecord]::new(
+                        $exception, 'TenantSync.Refused', 'LimitsExceeded', $full))
+            }
+            'quarantined' {
+                $exception = [System.InvalidOperationException]::new("the job is quarantined after too many failures; fix the cause shown by Get-TenantSyncLog, then Reset-TenantSyncState -Scope Quarantine")
+                $PSCmdlet.WriteError([System.Management.Automation.ErrorRecord]::new(
+                        $exception, 'TenantSync.Quarantined', 'OperationStopped', $full))
+            }
+            'cancelled' {
+                Write-Warning 'the run was cancelled at a safe point; what was written is recorded, and the next run continues'
+            }
+        }
+        $report
+    }
+}

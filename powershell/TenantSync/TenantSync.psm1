@@ -3,10 +3,8 @@
 # the hand-written wrapper in Native/ with Add-Type, then dot-sources the commands.
 Set-StrictMode -Version 3.0
 
-foreach ($folder in 'Private', 'Public') {
-    foreach ($file in Get-ChildItem -Path (Join-Path $PSScriptRoot $folder) -Filter '*.ps1' | Sort-Object Name) {
-        . $file.FullName
-    }
+foreach ($file in Get-ChildItem -Path (Join-Path $PSScriptRoot 'Private') -Filter '*.ps1' | Sort-Object Name) {
+    . $file.FullName
 }
 
 # The native library: $env:TENANTSYNC_LIBRARY (a development build) or the packaged one.
@@ -19,4 +17,9 @@ if (-not ('TenantSync.Interop.Native' -as [type])) {
 }
 [TenantSync.Interop.Native]::UseLibrary($script:TenantSyncLibrary)
 
-Export-ModuleMember -Function (Get-ChildItem -Path (Join-Path $PSScriptRoot 'Public') -Filter '*.ps1').BaseName
+$public = Get-ChildItem -Path (Join-Path $PSScriptRoot 'Public') -Filter '*.ps1' | Sort-Object Name
+foreach ($file in $public) {
+    . $file.FullName
+}
+
+Export-ModuleMember -Function $public.BaseName

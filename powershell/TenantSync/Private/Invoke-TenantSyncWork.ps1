@@ -65,26 +65,26 @@ function Invoke-TenantSyncWork {
             } catch {
                 $Cmdlet.ThrowTerminatingError((ConvertTo-TenantSyncErrorRecord $_.Exception $Path))
             }
-            foreach ($event in @($poll.events)) {
-                if ($null -eq $event) { continue }
-                switch ($event.event) {
+            foreach ($item in @($poll.events)) {
+                if ($null -eq $item) { continue }
+                switch ($item.event) {
                     'stage' {
-                        $status = "$($event.stage): $($event.message)"
+                        $status = "$($item.stage): $($item.message)"
                         Write-Progress -Id $progressId -Activity $Activity -Status $status
                     }
                     'progress' {
                         $percent = -1
-                        if ($event.total -gt 0) { $percent = [math]::Min(100, [int](100 * $event.done / $event.total)) }
-                        $current = if ($event.PSObject.Properties['object'] -and $event.object) { [string]$event.object } else { "$($event.done) done" }
+                        if ($item.total -gt 0) { $percent = [math]::Min(100, [int](100 * $item.done / $item.total)) }
+                        $current = if ($item.PSObject.Properties['object'] -and $item.object) { [string]$item.object } else { "$($item.done) done" }
                         Write-Progress -Id $progressId -Activity $Activity -Status $status -CurrentOperation $current -PercentComplete $percent
                     }
                     'operation' {
-                        $detail = if ($event.PSObject.Properties['detail'] -and $event.detail) { ": $($event.detail)" } else { '' }
-                        $kind = if ($event.PSObject.Properties['kind']) { $event.kind } else { $event.op }
-                        Write-Verbose "$($event.status) $kind $($event.display)$detail"
+                        $detail = if ($item.PSObject.Properties['detail'] -and $item.detail) { ": $($item.detail)" } else { '' }
+                        $kind = if ($item.PSObject.Properties['kind']) { $item.kind } else { $item.op }
+                        Write-Verbose "$($item.status) $kind $($item.display)$detail"
                     }
                     'warning' {
-                        Write-Warning $event.message
+                        Write-Warning $item.message
                     }
                 }
             }

@@ -24,7 +24,7 @@ function Open-TenantSyncJobHandle {
     Stops the calling command with an ObjectNotFound error naming the missing file.
     #>
     [CmdletBinding()]
-    [OutputType([TenantSync.Interop.Job])]
+    [OutputType('TenantSync.Interop.Job')]
     param(
         [Parameter(Mandatory)]
         [string] $Path,

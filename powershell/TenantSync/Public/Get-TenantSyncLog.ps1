@@ -57,7 +57,7 @@ function Get-TenantSyncLog {
     process {
         $filter = [ordered]@{}
         if ($ObjectId) { $filter.object = $ObjectId }
-        if ($PSBoundParameters.ContainsKey('Since')) { $filter.since = $Since.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ss.fffffffZ') }
+        if ($PSBoundParameters.ContainsKey('Since')) { $filter.since = $Since.ToUniversalTime().ToString('o') }
         $filter.limit = if ($First) { $First } else { [int]::MaxValue }
         $job = Open-TenantSyncJobHandle -Path $Path -Cmdlet $PSCmdlet
         try {

@@ -61,7 +61,7 @@ function Test-TenantSyncExpression {
         }
         $inputJson = '{"attributes":' + $attributesJson
         if ($PSBoundParameters.ContainsKey('Now')) {
-            $inputJson += ',"now":"' + $Now.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ss.fffffffZ') + '"'
+            $inputJson += ',"now":"' + $Now.ToUniversalTime().ToString('o') + '"'
         }
         $inputJson += '}'
     }

@@ -3,7 +3,7 @@
 
     python powershell/check.py [--library PATH ...] [--bindings PATH]
 
-Parses every .ps1, .psm1 and .psd1 under powershell/ with the tree-sitter PowerShell grammar
+Parses every .ps1, .psm1 and .psd1 under powershell/ and examples/ with the tree-sitter PowerShell grammar
 (tree-sitter and tree-sitter-powershell from PyPI, pinned in tests/python/requirements.txt) and
 checks what a PowerShell author would otherwise learn only by importing the module:
 
@@ -22,7 +22,17 @@ checks what a PowerShell author would otherwise learn only by importing the modu
   bindings, and every function the bindings declare is exported by each library given with
   --library (ELF with `nm -D`, PE with `objdump -p`).
 
+With --package DIR (what scripts/package-module wrote), it checks the packaged module
+DIR/TenantSync instead, with its own bindings and every library under its runtimes/, and the
+zip Azure Automation imports: DIR/TenantSync.zip holds exactly the files of DIR/TenantSync under
+a TenantSync/ folder (zip, folder and manifest share the module's name), the linux-x64 library
+(and win-x64's with --require-windows), and stays under Automation's 100 MB limit.
+
 Prints one line per failure and a closing count; exits 1 when anything failed.
+
+The grammar is stricter than PowerShell in one known place: a list of bare words as a command
+argument (`Format-List Name, Status`) is an error node; quote the words
+(`Format-List 'Name', 'Status'`).
 """
 
 from __future__ import annotations
@@ -393,6 +403,45 @@ def check_native(c: Checker, bindings: Path, libraries: list[Path]) -> None:
             c.check(name in symbols, f"{library}: does not export {name}, which the C# bindings import")
 
 
+AUTOMATION_LIMIT = 100 * 1024 * 1024
+RUNTIMES = {"linux-x64": "libtenantsync_ffi.so", "win-x64": "tenantsync_ffi.dll"}
+
+
+def check_package(c: Checker, dist: Path, public: dict, require_windows: bool) -> list[Path]:
+    """Checks DIR/TenantSync.zip against DIR/TenantSync; returns the packaged libraries."""
+    import zipfile
+
+    module = dist / "TenantSync"
+    archive = dist / "TenantSync.zip"
+    libraries = []
+    for rid, name in RUNTIMES.items():
+        library = module / "runtimes" / rid / "native" / name
+        if library.is_file():
+            libraries.append(library)
+        elif rid == "linux-x64" or require_windows:
+            c.check(False, f"{library}: missing: the package must carry the {rid} library")
+    if not c.check(archive.is_file(), f"{archive}: missing: run scripts/package-module"):
+        return libraries
+    size = archive.stat().st_size
+    c.check(size < AUTOMATION_LIMIT, f"{archive}: {size} bytes, over Azure Automation's 100 MB module limit")
+    with zipfile.ZipFile(archive) as z:
+        names = [i.filename for i in z.infolist() if not i.is_dir()]
+        c.check(z.testzip() is None, f"{archive}: a member is corrupt")
+    c.check(all(n.startswith("TenantSync/") for n in names), f"{archive}: every entry must sit under TenantSync/ (the folder Automation imports)")
+    c.check(all("\\" not in n for n in names), f"{archive}: entries must use forward slashes")
+    on_disk = sorted(str(p.relative_to(dist)).replace(os.sep, "/") for p in module.rglob("*") if p.is_file())
+    c.check(sorted(names) == on_disk, f"{archive}: differs from {module}: only in the zip {sorted(set(names) - set(on_disk))}, only on disk {sorted(set(on_disk) - set(names))}")
+    required = ["TenantSync.psd1", "TenantSync.psm1", "TenantSync.format.ps1xml", "Native/TenantSync.Ffi.cs",
+                "Native/TenantSync.Interop.cs", "en-US/about_TenantSync.help.txt"]
+    required += [f"Public/{name}.ps1" for name in sorted(public)]
+    required += [f"runtimes/linux-x64/native/{RUNTIMES['linux-x64']}"]
+    if require_windows:
+        required += [f"runtimes/win-x64/native/{RUNTIMES['win-x64']}"]
+    for entry in required:
+        c.check(f"TenantSync/{entry}" in names, f"{archive}: lacks TenantSync/{entry}")
+    return libraries
+
+
 def default_libraries() -> list[Path]:
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     candidate = target / "debug" / "libtenantsync_ffi.so"
@@ -404,16 +453,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--library", action="append", type=Path, default=[],
                         help="a built tenantsync library whose exports to check (repeatable); default: $CARGO_TARGET_DIR/debug/libtenantsync_ffi.so")
     parser.add_argument("--bindings", type=Path, default=DEFAULT_BINDINGS, help="the generated C# bindings")
-    parser.add_argument("--module", type=Path, default=None, help="check this copy of the module folder (a packaged one) instead of powershell/TenantSync")
+    parser.add_argument("--module", type=Path, default=None, help="check this copy of the module folder instead of powershell/TenantSync")
+    parser.add_argument("--package", type=Path, default=None, help="check the package scripts/package-module wrote in this folder (its module, libraries and zip)")
+    parser.add_argument("--require-windows", action="store_true", help="with --package: the win-x64 library must be there")
     args = parser.parse_args(argv)
 
     global MODULE, WRAPPER
+    if args.package is not None:
+        args.module = args.package / "TenantSync"
+        args.bindings = args.module / "Native" / "TenantSync.Ffi.cs"
     if args.module is not None:
         MODULE = args.module.resolve()
         WRAPPER = MODULE / "Native" / "TenantSync.Interop.cs"
 
     c = Checker()
-    files = sorted(p for p in list(MODULE.rglob("*")) + list((HERE / "tests").rglob("*"))
+    files = sorted(p for p in list(MODULE.rglob("*")) + list((HERE / "tests").rglob("*")) + list((REPO / "examples").rglob("*"))
                    if p.suffix in (".ps1", ".psm1", ".psd1") and p.is_file())
     c.check(bool(files), f"{rel(MODULE)}: no PowerShell files")
     trees = check_parses(c, files)
@@ -423,7 +477,10 @@ def main(argv: list[str]) -> int:
     check_functions(c, module_trees, public)
     check_formats(c, module_trees)
     check_tests_and_docs(c, public)
-    check_native(c, args.bindings, args.library or default_libraries())
+    libraries = args.library
+    if args.package is not None:
+        libraries = libraries + check_package(c, args.package.resolve(), public, args.require_windows)
+    check_native(c, args.bindings, libraries or default_libraries())
 
     for failure in c.failures:
         print(f"FAIL {failure}")

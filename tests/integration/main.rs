@@ -4,6 +4,7 @@ mod entra;
 mod permissions;
 mod planner_cases;
 mod plugins;
+mod powershell;
 mod resilience;
 mod safety;
 mod sign_in;

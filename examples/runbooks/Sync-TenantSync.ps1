@@ -1,0 +1,110 @@
+<#
+.SYNOPSIS
+An Azure Automation runbook (PowerShell 7.2) that runs one tenantsync cycle with the
+Automation account's managed identity and writes the summary.
+
+.DESCRIPTION
+The Automation sandbox keeps nothing between jobs, so the job's files live in a blob container
+the account's managed identity may read and write (role: Storage Blob Data Contributor):
+
+    <container>/<JobName>.toml        the job configuration (docs/configuration.md)
+    <container>/<JobName>.schema.json optional, when the job names a schema file
+    <container>/<JobName>.state.db    the job's state, written back after each run
+
+The job signs in with the same managed identity: in its own tenant with
+kind = "managed-identity", in the other tenant with kind = "managed-identity-federated"
+through a multi-tenant app that trusts the identity (docs/authentication.md, "A runbook's
+managed identity in another tenant"). No secret is stored anywhere.
+
+Each step below says why. The state blob is written back only if nobody else wrote it during
+the run (ETag): two overlapping runs of one job cannot silently lose each other's state.
+
+.PARAMETER StorageAccount
+The storage account holding the job's blobs.
+
+.PARAMETER Container
+The blob container.
+
+.PARAMETER JobName
+The job's name: the blobs are <JobName>.toml, <JobName>.schema.json and <JobName>.state.db.
+
+.PARAMETER Full
+Read both tenants in full instead of by delta (a weekly full reconciliation, for instance).
+
+.EXAMPLE
+Start-AzAutomationRunbook -Name Sync-TenantSync -Parameters @{ StorageAccount = 'contososync'; Container = 'tenantsync'; JobName = 'contoso-fabrikam' } -ResourceGroupName rg -AutomationAccountName aa
+
+Starts one incremental sync of the job contoso-fabrikam.
+
+.EXAMPLE
+Register-AzAutomationScheduledRunbook -RunbookName Sync-TenantSync -ScheduleName Every30Minutes -Parameters @{ StorageAccount = 'contososync'; Container = 'tenantsync'; JobName = 'contoso-fabrikam' } -ResourceGroupName rg -AutomationAccountName aa
+
+Runs the sync every 30 minutes, as Entra's cross-tenant synchronization would.
+#>
+param(
+    [Parameter(Mandatory)] [string] $StorageAccount,
+    [Parameter(Mandatory)] [string] $Container,
+    [Parameter(Mandatory)] [string] $JobName,
+    [switch] $Full
+)
+
+$ErrorActionPreference = 'Stop'
+# Automation shows progress records as noise in the job's output streams.
+$ProgressPreference = 'SilentlyContinue'
+
+# The module comes from the account's modules (TenantSync.zip, runtime version 7.2).
+Import-Module TenantSync
+Write-Output "TenantSync $((Get-TenantSyncVersion).Library) on $((Get-TenantSyncVersion).RuntimeId)"
+
+# A token for Azure Storage from the account's managed identity (the sandbox's identity endpoint).
+$identity = Invoke-RestMethod -Uri "$($env:IDENTITY_ENDPOINT)?api-version=2019-08-01&resource=https://storage.azure.com/" `
+    -Headers @{ 'X-IDENTITY-HEADER' = $env:IDENTITY_HEADER; Metadata = 'True' }
+$storage = @{ Authorization = "Bearer $($identity.access_token)"; 'x-ms-version' = '2021-08-06' }
+$base = "https://$StorageAccount.blob.core.windows.net/$Container"
+
+# The job's files go to a folder of their own in the sandbox.
+$work = Join-Path ([System.IO.Path]::GetTempPath()) "tenantsync-$JobName"
+$null = New-Item -ItemType Directory -Path $work -Force
+$jobFile = Join-Path $work "$JobName.toml"
+Invoke-WebRequest -Uri "$base/$JobName.toml" -Headers $storage -OutFile $jobFile
+
+# The schema, when the job keeps one beside it (a 404 means the job uses the built-in schema).
+try {
+    Invoke-WebRequest -Uri "$base/$JobName.schema.json" -Headers $storage -OutFile (Join-Path $work "$JobName.schema.json")
+} catch {
+    if ($_.Exception.Response.StatusCode.value__ -ne 404) { throw }
+}
+
+# Where the engine keeps the state of this job (state_path, default <JobName>.state.db beside it).
+$statePath = (Test-TenantSyncJob -Path $jobFile -Offline).StatePath
+$stateBlob = "$base/$JobName.state.db"
+
+# The last run's state and its ETag; none yet on the first run.
+$etag = $null
+try {
+    $response = Invoke-WebRequest -Uri $stateBlob -Headers $storage -OutFile $statePath -PassThru
+    $etag = $response.Headers['ETag'] | Select-Object -First 1
+} catch {
+    if ($_.Exception.Response.StatusCode.value__ -ne 404) { throw }
+    Write-Output 'no saved state: this is the job''s first run (a full read)'
+}
+
+# One cycle; -Verbose lists every operation in the job's verbose stream. A refused or
+# quarantined run is reported as an error after the state is saved.
+try {
+    $report = Invoke-TenantSync -Path $jobFile -Full:$Full -Confirm:$false -Verbose -ErrorAction Continue -ErrorVariable runErrors
+} finally {
+    # The state goes back even after a failed run (it records what was written, and the
+    # escrows), but only if no other run wrote it meanwhile.
+    if (Test-Path -LiteralPath $statePath) {
+        $condition = if ($etag) { @{ 'If-Match' = $etag } } else { @{ 'If-None-Match' = '*' } }
+        Invoke-WebRequest -Uri $stateBlob -Method Put -InFile $statePath -ContentType 'application/octet-stream' `
+            -Headers ($storage + $condition + @{ 'x-ms-blob-type' = 'BlockBlob' }) | Out-Null
+    }
+}
+
+# The summary, in the job's output.
+$report | Format-List -Property 'RunId', 'Outcome', 'FullRead', 'SourceChanges', 'Operations', 'Succeeded', 'Failed', 'Reported', 'Requests' | Out-String | Write-Output
+if ($runErrors -or $report.Outcome -notin 'converged', 'escrowed') {
+    throw "the run ended $($report.Outcome): $($runErrors -join '; ')"
+}

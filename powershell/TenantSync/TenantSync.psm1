@@ -1,7 +1,9 @@
 # The TenantSync module: loads tenantsync's native library for this platform from
 # runtimes/<rid>/native/ by absolute path, compiles the generated C# bindings of the C ABI and
 # the hand-written wrapper in Native/ with Add-Type, then dot-sources the commands.
-Set-StrictMode -Version 3.0
+# Uninitialized variables are errors; absent JSON members (the engine omits empty optional
+# fields) read as $null.
+Set-StrictMode -Version 1.0
 
 foreach ($file in Get-ChildItem -Path (Join-Path $PSScriptRoot 'Private') -Filter '*.ps1' | Sort-Object Name) {
     . $file.FullName

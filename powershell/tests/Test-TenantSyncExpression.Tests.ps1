@@ -21,8 +21,9 @@ Describe 'Test-TenantSyncExpression' {
     }
 
     It 'reads Now from -Now' {
-        $result = Test-TenantSyncExpression -Expression 'FormatDateTime(Now(), , "yyyyMMdd")' -Now ([datetime]::new(2026, 1, 2, 3, 4, 5, 'Utc'))
-        $result.Value | Should -Be '20260102'
+        $now = [datetime]::new(2021, 7, 2, 15, 33, 38, [System.DateTimeKind]::Utc)
+        $result = Test-TenantSyncExpression -Expression 'DateDiff("d", CDate("2021-07-01T15:33:38Z"), Now())' -Now $now
+        $result.Value | Should -Be 1
     }
 
     It 'writes a TenantSync.Expression error for an expression that does not parse' {

@@ -119,7 +119,9 @@ def parse(path: Path):
 
 
 def error_nodes(tree) -> list:
-    return [n for n in walk(tree.root_node) if n.type == "ERROR" or n.is_missing]
+    """The error and missing nodes, the smallest (the most precise place) first."""
+    found = [n for n in walk(tree.root_node) if n.type == "ERROR" or n.is_missing]
+    return sorted(found, key=lambda n: (n.end_byte - n.start_byte, n.start_byte))
 
 
 def string_value(node) -> str | None:

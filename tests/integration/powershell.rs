@@ -179,3 +179,98 @@ fn module_package_for_azure_automation_has_its_layout() {
     let output = run(check, "run scripts/python-env");
     assert_success("powershell/check.py --package", &output);
 }
+
+/// Copies every file under `from` into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from).expect("read the module's folder") {
+        let entry = entry.expect("a folder entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("its type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+/// Replaces `from` by `to` in the file at `path`, which must contain it.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read the file to edit");
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).expect("write the edited file");
+}
+
+#[test]
+fn static_checks_catch_each_kind_of_mistake() {
+    let root = repo_root();
+    let copy = tempfile::tempdir().expect("temp dir");
+    let module = copy.path().join("TenantSync");
+    copy_tree(&root.join("powershell/TenantSync"), &module);
+    // One mistake of each kind the checks are for.
+    edit(
+        &module.join("Public/Reset-TenantSyncState.ps1"),
+        "    .PARAMETER Scope",
+        "    .PARAMETER Scoop",
+    );
+    edit(
+        &module.join("Public/Reset-TenantSyncState.ps1"),
+        "ConfirmImpact = 'High'",
+        "ConfirmImpact = 'Medium'",
+    );
+    edit(
+        &module.join("Public/Invoke-TenantSync.ps1"),
+        "SupportsShouldProcess, ",
+        "",
+    );
+    edit(
+        &module.join("TenantSync.psd1"),
+        "'Get-TenantSyncRun'",
+        "'Get-TenantSyncRuns'",
+    );
+    edit(
+        &module.join("Private/Add-TenantSyncTypeName.ps1"),
+        "function Add-TenantSyncTypeName",
+        "function Append-TenantSyncTypeName",
+    );
+    edit(
+        &module.join("Private/Resolve-TenantSyncPath.ps1"),
+        "    $full\n}",
+        "    $full\n    if ( {\n}",
+    );
+    edit(
+        &module.join("Public/Get-TenantSyncVersion.ps1"),
+        "    .EXAMPLE\n    (Get-TenantSyncVersion).Library\n",
+        "",
+    );
+    edit(
+        &module.join("TenantSync.format.ps1xml"),
+        "<TypeName>TenantSync.LogEntry</TypeName>",
+        "<TypeName>TenantSync.Log</TypeName>",
+    );
+
+    let mut check = Command::new(python());
+    check
+        .arg(root.join("powershell/check.py"))
+        .arg("--module")
+        .arg(&module)
+        .arg("--library")
+        .arg(library());
+    let output = run(check, "run scripts/python-env");
+    assert!(!output.status.success(), "the mistakes went unnoticed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "Resolve-TenantSyncPath.ps1: does not parse",
+        "FunctionsToExport lacks the Public/ command(s) ['Get-TenantSyncRun']",
+        "FunctionsToExport names ['Get-TenantSyncRuns']",
+        "'Append' is not an approved PowerShell verb",
+        "parameter -Scope has no .PARAMETER Scope",
+        ".PARAMETER Scoop documents a parameter the function does not declare",
+        "Invoke-TenantSync: changes state, so [CmdletBinding(SupportsShouldProcess)] is required",
+        "resets state, so ConfirmImpact = 'High' is required",
+        "Get-TenantSyncVersion: help has 1 .EXAMPLE(s)",
+        "no view for TenantSync.LogEntry",
+    ] {
+        assert!(stdout.contains(expected), "no failure {expected:?} in:\n{stdout}");
+    }
+}

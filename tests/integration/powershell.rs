@@ -271,6 +271,9 @@ fn static_checks_catch_each_kind_of_mistake() {
         "Get-TenantSyncVersion: help has 1 .EXAMPLE(s)",
         "no view for TenantSync.LogEntry",
     ] {
-        assert!(stdout.contains(expected), "no failure {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "no failure {expected:?} in:\n{stdout}"
+        );
     }
 }

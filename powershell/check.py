@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 MODULE = HERE / "TenantSync"
 DEFAULT_BINDINGS = REPO / "ffi" / "bindings" / "TenantSync.Native.cs"
-WRAPPER = MODULE / "Native" / "TenantSync.Interop.cs"
+WRAPPER_FILES = ("TenantSync.Interop.cs", "TenantSync.Run.cs")
 
 # Get-Verb of PowerShell 7.2: the approved verbs (https://learn.microsoft.com/powershell/scripting/developer/cmdlet/approved-verbs-for-windows-powershell-commands).
 APPROVED_VERBS = frozenset(
@@ -387,10 +387,16 @@ def check_native(c: Checker, bindings: Path, libraries: list[Path]) -> None:
         return
     declared = bindings_functions(bindings)
     c.check(bool(declared), f"{rel(bindings)}: declares no tenantsync_* function")
-    called = set(re.findall(r"\bFfi\.(tenantsync_\w+)\s*\(", WRAPPER.read_text()))
-    for name in sorted(called - declared):
-        c.check(False, f"{rel(WRAPPER)}: calls {name}, which the generated bindings do not declare")
-    c.check(bool(called), f"{rel(WRAPPER)}: calls no native function")
+    called = set()
+    for name in WRAPPER_FILES:
+        wrapper = MODULE / "Native" / name
+        if not c.check(wrapper.is_file(), f"{rel(wrapper)}: missing"):
+            continue
+        calls = set(re.findall(r"\bFfi\.(tenantsync_\w+)\s*\(", wrapper.read_text()))
+        for function in sorted(calls - declared):
+            c.check(False, f"{rel(wrapper)}: calls {function}, which the generated bindings do not declare")
+        called |= calls
+    c.check(bool(called), f"{rel(MODULE / 'Native')}: the C# layer calls no native function")
     if not libraries:
         c.check(False, "no native library given: build one (cargo build -p tenantsync-ffi) and pass --library target/debug/libtenantsync_ffi.so")
     for library in libraries:
@@ -434,7 +440,7 @@ def check_package(c: Checker, dist: Path, public: dict, require_windows: bool) -
     on_disk = sorted(str(p.relative_to(dist)).replace(os.sep, "/") for p in module.rglob("*") if p.is_file())
     c.check(sorted(names) == on_disk, f"{archive}: differs from {module}: only in the zip {sorted(set(names) - set(on_disk))}, only on disk {sorted(set(on_disk) - set(names))}")
     required = ["TenantSync.psd1", "TenantSync.psm1", "TenantSync.format.ps1xml", "Native/TenantSync.Ffi.cs",
-                "Native/TenantSync.Interop.cs", "en-US/about_TenantSync.help.txt"]
+                "en-US/about_TenantSync.help.txt"] + [f"Native/{name}" for name in WRAPPER_FILES]
     required += [f"Public/{name}.ps1" for name in sorted(public)]
     required += [f"runtimes/linux-x64/native/{RUNTIMES['linux-x64']}"]
     if require_windows:
@@ -460,13 +466,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--require-windows", action="store_true", help="with --package: the win-x64 library must be there")
     args = parser.parse_args(argv)
 
-    global MODULE, WRAPPER
+    global MODULE
     if args.package is not None:
         args.module = args.package / "TenantSync"
         args.bindings = args.module / "Native" / "TenantSync.Ffi.cs"
     if args.module is not None:
         MODULE = args.module.resolve()
-        WRAPPER = MODULE / "Native" / "TenantSync.Interop.cs"
 
     c = Checker()
     files = sorted(p for p in list(MODULE.rglob("*")) + list((HERE / "tests").rglob("*")) + list((REPO / "examples").rglob("*"))

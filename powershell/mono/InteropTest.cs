@@ -2,14 +2,16 @@
 // powershell/TenantSync/Native/TenantSync.Interop.cs) against a built tenantsync library, under
 // Mono: the closest this repository's CI gets to the module's Add-Type without pwsh.
 //
-//   mcs -unsafe -out:interop.exe ffi/bindings/TenantSync.Native.cs \
-//       powershell/TenantSync/Native/TenantSync.Interop.cs powershell/mono/InteropTest.cs
+//   mcs -unsafe -define:TENANTSYNC_RUNS -out:interop.exe ffi/bindings/TenantSync.Native.cs \
+//       powershell/TenantSync/Native/TenantSync.Interop.cs \
+//       powershell/TenantSync/Native/TenantSync.Run.cs powershell/mono/InteropTest.cs
 //   LD_LIBRARY_PATH=target/debug mono interop.exe --version 0.1.0 \
 //       --schema examples/schema-default.json [--job job.toml]
 //
 // Without --job it checks the calls that need no job; with --job (a job against an emulator)
 // it also initializes the job, plans, saves and applies a plan, syncs, reads the history and
-// the log, cancels a run and resets the state. Prints one line per check and exits 1 when any
+// the log, cancels a run and resets the state. Built without TENANTSYNC_RUNS (and without
+// TenantSync.Run.cs) it leaves out what needs runs, for a library that has none. Prints one line per check and exits 1 when any
 // failed. tests/integration/powershell.rs runs it.
 
 using System;
@@ -115,6 +117,7 @@ internal static class InteropTest
         return failures == 0 ? 0 : 1;
     }
 
+#if TENANTSYNC_RUNS
     /// <summary>Runs work to its end, polling as the module does; returns the result JSON.</summary>
     private static string Finish(Run run, List<string> events)
     {
@@ -138,10 +141,13 @@ internal static class InteropTest
         return JsonText.Member(report, "outcome");
     }
 
+#endif
+
     private static void RunJob(string path)
     {
         using (Job job = Job.Open(path))
         {
+#if TENANTSYNC_RUNS
             var events = new List<string>();
             Run("init", () =>
             {
@@ -195,12 +201,19 @@ internal static class InteropTest
                 }
             });
 
+#endif
+
             Run("history", () =>
             {
                 string runs = job.Runs(10);
-                Check("the history lists the runs", runs.StartsWith("[") && runs.Split(new[] { "\"outcome\"" }, StringSplitOptions.None).Length - 1 >= 4, runs.Substring(0, Math.Min(200, runs.Length)));
                 string logs = job.Logs("{\"limit\":1000}");
+#if TENANTSYNC_RUNS
+                Check("the history lists the runs", runs.StartsWith("[") && runs.Split(new[] { "\"outcome\"" }, StringSplitOptions.None).Length - 1 >= 4, runs.Substring(0, Math.Min(200, runs.Length)));
                 Check("the log has the created users", logs.Contains("\"createUser\""), logs.Substring(0, Math.Min(200, logs.Length)));
+#else
+                Check("the history is a list", runs.StartsWith("["), runs);
+                Check("the log is a list", logs.StartsWith("["), logs);
+#endif
             });
 
             Run("reset", () =>

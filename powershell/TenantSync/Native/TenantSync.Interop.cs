@@ -1,8 +1,9 @@
 // The hand-written layer between the TenantSync module and the generated P/Invoke bindings of
 // tenantsync's C ABI (ffi/README.md is the contract). It turns a status code into a
 // TenantSyncException carrying the library's code and message, copies and frees every string the
-// library returns, and owns the job and run handles. No other managed dependency: it compiles
-// with Add-Type on PowerShell 7.2+ (.NET 6+) and with Mono's mcs (the CI test of this layer).
+// library returns, and owns the job handles; TenantSync.Run.cs adds runs (start, poll, cancel,
+// result). No other managed dependency: it compiles with Add-Type on PowerShell 7.2+ (.NET 6+)
+// and with Mono's mcs (the CI test of this layer).
 //
 // Written for C# 6 so that both compilers accept it.
 
@@ -180,7 +181,7 @@ namespace TenantSync.Interop
     }
 
     /// <summary>An open job (a configuration and its state); dispose it to free the handle.</summary>
-    public sealed unsafe class Job : IDisposable
+    public sealed unsafe partial class Job : IDisposable
     {
         private tenantsync_job_t* handle;
         private readonly object gate = new object();
@@ -196,24 +197,6 @@ namespace TenantSync.Interop
                 Native.Check((uint)Ffi.tenantsync_job_open(p.Pointer, &job));
             }
             return new Job(job);
-        }
-
-        /// <summary>
-        /// Starts work on the library's own thread: <paramref name="workJson"/> is a work
-        /// request as ffi/README.md documents (sync, apply, check, init, provision). The job is
-        /// busy until the run is disposed.
-        /// </summary>
-        public Run Start(string workJson)
-        {
-            lock (gate)
-            {
-                tenantsync_run_t* run = null;
-                using (var w = new Utf8(workJson))
-                {
-                    Native.Check((uint)Ffi.tenantsync_job_start(Live(), w.Pointer, &run));
-                }
-                return new Run(run);
-            }
         }
 
         /// <summary>The newest <paramref name="limit"/> runs of the job, as a JSON array.</summary>
@@ -276,83 +259,6 @@ namespace TenantSync.Interop
         ~Job()
         {
             if (handle != null) Ffi.tenantsync_job_free(handle);
-        }
-    }
-
-    /// <summary>
-    /// A run in progress on the library's thread: poll it for events until it has finished,
-    /// then read its result. Cancel stops it at the next safe point.
-    /// </summary>
-    public sealed unsafe class Run : IDisposable
-    {
-        private tenantsync_run_t* handle;
-        private readonly object gate = new object();
-        private bool finished;
-
-        internal Run(tenantsync_run_t* handle) { this.handle = handle; }
-
-        /// <summary>True once a poll has reported the end of the run.</summary>
-        public bool IsFinished { get { return finished; } }
-
-        /// <summary>
-        /// Waits up to <paramref name="timeoutMilliseconds"/> for events (0 returns at once) and
-        /// returns the poll's JSON: the events since the last poll and whether the run has
-        /// finished.
-        /// </summary>
-        public string Poll(uint timeoutMilliseconds)
-        {
-            lock (gate)
-            {
-                byte* output = null;
-                Native.Check((uint)Ffi.tenantsync_run_poll(Live(), timeoutMilliseconds, &output));
-                string json = Utf8.Take(output);
-                if (JsonText.HasTrue(json, "finished")) finished = true;
-                return json;
-            }
-        }
-
-        /// <summary>Asks the run to stop at its next safe point; keep polling until it has finished.</summary>
-        public void Cancel()
-        {
-            // No gate: cancelling must work while another thread waits in Poll.
-            tenantsync_run_t* run = handle;
-            if (run != null) Native.Check((uint)Ffi.tenantsync_run_cancel(run));
-        }
-
-        /// <summary>
-        /// The finished run's result as JSON (the work's output); throws the run's failure.
-        /// </summary>
-        public string Result()
-        {
-            lock (gate)
-            {
-                byte* output = null;
-                Native.Check((uint)Ffi.tenantsync_run_result(Live(), &output));
-                return Utf8.Take(output);
-            }
-        }
-
-        private tenantsync_run_t* Live()
-        {
-            if (handle == null) throw new ObjectDisposedException("Run", "the run was closed");
-            return handle;
-        }
-
-        /// <summary>Frees the handle; safe to call twice. The job is free again afterwards.</summary>
-        public void Dispose()
-        {
-            lock (gate)
-            {
-                if (handle != null) Ffi.tenantsync_run_free(handle);
-                handle = null;
-            }
-            GC.SuppressFinalize(this);
-        }
-
-        /// <summary>Frees a handle the caller forgot to dispose.</summary>
-        ~Run()
-        {
-            if (handle != null) Ffi.tenantsync_run_free(handle);
         }
     }
 

@@ -1,7 +1,7 @@
 function Get-TenantSyncBindingSource {
     <#
     .SYNOPSIS
-    The C# files the module compiles: the generated P/Invoke bindings and the wrapper.
+    The C# files the module compiles: the generated P/Invoke bindings and the hand-written layer.
 
     .DESCRIPTION
     A packaged module carries both in Native/. Run from a clone of the repository, the generated
@@ -13,7 +13,7 @@ function Get-TenantSyncBindingSource {
     .EXAMPLE
     Get-TenantSyncBindingSource -ModuleRoot $PSScriptRoot
 
-    Returns the paths of Native/TenantSync.Ffi.cs and Native/TenantSync.Interop.cs in a packaged module.
+    Returns the paths of Native/TenantSync.Ffi.cs, Native/TenantSync.Interop.cs and Native/TenantSync.Run.cs in a packaged module.
 
     .EXAMPLE
     Add-Type -Path (Get-TenantSyncBindingSource -ModuleRoot $PSScriptRoot) -CompilerOptions '/unsafe'
@@ -28,14 +28,14 @@ function Get-TenantSyncBindingSource {
     )
 
     $native = Join-Path $ModuleRoot 'Native'
-    $wrapper = Join-Path $native 'TenantSync.Interop.cs'
+    $wrapper = @('TenantSync.Interop.cs', 'TenantSync.Run.cs') | ForEach-Object { Join-Path $native $_ }
     $candidates = @(
         (Join-Path $native 'TenantSync.Ffi.cs'),
-        (Join-Path $ModuleRoot '../../ffi/tenantsync.cs')
+        (Join-Path $ModuleRoot '../../ffi/bindings/TenantSync.Native.cs')
     )
     $bindings = $candidates | Where-Object { Test-Path -LiteralPath $_ -PathType Leaf } | Select-Object -First 1
     if (-not $bindings) {
         throw "the generated C# bindings are missing (looked for $($candidates -join ', ')); package the module with scripts/package-module"
     }
-    @((Resolve-Path -LiteralPath $bindings).ProviderPath, $wrapper)
+    @((Resolve-Path -LiteralPath $bindings).ProviderPath) + $wrapper
 }

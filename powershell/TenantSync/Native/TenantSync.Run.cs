@@ -1,0 +1,108 @@
+// Runs of the C ABI (ffi/README.md): work started on the library's own thread, polled for
+// progress events and its result, cancelled at a safe point. Part of the module's C# layer with
+// TenantSync.Interop.cs. Written for C# 6 so that both Add-Type and Mono's mcs accept it.
+
+using System;
+using TenantsyncFfi;
+
+namespace TenantSync.Interop
+{
+    public sealed unsafe partial class Job
+    {
+        /// <summary>
+        /// Starts work on the library's own thread: <paramref name="workJson"/> is a work
+        /// request as ffi/README.md documents (sync, apply, check, init, provision). The job is
+        /// busy until the run is disposed.
+        /// </summary>
+        public Run Start(string workJson)
+        {
+            lock (gate)
+            {
+                tenantsync_run_t* run = null;
+                using (var w = new Utf8(workJson))
+                {
+                    Native.Check((uint)Ffi.tenantsync_job_start(Live(), w.Pointer, &run));
+                }
+                return new Run(run);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A run in progress on the library's thread: poll it for events until it has finished,
+    /// then read its result. Cancel stops it at the next safe point.
+    /// </summary>
+    public sealed unsafe class Run : IDisposable
+    {
+        private tenantsync_run_t* handle;
+        private readonly object gate = new object();
+        private bool finished;
+
+        internal Run(tenantsync_run_t* handle) { this.handle = handle; }
+
+        /// <summary>True once a poll has reported the end of the run.</summary>
+        public bool IsFinished { get { return finished; } }
+
+        /// <summary>
+        /// Waits up to <paramref name="timeoutMilliseconds"/> for events (0 returns at once) and
+        /// returns the poll's JSON: the events since the last poll and whether the run has
+        /// finished.
+        /// </summary>
+        public string Poll(uint timeoutMilliseconds)
+        {
+            lock (gate)
+            {
+                byte* output = null;
+                Native.Check((uint)Ffi.tenantsync_run_poll(Live(), timeoutMilliseconds, &output));
+                string json = Utf8.Take(output);
+                if (JsonText.HasTrue(json, "finished")) finished = true;
+                return json;
+            }
+        }
+
+        /// <summary>Asks the run to stop at its next safe point; keep polling until it has finished.</summary>
+        public void Cancel()
+        {
+            // No gate: cancelling must work while another thread waits in Poll.
+            tenantsync_run_t* run = handle;
+            if (run != null) Native.Check((uint)Ffi.tenantsync_run_cancel(run));
+        }
+
+        /// <summary>
+        /// The finished run's result as JSON (the work's output); throws the run's failure.
+        /// </summary>
+        public string Result()
+        {
+            lock (gate)
+            {
+                byte* output = null;
+                Native.Check((uint)Ffi.tenantsync_run_result(Live(), &output));
+                return Utf8.Take(output);
+            }
+        }
+
+        private tenantsync_run_t* Live()
+        {
+            if (handle == null) throw new ObjectDisposedException("Run", "the run was closed");
+            return handle;
+        }
+
+        /// <summary>Frees the handle; safe to call twice. The job is free again afterwards.</summary>
+        public void Dispose()
+        {
+            lock (gate)
+            {
+                if (handle != null) Ffi.tenantsync_run_free(handle);
+                handle = null;
+            }
+            GC.SuppressFinalize(this);
+        }
+
+        /// <summary>Frees a handle the caller forgot to dispose.</summary>
+        ~Run()
+        {
+            if (handle != null) Ffi.tenantsync_run_free(handle);
+        }
+    }
+
+}

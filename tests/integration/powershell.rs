@@ -127,7 +127,6 @@ fn csharp_layer_of_the_module_syncs_against_the_emulator_under_mono() {
     let mut mcs = Command::new("mcs");
     mcs.arg("-unsafe")
         .arg("-warnaserror+")
-        .arg("-nowarn:169")
         .arg(format!("-out:{}", exe.display()))
         .arg(&bindings)
         .arg(native.join("TenantSync.Interop.cs"));

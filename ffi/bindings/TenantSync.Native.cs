@@ -279,7 +279,7 @@ public unsafe partial class Ffi {
     /// </summary>
     [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
     tenantsync_status_t tenantsync_string_free (
-        byte * string);
+        byte * text);
 }
 
 public unsafe partial class Ffi {

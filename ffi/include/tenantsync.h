@@ -252,7 +252,7 @@ tenantsync_status_message (
  */
 tenantsync_status_t
 tenantsync_string_free (
-    char * string);
+    char * text);
 
 /** \brief
  *  The library version (for example `0.1.0`) as a static NUL-terminated UTF-8 string: never

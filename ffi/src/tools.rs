@@ -66,8 +66,8 @@ pub unsafe fn tenantsync_last_error_message(out_message: *mut *mut c_char) -> St
 /// # Safety
 /// None: the pointer is looked up among the library's live strings before it is touched.
 #[ffi_export]
-pub unsafe fn tenantsync_string_free(string: *mut c_char) -> Status {
-    guard("tenantsync_string_free", || free_string(string))
+pub unsafe fn tenantsync_string_free(text: *mut c_char) -> Status {
+    guard("tenantsync_string_free", || free_string(text))
 }
 
 /// The input of [`tenantsync_expr_eval`].

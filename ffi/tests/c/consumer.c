@@ -79,6 +79,9 @@ int main(int argc, char **argv) {
     expect("job free twice", tenantsync_job_free(job), TENANTSYNC_STATUS_INVALID_HANDLE);
     expect("job free NULL", tenantsync_job_free(NULL), TENANTSYNC_STATUS_OK);
 
-    printf(failures == 0 ? "all steps passed\n" : "%d steps failed\n", failures);
+    if (failures == 0)
+        printf("all steps passed\n");
+    else
+        printf("%d steps failed\n", failures);
     return failures == 0 ? 0 : 1;
 }

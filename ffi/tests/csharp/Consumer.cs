@@ -1,0 +1,120 @@
+// A C# host of libtenantsync_ffi over the generated P/Invoke file
+// (ffi/bindings/TenantSync.Native.cs), compiled with Mono's mcs and run with mono by
+// ffi/tests/consumers.rs: the calls a host makes, checked one by one.
+//
+// Usage: mono consumer.exe CONFIG_PATH
+// Prints one line per step; exits 0 when every step did what the contract says, 1 otherwise.
+using System;
+using System.Text;
+using TenantsyncFfi;
+
+public static unsafe class Consumer
+{
+    static int failures = 0;
+
+    // A NUL-terminated UTF-8 copy of `text` for the library.
+    static byte[] Utf8(string text)
+    {
+        return Encoding.UTF8.GetBytes(text + "\0");
+    }
+
+    // The text of a NUL-terminated UTF-8 string of the library (not freed).
+    static string Text(byte* p)
+    {
+        if (p == null) return null;
+        int n = 0;
+        while (p[n] != 0) n++;
+        return Encoding.UTF8.GetString(p, n);
+    }
+
+    // The text of a library string, which is then freed.
+    static string Take(byte* p)
+    {
+        string text = Text(p);
+        Expect("string free", Ffi.tenantsync_string_free(p), tenantsync_status_t.Ok);
+        return text;
+    }
+
+    static bool Expect(string step, tenantsync_status_t got, tenantsync_status_t want)
+    {
+        if (got == want)
+        {
+            Console.WriteLine("ok   " + step);
+            return true;
+        }
+        byte* message = null;
+        Ffi.tenantsync_last_error_message(&message);
+        Console.WriteLine("FAIL {0}: status {1} ({2}), wanted {3}: {4}", step, (uint)got,
+            Text(Ffi.tenantsync_status_message((uint)got)), want, Text(message));
+        Ffi.tenantsync_string_free(message);
+        failures++;
+        return false;
+    }
+
+    static void Contains(string step, string json, string needle)
+    {
+        if (json != null && json.Contains(needle))
+        {
+            Console.WriteLine("ok   " + step);
+        }
+        else
+        {
+            Console.WriteLine("FAIL {0}: {1} does not contain {2}", step, json, needle);
+            failures++;
+        }
+    }
+
+    public static int Main(string[] args)
+    {
+        if (args.Length != 1)
+        {
+            Console.Error.WriteLine("usage: consumer.exe CONFIG_PATH");
+            return 2;
+        }
+        byte[] config = Utf8(args[0]);
+        Console.WriteLine("version " + Text(Ffi.tenantsync_version()));
+
+        // Expressions need no job.
+        byte* json = null;
+        fixed (byte* expression = Utf8("Join(\" \", [givenName], [surname])"))
+        fixed (byte* input = Utf8("{\"attributes\":{\"givenName\":\"Ada\",\"surname\":\"Lovelace\"}}"))
+        {
+            if (Expect("expr eval", Ffi.tenantsync_expr_eval(expression, input, &json), tenantsync_status_t.Ok))
+                Contains("expr value", Take(json), "\"value\":\"Ada Lovelace\"");
+        }
+        // A bad call: a status, the output untouched, a message.
+        json = null;
+        fixed (byte* bad = Utf8("Join("))
+        {
+            Expect("expr eval of a bad expression", Ffi.tenantsync_expr_eval(bad, null, &json),
+                tenantsync_status_t.Expression);
+        }
+        if (json != null)
+        {
+            Console.WriteLine("FAIL output written on failure");
+            failures++;
+        }
+        byte* message = null;
+        if (Expect("last error", Ffi.tenantsync_last_error_message(&message), tenantsync_status_t.Ok))
+            Contains("last error names the expression", Take(message), "expression");
+        Expect("null argument", Ffi.tenantsync_expr_eval(null, null, &json), tenantsync_status_t.NullArgument);
+
+        // The job.
+        fixed (byte* path = config)
+        {
+            if (Expect("config validate", Ffi.tenantsync_config_validate(path, &json), tenantsync_status_t.Ok))
+                Contains("config is valid", Take(json), "\"valid\":true");
+            tenantsync_job_t* job = null;
+            if (!Expect("job open", Ffi.tenantsync_job_open(path, &job), tenantsync_status_t.Ok))
+                return 1;
+            if (Expect("job runs", Ffi.tenantsync_job_runs(job, 10, &json), tenantsync_status_t.Ok))
+                Contains("runs is a list", Take(json), "[");
+            Expect("job free", Ffi.tenantsync_job_free(job), tenantsync_status_t.Ok);
+            Expect("job free twice", Ffi.tenantsync_job_free(job), tenantsync_status_t.InvalidHandle);
+            Expect("job free NULL", Ffi.tenantsync_job_free(null), tenantsync_status_t.Ok);
+        }
+
+        Console.WriteLine(failures == 0 ? "all steps passed" : failures + " steps failed");
+        return failures == 0 ? 0 : 1;
+    }
+}

@@ -111,7 +111,7 @@ internal static class InteropTest
             Check("finished flag", JsonText.HasTrue(json, "finished") && !JsonText.HasTrue("{\"e\":[{\"finished\":true}]}", "finished"), "");
         });
 
-        if (job != null) RunJob(job);
+        if (job != null) Run("job", () => RunJob(job));
 
         Console.WriteLine(passed + " passed, " + failures + " failed");
         return failures == 0 ? 0 : 1;

@@ -95,6 +95,19 @@ fn run(mut command: Command, install: &str) -> Output {
     }
 }
 
+/// Whether the generated bindings declare runs (start, poll, cancel, result). Until the C ABI
+/// has them, what needs them is left out of the checks, saying so.
+fn bindings_have_runs() -> bool {
+    let bindings = repo_root().join("ffi/bindings/TenantSync.Native.cs");
+    let declared = std::fs::read_to_string(&bindings)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", bindings.display()));
+    let runs = declared.contains("tenantsync_run_poll");
+    if !runs {
+        eprintln!("the bindings declare no runs yet: what needs them is left out");
+    }
+    runs
+}
+
 #[test]
 fn module_passes_its_static_checks() {
     let root = repo_root();
@@ -103,6 +116,9 @@ fn module_passes_its_static_checks() {
         .arg(root.join("powershell").join("check.py"))
         .arg("--library")
         .arg(library());
+    if !bindings_have_runs() {
+        command.arg("--without-runs");
+    }
     let output = run(command, "run scripts/python-env");
     assert_success("powershell/check.py", &output);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -119,9 +135,7 @@ fn csharp_layer_of_the_module_syncs_against_the_emulator_under_mono() {
 
     // Compile what the module's Add-Type compiles, plus the test program.
     let bindings = root.join("ffi/bindings/TenantSync.Native.cs");
-    let declared = std::fs::read_to_string(&bindings)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", bindings.display()));
-    let runs = declared.contains("tenantsync_run_poll");
+    let runs = bindings_have_runs();
     let exe = dir.join("interop.exe");
     let native = root.join("powershell/TenantSync/Native");
     let mut mcs = Command::new("mcs");
@@ -133,8 +147,6 @@ fn csharp_layer_of_the_module_syncs_against_the_emulator_under_mono() {
     if runs {
         mcs.arg("-define:TENANTSYNC_RUNS")
             .arg(native.join("TenantSync.Run.cs"));
-    } else {
-        eprintln!("the bindings declare no runs yet: the test leaves out what needs them");
     }
     mcs.arg(root.join("powershell/mono/InteropTest.cs"));
     let output = run(mcs, "apt-get install mono-mcs mono-runtime");
@@ -187,6 +199,9 @@ fn module_package_for_azure_automation_has_its_layout() {
         .arg(out.path());
     if windows == "yes" {
         check.arg("--require-windows");
+    }
+    if !bindings_have_runs() {
+        check.arg("--without-runs");
     }
     let output = run(check, "run scripts/python-env");
     assert_success("powershell/check.py --package", &output);

@@ -220,6 +220,96 @@ public unsafe partial class Ffi {
         byte * * out_json);
 }
 
+/// <summary>
+/// A run of a job (opaque): obtained from a <c>tenantsync_job_start_*</c> call, polled with
+/// <c>tenantsync_run_poll</c>, released with <c>tenantsync_run_free</c>.
+/// </summary>
+public struct tenantsync_run_t {
+    #pragma warning disable 0169
+    private byte OPAQUE;
+    #pragma warning restore 0169
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts the preflight of <c>job</c> (sign-in, permissions, cross-tenant access policy, anchor
+    /// extension, schema, state file), as <c>tenantsync check</c> does. The run's result is a check
+    /// report (ffi/README.md).
+    ///
+    /// # Safety
+    /// <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_check (
+        tenantsync_job_t * job,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts setting up <c>job</c> in the target: signs in and creates (or finds) the anchor
+    /// extension, as <c>tenantsync init</c> does. The run's result is <c>{"message": TEXT}</c>.
+    ///
+    /// # Safety
+    /// <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_init (
+        tenantsync_job_t * job,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts a dry run of <c>job</c>: the cycle reads both tenants and plans, and writes nothing to
+    /// the target, as <c>tenantsync sync --dry-run</c> does. <c>request_json</c> is as for
+    /// <c>tenantsync_job_start_sync</c>. The run's result is a run report whose <c>operations</c> list the
+    /// plan.
+    ///
+    /// # Safety
+    /// <c>request_json</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_plan (
+        tenantsync_job_t * job,
+        byte /*const*/ * request_json,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts provisioning one source object now (a user, or a group with its members), even when
+    /// escrowed or quarantined, as <c>tenantsync provision</c> does. <c>object_id</c> is the source object's
+    /// id. The run's result is a run report.
+    ///
+    /// # Safety
+    /// <c>object_id</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_provision (
+        tenantsync_job_t * job,
+        byte /*const*/ * object_id,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts one sync cycle of <c>job</c>, as <c>tenantsync sync</c> does. <c>request_json</c> is NULL or
+    /// <c>{"full": BOOL, "allowDeletes": BOOL}</c> (<c>full</c> reads the source in full instead of by
+    /// delta; <c>allowDeletes</c> lets a plan over the deletion threshold through). Writes the run
+    /// handle to <c>out_run</c>; the job answers <c>BUSY</c> until the run finishes. The run's result is a
+    /// run report (ffi/README.md).
+    ///
+    /// # Safety
+    /// <c>request_json</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_sync (
+        tenantsync_job_t * job,
+        byte /*const*/ * request_json,
+        tenantsync_run_t * * out_run);
+}
+
 public unsafe partial class Ffi {
     /// <summary>
     /// The message of the last call on this thread that returned a status other than
@@ -234,6 +324,68 @@ public unsafe partial class Ffi {
     [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
     tenantsync_status_t tenantsync_last_error_message (
         byte * * out_message);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Asks <c>run</c> to stop at its next safe point (between two writes to the target); what it did
+    /// so far is recorded. Returns at once; poll the run until it finishes. Cancelling a finished
+    /// run does nothing. Unlike other calls, this one may be made while another thread polls the
+    /// same run.
+    ///
+    /// # Safety
+    /// None: the handle is looked up among the live runs before it is used.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_cancel (
+        tenantsync_run_t * run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Frees a run handle. NULL is a no-op. A run still going is cancelled and waited for (until
+    /// its next safe point) so that its job gets its engine back. Fails with <c>BUSY</c> while another
+    /// thread uses the run, and <c>INVALID_HANDLE</c> for a handle already freed.
+    ///
+    /// # Safety
+    /// None: the handle is looked up among the live runs before it is used.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_free (
+        tenantsync_run_t * run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Waits up to <c>timeout_ms</c> milliseconds (0: not at all) for progress of <c>run</c>, then writes
+    /// <c>{"finished": BOOL, "events": [EVENT, ...]}</c> to <c>out_events_json</c>: the events since the
+    /// last poll (ffi/README.md), and whether the run has finished. Once <c>finished</c> is true the
+    /// job is usable again and <c>tenantsync_run_result</c> gives the result.
+    ///
+    /// # Safety
+    /// <c>out_events_json</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_poll (
+        tenantsync_run_t * run,
+        UInt32 timeout_ms,
+        byte * * out_events_json);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// The result of a finished run: writes its JSON (a run report, a check report, or for init
+    /// <c>{"message"}</c>; ffi/README.md) to <c>out_json</c>. Fails with <c>RUN_NOT_FINISHED</c> while the run
+    /// goes on, and with the run's own status (for example <c>CONFIG</c> or <c>ENGINE</c>) when the
+    /// operation failed as a whole; the same answer every time it is asked.
+    ///
+    /// # Safety
+    /// <c>out_json</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_result (
+        tenantsync_run_t * run,
+        byte * * out_json);
 }
 
 public unsafe partial class Ffi {

@@ -201,6 +201,82 @@ tenantsync_job_runs (
     char * * out_json);
 
 /** \brief
+ *  A run of a job (opaque): obtained from a `tenantsync_job_start_*` call, polled with
+ *  `tenantsync_run_poll`, released with `tenantsync_run_free`.
+ */
+typedef struct tenantsync_run tenantsync_run_t;
+
+/** \brief
+ *  Starts the preflight of `job` (sign-in, permissions, cross-tenant access policy, anchor
+ *  extension, schema, state file), as `tenantsync check` does. The run's result is a check
+ *  report (ffi/README.md).
+ *
+ *  # Safety
+ *  `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_check (
+    tenantsync_job_t * job,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts setting up `job` in the target: signs in and creates (or finds) the anchor
+ *  extension, as `tenantsync init` does. The run's result is `{"message": TEXT}`.
+ *
+ *  # Safety
+ *  `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_init (
+    tenantsync_job_t * job,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts a dry run of `job`: the cycle reads both tenants and plans, and writes nothing to
+ *  the target, as `tenantsync sync --dry-run` does. `request_json` is as for
+ *  `tenantsync_job_start_sync`. The run's result is a run report whose `operations` list the
+ *  plan.
+ *
+ *  # Safety
+ *  `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_plan (
+    tenantsync_job_t * job,
+    char const * request_json,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts provisioning one source object now (a user, or a group with its members), even when
+ *  escrowed or quarantined, as `tenantsync provision` does. `object_id` is the source object's
+ *  id. The run's result is a run report.
+ *
+ *  # Safety
+ *  `object_id` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_provision (
+    tenantsync_job_t * job,
+    char const * object_id,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts one sync cycle of `job`, as `tenantsync sync` does. `request_json` is NULL or
+ *  `{"full": BOOL, "allowDeletes": BOOL}` (`full` reads the source in full instead of by
+ *  delta; `allowDeletes` lets a plan over the deletion threshold through). Writes the run
+ *  handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is a
+ *  run report (ffi/README.md).
+ *
+ *  # Safety
+ *  `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_sync (
+    tenantsync_job_t * job,
+    char const * request_json,
+    tenantsync_run_t * * out_run);
+
+/** \brief
  *  The message of the last call on this thread that returned a status other than
  *  `TENANTSYNC_STATUS_OK`: what went wrong and what to do, lower-case. Writes a library string
  *  (free it with `tenantsync_string_free`) to `out_message`; an empty string when no call has
@@ -213,6 +289,60 @@ tenantsync_job_runs (
 tenantsync_status_t
 tenantsync_last_error_message (
     char * * out_message);
+
+/** \brief
+ *  Asks `run` to stop at its next safe point (between two writes to the target); what it did
+ *  so far is recorded. Returns at once; poll the run until it finishes. Cancelling a finished
+ *  run does nothing. Unlike other calls, this one may be made while another thread polls the
+ *  same run.
+ *
+ *  # Safety
+ *  None: the handle is looked up among the live runs before it is used.
+ */
+tenantsync_status_t
+tenantsync_run_cancel (
+    tenantsync_run_t * run);
+
+/** \brief
+ *  Frees a run handle. NULL is a no-op. A run still going is cancelled and waited for (until
+ *  its next safe point) so that its job gets its engine back. Fails with `BUSY` while another
+ *  thread uses the run, and `INVALID_HANDLE` for a handle already freed.
+ *
+ *  # Safety
+ *  None: the handle is looked up among the live runs before it is used.
+ */
+tenantsync_status_t
+tenantsync_run_free (
+    tenantsync_run_t * run);
+
+/** \brief
+ *  Waits up to `timeout_ms` milliseconds (0: not at all) for progress of `run`, then writes
+ *  `{"finished": BOOL, "events": [EVENT, ...]}` to `out_events_json`: the events since the
+ *  last poll (ffi/README.md), and whether the run has finished. Once `finished` is true the
+ *  job is usable again and `tenantsync_run_result` gives the result.
+ *
+ *  # Safety
+ *  `out_events_json` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_run_poll (
+    tenantsync_run_t * run,
+    uint32_t timeout_ms,
+    char * * out_events_json);
+
+/** \brief
+ *  The result of a finished run: writes its JSON (a run report, a check report, or for init
+ *  `{"message"}`; ffi/README.md) to `out_json`. Fails with `RUN_NOT_FINISHED` while the run
+ *  goes on, and with the run's own status (for example `CONFIG` or `ENGINE`) when the
+ *  operation failed as a whole; the same answer every time it is asked.
+ *
+ *  # Safety
+ *  `out_json` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_run_result (
+    tenantsync_run_t * run,
+    char * * out_json);
 
 /** \brief
  *  Validates a mapping schema (a Graph `synchronizationSchema`, or a template or job export

@@ -66,16 +66,24 @@ fn run(what: &str, command: &mut Command) -> Output {
     output
 }
 
-/// A job against a fresh emulator world, and the directory for the built consumer.
-fn setup() -> (World, PathBuf, tempfile::TempDir) {
+/// A job against a fresh emulator world, the groups it assigns, and the directory for the
+/// built consumer.
+fn setup() -> (World, Vec<String>, PathBuf, tempfile::TempDir) {
     let world = World::new(small_seed());
-    let config = world.write_job(&world.source_security_group_ids(), "");
-    (world, config, tempfile::tempdir().expect("temp dir"))
+    let groups = world.source_security_group_ids();
+    let config = world.write_job(&groups, "");
+    (
+        world,
+        groups,
+        config,
+        tempfile::tempdir().expect("temp dir"),
+    )
 }
 
 /// Checks what a consumer printed: every step passed.
 fn assert_passed(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
     assert!(
         stdout.contains("all steps passed") && !stdout.contains("FAIL"),
         "{stdout}"
@@ -91,7 +99,7 @@ fn a_c_program_drives_a_job_through_the_header() {
     if !have("gcc", "--version") {
         return;
     }
-    let (_world, config, dir) = setup();
+    let (world, groups, config, dir) = setup();
     let lib = library_dir();
     let exe = dir.path().join("consumer");
     run(
@@ -109,6 +117,8 @@ fn a_c_program_drives_a_job_through_the_header() {
     );
     let output = run("the C consumer", Command::new(&exe).arg(&config));
     assert_passed(&output);
+    // The consumer's sync made the target follow the source.
+    world.assert_converged(&groups);
 }
 
 #[test]
@@ -116,7 +126,7 @@ fn a_csharp_program_drives_a_job_through_the_generated_bindings() {
     if !have("mcs", "--version") || !have("mono", "--version") {
         return;
     }
-    let (_world, config, dir) = setup();
+    let (world, groups, config, dir) = setup();
     let lib = library_dir();
     let exe = dir.path().join("consumer.exe");
     run(
@@ -135,6 +145,8 @@ fn a_csharp_program_drives_a_job_through_the_generated_bindings() {
             .env("LD_LIBRARY_PATH", library_path(&lib)),
     );
     assert_passed(&output);
+    // The consumer's sync made the target follow the source.
+    world.assert_converged(&groups);
 }
 
 /// `LD_LIBRARY_PATH` with `lib` first (Mono finds `tenantsync_ffi` there).

@@ -122,6 +122,35 @@ fn a_c_program_drives_a_job_through_the_header() {
 }
 
 #[test]
+fn the_readme_c_example_compiles() {
+    if !have("gcc", "--version") {
+        return;
+    }
+    let readme = std::fs::read_to_string(ffi_dir().join("README.md")).expect("README.md");
+    let example = readme
+        .split("```c\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md has a C example");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("example.c");
+    std::fs::write(&source, example).expect("write the example");
+    let lib = library_dir();
+    run(
+        "gcc on the README's example",
+        Command::new("gcc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(ffi_dir().join("include"))
+            .arg(&source)
+            .arg("-o")
+            .arg(dir.path().join("example"))
+            .arg("-L")
+            .arg(&lib)
+            .arg("-ltenantsync_ffi"),
+    );
+}
+
+#[test]
 fn a_csharp_program_drives_a_job_through_the_generated_bindings() {
     if !have("mcs", "--version") || !have("mono", "--version") {
         return;

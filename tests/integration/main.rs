@@ -6,6 +6,7 @@ mod planner_cases;
 mod plugins;
 mod resilience;
 mod safety;
+mod saved_plans;
 mod sign_in;
 mod sync;
 mod workspace;

@@ -17,9 +17,11 @@ extern "C" {
  *  What a call of the C ABI did. `TENANTSYNC_STATUS_OK` (0) is success; anything else is a
  *  failure whose message `tenantsync_last_error_message` returns on the same thread.
  *
- *  The numbers are a contract: they come in blocks (0 success, 1-99 how the call was made,
- *  100-199 the job and its inputs, 200-299 runs and the engine, 900-999 the library itself),
- *  new codes take a free number in their block, and a retired number is never reused.
+ *  The numbers are a contract, in blocks: 0 success; 1-99 how the call was made (the
+ *  library's own); 100-899 the engine's failures, with the numbers of core's `ErrorCode`
+ *  (the same the command line reports: 100-199 the job's input, 200-299 signing in, 300-399
+ *  running); 900-999 the library itself. New codes take a free number in their block, and a
+ *  retired number is never reused.
  */
 /** \remark Has the same ABI as `uint32_t` **/
 #ifdef DOXYGEN
@@ -60,33 +62,67 @@ enum tenantsync_status {
      */
     TENANTSYNC_STATUS_RUN_NOT_FINISHED = 7,
     /** \brief
-     *  The job configuration, its schema, plugins or credentials cannot be used.
+     *  An expression does not parse or cannot be evaluated.
+     */
+    TENANTSYNC_STATUS_EXPRESSION = 8,
+    /** \brief
+     *  A file the call writes cannot be written.
+     */
+    TENANTSYNC_STATUS_IO = 9,
+    /** \brief
+     *  The job configuration is unusable.
      */
     TENANTSYNC_STATUS_CONFIG = 100,
     /** \brief
-     *  An expression does not parse or cannot be evaluated.
+     *  Something the job needs is missing or wrong.
      */
-    TENANTSYNC_STATUS_EXPRESSION = 101,
+    TENANTSYNC_STATUS_INVALID = 101,
     /** \brief
-     *  A mapping schema does not parse.
+     *  The synchronization schema is unusable (or, for `tenantsync_schema_validate`, the text
+     *  is not a schema).
      */
     TENANTSYNC_STATUS_SCHEMA = 102,
     /** \brief
-     *  The job's state file cannot be read or written.
+     *  A plugin of the job cannot be loaded.
      */
-    TENANTSYNC_STATUS_STATE = 103,
+    TENANTSYNC_STATUS_PLUGIN = 103,
     /** \brief
-     *  The engine failed: Graph or the state store stopped the operation.
+     *  A saved plan is stale: objects it touches changed since it was made; nothing was
+     *  applied.
      */
-    TENANTSYNC_STATUS_ENGINE = 200,
+    TENANTSYNC_STATUS_STALE_PLAN = 104,
     /** \brief
-     *  Another run of the same job (in this or another process) holds its state.
+     *  Signing in to a tenant failed.
      */
-    TENANTSYNC_STATUS_JOB_LOCKED = 201,
+    TENANTSYNC_STATUS_SIGN_IN = 200,
     /** \brief
-     *  The library panicked; the call was abandoned (the handles it used may be unusable).
+     *  The token is for another tenant than the one configured.
+     */
+    TENANTSYNC_STATUS_WRONG_TENANT = 201,
+    /** \brief
+     *  Microsoft Graph failed in a way that stops the operation.
+     */
+    TENANTSYNC_STATUS_GRAPH = 300,
+    /** \brief
+     *  The job's state store failed.
+     */
+    TENANTSYNC_STATUS_STATE = 301,
+    /** \brief
+     *  Another cycle of this job, in this or another process, holds its state.
+     */
+    TENANTSYNC_STATUS_JOB_LOCKED = 302,
+    /** \brief
+     *  The planner refused its input.
+     */
+    TENANTSYNC_STATUS_PLAN = 303,
+    /** \brief
+     *  The library panicked; the call was abandoned (please report it).
      */
     TENANTSYNC_STATUS_PANIC = 900,
+    /** \brief
+     *  The engine failed in a way this version of the library has no code for.
+     */
+    TENANTSYNC_STATUS_UNKNOWN = 901,
 }
 #ifndef DOXYGEN
 ; typedef uint32_t
@@ -97,7 +133,8 @@ tenantsync_status_t;
  *  Validates the job configuration in `config_path` without keeping it open: everything
  *  `tenantsync_job_open` checks (configuration, schema, plugins, credentials' form), without
  *  network. Writes `{"valid": true, "name", "sourceTenant", "targetTenant", "statePath"}` to
- *  `out_json`; an unusable configuration fails with `CONFIG` and says why.
+ *  `out_json`; an unusable configuration fails (`CONFIG`, `INVALID`, `SCHEMA`, `PLUGIN`) and
+ *  says why.
  *
  *  # Safety
  *  `config_path` is NULL or a NUL-terminated string; `out_json` is NULL or writable.
@@ -163,7 +200,7 @@ tenantsync_job_logs (
  *  Opens the job configured in `config_path` (a TOML file, docs/configuration.md): reads the
  *  configuration, its schema and plugins, and prepares the Graph clients (no network, no
  *  state yet). Writes the new job handle to `out_job`; free it with `tenantsync_job_free`.
- *  Fails with `CONFIG` when the configuration cannot be used.
+ *  Fails with `CONFIG`, `INVALID`, `SCHEMA` or `PLUGIN` when the job cannot be used.
  *
  *  # Safety
  *  `config_path` is NULL or a NUL-terminated string; `out_job` is NULL or writable.
@@ -175,8 +212,9 @@ tenantsync_job_open (
 
 /** \brief
  *  Clears part of the job's state, as `tenantsync reset --scope SCOPE` does. `scope` is
- *  `watermark`, `escrows`, `quarantine` or `full`. Writes `{"scope": SCOPE, "statePath": PATH}`
- *  to `out_json`. The run history and the provisioning log are kept.
+ *  `watermark`, `escrows`, `quarantine` or `full`. Writes what was cleared (ffi/README.md) to
+ *  `out_json`. The run history and the provisioning log are kept. Fails with `JOB_LOCKED`
+ *  while a cycle of the job runs in another process.
  *
  *  # Safety
  *  `scope` is NULL or a NUL-terminated string; `out_json` is NULL or writable.
@@ -207,9 +245,25 @@ tenantsync_job_runs (
 typedef struct tenantsync_run tenantsync_run_t;
 
 /** \brief
+ *  Starts applying a saved plan exactly, as `tenantsync apply FILE` does. `plan_json` is a
+ *  saved plan (the `savedPlan` of a plan run's result, or the file `savePlan` wrote). The run
+ *  reads both tenants first and refuses the whole plan when an object it touches changed since
+ *  it was made: its result is then `STALE_PLAN`, and the last error names the objects. A plan
+ *  of another job or schema is refused with `INVALID`. Otherwise the result is a run report.
+ *
+ *  # Safety
+ *  `plan_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_apply (
+    tenantsync_job_t * job,
+    char const * plan_json,
+    tenantsync_run_t * * out_run);
+
+/** \brief
  *  Starts the preflight of `job` (sign-in, permissions, cross-tenant access policy, anchor
- *  extension, schema, state file), as `tenantsync check` does. The run's result is a check
- *  report (ffi/README.md).
+ *  extension, schema, state file), as `tenantsync check` does. The run's result is
+ *  `{"kind": "check", "value": CHECK_REPORT}` (ffi/README.md).
  *
  *  # Safety
  *  `out_run` is NULL or writable.
@@ -221,7 +275,8 @@ tenantsync_job_start_check (
 
 /** \brief
  *  Starts setting up `job` in the target: signs in and creates (or finds) the anchor
- *  extension, as `tenantsync init` does. The run's result is `{"message": TEXT}`.
+ *  extension, as `tenantsync init` does. The run's result is `{"kind": "init", "value":
+ *  ANCHOR_ATTRIBUTE}`.
  *
  *  # Safety
  *  `out_run` is NULL or writable.
@@ -233,9 +288,11 @@ tenantsync_job_start_init (
 
 /** \brief
  *  Starts a dry run of `job`: the cycle reads both tenants and plans, and writes nothing to
- *  the target, as `tenantsync sync --dry-run` does. `request_json` is as for
- *  `tenantsync_job_start_sync`. The run's result is a run report whose `operations` list the
- *  plan.
+ *  the target, as `tenantsync sync --dry-run [--save-plan FILE]` does. `request_json` is NULL
+ *  or `{"full": BOOL, "allowDeletes": BOOL, "only": SOURCE_ID, "savePlan": PATH}` (`only`
+ *  plans the provisioning of one object; `savePlan` writes the saved plan to that file when
+ *  the run finishes). The run's result is a run report whose `savedPlan` is the plan to review
+ *  and to apply later with `tenantsync_job_start_apply`.
  *
  *  # Safety
  *  `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
@@ -264,8 +321,8 @@ tenantsync_job_start_provision (
  *  Starts one sync cycle of `job`, as `tenantsync sync` does. `request_json` is NULL or
  *  `{"full": BOOL, "allowDeletes": BOOL}` (`full` reads the source in full instead of by
  *  delta; `allowDeletes` lets a plan over the deletion threshold through). Writes the run
- *  handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is a
- *  run report (ffi/README.md).
+ *  handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is
+ *  `{"kind": "run", "value": RUN_REPORT}` (ffi/README.md).
  *
  *  # Safety
  *  `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
@@ -331,10 +388,11 @@ tenantsync_run_poll (
     char * * out_events_json);
 
 /** \brief
- *  The result of a finished run: writes its JSON (a run report, a check report, or for init
- *  `{"message"}`; ffi/README.md) to `out_json`. Fails with `RUN_NOT_FINISHED` while the run
- *  goes on, and with the run's own status (for example `CONFIG` or `ENGINE`) when the
- *  operation failed as a whole; the same answer every time it is asked.
+ *  The result of a finished run: writes `{"kind": "run" | "check" | "init", "value": ...}`
+ *  (a run report, a check report, or init's anchor attribute; ffi/README.md) to `out_json`.
+ *  Fails with `RUN_NOT_FINISHED` while the run goes on, and with the operation's own status
+ *  (for example `SIGN_IN`, `STALE_PLAN` or `GRAPH`) when it failed as a whole; the same
+ *  answer every time it is asked.
  *
  *  # Safety
  *  `out_json` is NULL or writable.

@@ -1,21 +1,22 @@
-//! Runs: long operations (sync, plan, provision, check, init) on a thread of their own, which
-//! the host polls for progress and, once finished, for the result. No callback ever runs on
-//! the host's threads.
+//! Runs: long operations (sync, plan, apply, provision, check, init) on the engine's own
+//! thread (core's `Engine::start`), which the host polls for progress and, once finished, for
+//! the result. No callback ever runs on the host's threads.
 //!
 //! Starting a run takes the engine out of its job (the job answers `BUSY` meanwhile); the run
 //! gives it back when it finishes (seen by `tenantsync_run_poll`, `tenantsync_run_result` or
 //! `tenantsync_run_free`).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Condvar, LazyLock, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use safer_ffi::c_char;
 use safer_ffi::prelude::*;
 use serde::Deserialize;
-use serde_json::{Value as Json, json};
-use tenantsync_core::sync::{CancelToken, Engine, Event, SyncError, SyncRequest};
+use serde_json::json;
+use tenantsync_core::{Engine, RunHandle, SavedPlan, SyncRequest, Work, WorkOutput};
 
 use crate::boundary::{
     Failure, check_out, guard, input_str, json_arg, output_string, to_json, write_out,
@@ -33,207 +34,120 @@ pub struct TenantsyncRun {
     _private: [u8; 0],
 }
 
-/// What a run does.
-#[derive(Debug)]
-enum Work {
-    /// A cycle (a dry run for a plan; one object for provisioning).
-    Sync(SyncRequest),
-    /// The preflight.
-    Check,
-    /// Sets up the anchor extension in the target.
-    Init,
-}
-
-/// Events not yet polled, and whether the run's thread has finished.
-#[derive(Debug, Default)]
-struct Progress {
-    events: VecDeque<Event>,
-    finished: bool,
-}
-
-/// What the run's thread and the pollers share.
-#[derive(Debug, Default)]
-struct Shared {
-    progress: Mutex<Progress>,
-    changed: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn push(&self, event: Event) {
-        self.lock().events.push_back(event);
-        self.changed.notify_all();
-    }
-
-    fn finish(&self) {
-        self.lock().finished = true;
-        self.changed.notify_all();
-    }
-
-    /// Waits up to `timeout` for an event or the end; returns the events and whether the run
-    /// finished.
-    fn wait(&self, timeout: Duration) -> (Vec<Event>, bool) {
-        let deadline = Instant::now().checked_add(timeout);
-        let mut progress = self.lock();
-        while progress.events.is_empty() && !progress.finished {
-            let left = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::from_secs(3600),
-            };
-            if left.is_zero() {
-                break;
-            }
-            progress = self
-                .changed
-                .wait_timeout(progress, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        let events = progress.events.drain(..).collect();
-        (events, progress.finished)
-    }
-}
-
-/// What the run's thread returns: the engine, and the result as JSON.
-type Ending = (Option<Engine>, Result<Json, Failure>);
-
 /// What a run handle holds.
 #[derive(Debug)]
 pub struct Run {
+    /// The job the engine goes back to.
     job: Slot<Job>,
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<Ending>>,
-    /// Set once the thread is joined and the engine given back.
+    /// The running operation; `None` once settled. Shared with [`CANCELS`] only.
+    handle: Option<Arc<RunHandle>>,
+    /// Where a plan run writes its saved plan.
+    save_plan: Option<PathBuf>,
+    /// Set once the run is joined and the engine given back.
     result: Option<Result<String, Failure>>,
 }
 
 /// Every live run handle.
 pub static RUNS: Registry<Run> = Registry::new("run");
 
-/// The cancel tokens of live runs, reachable without the run's lock so that a run another
-/// thread is polling can be cancelled.
-static CANCELS: LazyLock<Mutex<BTreeMap<usize, CancelToken>>> = LazyLock::new(Default::default);
+/// The running operations of live runs, reachable without the run's lock so that a run
+/// another thread is polling can be cancelled. Used only under its lock, so that the run
+/// holds the only other reference when it settles.
+static CANCELS: LazyLock<Mutex<BTreeMap<usize, Arc<RunHandle>>>> = LazyLock::new(Default::default);
 
-fn cancels() -> std::sync::MutexGuard<'static, BTreeMap<usize, CancelToken>> {
+fn cancels() -> std::sync::MutexGuard<'static, BTreeMap<usize, Arc<RunHandle>>> {
     CANCELS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Run {
-    /// Joins the finished thread (waiting for it when it has not finished), gives the engine
-    /// back to the job and keeps the result.
-    fn settle(&mut self) {
-        let Some(thread) = self.thread.take() else {
+    /// Waits for the operation to end (at once when it has), gives the engine back to the job
+    /// and keeps the result. `number` is the run's handle.
+    fn settle(&mut self, number: usize) {
+        let Some(handle) = self.handle.take() else {
             return;
         };
-        let (engine, result) = match thread.join() {
-            Ok(ending) => ending,
-            Err(_) => (
-                None,
+        cancels().remove(&number);
+        let handle = Arc::try_unwrap(handle).expect("a settling run holds its only handle");
+        let ended = catch_unwind(AssertUnwindSafe(|| handle.wait()));
+        let mut job = self.job.lock().unwrap_or_else(|e| e.into_inner());
+        self.result = Some(match ended {
+            Ok((engine, result)) => {
+                job.engine = Some(engine);
+                result
+                    .map_err(engine_failure)
+                    .and_then(|output| output_json(output, self.save_plan.as_ref()))
+            }
+            Err(_) => {
+                // The engine was lost with the panic: open the job again so it stays usable.
+                job.engine = Engine::open(&job.config_path).ok();
                 Err(Failure::new(
                     Status::Panic,
-                    "the run panicked; the job must be opened again: please report this bug",
-                )),
-            ),
-        };
-        let mut job = self.job.lock().unwrap_or_else(|e| e.into_inner());
-        job.engine = engine;
-        if job.engine.is_none() {
-            // The engine was lost with a panic: reopen it, so the job stays usable.
-            job.engine = Engine::open(&job.config_path).ok();
-        }
-        self.result = Some(result.and_then(|json| to_json(&json)));
+                    "the run panicked and was abandoned: please report this bug",
+                ))
+            }
+        });
     }
 }
 
-/// Runs `work` on `engine` on this thread (the run's), sending events to `shared`.
-fn execute(mut engine: Engine, work: Work, shared: &Arc<Shared>, cancel: CancelToken) -> Ending {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            return (
-                Some(engine),
-                Err(Failure::new(
-                    Status::Engine,
-                    format!("cannot start the run's async runtime: {e}"),
-                )),
-            );
-        }
+/// The JSON of a run's output; a plan run's saved plan is added as `value.savedPlan` (and
+/// written to `save_plan` when given).
+fn output_json(output: WorkOutput, save_plan: Option<&PathBuf>) -> Result<String, Failure> {
+    let saved = match &output {
+        WorkOutput::Run(report) => report.saved_plan.clone(),
+        _ => None,
     };
-    let sink = {
-        let shared = shared.clone();
-        move |event: Event| shared.push(event)
-    };
-    let result: Result<Json, SyncError> = runtime.block_on(async {
-        match work {
-            Work::Sync(request) => {
-                let report = engine.run(&request, &sink, &cancel).await?;
-                Ok(serde_json::to_value(report).unwrap_or(Json::Null))
-            }
-            Work::Check => {
-                let report = engine.check().await;
-                Ok(serde_json::to_value(report).unwrap_or(Json::Null))
-            }
-            Work::Init => {
-                let message = engine.init().await?;
-                Ok(json!({ "message": message }))
-            }
+    let mut value = serde_json::to_value(&output)
+        .map_err(|e| Failure::new(Status::Panic, format!("cannot serialize the result: {e}")))?;
+    if let Some(saved) = saved {
+        if let Some(path) = save_plan {
+            std::fs::write(path, saved.to_json_pretty()).map_err(|e| {
+                Failure::new(
+                    Status::Io,
+                    format!(
+                        "the plan was made but cannot be saved to {}: {e}; name a writable file in savePlan",
+                        path.display()
+                    ),
+                )
+            })?;
         }
-    });
-    (Some(engine), result.map_err(engine_failure))
+        value["value"]["savedPlan"] = serde_json::to_value(&*saved)
+            .map_err(|e| Failure::new(Status::Panic, format!("cannot serialize the plan: {e}")))?;
+    }
+    to_json(&value)
 }
 
-/// Takes the engine of `job` and starts `work` on a thread of its own; writes the run handle.
+/// Takes the engine of `job` and starts `work` on its own thread; writes the run handle.
 ///
 /// # Safety
 /// `out_run` is NULL or writable.
 unsafe fn start(
     job: *mut TenantsyncJob,
     work: Work,
+    save_plan: Option<PathBuf>,
     out_run: *mut *mut TenantsyncRun,
 ) -> Result<(), Failure> {
     check_out(out_run, "out_run")?;
     let job_slot = JOBS.slot(from_ptr(job), "job")?;
-    let engine = {
+    let handle = {
         let mut guard = crate::handles::try_lock(&job_slot, "job")?;
         guard.engine()?;
-        guard.engine.take().expect("checked")
-    };
-    let shared = Arc::new(Shared::default());
-    let cancel = CancelToken::new();
-    let thread = {
-        let shared = shared.clone();
-        let cancel = cancel.clone();
-        std::thread::Builder::new()
-            .name("tenantsync-run".into())
-            .spawn(move || {
-                let ending = execute(engine, work, &shared, cancel);
-                shared.finish();
-                ending
-            })
-    };
-    let thread = match thread {
-        Ok(thread) => thread,
-        Err(e) => {
-            return Err(Failure::new(
-                Status::Engine,
-                format!("cannot start the run's thread: {e}"),
-            ));
+        let engine = guard.engine.take().expect("checked");
+        match engine.start(work) {
+            Ok(handle) => Arc::new(handle),
+            Err(e) => {
+                // Nothing started: the engine went with the refused start; open it again.
+                guard.engine = Engine::open(&guard.config_path).ok();
+                return Err(engine_failure(e));
+            }
         }
     };
     let (number, _) = RUNS.insert(Run {
         job: job_slot,
-        shared,
-        thread: Some(thread),
+        handle: Some(handle.clone()),
+        save_plan,
         result: None,
     });
-    cancels().insert(number, cancel);
+    cancels().insert(number, handle);
     // SAFETY: checked non-NULL above.
     unsafe { write_out(out_run, to_ptr(number)) };
     Ok(())
@@ -251,11 +165,28 @@ struct SyncInput {
 
 const SYNC_SHAPE: &str = r#"{"full": false, "allowDeletes": false}"#;
 
+/// The options of a plan.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PlanInput {
+    #[serde(default)]
+    full: bool,
+    #[serde(default)]
+    allow_deletes: bool,
+    #[serde(default)]
+    only: Option<String>,
+    #[serde(default)]
+    save_plan: Option<PathBuf>,
+}
+
+const PLAN_SHAPE: &str =
+    r#"{"full": false, "allowDeletes": false, "only": "source id", "savePlan": "plan.json"}"#;
+
 /// Starts one sync cycle of `job`, as `tenantsync sync` does. `request_json` is NULL or
 /// `{"full": BOOL, "allowDeletes": BOOL}` (`full` reads the source in full instead of by
 /// delta; `allowDeletes` lets a plan over the deletion threshold through). Writes the run
-/// handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is a
-/// run report (ffi/README.md).
+/// handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is
+/// `{"kind": "run", "value": RUN_REPORT}` (ffi/README.md).
 ///
 /// # Safety
 /// `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
@@ -275,14 +206,16 @@ pub unsafe fn tenantsync_job_start_sync(
             only: None,
         };
         // SAFETY: forwarded.
-        unsafe { start(job, Work::Sync(request), out_run) }
+        unsafe { start(job, Work::Sync(request), None, out_run) }
     })
 }
 
 /// Starts a dry run of `job`: the cycle reads both tenants and plans, and writes nothing to
-/// the target, as `tenantsync sync --dry-run` does. `request_json` is as for
-/// `tenantsync_job_start_sync`. The run's result is a run report whose `operations` list the
-/// plan.
+/// the target, as `tenantsync sync --dry-run [--save-plan FILE]` does. `request_json` is NULL
+/// or `{"full": BOOL, "allowDeletes": BOOL, "only": SOURCE_ID, "savePlan": PATH}` (`only`
+/// plans the provisioning of one object; `savePlan` writes the saved plan to that file when
+/// the run finishes). The run's result is a run report whose `savedPlan` is the plan to review
+/// and to apply later with `tenantsync_job_start_apply`.
 ///
 /// # Safety
 /// `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
@@ -294,15 +227,49 @@ pub unsafe fn tenantsync_job_start_plan(
 ) -> Status {
     guard("tenantsync_job_start_plan", || {
         // SAFETY: the caller promises a NUL-terminated string or NULL.
-        let input: SyncInput = unsafe { json_arg(request_json, "request_json", SYNC_SHAPE) }?;
+        let input: PlanInput = unsafe { json_arg(request_json, "request_json", PLAN_SHAPE) }?;
+        if input
+            .save_plan
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(Failure::new(
+                Status::InvalidArgument,
+                "savePlan is empty: name the file to write the plan to, or leave it out",
+            ));
+        }
         let request = SyncRequest {
             full: input.full,
             dry_run: true,
             allow_deletes: input.allow_deletes,
-            only: None,
+            only: input.only,
         };
         // SAFETY: forwarded.
-        unsafe { start(job, Work::Sync(request), out_run) }
+        unsafe { start(job, Work::Sync(request), input.save_plan, out_run) }
+    })
+}
+
+/// Starts applying a saved plan exactly, as `tenantsync apply FILE` does. `plan_json` is a
+/// saved plan (the `savedPlan` of a plan run's result, or the file `savePlan` wrote). The run
+/// reads both tenants first and refuses the whole plan when an object it touches changed since
+/// it was made: its result is then `STALE_PLAN`, and the last error names the objects. A plan
+/// of another job or schema is refused with `INVALID`. Otherwise the result is a run report.
+///
+/// # Safety
+/// `plan_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+#[ffi_export]
+pub unsafe fn tenantsync_job_start_apply(
+    job: *mut TenantsyncJob,
+    plan_json: *const c_char,
+    out_run: *mut *mut TenantsyncRun,
+) -> Status {
+    guard("tenantsync_job_start_apply", || {
+        // SAFETY: the caller promises a NUL-terminated string or NULL.
+        let text = unsafe { input_str(plan_json, "plan_json") }?;
+        let plan = SavedPlan::from_json(text)
+            .map_err(|e| Failure::new(Status::InvalidJson, format!("plan_json: {e}")))?;
+        // SAFETY: forwarded.
+        unsafe { start(job, Work::Apply(Box::new(plan)), None, out_run) }
     })
 }
 
@@ -334,13 +301,13 @@ pub unsafe fn tenantsync_job_start_provision(
             only: Some(id.to_string()),
         };
         // SAFETY: forwarded.
-        unsafe { start(job, Work::Sync(request), out_run) }
+        unsafe { start(job, Work::Sync(request), None, out_run) }
     })
 }
 
 /// Starts the preflight of `job` (sign-in, permissions, cross-tenant access policy, anchor
-/// extension, schema, state file), as `tenantsync check` does. The run's result is a check
-/// report (ffi/README.md).
+/// extension, schema, state file), as `tenantsync check` does. The run's result is
+/// `{"kind": "check", "value": CHECK_REPORT}` (ffi/README.md).
 ///
 /// # Safety
 /// `out_run` is NULL or writable.
@@ -351,12 +318,13 @@ pub unsafe fn tenantsync_job_start_check(
 ) -> Status {
     guard("tenantsync_job_start_check", || {
         // SAFETY: forwarded.
-        unsafe { start(job, Work::Check, out_run) }
+        unsafe { start(job, Work::Check, None, out_run) }
     })
 }
 
 /// Starts setting up `job` in the target: signs in and creates (or finds) the anchor
-/// extension, as `tenantsync init` does. The run's result is `{"message": TEXT}`.
+/// extension, as `tenantsync init` does. The run's result is `{"kind": "init", "value":
+/// ANCHOR_ATTRIBUTE}`.
 ///
 /// # Safety
 /// `out_run` is NULL or writable.
@@ -367,7 +335,7 @@ pub unsafe fn tenantsync_job_start_init(
 ) -> Status {
     guard("tenantsync_job_start_init", || {
         // SAFETY: forwarded.
-        unsafe { start(job, Work::Init, out_run) }
+        unsafe { start(job, Work::Init, None, out_run) }
     })
 }
 
@@ -386,10 +354,22 @@ pub unsafe fn tenantsync_run_poll(
 ) -> Status {
     guard("tenantsync_run_poll", || {
         check_out(out_events_json, "out_events_json")?;
-        let text = RUNS.with(from_ptr(run), "run", |r| {
-            let (events, finished) = r.shared.wait(Duration::from_millis(timeout_ms.into()));
+        let number = from_ptr(run);
+        let text = RUNS.with(number, "run", |r| {
+            let (events, finished) = match &r.handle {
+                Some(handle) => {
+                    let mut events = handle.poll_timeout(Duration::from_millis(timeout_ms.into()));
+                    // Finished first, then the rest: every event comes before the end.
+                    let finished = handle.is_finished();
+                    if finished {
+                        events.extend(handle.poll());
+                    }
+                    (events, finished)
+                }
+                None => (Vec::new(), true),
+            };
             if finished {
-                r.settle();
+                r.settle(number);
             }
             to_json(&json!({ "finished": finished, "events": events }))
         })?;
@@ -399,10 +379,11 @@ pub unsafe fn tenantsync_run_poll(
     })
 }
 
-/// The result of a finished run: writes its JSON (a run report, a check report, or for init
-/// `{"message"}`; ffi/README.md) to `out_json`. Fails with `RUN_NOT_FINISHED` while the run
-/// goes on, and with the run's own status (for example `CONFIG` or `ENGINE`) when the
-/// operation failed as a whole; the same answer every time it is asked.
+/// The result of a finished run: writes `{"kind": "run" | "check" | "init", "value": ...}`
+/// (a run report, a check report, or init's anchor attribute; ffi/README.md) to `out_json`.
+/// Fails with `RUN_NOT_FINISHED` while the run goes on, and with the operation's own status
+/// (for example `SIGN_IN`, `STALE_PLAN` or `GRAPH`) when it failed as a whole; the same
+/// answer every time it is asked.
 ///
 /// # Safety
 /// `out_json` is NULL or writable.
@@ -410,15 +391,16 @@ pub unsafe fn tenantsync_run_poll(
 pub unsafe fn tenantsync_run_result(run: *mut TenantsyncRun, out_json: *mut *mut c_char) -> Status {
     guard("tenantsync_run_result", || {
         check_out(out_json, "out_json")?;
-        let text = RUNS.with(from_ptr(run), "run", |r| {
+        let number = from_ptr(run);
+        let text = RUNS.with(number, "run", |r| {
             if r.result.is_none() {
-                if !r.shared.lock().finished {
+                if r.handle.as_ref().is_some_and(|h| !h.is_finished()) {
                     return Err(Failure::new(
                         Status::RunNotFinished,
                         "the run has not finished: poll it until it reports \"finished\": true",
                     ));
                 }
-                r.settle();
+                r.settle(number);
             }
             r.result.clone().expect("settled")
         })?;
@@ -445,16 +427,12 @@ pub unsafe fn tenantsync_run_cancel(run: *mut TenantsyncRun) -> Status {
                 "run is null: pass a run handle from tenantsync_job_start_*",
             ));
         }
-        match cancels().get(&number) {
-            Some(token) => {
-                token.cancel();
-                Ok(())
-            }
-            None => Err(Failure::new(
-                Status::InvalidHandle,
-                "the run handle is not live: it was freed, or is not a run handle",
-            )),
+        if let Some(handle) = cancels().get(&number) {
+            handle.cancel();
+            return Ok(());
         }
+        // A live run that has settled has nothing left to cancel.
+        RUNS.slot(number, "run").map(|_| ())
     })
 }
 
@@ -473,13 +451,12 @@ pub unsafe fn tenantsync_run_free(run: *mut TenantsyncRun) -> Status {
         }
         // First stop and join the run (outside the table of runs, which other runs use) ...
         RUNS.with(number, "run", |r| {
-            if r.thread.is_some()
-                && !r.shared.lock().finished
-                && let Some(token) = cancels().get(&number)
+            if let Some(handle) = &r.handle
+                && !handle.is_finished()
             {
-                token.cancel();
+                handle.cancel();
             }
-            r.settle();
+            r.settle(number);
             Ok(())
         })?;
         // ... then forget it.

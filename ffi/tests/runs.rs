@@ -81,6 +81,13 @@ fn finish(run: *mut TenantsyncRun) -> (Vec<Json>, Status, Option<Json>) {
     (events, status, result)
 }
 
+/// The report of a sync, plan, apply or provision result.
+fn report(result: Option<Json>) -> Json {
+    let result = result.expect("a result");
+    assert_eq!(result["kind"], "run", "{result}");
+    result["value"].clone()
+}
+
 fn start_sync(job: *mut TenantsyncJob, request: Option<&str>) -> *mut TenantsyncRun {
     let request = request.map(arg);
     let mut run = sentinel();
@@ -122,7 +129,7 @@ fn a_sync_runs_reports_progress_and_gives_the_job_back() {
 
     let (events, status, result) = finish(run);
     assert_eq!(status, Status::Ok, "{}", last_error());
-    let report = result.unwrap();
+    let report = report(result);
     assert_eq!(report["outcome"], "converged", "{report}");
     assert!(
         events.iter().any(|e| e["event"] == "stage"),
@@ -135,7 +142,7 @@ fn a_sync_runs_reports_progress_and_gives_the_job_back() {
     let mut out = sentinel();
     assert_eq!(unsafe { tenantsync_run_result(run, &mut out) }, Status::Ok);
     let again: Json = serde_json::from_str(&take(out)).unwrap();
-    assert_eq!(again, report);
+    assert_eq!(again["value"], report);
     assert_eq!(unsafe { tenantsync_job_runs(job, 5, &mut out) }, Status::Ok);
     let runs: Json = serde_json::from_str(&take(out)).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
@@ -169,7 +176,15 @@ fn plan_check_init_and_provision_run_through_the_abi() {
     );
     let (_, status, result) = finish(run);
     assert_eq!(status, Status::Ok, "{}", last_error());
-    assert!(result.unwrap()["message"].is_string());
+    let result = result.unwrap();
+    assert_eq!(result["kind"], "init");
+    assert!(
+        result["value"]
+            .as_str()
+            .unwrap()
+            .ends_with("_tenantsyncAnchor"),
+        "{result}"
+    );
     assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
 
     let mut run = sentinel();
@@ -179,7 +194,9 @@ fn plan_check_init_and_provision_run_through_the_abi() {
     );
     let (_, status, result) = finish(run);
     assert_eq!(status, Status::Ok, "{}", last_error());
-    assert!(result.unwrap()["items"].is_array());
+    let result = result.unwrap();
+    assert_eq!(result["kind"], "check");
+    assert!(result["value"]["items"].is_array(), "{result}");
     assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
 
     // A plan writes nothing to the target.
@@ -190,8 +207,12 @@ fn plan_check_init_and_provision_run_through_the_abi() {
     );
     let (_, status, result) = finish(run);
     assert_eq!(status, Status::Ok, "{}", last_error());
-    let report = result.unwrap();
-    assert_eq!(report["outcome"], "dryRun", "{report}");
+    let planned = report(result);
+    assert_eq!(planned["outcome"], "dryRun", "{planned}");
+    assert_eq!(
+        planned["savedPlan"]["format"], 1,
+        "a plan carries its saved plan"
+    );
     assert!(world.target().state().users.is_empty());
     assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
 
@@ -206,7 +227,7 @@ fn plan_check_init_and_provision_run_through_the_abi() {
     );
     let (_, status, result) = finish(run);
     assert_eq!(status, Status::Ok, "{}", last_error());
-    assert_eq!(result.unwrap()["outcome"], "converged");
+    assert_eq!(report(result)["outcome"], "converged");
     assert!(world.target_group_for(&groups[0]).is_some());
     assert_eq!(world.target().state().groups.len(), 1);
     assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
@@ -248,7 +269,7 @@ fn a_cancelled_run_stops_and_freeing_a_running_run_returns_the_engine() {
     // Cancelled before or while it applied: the cycle records a cancelled run (or, when the
     // request came after its last safe point, its real outcome).
     assert_eq!(status, Status::Ok, "{}", last_error());
-    let outcome = result.unwrap()["outcome"].clone();
+    let outcome = report(result)["outcome"].clone();
     assert!(
         outcome == "cancelled" || outcome == "converged",
         "{outcome}"
@@ -275,11 +296,7 @@ fn a_failed_run_answers_its_status_every_time() {
     world.secret_file("source", Some("wrong secret"));
     let run = start_sync(job, None);
     let (_, status, result) = finish(run);
-    assert_eq!(
-        status,
-        Status::Config,
-        "a sign-in failure is a configuration problem"
-    );
+    assert_eq!(status, Status::SignIn, "{}", last_error());
     assert!(result.is_none());
     let message = last_error();
     assert!(
@@ -290,9 +307,128 @@ fn a_failed_run_answers_its_status_every_time() {
     let mut out = sentinel();
     assert_eq!(
         unsafe { tenantsync_run_result(run, &mut out) },
-        Status::Config
+        Status::SignIn
     );
     assert_eq!(out, sentinel());
+    assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
+    assert_eq!(unsafe { tenantsync_job_free(job) }, Status::Ok);
+}
+
+/// Makes a plan through the ABI, saved to `file`; returns the result's report.
+fn plan(job: *mut TenantsyncJob, file: &std::path::Path) -> Json {
+    let request = arg(&serde_json::json!({ "savePlan": file }).to_string());
+    let mut run = sentinel();
+    assert_eq!(
+        unsafe { tenantsync_job_start_plan(job, p(&request), &mut run) },
+        Status::Ok,
+        "{}",
+        last_error()
+    );
+    let (_, status, result) = finish(run);
+    assert_eq!(status, Status::Ok, "{}", last_error());
+    assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
+    report(result)
+}
+
+/// Applies the saved plan in `file` through the ABI; returns the status and the report.
+fn apply(job: *mut TenantsyncJob, file: &std::path::Path) -> (Status, Option<Json>) {
+    let text = arg(&std::fs::read_to_string(file).expect("the saved plan"));
+    let mut run = sentinel();
+    assert_eq!(
+        unsafe { tenantsync_job_start_apply(job, p(&text), &mut run) },
+        Status::Ok,
+        "{}",
+        last_error()
+    );
+    let (_, status, result) = finish(run);
+    assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
+    (status, result.map(|r| report(Some(r))))
+}
+
+#[test]
+fn a_saved_plan_applied_later_does_what_it_showed() {
+    let (world, groups, job) = world_and_job();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let shown = plan(job, &file);
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved, shown["savedPlan"], "the file is the plan returned");
+    assert!(
+        world.target().state().users.is_empty(),
+        "planning wrote nothing"
+    );
+
+    let (status, report) = apply(job, &file);
+    assert_eq!(status, Status::Ok, "{}", last_error());
+    let report = report.unwrap();
+    assert_eq!(report["outcome"], "converged", "{report}");
+    assert_eq!(
+        report["plan"]["operations"], shown["plan"]["operations"],
+        "applied exactly what was shown"
+    );
+    world.assert_converged(&groups);
+    assert_eq!(unsafe { tenantsync_job_free(job) }, Status::Ok);
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_naming_the_objects() {
+    let (world, _groups, job) = world_and_job();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let shown = plan(job, &file);
+    let created = shown["plan"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["op"] == "createUser")
+        .expect("a first sync creates users");
+    let id = created["sourceId"].as_str().unwrap();
+    world
+        .source()
+        .update_user(id, serde_json::json!({ "displayName": "Renamed Since" }))
+        .unwrap();
+
+    let (status, report) = apply(job, &file);
+    assert_eq!(status, Status::StalePlan, "{}", last_error());
+    assert!(report.is_none());
+    let message = last_error();
+    assert!(message.contains(id), "the object is named: {message}");
+    assert!(
+        world.target().state().users.is_empty(),
+        "nothing was applied"
+    );
+
+    // Bad plans are refused before anything starts.
+    let mut run = sentinel();
+    for text in ["{", r#"{"format": 99}"#, r#"{"plan": {}}"#] {
+        let text = arg(text);
+        assert_eq!(
+            unsafe { tenantsync_job_start_apply(job, p(&text), &mut run) },
+            Status::InvalidJson
+        );
+        assert!(last_error().starts_with("plan_json: "));
+    }
+    assert_eq!(
+        unsafe { tenantsync_job_start_apply(job, ptr::null(), &mut run) },
+        Status::NullArgument
+    );
+    let request = arg(r#"{"savePlan": ""}"#);
+    assert_eq!(
+        unsafe { tenantsync_job_start_plan(job, p(&request), &mut run) },
+        Status::InvalidArgument
+    );
+    assert_eq!(run, sentinel());
+
+    // A plan that cannot be written: the run's result says so.
+    let request =
+        arg(&serde_json::json!({ "savePlan": dir.path().join("missing/plan.json") }).to_string());
+    assert_eq!(
+        unsafe { tenantsync_job_start_plan(job, p(&request), &mut run) },
+        Status::Ok
+    );
+    let (_, status, _) = finish(run);
+    assert_eq!(status, Status::Io);
+    assert!(last_error().contains("cannot be saved"));
     assert_eq!(unsafe { tenantsync_run_free(run) }, Status::Ok);
     assert_eq!(unsafe { tenantsync_job_free(job) }, Status::Ok);
 }

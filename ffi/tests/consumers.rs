@@ -1,7 +1,7 @@
 //! Real foreign hosts of the C ABI: a C program built with gcc against the generated header,
 //! and a C# program built with Mono's `mcs` over the generated P/Invoke file and run with
 //! `mono`, both linked to the cdylib this test run built, driving a job against the Graph
-//! emulator (tests/lib.rs `World`).
+//! emulator (tests/lib.rs `World`): a plan saved to a file and applied, then a full sync.
 //!
 //! Nothing is installed here (`scripts/test` installs gcc and Mono). A missing tool skips the
 //! test with a message on a developer's machine, and fails it under CI (`CI` set).
@@ -115,9 +115,14 @@ fn a_c_program_drives_a_job_through_the_header() {
             .arg("-ltenantsync_ffi")
             .arg(format!("-Wl,-rpath,{}", lib.display())),
     );
-    let output = run("the C consumer", Command::new(&exe).arg(&config));
+    let output = run(
+        "the C consumer",
+        Command::new(&exe)
+            .arg(&config)
+            .arg(dir.path().join("plan.json")),
+    );
     assert_passed(&output);
-    // The consumer's sync made the target follow the source.
+    // The consumer's applied plan and sync made the target follow the source.
     world.assert_converged(&groups);
 }
 
@@ -171,10 +176,11 @@ fn a_csharp_program_drives_a_job_through_the_generated_bindings() {
         Command::new("mono")
             .arg(&exe)
             .arg(&config)
+            .arg(dir.path().join("plan.json"))
             .env("LD_LIBRARY_PATH", library_path(&lib)),
     );
     assert_passed(&output);
-    // The consumer's sync made the target follow the source.
+    // The consumer's applied plan and sync made the target follow the source.
     world.assert_converged(&groups);
 }
 

@@ -20,6 +20,26 @@ pub enum Code {
     Quarantined = 6,
     /// An invalid input was found by a check (`schema validate`).
     Invalid = 7,
+    /// A saved plan is stale: objects it touches changed since it was made; nothing applied.
+    StalePlan = 8,
+}
+
+impl Code {
+    /// The code with this number, as core's [`tenantsync_core::sync::SyncError::exit_code`]
+    /// and [`tenantsync_core::sync::RunOutcome::exit_code`] give it.
+    pub fn from_number(n: u8) -> Code {
+        match n {
+            0 => Code::Ok,
+            2 => Code::Usage,
+            3 => Code::Config,
+            4 => Code::Escrowed,
+            5 => Code::Refused,
+            6 => Code::Quarantined,
+            7 => Code::Invalid,
+            8 => Code::StalePlan,
+            _ => Code::Failure,
+        }
+    }
 }
 
 impl From<Code> for std::process::ExitCode {

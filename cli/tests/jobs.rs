@@ -499,3 +499,74 @@ fn ctrl_c_cancels_at_a_safe_point_and_watch_stops_between_cycles() {
     anchored(&world, &world.target().state());
     assert_memberships_follow(&world);
 }
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_a_stale_one_exits_8_naming_the_object() {
+    let world = World::new(seed(20, 2, 5));
+    let job = world.write_job(&world.source_group_ids(), "");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let plan_arg = plan.to_str().unwrap();
+
+    // `--save-plan` needs `--dry-run`.
+    let o = tenantsync(&["sync", "--save-plan", plan_arg], &job);
+    assert_eq!(code(&o), 2, "{}", describe(&o));
+
+    let o = tenantsync(&["sync", "--dry-run", "--save-plan", plan_arg], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert!(stdout(&o).contains("tenantsync apply"), "{}", describe(&o));
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved["format"], 1);
+    let planned = saved["plan"]["operations"].as_array().unwrap().len();
+    assert!(planned > 0);
+    assert!(
+        world.target().state().users.is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let o = tenantsync(&["apply", plan_arg, "--json"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    assert_eq!(report["outcome"], "converged", "{report}");
+    assert_eq!(
+        report["applied"]["succeeded"].as_u64(),
+        Some(planned as u64)
+    );
+    assert_memberships_follow(&world);
+
+    // A plan made now, then made stale by a source change to the object it updates.
+    let source = world.source().state();
+    let user = source
+        .users
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .find(|id| {
+            let map = anchored(&world, &world.target().state());
+            map.contains_key(*id)
+        })
+        .unwrap()
+        .to_string();
+    world
+        .source()
+        .update_user(&user, serde_json::json!({"displayName": "Planned Name"}))
+        .unwrap();
+    let o = tenantsync(&["sync", "--dry-run", "--save-plan", plan_arg], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    world
+        .source()
+        .update_user(&user, serde_json::json!({"displayName": "Changed Again"}))
+        .unwrap();
+    let o = tenantsync(&["apply", plan_arg], &job);
+    assert_eq!(code(&o), 8, "{}", describe(&o));
+    assert!(
+        stderr(&o).contains("stale") && stderr(&o).contains(&user),
+        "{}",
+        describe(&o)
+    );
+
+    // Not a plan at all.
+    std::fs::write(&plan, "{\"hello\": 1}").unwrap();
+    let o = tenantsync(&["apply", plan_arg], &job);
+    assert_eq!(code(&o), 3, "{}", describe(&o));
+    assert!(stderr(&o).contains("--save-plan"), "{}", describe(&o));
+}

@@ -35,3 +35,17 @@ pub mod sync;
 pub mod value;
 
 pub use value::Value;
+
+// The host API, flat: what the command line, the C ABI and other hosts build on.
+pub use config::{ConfigError, JobConfig};
+pub use plan::{Operation, OperationKind, Plan};
+pub use state::{LogEntry, LogFilter, ResetScope, RunRecord};
+pub use sync::{
+    CancelToken, CheckItem, CheckReport, CheckStatus, Cycle, Engine, ErrorCode, Event, EventSink,
+    NoEvents, ObjectVersion, Observation, OperationStatus, ResetSummary, RunHandle, RunMode,
+    RunOutcome, RunReport, SavedPlan, Stage, StaleObject, SyncError, SyncRequest, Work, WorkOutput,
+    advice,
+};
+
+/// This library's version (the workspace version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

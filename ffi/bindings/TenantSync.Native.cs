@@ -27,9 +27,11 @@ public unsafe partial class Ffi {
 /// What a call of the C ABI did. <c>TENANTSYNC_STATUS_OK</c> (0) is success; anything else is a
 /// failure whose message <c>tenantsync_last_error_message</c> returns on the same thread.
 ///
-/// The numbers are a contract: they come in blocks (0 success, 1-99 how the call was made,
-/// 100-199 the job and its inputs, 200-299 runs and the engine, 900-999 the library itself),
-/// new codes take a free number in their block, and a retired number is never reused.
+/// The numbers are a contract, in blocks: 0 success; 1-99 how the call was made (the
+/// library's own); 100-899 the engine's failures, with the numbers of core's <c>ErrorCode</c>
+/// (the same the command line reports: 100-199 the job's input, 200-299 signing in, 300-399
+/// running); 900-999 the library itself. New codes take a free number in their block, and a
+/// retired number is never reused.
 /// </summary>
 public enum tenantsync_status_t : UInt32 {
     /// <summary>
@@ -66,33 +68,67 @@ public enum tenantsync_status_t : UInt32 {
     /// </summary>
     RunNotFinished = 7,
     /// <summary>
-    /// The job configuration, its schema, plugins or credentials cannot be used.
+    /// An expression does not parse or cannot be evaluated.
+    /// </summary>
+    Expression = 8,
+    /// <summary>
+    /// A file the call writes cannot be written.
+    /// </summary>
+    Io = 9,
+    /// <summary>
+    /// The job configuration is unusable.
     /// </summary>
     Config = 100,
     /// <summary>
-    /// An expression does not parse or cannot be evaluated.
+    /// Something the job needs is missing or wrong.
     /// </summary>
-    Expression = 101,
+    Invalid = 101,
     /// <summary>
-    /// A mapping schema does not parse.
+    /// The synchronization schema is unusable (or, for <c>tenantsync_schema_validate</c>, the text
+    /// is not a schema).
     /// </summary>
     Schema = 102,
     /// <summary>
-    /// The job's state file cannot be read or written.
+    /// A plugin of the job cannot be loaded.
     /// </summary>
-    State = 103,
+    Plugin = 103,
     /// <summary>
-    /// The engine failed: Graph or the state store stopped the operation.
+    /// A saved plan is stale: objects it touches changed since it was made; nothing was
+    /// applied.
     /// </summary>
-    Engine = 200,
+    StalePlan = 104,
     /// <summary>
-    /// Another run of the same job (in this or another process) holds its state.
+    /// Signing in to a tenant failed.
     /// </summary>
-    JobLocked = 201,
+    SignIn = 200,
     /// <summary>
-    /// The library panicked; the call was abandoned (the handles it used may be unusable).
+    /// The token is for another tenant than the one configured.
+    /// </summary>
+    WrongTenant = 201,
+    /// <summary>
+    /// Microsoft Graph failed in a way that stops the operation.
+    /// </summary>
+    Graph = 300,
+    /// <summary>
+    /// The job's state store failed.
+    /// </summary>
+    State = 301,
+    /// <summary>
+    /// Another cycle of this job, in this or another process, holds its state.
+    /// </summary>
+    JobLocked = 302,
+    /// <summary>
+    /// The planner refused its input.
+    /// </summary>
+    Plan = 303,
+    /// <summary>
+    /// The library panicked; the call was abandoned (please report it).
     /// </summary>
     Panic = 900,
+    /// <summary>
+    /// The engine failed in a way this version of the library has no code for.
+    /// </summary>
+    Unknown = 901,
 }
 
 public unsafe partial class Ffi {
@@ -100,7 +136,8 @@ public unsafe partial class Ffi {
     /// Validates the job configuration in <c>config_path</c> without keeping it open: everything
     /// <c>tenantsync_job_open</c> checks (configuration, schema, plugins, credentials' form), without
     /// network. Writes <c>{"valid": true, "name", "sourceTenant", "targetTenant", "statePath"}</c> to
-    /// <c>out_json</c>; an unusable configuration fails with <c>CONFIG</c> and says why.
+    /// <c>out_json</c>; an unusable configuration fails (<c>CONFIG</c>, <c>INVALID</c>, <c>SCHEMA</c>, <c>PLUGIN</c>) and
+    /// says why.
     ///
     /// # Safety
     /// <c>config_path</c> is NULL or a NUL-terminated string; <c>out_json</c> is NULL or writable.
@@ -178,7 +215,7 @@ public unsafe partial class Ffi {
     /// Opens the job configured in <c>config_path</c> (a TOML file, docs/configuration.md): reads the
     /// configuration, its schema and plugins, and prepares the Graph clients (no network, no
     /// state yet). Writes the new job handle to <c>out_job</c>; free it with <c>tenantsync_job_free</c>.
-    /// Fails with <c>CONFIG</c> when the configuration cannot be used.
+    /// Fails with <c>CONFIG</c>, <c>INVALID</c>, <c>SCHEMA</c> or <c>PLUGIN</c> when the job cannot be used.
     ///
     /// # Safety
     /// <c>config_path</c> is NULL or a NUL-terminated string; <c>out_job</c> is NULL or writable.
@@ -192,8 +229,9 @@ public unsafe partial class Ffi {
 public unsafe partial class Ffi {
     /// <summary>
     /// Clears part of the job's state, as <c>tenantsync reset --scope SCOPE</c> does. <c>scope</c> is
-    /// <c>watermark</c>, <c>escrows</c>, <c>quarantine</c> or <c>full</c>. Writes <c>{"scope": SCOPE, "statePath": PATH}</c>
-    /// to <c>out_json</c>. The run history and the provisioning log are kept.
+    /// <c>watermark</c>, <c>escrows</c>, <c>quarantine</c> or <c>full</c>. Writes what was cleared (ffi/README.md) to
+    /// <c>out_json</c>. The run history and the provisioning log are kept. Fails with <c>JOB_LOCKED</c>
+    /// while a cycle of the job runs in another process.
     ///
     /// # Safety
     /// <c>scope</c> is NULL or a NUL-terminated string; <c>out_json</c> is NULL or writable.
@@ -220,6 +258,117 @@ public unsafe partial class Ffi {
         byte * * out_json);
 }
 
+/// <summary>
+/// A run of a job (opaque): obtained from a <c>tenantsync_job_start_*</c> call, polled with
+/// <c>tenantsync_run_poll</c>, released with <c>tenantsync_run_free</c>.
+/// </summary>
+public struct tenantsync_run_t {
+    #pragma warning disable 0169
+    private byte OPAQUE;
+    #pragma warning restore 0169
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts applying a saved plan exactly, as <c>tenantsync apply FILE</c> does. <c>plan_json</c> is a
+    /// saved plan (the <c>savedPlan</c> of a plan run's result, or the file <c>savePlan</c> wrote). The run
+    /// reads both tenants first and refuses the whole plan when an object it touches changed since
+    /// it was made: its result is then <c>STALE_PLAN</c>, and the last error names the objects. A plan
+    /// of another job or schema is refused with <c>INVALID</c>. Otherwise the result is a run report.
+    ///
+    /// # Safety
+    /// <c>plan_json</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_apply (
+        tenantsync_job_t * job,
+        byte /*const*/ * plan_json,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts the preflight of <c>job</c> (sign-in, permissions, cross-tenant access policy, anchor
+    /// extension, schema, state file), as <c>tenantsync check</c> does. The run's result is
+    /// <c>{"kind": "check", "value": CHECK_REPORT}</c> (ffi/README.md).
+    ///
+    /// # Safety
+    /// <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_check (
+        tenantsync_job_t * job,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts setting up <c>job</c> in the target: signs in and creates (or finds) the anchor
+    /// extension, as <c>tenantsync init</c> does. The run's result is <c>{"kind": "init", "value":
+    /// ANCHOR_ATTRIBUTE}<c>.
+    ///
+    /// # Safety
+    /// <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_init (
+        tenantsync_job_t * job,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts a dry run of <c>job</c>: the cycle reads both tenants and plans, and writes nothing to
+    /// the target, as <c>tenantsync sync --dry-run [--save-plan FILE]</c> does. <c>request_json</c> is NULL
+    /// or <c>{"full": BOOL, "allowDeletes": BOOL, "only": SOURCE_ID, "savePlan": PATH}</c> (<c>only</c>
+    /// plans the provisioning of one object; <c>savePlan</c> writes the saved plan to that file when
+    /// the run finishes). The run's result is a run report whose <c>savedPlan</c> is the plan to review
+    /// and to apply later with <c>tenantsync_job_start_apply</c>.
+    ///
+    /// # Safety
+    /// <c>request_json</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_plan (
+        tenantsync_job_t * job,
+        byte /*const*/ * request_json,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts provisioning one source object now (a user, or a group with its members), even when
+    /// escrowed or quarantined, as <c>tenantsync provision</c> does. <c>object_id</c> is the source object's
+    /// id. The run's result is a run report.
+    ///
+    /// # Safety
+    /// <c>object_id</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_provision (
+        tenantsync_job_t * job,
+        byte /*const*/ * object_id,
+        tenantsync_run_t * * out_run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Starts one sync cycle of <c>job</c>, as <c>tenantsync sync</c> does. <c>request_json</c> is NULL or
+    /// <c>{"full": BOOL, "allowDeletes": BOOL}</c> (<c>full</c> reads the source in full instead of by
+    /// delta; <c>allowDeletes</c> lets a plan over the deletion threshold through). Writes the run
+    /// handle to <c>out_run</c>; the job answers <c>BUSY</c> until the run finishes. The run's result is
+    /// <c>{"kind": "run", "value": RUN_REPORT}</c> (ffi/README.md).
+    ///
+    /// # Safety
+    /// <c>request_json</c> is NULL or a NUL-terminated string; <c>out_run</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_job_start_sync (
+        tenantsync_job_t * job,
+        byte /*const*/ * request_json,
+        tenantsync_run_t * * out_run);
+}
+
 public unsafe partial class Ffi {
     /// <summary>
     /// The message of the last call on this thread that returned a status other than
@@ -234,6 +383,69 @@ public unsafe partial class Ffi {
     [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
     tenantsync_status_t tenantsync_last_error_message (
         byte * * out_message);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Asks <c>run</c> to stop at its next safe point (between two writes to the target); what it did
+    /// so far is recorded. Returns at once; poll the run until it finishes. Cancelling a finished
+    /// run does nothing. Unlike other calls, this one may be made while another thread polls the
+    /// same run.
+    ///
+    /// # Safety
+    /// None: the handle is looked up among the live runs before it is used.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_cancel (
+        tenantsync_run_t * run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Frees a run handle. NULL is a no-op. A run still going is cancelled and waited for (until
+    /// its next safe point) so that its job gets its engine back. Fails with <c>BUSY</c> while another
+    /// thread uses the run, and <c>INVALID_HANDLE</c> for a handle already freed.
+    ///
+    /// # Safety
+    /// None: the handle is looked up among the live runs before it is used.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_free (
+        tenantsync_run_t * run);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// Waits up to <c>timeout_ms</c> milliseconds (0: not at all) for progress of <c>run</c>, then writes
+    /// <c>{"finished": BOOL, "events": [EVENT, ...]}</c> to <c>out_events_json</c>: the events since the
+    /// last poll (ffi/README.md), and whether the run has finished. Once <c>finished</c> is true the
+    /// job is usable again and <c>tenantsync_run_result</c> gives the result.
+    ///
+    /// # Safety
+    /// <c>out_events_json</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_poll (
+        tenantsync_run_t * run,
+        UInt32 timeout_ms,
+        byte * * out_events_json);
+}
+
+public unsafe partial class Ffi {
+    /// <summary>
+    /// The result of a finished run: writes <c>{"kind": "run" | "check" | "init", "value": ...}</c>
+    /// (a run report, a check report, or init's anchor attribute; ffi/README.md) to <c>out_json</c>.
+    /// Fails with <c>RUN_NOT_FINISHED</c> while the run goes on, and with the operation's own status
+    /// (for example <c>SIGN_IN</c>, <c>STALE_PLAN</c> or <c>GRAPH</c>) when it failed as a whole; the same
+    /// answer every time it is asked.
+    ///
+    /// # Safety
+    /// <c>out_json</c> is NULL or writable.
+    /// </summary>
+    [DllImport(RustLib, ExactSpelling = true)] public static unsafe extern
+    tenantsync_status_t tenantsync_run_result (
+        tenantsync_run_t * run,
+        byte * * out_json);
 }
 
 public unsafe partial class Ffi {

@@ -17,9 +17,11 @@ extern "C" {
  *  What a call of the C ABI did. `TENANTSYNC_STATUS_OK` (0) is success; anything else is a
  *  failure whose message `tenantsync_last_error_message` returns on the same thread.
  *
- *  The numbers are a contract: they come in blocks (0 success, 1-99 how the call was made,
- *  100-199 the job and its inputs, 200-299 runs and the engine, 900-999 the library itself),
- *  new codes take a free number in their block, and a retired number is never reused.
+ *  The numbers are a contract, in blocks: 0 success; 1-99 how the call was made (the
+ *  library's own); 100-899 the engine's failures, with the numbers of core's `ErrorCode`
+ *  (the same the command line reports: 100-199 the job's input, 200-299 signing in, 300-399
+ *  running); 900-999 the library itself. New codes take a free number in their block, and a
+ *  retired number is never reused.
  */
 /** \remark Has the same ABI as `uint32_t` **/
 #ifdef DOXYGEN
@@ -60,33 +62,67 @@ enum tenantsync_status {
      */
     TENANTSYNC_STATUS_RUN_NOT_FINISHED = 7,
     /** \brief
-     *  The job configuration, its schema, plugins or credentials cannot be used.
+     *  An expression does not parse or cannot be evaluated.
+     */
+    TENANTSYNC_STATUS_EXPRESSION = 8,
+    /** \brief
+     *  A file the call writes cannot be written.
+     */
+    TENANTSYNC_STATUS_IO = 9,
+    /** \brief
+     *  The job configuration is unusable.
      */
     TENANTSYNC_STATUS_CONFIG = 100,
     /** \brief
-     *  An expression does not parse or cannot be evaluated.
+     *  Something the job needs is missing or wrong.
      */
-    TENANTSYNC_STATUS_EXPRESSION = 101,
+    TENANTSYNC_STATUS_INVALID = 101,
     /** \brief
-     *  A mapping schema does not parse.
+     *  The synchronization schema is unusable (or, for `tenantsync_schema_validate`, the text
+     *  is not a schema).
      */
     TENANTSYNC_STATUS_SCHEMA = 102,
     /** \brief
-     *  The job's state file cannot be read or written.
+     *  A plugin of the job cannot be loaded.
      */
-    TENANTSYNC_STATUS_STATE = 103,
+    TENANTSYNC_STATUS_PLUGIN = 103,
     /** \brief
-     *  The engine failed: Graph or the state store stopped the operation.
+     *  A saved plan is stale: objects it touches changed since it was made; nothing was
+     *  applied.
      */
-    TENANTSYNC_STATUS_ENGINE = 200,
+    TENANTSYNC_STATUS_STALE_PLAN = 104,
     /** \brief
-     *  Another run of the same job (in this or another process) holds its state.
+     *  Signing in to a tenant failed.
      */
-    TENANTSYNC_STATUS_JOB_LOCKED = 201,
+    TENANTSYNC_STATUS_SIGN_IN = 200,
     /** \brief
-     *  The library panicked; the call was abandoned (the handles it used may be unusable).
+     *  The token is for another tenant than the one configured.
+     */
+    TENANTSYNC_STATUS_WRONG_TENANT = 201,
+    /** \brief
+     *  Microsoft Graph failed in a way that stops the operation.
+     */
+    TENANTSYNC_STATUS_GRAPH = 300,
+    /** \brief
+     *  The job's state store failed.
+     */
+    TENANTSYNC_STATUS_STATE = 301,
+    /** \brief
+     *  Another cycle of this job, in this or another process, holds its state.
+     */
+    TENANTSYNC_STATUS_JOB_LOCKED = 302,
+    /** \brief
+     *  The planner refused its input.
+     */
+    TENANTSYNC_STATUS_PLAN = 303,
+    /** \brief
+     *  The library panicked; the call was abandoned (please report it).
      */
     TENANTSYNC_STATUS_PANIC = 900,
+    /** \brief
+     *  The engine failed in a way this version of the library has no code for.
+     */
+    TENANTSYNC_STATUS_UNKNOWN = 901,
 }
 #ifndef DOXYGEN
 ; typedef uint32_t
@@ -97,7 +133,8 @@ tenantsync_status_t;
  *  Validates the job configuration in `config_path` without keeping it open: everything
  *  `tenantsync_job_open` checks (configuration, schema, plugins, credentials' form), without
  *  network. Writes `{"valid": true, "name", "sourceTenant", "targetTenant", "statePath"}` to
- *  `out_json`; an unusable configuration fails with `CONFIG` and says why.
+ *  `out_json`; an unusable configuration fails (`CONFIG`, `INVALID`, `SCHEMA`, `PLUGIN`) and
+ *  says why.
  *
  *  # Safety
  *  `config_path` is NULL or a NUL-terminated string; `out_json` is NULL or writable.
@@ -163,7 +200,7 @@ tenantsync_job_logs (
  *  Opens the job configured in `config_path` (a TOML file, docs/configuration.md): reads the
  *  configuration, its schema and plugins, and prepares the Graph clients (no network, no
  *  state yet). Writes the new job handle to `out_job`; free it with `tenantsync_job_free`.
- *  Fails with `CONFIG` when the configuration cannot be used.
+ *  Fails with `CONFIG`, `INVALID`, `SCHEMA` or `PLUGIN` when the job cannot be used.
  *
  *  # Safety
  *  `config_path` is NULL or a NUL-terminated string; `out_job` is NULL or writable.
@@ -175,8 +212,9 @@ tenantsync_job_open (
 
 /** \brief
  *  Clears part of the job's state, as `tenantsync reset --scope SCOPE` does. `scope` is
- *  `watermark`, `escrows`, `quarantine` or `full`. Writes `{"scope": SCOPE, "statePath": PATH}`
- *  to `out_json`. The run history and the provisioning log are kept.
+ *  `watermark`, `escrows`, `quarantine` or `full`. Writes what was cleared (ffi/README.md) to
+ *  `out_json`. The run history and the provisioning log are kept. Fails with `JOB_LOCKED`
+ *  while a cycle of the job runs in another process.
  *
  *  # Safety
  *  `scope` is NULL or a NUL-terminated string; `out_json` is NULL or writable.
@@ -201,6 +239,101 @@ tenantsync_job_runs (
     char * * out_json);
 
 /** \brief
+ *  A run of a job (opaque): obtained from a `tenantsync_job_start_*` call, polled with
+ *  `tenantsync_run_poll`, released with `tenantsync_run_free`.
+ */
+typedef struct tenantsync_run tenantsync_run_t;
+
+/** \brief
+ *  Starts applying a saved plan exactly, as `tenantsync apply FILE` does. `plan_json` is a
+ *  saved plan (the `savedPlan` of a plan run's result, or the file `savePlan` wrote). The run
+ *  reads both tenants first and refuses the whole plan when an object it touches changed since
+ *  it was made: its result is then `STALE_PLAN`, and the last error names the objects. A plan
+ *  of another job or schema is refused with `INVALID`. Otherwise the result is a run report.
+ *
+ *  # Safety
+ *  `plan_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_apply (
+    tenantsync_job_t * job,
+    char const * plan_json,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts the preflight of `job` (sign-in, permissions, cross-tenant access policy, anchor
+ *  extension, schema, state file), as `tenantsync check` does. The run's result is
+ *  `{"kind": "check", "value": CHECK_REPORT}` (ffi/README.md).
+ *
+ *  # Safety
+ *  `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_check (
+    tenantsync_job_t * job,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts setting up `job` in the target: signs in and creates (or finds) the anchor
+ *  extension, as `tenantsync init` does. The run's result is `{"kind": "init", "value":
+ *  ANCHOR_ATTRIBUTE}`.
+ *
+ *  # Safety
+ *  `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_init (
+    tenantsync_job_t * job,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts a dry run of `job`: the cycle reads both tenants and plans, and writes nothing to
+ *  the target, as `tenantsync sync --dry-run [--save-plan FILE]` does. `request_json` is NULL
+ *  or `{"full": BOOL, "allowDeletes": BOOL, "only": SOURCE_ID, "savePlan": PATH}` (`only`
+ *  plans the provisioning of one object; `savePlan` writes the saved plan to that file when
+ *  the run finishes). The run's result is a run report whose `savedPlan` is the plan to review
+ *  and to apply later with `tenantsync_job_start_apply`.
+ *
+ *  # Safety
+ *  `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_plan (
+    tenantsync_job_t * job,
+    char const * request_json,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts provisioning one source object now (a user, or a group with its members), even when
+ *  escrowed or quarantined, as `tenantsync provision` does. `object_id` is the source object's
+ *  id. The run's result is a run report.
+ *
+ *  # Safety
+ *  `object_id` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_provision (
+    tenantsync_job_t * job,
+    char const * object_id,
+    tenantsync_run_t * * out_run);
+
+/** \brief
+ *  Starts one sync cycle of `job`, as `tenantsync sync` does. `request_json` is NULL or
+ *  `{"full": BOOL, "allowDeletes": BOOL}` (`full` reads the source in full instead of by
+ *  delta; `allowDeletes` lets a plan over the deletion threshold through). Writes the run
+ *  handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is
+ *  `{"kind": "run", "value": RUN_REPORT}` (ffi/README.md).
+ *
+ *  # Safety
+ *  `request_json` is NULL or a NUL-terminated string; `out_run` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_job_start_sync (
+    tenantsync_job_t * job,
+    char const * request_json,
+    tenantsync_run_t * * out_run);
+
+/** \brief
  *  The message of the last call on this thread that returned a status other than
  *  `TENANTSYNC_STATUS_OK`: what went wrong and what to do, lower-case. Writes a library string
  *  (free it with `tenantsync_string_free`) to `out_message`; an empty string when no call has
@@ -213,6 +346,61 @@ tenantsync_job_runs (
 tenantsync_status_t
 tenantsync_last_error_message (
     char * * out_message);
+
+/** \brief
+ *  Asks `run` to stop at its next safe point (between two writes to the target); what it did
+ *  so far is recorded. Returns at once; poll the run until it finishes. Cancelling a finished
+ *  run does nothing. Unlike other calls, this one may be made while another thread polls the
+ *  same run.
+ *
+ *  # Safety
+ *  None: the handle is looked up among the live runs before it is used.
+ */
+tenantsync_status_t
+tenantsync_run_cancel (
+    tenantsync_run_t * run);
+
+/** \brief
+ *  Frees a run handle. NULL is a no-op. A run still going is cancelled and waited for (until
+ *  its next safe point) so that its job gets its engine back. Fails with `BUSY` while another
+ *  thread uses the run, and `INVALID_HANDLE` for a handle already freed.
+ *
+ *  # Safety
+ *  None: the handle is looked up among the live runs before it is used.
+ */
+tenantsync_status_t
+tenantsync_run_free (
+    tenantsync_run_t * run);
+
+/** \brief
+ *  Waits up to `timeout_ms` milliseconds (0: not at all) for progress of `run`, then writes
+ *  `{"finished": BOOL, "events": [EVENT, ...]}` to `out_events_json`: the events since the
+ *  last poll (ffi/README.md), and whether the run has finished. Once `finished` is true the
+ *  job is usable again and `tenantsync_run_result` gives the result.
+ *
+ *  # Safety
+ *  `out_events_json` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_run_poll (
+    tenantsync_run_t * run,
+    uint32_t timeout_ms,
+    char * * out_events_json);
+
+/** \brief
+ *  The result of a finished run: writes `{"kind": "run" | "check" | "init", "value": ...}`
+ *  (a run report, a check report, or init's anchor attribute; ffi/README.md) to `out_json`.
+ *  Fails with `RUN_NOT_FINISHED` while the run goes on, and with the operation's own status
+ *  (for example `SIGN_IN`, `STALE_PLAN` or `GRAPH`) when it failed as a whole; the same
+ *  answer every time it is asked.
+ *
+ *  # Safety
+ *  `out_json` is NULL or writable.
+ */
+tenantsync_status_t
+tenantsync_run_result (
+    tenantsync_run_t * run,
+    char * * out_json);
 
 /** \brief
  *  Validates a mapping schema (a Graph `synchronizationSchema`, or a template or job export

@@ -73,6 +73,12 @@ pub fn guard(function: &str, body: impl FnOnce() -> Outcome) -> Status {
     status
 }
 
+/// Runs `body` inside the panic boundary for a function that returns a value instead of a
+/// status: a panic returns `default`.
+pub fn guard_value<T>(default: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
+}
+
 /// Reads a NUL-terminated UTF-8 string argument named `name`.
 ///
 /// # Safety

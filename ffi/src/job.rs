@@ -9,8 +9,7 @@ use safer_ffi::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 use tenantsync_core::config::parse_duration;
-use tenantsync_core::state::{LogFilter, ResetScope};
-use tenantsync_core::sync::{Engine, SyncError};
+use tenantsync_core::{Engine, LogFilter, ResetScope, SyncError};
 
 use crate::boundary::{
     Failure, Outcome, check_out, guard, input_str, json_arg, output_string, to_json, write_out,
@@ -51,15 +50,9 @@ impl Job {
     }
 }
 
-/// The status of an engine error.
+/// An engine error as a failure: its code's status (the same number) and its message.
 pub fn engine_failure(error: SyncError) -> Failure {
-    let status = match &error {
-        SyncError::Busy { .. } => Status::JobLocked,
-        SyncError::State(_) if !error.is_configuration() => Status::State,
-        _ if error.is_configuration() => Status::Config,
-        _ => Status::Engine,
-    };
-    Failure::new(status, error.to_string())
+    Failure::new(Status::of(error.code()), error.to_string())
 }
 
 fn open(config_path: &str) -> Result<Engine, Failure> {
@@ -75,7 +68,7 @@ fn open(config_path: &str) -> Result<Engine, Failure> {
 /// Opens the job configured in `config_path` (a TOML file, docs/configuration.md): reads the
 /// configuration, its schema and plugins, and prepares the Graph clients (no network, no
 /// state yet). Writes the new job handle to `out_job`; free it with `tenantsync_job_free`.
-/// Fails with `CONFIG` when the configuration cannot be used.
+/// Fails with `CONFIG`, `INVALID`, `SCHEMA` or `PLUGIN` when the job cannot be used.
 ///
 /// # Safety
 /// `config_path` is NULL or a NUL-terminated string; `out_job` is NULL or writable.
@@ -116,7 +109,8 @@ pub unsafe fn tenantsync_job_free(job: *mut TenantsyncJob) -> Status {
 /// Validates the job configuration in `config_path` without keeping it open: everything
 /// `tenantsync_job_open` checks (configuration, schema, plugins, credentials' form), without
 /// network. Writes `{"valid": true, "name", "sourceTenant", "targetTenant", "statePath"}` to
-/// `out_json`; an unusable configuration fails with `CONFIG` and says why.
+/// `out_json`; an unusable configuration fails (`CONFIG`, `INVALID`, `SCHEMA`, `PLUGIN`) and
+/// says why.
 ///
 /// # Safety
 /// `config_path` is NULL or a NUL-terminated string; `out_json` is NULL or writable.
@@ -239,11 +233,7 @@ pub unsafe fn tenantsync_job_logs(
         // SAFETY: forwarded.
         unsafe {
             with_engine(job, out_json, |engine| {
-                let entries = engine
-                    .state()
-                    .map_err(engine_failure)?
-                    .logs(&filter)
-                    .map_err(|e| engine_failure(e.into()))?;
+                let entries = engine.logs(&filter).map_err(engine_failure)?;
                 to_json(&entries)
             })
         }
@@ -266,11 +256,7 @@ pub unsafe fn tenantsync_job_runs(
         // SAFETY: forwarded.
         unsafe {
             with_engine(job, out_json, |engine| {
-                let runs = engine
-                    .state()
-                    .map_err(engine_failure)?
-                    .runs(limit)
-                    .map_err(|e| engine_failure(e.into()))?;
+                let runs = engine.runs(limit).map_err(engine_failure)?;
                 to_json(&runs)
             })
         }
@@ -278,8 +264,9 @@ pub unsafe fn tenantsync_job_runs(
 }
 
 /// Clears part of the job's state, as `tenantsync reset --scope SCOPE` does. `scope` is
-/// `watermark`, `escrows`, `quarantine` or `full`. Writes `{"scope": SCOPE, "statePath": PATH}`
-/// to `out_json`. The run history and the provisioning log are kept.
+/// `watermark`, `escrows`, `quarantine` or `full`. Writes what was cleared (ffi/README.md) to
+/// `out_json`. The run history and the provisioning log are kept. Fails with `JOB_LOCKED`
+/// while a cycle of the job runs in another process.
 ///
 /// # Safety
 /// `scope` is NULL or a NUL-terminated string; `out_json` is NULL or writable.
@@ -309,10 +296,8 @@ pub unsafe fn tenantsync_job_reset(
         // SAFETY: forwarded.
         unsafe {
             with_engine(job, out_json, |engine| {
-                let state = engine.state().map_err(engine_failure)?;
-                state.reset(parsed).map_err(|e| engine_failure(e.into()))?;
-                let path = state.path().display().to_string();
-                to_json(&json!({ "scope": text, "statePath": path }))
+                let summary = engine.reset(parsed).map_err(engine_failure)?;
+                to_json(&summary)
             })
         }
     })

@@ -17,10 +17,12 @@
 pub mod boundary;
 pub mod handles;
 mod job;
+mod run;
 pub mod status;
 mod tools;
 
 pub use job::*;
+pub use run::*;
 pub use status::Status;
 pub use tools::*;
 

@@ -1,13 +1,16 @@
 //! The status every exported function returns: a stable, numbered code.
 
 use safer_ffi::prelude::*;
+use tenantsync_core::ErrorCode;
 
 /// What a call of the C ABI did. `TENANTSYNC_STATUS_OK` (0) is success; anything else is a
 /// failure whose message `tenantsync_last_error_message` returns on the same thread.
 ///
-/// The numbers are a contract: they come in blocks (0 success, 1-99 how the call was made,
-/// 100-199 the job and its inputs, 200-299 runs and the engine, 900-999 the library itself),
-/// new codes take a free number in their block, and a retired number is never reused.
+/// The numbers are a contract, in blocks: 0 success; 1-99 how the call was made (the
+/// library's own); 100-899 the engine's failures, with the numbers of core's `ErrorCode`
+/// (the same the command line reports: 100-199 the job's input, 200-299 signing in, 300-399
+/// running); 900-999 the library itself. New codes take a free number in their block, and a
+/// retired number is never reused.
 #[derive_ReprC(rename = "tenantsync_status")]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,7 +18,7 @@ pub enum Status {
     /// The call succeeded and wrote its outputs.
     Ok = 0,
 
-    // --- 1-99: how the call was made ---------------------------------------------------
+    // --- 1-99: how the call was made -----------------------------------------------------
     /// A pointer argument that must not be NULL was NULL.
     NullArgument = 1,
     /// A string argument is not valid UTF-8.
@@ -31,26 +34,46 @@ pub enum Status {
     Busy = 6,
     /// The run has not finished yet: poll it until it reports `"finished": true`.
     RunNotFinished = 7,
-
-    // --- 100-199: the job and its inputs -----------------------------------------------
-    /// The job configuration, its schema, plugins or credentials cannot be used.
-    Config = 100,
     /// An expression does not parse or cannot be evaluated.
-    Expression = 101,
-    /// A mapping schema does not parse.
+    Expression = 8,
+    /// A file the call writes cannot be written.
+    Io = 9,
+
+    // --- 100-199: the job's input (core's ErrorCode) -------------------------------------
+    /// The job configuration is unusable.
+    Config = 100,
+    /// Something the job needs is missing or wrong.
+    Invalid = 101,
+    /// The synchronization schema is unusable (or, for `tenantsync_schema_validate`, the text
+    /// is not a schema).
     Schema = 102,
-    /// The job's state file cannot be read or written.
-    State = 103,
+    /// A plugin of the job cannot be loaded.
+    Plugin = 103,
+    /// A saved plan is stale: objects it touches changed since it was made; nothing was
+    /// applied.
+    StalePlan = 104,
 
-    // --- 200-299: runs and the engine --------------------------------------------------
-    /// The engine failed: Graph or the state store stopped the operation.
-    Engine = 200,
-    /// Another run of the same job (in this or another process) holds its state.
-    JobLocked = 201,
+    // --- 200-299: signing in (core's ErrorCode) ------------------------------------------
+    /// Signing in to a tenant failed.
+    SignIn = 200,
+    /// The token is for another tenant than the one configured.
+    WrongTenant = 201,
 
-    // --- 900-999: the library itself ----------------------------------------------------
-    /// The library panicked; the call was abandoned (the handles it used may be unusable).
+    // --- 300-399: running (core's ErrorCode) ---------------------------------------------
+    /// Microsoft Graph failed in a way that stops the operation.
+    Graph = 300,
+    /// The job's state store failed.
+    State = 301,
+    /// Another cycle of this job, in this or another process, holds its state.
+    JobLocked = 302,
+    /// The planner refused its input.
+    Plan = 303,
+
+    // --- 900-999: the library itself -----------------------------------------------------
+    /// The library panicked; the call was abandoned (please report it).
     Panic = 900,
+    /// The engine failed in a way this version of the library has no code for.
+    Unknown = 901,
 }
 
 impl Status {
@@ -64,14 +87,29 @@ impl Status {
         Status::InvalidHandle,
         Status::Busy,
         Status::RunNotFinished,
-        Status::Config,
         Status::Expression,
+        Status::Io,
+        Status::Config,
+        Status::Invalid,
         Status::Schema,
+        Status::Plugin,
+        Status::StalePlan,
+        Status::SignIn,
+        Status::WrongTenant,
+        Status::Graph,
         Status::State,
-        Status::Engine,
         Status::JobLocked,
+        Status::Plan,
         Status::Panic,
+        Status::Unknown,
     ];
+
+    /// The status of an engine error code: the same number.
+    pub fn of(code: ErrorCode) -> Status {
+        Status::from_code(code.number())
+            .filter(|s| (100..900).contains(&(*s as u32)))
+            .unwrap_or(Status::Unknown)
+    }
 
     /// The status with this number, if there is one.
     pub fn from_code(code: u32) -> Option<Status> {
@@ -91,13 +129,21 @@ impl Status {
             }
             Status::Busy => c"the handle is in use by another call or by a run: try again later",
             Status::RunNotFinished => c"the run has not finished: poll it until it has",
-            Status::Config => c"the job configuration, schema, plugins or credentials are unusable",
             Status::Expression => c"the expression does not parse or cannot be evaluated",
-            Status::Schema => c"the mapping schema does not parse",
-            Status::State => c"the job's state file cannot be read or written",
-            Status::Engine => c"the engine failed: graph or the state store stopped the operation",
-            Status::JobLocked => c"another run of this job holds its state: wait for it to finish",
+            Status::Io => c"a file cannot be written",
+            Status::Config => c"the job configuration is unusable",
+            Status::Invalid => c"something the job needs is missing or wrong",
+            Status::Schema => c"the synchronization schema is unusable",
+            Status::Plugin => c"a plugin of the job cannot be loaded",
+            Status::StalePlan => c"the saved plan is stale: objects it touches changed",
+            Status::SignIn => c"signing in to a tenant failed",
+            Status::WrongTenant => c"the token is for another tenant than the one configured",
+            Status::Graph => c"microsoft graph failed",
+            Status::State => c"the job's state store failed",
+            Status::JobLocked => c"another cycle of this job is running",
+            Status::Plan => c"the planner refused its input",
             Status::Panic => c"the library panicked; the call was abandoned",
+            Status::Unknown => c"the engine failed in a way this library has no code for",
         }
     }
 

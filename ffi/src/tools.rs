@@ -13,23 +13,30 @@ use tenantsync_core::clock::{self, Clock};
 use tenantsync_core::{expr, schema};
 
 use crate::boundary::{
-    Failure, check_out, free_string, guard, input_str, json_arg, last_error, output_string,
-    to_json, write_out,
+    Failure, check_out, free_string, guard, guard_value, input_str, json_arg, last_error,
+    output_string, to_json, write_out,
 };
 use crate::status::Status;
+
+/// What the functions that return a static string return if they panic.
+const EMPTY: &std::ffi::CStr = c"";
 
 /// The library version (for example `0.1.0`) as a static NUL-terminated UTF-8 string: never
 /// free it.
 #[ffi_export]
 pub fn tenantsync_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    guard_value(EMPTY.as_ptr().cast(), || {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    })
 }
 
 /// What status `code` means: a short lower-case sentence as a static NUL-terminated string
 /// (never free it). An unknown code gives `unknown status code`.
 #[ffi_export]
 pub fn tenantsync_status_message(code: u32) -> *const c_char {
-    Status::message_of(code).as_ptr().cast()
+    guard_value(EMPTY.as_ptr().cast(), || {
+        Status::message_of(code).as_ptr().cast()
+    })
 }
 
 /// The message of the last call on this thread that returned a status other than

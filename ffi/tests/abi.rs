@@ -77,15 +77,28 @@ fn status_numbers_are_stable_and_each_has_a_message() {
             (Status::InvalidHandle, 5),
             (Status::Busy, 6),
             (Status::RunNotFinished, 7),
+            (Status::Expression, 8),
+            (Status::Io, 9),
             (Status::Config, 100),
-            (Status::Expression, 101),
+            (Status::Invalid, 101),
             (Status::Schema, 102),
-            (Status::State, 103),
-            (Status::Engine, 200),
-            (Status::JobLocked, 201),
+            (Status::Plugin, 103),
+            (Status::StalePlan, 104),
+            (Status::SignIn, 200),
+            (Status::WrongTenant, 201),
+            (Status::Graph, 300),
+            (Status::State, 301),
+            (Status::JobLocked, 302),
+            (Status::Plan, 303),
             (Status::Panic, 900),
+            (Status::Unknown, 901),
         ]
     );
+    // Every engine error code is a status with the same number (the CLI and the ABI agree).
+    for code in tenantsync_core::ErrorCode::ALL {
+        let status = Status::of(*code);
+        assert_eq!(status as u32, code.number(), "{code:?} has no status");
+    }
     for (status, code) in numbers {
         assert_eq!(Status::from_code(code), Some(status));
         // SAFETY: a static string.
@@ -319,7 +332,8 @@ fn a_job_opens_reads_its_state_and_frees_once() {
         last_error()
     );
     let body: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
-    assert_eq!(body["scope"], "full");
+    assert_eq!(body["deltaLinks"], true, "{body}");
+    assert_eq!(body["anchors"], true, "{body}");
 
     // Bad arguments to a live job.
     let mut out = sentinel();

@@ -1,7 +1,7 @@
 //! Real foreign hosts of the C ABI: a C program built with gcc against the generated header,
 //! and a C# program built with Mono's `mcs` over the generated P/Invoke file and run with
 //! `mono`, both linked to the cdylib this test run built, driving a job against the Graph
-//! emulator (tests/lib.rs `World`).
+//! emulator (tests/lib.rs `World`): a plan saved to a file and applied, then a full sync.
 //!
 //! Nothing is installed here (`scripts/test` installs gcc and Mono). A missing tool skips the
 //! test with a message on a developer's machine, and fails it under CI (`CI` set).
@@ -66,16 +66,24 @@ fn run(what: &str, command: &mut Command) -> Output {
     output
 }
 
-/// A job against a fresh emulator world, and the directory for the built consumer.
-fn setup() -> (World, PathBuf, tempfile::TempDir) {
+/// A job against a fresh emulator world, the groups it assigns, and the directory for the
+/// built consumer.
+fn setup() -> (World, Vec<String>, PathBuf, tempfile::TempDir) {
     let world = World::new(small_seed());
-    let config = world.write_job(&world.source_security_group_ids(), "");
-    (world, config, tempfile::tempdir().expect("temp dir"))
+    let groups = world.source_security_group_ids();
+    let config = world.write_job(&groups, "");
+    (
+        world,
+        groups,
+        config,
+        tempfile::tempdir().expect("temp dir"),
+    )
 }
 
 /// Checks what a consumer printed: every step passed.
 fn assert_passed(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
     assert!(
         stdout.contains("all steps passed") && !stdout.contains("FAIL"),
         "{stdout}"
@@ -91,7 +99,7 @@ fn a_c_program_drives_a_job_through_the_header() {
     if !have("gcc", "--version") {
         return;
     }
-    let (_world, config, dir) = setup();
+    let (world, groups, config, dir) = setup();
     let lib = library_dir();
     let exe = dir.path().join("consumer");
     run(
@@ -107,8 +115,44 @@ fn a_c_program_drives_a_job_through_the_header() {
             .arg("-ltenantsync_ffi")
             .arg(format!("-Wl,-rpath,{}", lib.display())),
     );
-    let output = run("the C consumer", Command::new(&exe).arg(&config));
+    let output = run(
+        "the C consumer",
+        Command::new(&exe)
+            .arg(&config)
+            .arg(dir.path().join("plan.json")),
+    );
     assert_passed(&output);
+    // The consumer's applied plan and sync made the target follow the source.
+    world.assert_converged(&groups);
+}
+
+#[test]
+fn the_readme_c_example_compiles() {
+    if !have("gcc", "--version") {
+        return;
+    }
+    let readme = std::fs::read_to_string(ffi_dir().join("README.md")).expect("README.md");
+    let example = readme
+        .split("```c\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md has a C example");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("example.c");
+    std::fs::write(&source, example).expect("write the example");
+    let lib = library_dir();
+    run(
+        "gcc on the README's example",
+        Command::new("gcc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(ffi_dir().join("include"))
+            .arg(&source)
+            .arg("-o")
+            .arg(dir.path().join("example"))
+            .arg("-L")
+            .arg(&lib)
+            .arg("-ltenantsync_ffi"),
+    );
 }
 
 #[test]
@@ -116,7 +160,7 @@ fn a_csharp_program_drives_a_job_through_the_generated_bindings() {
     if !have("mcs", "--version") || !have("mono", "--version") {
         return;
     }
-    let (_world, config, dir) = setup();
+    let (world, groups, config, dir) = setup();
     let lib = library_dir();
     let exe = dir.path().join("consumer.exe");
     run(
@@ -132,9 +176,12 @@ fn a_csharp_program_drives_a_job_through_the_generated_bindings() {
         Command::new("mono")
             .arg(&exe)
             .arg(&config)
+            .arg(dir.path().join("plan.json"))
             .env("LD_LIBRARY_PATH", library_path(&lib)),
     );
     assert_passed(&output);
+    // The consumer's applied plan and sync made the target follow the source.
+    world.assert_converged(&groups);
 }
 
 /// `LD_LIBRARY_PATH` with `lib` first (Mono finds `tenantsync_ffi` there).

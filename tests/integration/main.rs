@@ -7,6 +7,7 @@ mod plugins;
 mod powershell;
 mod resilience;
 mod safety;
+mod saved_plans;
 mod sign_in;
 mod sync;
 mod workspace;

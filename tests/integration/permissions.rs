@@ -495,7 +495,7 @@ fn an_operation_refused_for_a_missing_permission_names_that_permission() {
         .collect();
     assert!(!refused.is_empty(), "{:#?}", report.applied);
     for f in refused {
-        assert_eq!(f.op, "createGroup", "{f:?}");
+        assert_eq!(f.op.as_str(), "createGroup", "{f:?}");
         assert!(
             f.message
                 .contains("needs the application permission Group.ReadWrite.All"),

@@ -567,7 +567,7 @@ fn an_object_anchored_to_another_source_is_never_touched() {
         report.applied
     );
     let failure = &report.applied.failed[0];
-    assert_eq!(failure.op, "createUser");
+    assert_eq!(failure.op.as_str(), "createUser");
     assert!(
         failure
             .message

@@ -267,7 +267,7 @@ fn a_failing_object_is_escrowed_while_the_rest_syncs_then_retried() {
     let first = world.run(&job, SyncRequest::default());
     assert_eq!(first.outcome, RunOutcome::Escrowed, "{:#?}", first.applied);
     assert_eq!(first.applied.failed.len(), 1, "{:#?}", first.applied);
-    assert_eq!(first.applied.failed[0].op, "createUser");
+    assert_eq!(first.applied.failed[0].op.as_str(), "createUser");
     assert!(world.target_user_for(&a).is_some(), "the others still sync");
     let tg = world
         .target_group_for(&group)

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tenantsync_core::plan::Operation;
 use tenantsync_core::sync::{
-    CancelToken, Engine, Event, NoEvents, RunOutcome, RunReport, Stage, SyncRequest,
+    CancelToken, Engine, Event, NoEvents, OperationStatus, RunOutcome, RunReport, Stage,
+    SyncRequest,
 };
 use tenantsync_emulator::TenantState;
 use tenantsync_tests::{World, nested_group_ids, small_seed, text};
@@ -347,7 +348,9 @@ fn a_cycle_reports_its_stages_operations_and_history() {
     );
     let operations = events
         .iter()
-        .filter(|e| matches!(e, Event::Operation { status, .. } if status == "success"))
+        .filter(
+            |e| matches!(e, Event::Operation { status, .. } if *status == OperationStatus::Success),
+        )
         .count();
     assert_eq!(operations, first.applied.succeeded);
     assert_eq!(operations, first.plan.operations.len());

@@ -17,8 +17,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
 use tenantsync_core::sync::{
-    ANCHOR_EXTENSION_NAME, CancelToken, Engine, Event, EventSink, RunOutcome, RunReport, Stage,
-    SyncRequest,
+    ANCHOR_EXTENSION_NAME, CancelToken, Engine, Event, EventSink, OperationStatus, RunOutcome,
+    RunReport, Stage, SyncRequest,
 };
 use tenantsync_emulator::TenantState;
 use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantConfig, TenantHandle};
@@ -255,7 +255,7 @@ impl EventSink for Progress {
                 detail,
             } => {
                 let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-                if status != "success" {
+                if status != OperationStatus::Success {
                     Some(format!(
                         "    {status}: {op} {display}: {}",
                         detail.unwrap_or_default()
@@ -269,6 +269,7 @@ impl EventSink for Progress {
                 }
             }
             Event::Warning { message } => Some(format!("  warning: {message}")),
+            _ => None,
         };
         if let Some(line) = line {
             let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -42,6 +42,9 @@ enum Command {
     /// Run one sync cycle (or, with --watch, cycles until Ctrl-C) from the source tenant
     /// into the target tenant.
     Sync(sync::SyncArgs),
+    /// Apply a plan saved by `sync --dry-run --save-plan FILE`, exactly as it was shown;
+    /// refused (exit 8) when objects it touches changed since it was made.
+    Apply(sync::ApplyArgs),
     /// Preflight a job: sign-in, permissions, cross-tenant access policy, anchor extension,
     /// schema, state file. Exit 0 when nothing failed, 3 otherwise.
     Check(check::CheckArgs),
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Expr(c) => expr::run(c),
         Command::Plan(a) => plan::run(a),
         Command::Sync(a) => sync::run(a),
+        Command::Apply(a) => sync::apply(a),
         Command::Check(a) => check::run(a),
         Command::Provision(a) => sync::provision(a),
         Command::Logs(a) => logs::run(a),

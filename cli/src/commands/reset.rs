@@ -30,50 +30,43 @@ pub struct ResetArgs {
 
 pub fn run(args: ResetArgs) -> Result<Code, Failure> {
     let mut engine = job::open(&args.job)?;
-    let state = engine.state().map_err(job::sync_failure)?;
-    let escrows = state.escrows().map_err(anyhow::Error::from)?.len();
-    let quarantine = state.quarantine().map_err(anyhow::Error::from)?;
-    let (scope, cleared) = match args.scope {
-        Scope::Watermark => (
-            ResetScope::Watermark,
-            vec![
-                "the delta links and the source cache: the next cycle reads the source in full"
-                    .to_string(),
-            ],
-        ),
-        Scope::Escrows => (
-            ResetScope::Escrows,
-            vec![format!(
-                "{escrows} escrowed objects: they are retried at the next cycle"
-            )],
-        ),
-        Scope::Quarantine => (
-            ResetScope::Quarantine,
-            vec![match &quarantine {
-                Some(q) => format!(
-                    "the quarantine ({} since {}: {}): the next cycle runs at the normal rate",
-                    q.reason, q.began_at, q.error
-                ),
-                None => "nothing: the job was not quarantined".to_string(),
-            }],
-        ),
-        Scope::Full => (
-            ResetScope::Full,
-            vec![
-                "the delta links and the source cache: the next cycle reads the source in full"
-                    .to_string(),
-                format!("{escrows} escrowed objects"),
-                match &quarantine {
-                    Some(q) => format!("the quarantine ({})", q.reason),
-                    None => "no quarantine (there was none)".to_string(),
-                },
-                "the anchors cache: the next cycle matches by the anchors stored in the target"
-                    .to_string(),
-            ],
-        ),
+    let scope = match args.scope {
+        Scope::Watermark => ResetScope::Watermark,
+        Scope::Escrows => ResetScope::Escrows,
+        Scope::Quarantine => ResetScope::Quarantine,
+        Scope::Full => ResetScope::Full,
     };
-    state.reset(scope).map_err(anyhow::Error::from)?;
-    println!("Cleared in {}:", state.path().display());
+    // Under the job's lock: a reset while a cycle runs is refused (Busy), never interleaved.
+    let done = engine.reset(scope).map_err(job::sync_failure)?;
+    let mut cleared = Vec::new();
+    if done.delta_links {
+        cleared.push(
+            "the delta links and the source cache: the next cycle reads the source in full"
+                .to_string(),
+        );
+    }
+    if matches!(scope, ResetScope::Escrows | ResetScope::Full) {
+        cleared.push(format!(
+            "{} escrowed objects: they are retried at the next cycle",
+            done.escrows
+        ));
+    }
+    if matches!(scope, ResetScope::Quarantine | ResetScope::Full) {
+        cleared.push(match &done.quarantine {
+            Some(q) => format!(
+                "the quarantine ({} since {}: {}): the next cycle runs at the normal rate",
+                q.reason, q.began_at, q.error
+            ),
+            None => "no quarantine (the job was not quarantined)".to_string(),
+        });
+    }
+    if done.anchors {
+        cleared.push(
+            "the anchors cache: the next cycle matches by the anchors stored in the target"
+                .to_string(),
+        );
+    }
+    println!("Cleared in {}:", done.state.display());
     for c in cleared {
         println!("  - {c}");
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tenantsync_core::config::parse_duration;
 use tenantsync_core::sync::{
-    CancelToken, Engine, Event, EventSink, RunOutcome, RunReport, Stage, SyncRequest,
+    CancelToken, Engine, Event, EventSink, OperationStatus, RunOutcome, RunReport, Stage,
+    SyncRequest,
 };
 
 use super::job::{self, JobArgs};
@@ -40,6 +42,22 @@ pub struct SyncArgs {
     /// The pause between cycles with --watch (`30s`, `5m`). Default: the job's [sync] interval.
     #[arg(long, value_name = "DURATION", requires = "watch")]
     interval: Option<String>,
+    /// With --dry-run: save the plan to FILE, with the versions of the objects it touches, for
+    /// review and a later `tenantsync apply FILE`.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    save_plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The saved plan (`tenantsync sync --dry-run --save-plan FILE`).
+    #[arg(value_name = "FILE")]
+    plan: PathBuf,
+    #[command(flatten)]
+    job: JobArgs,
+    /// Print the run report as one JSON document at the end (no progress on stdout).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -96,13 +114,7 @@ impl std::fmt::Debug for Renderer {
 
 /// A stage's name in progress lines (`[observe] ...`) of `sync`, `demo` and `bench`.
 pub(crate) fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::SignIn => "sign-in",
-        Stage::Observe => "observe",
-        Stage::Plan => "plan",
-        Stage::Apply => "apply",
-        Stage::Record => "record",
-    }
+    stage.name()
 }
 
 impl Renderer {
@@ -188,12 +200,12 @@ impl EventSink for Renderer {
     fn emit(&self, event: Event) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Event::Operation { op, status, .. } = &event {
-            let slot = match status.as_str() {
-                "success" => 0,
-                "failure" => 1,
+            let slot = match status {
+                OperationStatus::Success => 0,
+                OperationStatus::Failure => 1,
                 _ => 2,
             };
-            state.counts.entry(op.clone()).or_default()[slot] += 1;
+            state.counts.entry(op.to_string()).or_default()[slot] += 1;
         }
         if self.style == Style::Quiet {
             return;
@@ -231,6 +243,7 @@ impl EventSink for Renderer {
                 }
             }
             Event::Warning { message } => self.line(&format!("warning: {message}")),
+            _ => {}
         }
     }
 }
@@ -249,13 +262,7 @@ fn style_for(json: bool, steps: bool) -> Style {
 
 /// The exit code of a cycle's outcome.
 pub fn outcome_code(outcome: RunOutcome) -> Code {
-    match outcome {
-        RunOutcome::Converged | RunOutcome::DryRun => Code::Ok,
-        RunOutcome::Escrowed => Code::Escrowed,
-        RunOutcome::Refused => Code::Refused,
-        RunOutcome::Quarantined => Code::Quarantined,
-        RunOutcome::Cancelled => Code::Failure,
-    }
+    Code::from_number(outcome.exit_code())
 }
 
 /// One line about a cycle, for `--watch` and the head of the summary.
@@ -448,6 +455,69 @@ pub fn run(args: SyncArgs) -> Result<Code, Failure> {
     let result = runtime.block_on(async {
         job::cancel_on_ctrl_c(cancel.clone());
         engine.run(&request, &renderer, &cancel).await
+    });
+    renderer.finish();
+    let report = result.map_err(job::sync_failure)?;
+    if let (Some(path), Some(saved)) = (&args.save_plan, &report.saved_plan) {
+        write_plan(path, &saved.to_json_pretty())?;
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        render_summary(&mut out, &report, &renderer.counts(), false)?;
+        if let Some(path) = &args.save_plan {
+            writeln!(
+                out,
+                "\nPlan saved to {}: review it, then apply exactly it with `tenantsync apply {} --config {}`.",
+                path.display(),
+                path.display(),
+                args.job.config.display()
+            )?;
+        }
+    }
+    Ok(outcome_code(report.outcome))
+}
+
+/// Writes a saved plan whole or not at all (a temporary file renamed over the target).
+fn write_plan(path: &Path, text: &str) -> Result<(), Failure> {
+    let cannot = |e: std::io::Error| {
+        Failure::config(anyhow!(
+            "cannot write the plan to {}: {e}; choose a writable path for --save-plan",
+            path.display()
+        ))
+    };
+    let tmp = path.with_extension("tmp-plan");
+    std::fs::write(&tmp, text).map_err(cannot)?;
+    std::fs::rename(&tmp, path).map_err(cannot)
+}
+
+/// `tenantsync apply FILE`: applies a saved plan exactly, or refuses it when objects it touches
+/// changed since it was made (exit code 8, the objects named).
+pub fn apply(args: ApplyArgs) -> Result<Code, Failure> {
+    let text = std::fs::read_to_string(&args.plan).map_err(|e| {
+        Failure::config(anyhow!(
+            "cannot read the plan {}: {e}; make one with `tenantsync sync --dry-run --save-plan FILE`",
+            args.plan.display()
+        ))
+    })?;
+    let saved = tenantsync_core::sync::SavedPlan::from_json(&text).map_err(job::sync_failure)?;
+    let mut engine = job::open(&args.job)?;
+    let runtime = job::runtime()?;
+    if !args.json {
+        println!(
+            "Applying the plan made at {} ({} operations); the objects it touches are checked first.",
+            saved
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            saved.plan.operations.len()
+        );
+    }
+    let renderer = Renderer::new(style_for(args.json, false));
+    let cancel = CancelToken::new();
+    let result = runtime.block_on(async {
+        job::cancel_on_ctrl_c(cancel.clone());
+        engine.apply_saved(&saved, &renderer, &cancel).await
     });
     renderer.finish();
     let report = result.map_err(job::sync_failure)?;
@@ -661,6 +731,7 @@ fn scope_line(engine: &Engine, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tenantsync_core::OperationKind;
 
     #[test]
     fn outcomes_map_to_documented_codes() {
@@ -675,11 +746,16 @@ mod tests {
     #[test]
     fn renderer_counts_operations_by_kind_and_result() {
         let r = Renderer::new(Style::Quiet);
-        for status in ["success", "success", "failure", "skipped"] {
+        for status in [
+            OperationStatus::Success,
+            OperationStatus::Success,
+            OperationStatus::Failure,
+            OperationStatus::Skipped,
+        ] {
             r.emit(Event::Operation {
-                op: "createUser".into(),
+                op: OperationKind::CreateUser,
                 display: "Ada".into(),
-                status: status.into(),
+                status,
                 detail: None,
             });
         }

@@ -28,8 +28,8 @@ use crate::schema::SynchronizationSchema;
 use crate::snapshot::Snapshot;
 
 pub use model::{
-    AttributeChange, Invitation, ObjectKind, ObjectRef, Operation, Plan, REDACTED, Reason, Refusal,
-    ReportEntry, Summary,
+    AttributeChange, Invitation, ObjectKind, ObjectRef, Operation, OperationKind, Plan, REDACTED,
+    Reason, Refusal, ReportEntry, Summary,
 };
 pub use options::{
     DEFAULT_ANCHOR_ATTRIBUTE, DEFAULT_DELETION_THRESHOLD, DEFAULT_GROUP_NAME_SUFFIX,

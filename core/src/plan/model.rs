@@ -72,6 +72,61 @@ pub struct Invitation {
     pub user_type: String,
 }
 
+/// What an operation does, as named in plans, events and the provisioning log. Stable: new
+/// kinds may be added, existing names never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum OperationKind {
+    /// Restore a soft-deleted target user.
+    RestoreUser,
+    /// Invite and write a new target user.
+    CreateUser,
+    /// Write changed attributes of a target user.
+    UpdateUser,
+    /// Block sign-in of a target user.
+    DisableUser,
+    /// Soft-delete a target user.
+    DeleteUser,
+    /// Restore a soft-deleted target group.
+    RestoreGroup,
+    /// Create a target group.
+    CreateGroup,
+    /// Write changed attributes of a target group.
+    UpdateGroup,
+    /// Add a member to a target group.
+    AddMember,
+    /// Remove a member from a target group.
+    RemoveMember,
+    /// Delete a target group.
+    DeleteGroup,
+}
+
+impl OperationKind {
+    /// The kind's name as in JSON (`createUser`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::RestoreUser => "restoreUser",
+            OperationKind::CreateUser => "createUser",
+            OperationKind::UpdateUser => "updateUser",
+            OperationKind::DisableUser => "disableUser",
+            OperationKind::DeleteUser => "deleteUser",
+            OperationKind::RestoreGroup => "restoreGroup",
+            OperationKind::CreateGroup => "createGroup",
+            OperationKind::UpdateGroup => "updateGroup",
+            OperationKind::AddMember => "addMember",
+            OperationKind::RemoveMember => "removeMember",
+            OperationKind::DeleteGroup => "deleteGroup",
+        }
+    }
+}
+
+impl std::fmt::Display for OperationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One step of a plan. Each is safe to repeat after a crash: the apply stage treats "already
 /// exists", "already a member" and "already gone" as done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -283,21 +338,26 @@ impl Operation {
         }
     }
 
+    /// The operation's kind.
+    pub fn op_kind(&self) -> OperationKind {
+        match self {
+            Operation::RestoreUser { .. } => OperationKind::RestoreUser,
+            Operation::CreateUser { .. } => OperationKind::CreateUser,
+            Operation::UpdateUser { .. } => OperationKind::UpdateUser,
+            Operation::DisableUser { .. } => OperationKind::DisableUser,
+            Operation::DeleteUser { .. } => OperationKind::DeleteUser,
+            Operation::RestoreGroup { .. } => OperationKind::RestoreGroup,
+            Operation::CreateGroup { .. } => OperationKind::CreateGroup,
+            Operation::UpdateGroup { .. } => OperationKind::UpdateGroup,
+            Operation::AddMember { .. } => OperationKind::AddMember,
+            Operation::RemoveMember { .. } => OperationKind::RemoveMember,
+            Operation::DeleteGroup { .. } => OperationKind::DeleteGroup,
+        }
+    }
+
     /// The operation's name as in the JSON `op` field.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Operation::RestoreUser { .. } => "restoreUser",
-            Operation::CreateUser { .. } => "createUser",
-            Operation::UpdateUser { .. } => "updateUser",
-            Operation::DisableUser { .. } => "disableUser",
-            Operation::DeleteUser { .. } => "deleteUser",
-            Operation::RestoreGroup { .. } => "restoreGroup",
-            Operation::CreateGroup { .. } => "createGroup",
-            Operation::UpdateGroup { .. } => "updateGroup",
-            Operation::AddMember { .. } => "addMember",
-            Operation::RemoveMember { .. } => "removeMember",
-            Operation::DeleteGroup { .. } => "deleteGroup",
-        }
+        self.op_kind().as_str()
     }
 
     /// A one-line description for people.

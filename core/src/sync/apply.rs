@@ -13,12 +13,13 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::{Value as Json, json};
 
 use crate::graph::{BatchItem, GraphClient, GraphError, GraphRequest, UserType};
-use crate::plan::{AttributeChange, ObjectKind, ObjectRef, Operation};
+use crate::plan::{AttributeChange, ObjectKind, ObjectRef, Operation, OperationKind};
 use crate::schema::{AttributeDefinition, AttributeType, SynchronizationSchema};
 use crate::state::{Escrow, Failure, LogEntry, StateStore};
 use crate::value::Value;
 
 use super::SyncError;
+use super::events::OperationStatus;
 use super::events::{CancelToken, Event, EventSink, Stage};
 
 /// Most members bound in one request (Graph's limit for `members@odata.bind`).
@@ -29,7 +30,7 @@ const MAX_BINDS: usize = 20;
 #[serde(rename_all = "camelCase")]
 pub struct FailedOperation {
     /// The operation kind.
-    pub op: String,
+    pub op: OperationKind,
     /// For people.
     pub display: String,
     /// The Graph error code, when Graph answered.
@@ -325,9 +326,9 @@ impl<'a> Applier<'a> {
                 self.outcome.skipped += 1;
                 self.log(op, "skipped", None, Some(&reason));
                 self.events.emit(Event::Operation {
-                    op: op.kind().into(),
+                    op: op.op_kind(),
                     display: display(op),
-                    status: "skipped".into(),
+                    status: OperationStatus::Skipped,
                     detail: Some(reason),
                 });
                 false
@@ -394,9 +395,9 @@ impl<'a> Applier<'a> {
                     self.state.clear_escrow(&key)?;
                 }
                 self.events.emit(Event::Operation {
-                    op: op.kind().into(),
+                    op: op.op_kind(),
                     display: display(op),
-                    status: "success".into(),
+                    status: OperationStatus::Success,
                     detail: None,
                 });
             }
@@ -437,13 +438,13 @@ impl<'a> Applier<'a> {
                 )?;
                 self.escrows.insert(key, escrow);
                 self.events.emit(Event::Operation {
-                    op: op.kind().into(),
+                    op: op.op_kind(),
                     display: display(op),
-                    status: "failure".into(),
+                    status: OperationStatus::Failure,
                     detail: Some(failed.message.clone()),
                 });
                 self.outcome.failed.push(FailedOperation {
-                    op: op.kind().into(),
+                    op: op.op_kind(),
                     display: display(op),
                     error_code: failed.code.clone(),
                     message: failed.message.clone(),

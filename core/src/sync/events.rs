@@ -6,9 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::OperationKind;
+
 /// The stages of one cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Stage {
     /// Signing in to both tenants.
     SignIn,
@@ -22,9 +25,54 @@ pub enum Stage {
     Record,
 }
 
+impl Stage {
+    /// The stage's name in progress lines (`sign-in`, `observe`, `plan`, `apply`, `record`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::SignIn => "sign-in",
+            Stage::Observe => "observe",
+            Stage::Plan => "plan",
+            Stage::Apply => "apply",
+            Stage::Record => "record",
+        }
+    }
+}
+
+/// How one operation went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum OperationStatus {
+    /// Graph accepted it.
+    Success,
+    /// Graph refused it, or it could not be sent; the object is escrowed.
+    Failure,
+    /// Not attempted (its object is escrowed, blocked by a failed dependency, or the run was
+    /// cancelled).
+    Skipped,
+}
+
+impl OperationStatus {
+    /// The status's name as in JSON and the provisioning log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Success => "success",
+            OperationStatus::Failure => "failure",
+            OperationStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for OperationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One thing that happened during a cycle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Event {
     /// A stage started.
     #[serde(rename_all = "camelCase")]
@@ -51,11 +99,11 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     Operation {
         /// The operation kind (`createUser`, ...).
-        op: String,
+        op: OperationKind,
         /// For people.
         display: String,
-        /// `success`, `failure` or `skipped`.
-        status: String,
+        /// How it went.
+        status: OperationStatus,
         /// Why it failed or was skipped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,

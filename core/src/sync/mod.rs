@@ -12,9 +12,13 @@
 
 mod apply;
 mod check;
+mod codes;
+mod cycle;
 mod events;
+mod handle;
 mod observe;
 mod plugins;
+mod saved;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,9 +29,11 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::config::{ConfigError, JobConfig, TenantConfig, parse_duration};
 use crate::graph::{ClientStats, GraphClient, GraphClientOptions, GraphError};
-use crate::plan::{self, LastKnownState, ObjectKind, ObjectRef, Operation, Plan, PlanInput};
+use crate::plan::{self, ObjectKind, ObjectRef, Operation, Plan};
 use crate::schema::SynchronizationSchema;
-use crate::state::{Quarantine, StateError, StateStore};
+use crate::state::{
+    LogEntry, LogFilter, Quarantine, ResetScope, RunRecord, StateError, StateStore,
+};
 
 // Also here, beside `token_roles`: preflight reads the `roles` of a token with it.
 pub use crate::graph::auth::token_claims;
@@ -37,7 +43,12 @@ pub use check::{
     POLICY_PERMISSION, Requirement, SOURCE_PERMISSIONS, TARGET_PERMISSIONS, USERS_PERMISSION,
     grant, missing_permissions, operation_permission, token_roles, token_scopes,
 };
-pub use events::{CancelToken, Event, EventSink, NoEvents, Stage};
+pub use codes::{EXIT_CONFIG, EXIT_FAILURE, EXIT_STALE_PLAN, ErrorCode, advice};
+pub use handle::{RunHandle, Work, WorkOutput};
+
+pub use cycle::{Cycle, Observation, RunMode};
+pub use events::{CancelToken, Event, EventSink, NoEvents, OperationStatus, Stage};
+pub use saved::{ObjectVersion, SAVED_PLAN_FORMAT, SavedPlan, StaleObject, object_versions};
 
 /// The short name of the directory extension that carries anchors.
 pub const ANCHOR_EXTENSION_NAME: &str = "tenantsyncAnchor";
@@ -86,6 +97,19 @@ pub enum SyncError {
     /// A plugin of the job cannot be loaded.
     #[error(transparent)]
     Plugin(#[from] crate::plugin::LoadError),
+    /// A saved plan's objects moved since it was made: applying it would not do what it
+    /// showed.
+    #[error(
+        "the saved plan is stale: {} changed since it was made at {made_at}: {}; make a new plan (`tenantsync sync --dry-run --save-plan FILE`), review it, and apply that",
+        if objects.len() == 1 { "1 object".to_string() } else { format!("{} objects", objects.len()) },
+        stale_list(objects)
+    )]
+    StalePlan {
+        /// When the plan was made.
+        made_at: DateTime<Utc>,
+        /// What moved.
+        objects: Vec<StaleObject>,
+    },
     /// Another cycle of the same job is running.
     #[error(
         "another cycle of this job is running (its state {} is in use): wait for it to finish, then try again",
@@ -95,6 +119,21 @@ pub enum SyncError {
         /// The job's state file.
         state: PathBuf,
     },
+}
+
+/// The first few stale objects, for the error message.
+fn stale_list(objects: &[StaleObject]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = objects
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if objects.len() > SHOWN {
+        text.push_str(&format!("; and {} more", objects.len() - SHOWN));
+    }
+    text
 }
 
 impl SyncError {
@@ -263,6 +302,28 @@ pub struct RunReport {
     pub started_at: DateTime<Utc>,
     /// When it finished.
     pub finished_at: DateTime<Utc>,
+    /// A dry run's plan, saved for [`Engine::apply_saved`] (not part of the report's JSON:
+    /// write it with [`SavedPlan::to_json_pretty`]).
+    #[serde(skip)]
+    pub saved_plan: Option<Box<SavedPlan>>,
+}
+
+/// What [`Engine::reset`] cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetSummary {
+    /// The job's state file.
+    pub state: PathBuf,
+    /// The delta links and the source cache were cleared: the next cycle reads the source in
+    /// full.
+    pub delta_links: bool,
+    /// Escrowed objects cleared: they are retried at the next cycle.
+    pub escrows: usize,
+    /// The quarantine cleared, if the job was quarantined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
+    /// The anchors cache was cleared: the next cycle matches by the anchors in the target.
+    pub anchors: bool,
 }
 
 /// A job, ready to run cycles.
@@ -541,276 +602,45 @@ impl Engine {
         }
     }
 
-    /// Runs one cycle. Fails with [`SyncError::Busy`] while another cycle of the same job (in
-    /// this process or another) is running.
-    pub async fn run(
-        &mut self,
-        request: &SyncRequest,
-        events: &dyn EventSink,
-        cancel: &CancelToken,
-    ) -> Result<RunReport, SyncError> {
+    /// Clears what `scope` names from the job's state, under the job's lock (fails with
+    /// [`SyncError::Busy`] while a cycle runs). The run history and the provisioning log are
+    /// kept.
+    pub fn reset(&mut self, scope: ResetScope) -> Result<ResetSummary, SyncError> {
         let _lock = self.lock()?;
-        let started_at = self.clock.now();
-        events.emit(Event::Stage {
-            stage: Stage::SignIn,
-            message: "signing in to the source and target tenants".into(),
-        });
-        self.sign_in().await?;
-        let anchor = self.anchor_attribute(!request.dry_run).await?;
-        let mode = if request.dry_run {
-            "dry-run"
-        } else if request.only.is_some() {
-            "on-demand"
-        } else if request.full {
-            "full"
-        } else {
-            "delta"
-        };
-        let run_id = self.state()?.begin_run(mode, started_at)?;
-
-        let quarantine = self.state()?.quarantine()?;
-        if let Some(q) = quarantine
-            .as_ref()
-            .filter(|q| q.next_attempt_at > started_at)
-            && request.only.is_none()
-            && !request.dry_run
-        {
-            events.emit(Event::Warning {
-                message: format!(
-                    "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine`",
-                    q.reason, q.error, q.next_attempt_at
-                ),
-            });
-            return self.finish(
-                run_id,
-                RunOutcome::Quarantined,
-                false,
-                0,
-                Plan::default(),
-                ApplyOutcome::default(),
-                started_at,
-                quarantine,
-            );
-        }
-
-        events.emit(Event::Stage {
-            stage: Stage::Observe,
-            message: "reading the source and the target".into(),
-        });
-        let selection = observe::Selection::new(&self.schema, &anchor);
-        let source_tenant = self.source_cfg.tenant_id.clone();
-        let target_tenant = self.target_cfg.tenant_id.clone();
-        self.state()?;
-        let (source, read) = observe::source(
-            &self.source,
-            self.state.as_mut().expect("opened above"),
-            &selection,
-            &source_tenant,
-            request.full,
-            started_at,
-        )
-        .await?;
-        let target = observe::target(&self.target, &selection, &target_tenant).await?;
-        events.emit(Event::Progress {
-            stage: Stage::Observe,
-            done: (source.users.len() + source.groups.len()) as u64,
-            total: (source.users.len() + source.groups.len()) as u64,
-            object: None,
-        });
-
-        events.emit(Event::Stage {
-            stage: Stage::Plan,
-            message: "evaluating mappings and planning".into(),
-        });
-        let mut options = self.config.options.clone();
-        options.anchor_attribute = anchor;
-        options.allow_deletes |= request.allow_deletes;
-        let state = LastKnownState {
-            anchors: self.state()?.anchors()?,
-        };
-        let mut plan = plugins::plan(&PlanInput {
-            source: &source,
-            target: &target,
-            schema: &self.schema,
-            scope: &self.config.scope,
-            options: &options,
-            state: &state,
-            as_of: started_at,
-            functions: self
-                .plugins
-                .as_deref()
-                .map(|r| r as &dyn crate::expr::FunctionRegistry),
-        })?;
-        if let Some(object) = &request.only {
-            plan = only_object(plan, object, &source, &target, &options.anchor_attribute);
-        }
-        // A dry run and a refused plan both end here, with nothing applied.
-        let unapplied = if request.dry_run {
-            Some(RunOutcome::DryRun)
-        } else if plan.refused.is_some() {
-            Some(RunOutcome::Refused)
-        } else {
-            None
-        };
-        if let Some(outcome) = unapplied {
-            return self.finish(
-                run_id,
-                outcome,
-                read.full,
-                read.changed,
-                plan,
-                ApplyOutcome::default(),
-                started_at,
-                quarantine,
-            );
-        }
-
-        events.emit(Event::Stage {
-            stage: Stage::Apply,
-            message: format!("applying {} operations", plan.operations.len()),
-        });
-        let now = if request.only.is_some() {
-            // On demand ignores escrow waits: the admin asked for this object now.
-            started_at + chrono::Duration::days(3650)
-        } else {
-            started_at
-        };
-        let anchored: std::collections::HashMap<String, String> = target
-            .users
-            .iter()
-            .filter_map(|u| {
-                u.text(&options.anchor_attribute)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| (u.id.to_ascii_lowercase(), a))
-            })
-            .collect();
-        // Fields borrowed one by one: the applier writes the state while reading the schema.
-        let applied = apply::Applier::new(
-            &self.target,
-            self.state.as_mut().expect("opened at the start of the run"),
-            &self.schema,
-            events,
-            cancel,
-            run_id,
-            now,
-            self.escrow_retry,
-            self.config.sync.concurrency,
-        )?
-        .with_anchored(anchored)
-        .whole_plan(request.only.is_none())
-        .keep_escrows(plugins::failed_keys(&plan))
-        .apply(&plan.operations)
-        .await?;
-
-        events.emit(Event::Stage {
-            stage: Stage::Record,
-            message: "recording the run".into(),
-        });
-        // After apply, which clears the escrows of objects it did not plan.
-        let plugin_failures = plugins::record(
-            self.state.as_ref().expect("opened at the start of the run"),
-            self.plugins.as_deref(),
-            &plan,
-            run_id,
-            started_at,
-            self.escrow_retry,
-            events,
-        )?;
-        let failures = applied.failed.len() as u64;
-        let attempted = (applied.succeeded + applied.failed.len()) as u64;
-        let settings = &self.config.sync;
-        let mut quarantine_now = quarantine.clone();
-        if failures >= settings.quarantine_min_failures
-            && attempted > 0
-            && failures as f64 * 100.0 / attempted as f64 > settings.quarantine_percent
-        {
-            let series = quarantine.as_ref().map_or(0, |q| q.series_count) + 1;
-            let wait = doubling(
-                chrono::Duration::hours(1),
-                series,
-                chrono::Duration::days(1),
-            );
-            let q = Quarantine {
-                reason: "EncounteredEscrowProportionThreshold".into(),
-                began_at: quarantine.as_ref().map_or(started_at, |q| q.began_at),
-                next_attempt_at: self.clock.now() + wait,
-                series_count: series,
-                error: format!(
-                    "{failures} of {attempted} operations failed (first: {})",
-                    applied
-                        .failed
-                        .first()
-                        .map(|f| f.message.as_str())
-                        .unwrap_or("")
-                ),
-            };
-            self.state()?.set_quarantine(Some(&q))?;
-            quarantine_now = Some(q);
-        } else if applied.succeeded > 0 || failures == 0 {
-            self.state()?.set_quarantine(None)?;
-            quarantine_now = None;
-        }
-        let outcome = if applied.cancelled {
-            RunOutcome::Cancelled
-        } else if quarantine_now
-            .as_ref()
-            .is_some_and(|q| q.next_attempt_at > self.clock.now())
-        {
-            RunOutcome::Quarantined
-        } else if !applied.failed.is_empty() || applied.skipped > 0 || plugin_failures > 0 {
-            RunOutcome::Escrowed
-        } else {
-            RunOutcome::Converged
-        };
-        self.finish(
-            run_id,
-            outcome,
-            read.full,
-            read.changed,
-            plan,
-            applied,
-            started_at,
-            quarantine_now,
-        )
+        let state = self.state()?;
+        let escrows = state.escrows()?.len();
+        let quarantine = state.quarantine()?;
+        state.reset(scope)?;
+        let clears = |s: ResetScope| scope == s || scope == ResetScope::Full;
+        Ok(ResetSummary {
+            state: state.path().to_path_buf(),
+            delta_links: clears(ResetScope::Watermark),
+            escrows: if clears(ResetScope::Escrows) {
+                escrows
+            } else {
+                0
+            },
+            quarantine: quarantine.filter(|_| clears(ResetScope::Quarantine)),
+            anchors: scope == ResetScope::Full,
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &mut self,
-        run_id: i64,
-        outcome: RunOutcome,
-        full_read: bool,
-        source_changes: usize,
-        plan: Plan,
-        applied: ApplyOutcome,
-        started_at: DateTime<Utc>,
-        quarantine: Option<Quarantine>,
-    ) -> Result<RunReport, SyncError> {
-        let report = RunReport {
-            run_id,
-            outcome,
-            full_read,
-            source_changes,
-            plan,
-            applied,
-            source_requests: self.source.stats(),
-            target_requests: self.target.stats(),
-            quarantine,
-            started_at,
-            finished_at: self.clock.now(),
-        };
-        let summary = serde_json::json!({
-            "outcome": outcome.as_str(),
-            "fullRead": full_read,
-            "sourceChanges": source_changes,
-            "plan": report.plan.summary,
-            "succeeded": report.applied.succeeded,
-            "failed": report.applied.failed.len(),
-            "skipped": report.applied.skipped,
-        });
-        self.state()?
-            .finish_run(run_id, outcome.as_str(), &summary, report.finished_at)?;
-        Ok(report)
+    /// The job's last `limit` runs, newest first.
+    pub fn runs(&mut self, limit: usize) -> Result<Vec<RunRecord>, SyncError> {
+        Ok(self.state()?.runs(limit)?)
+    }
+
+    /// The provisioning log, newest first, as `filter` selects it.
+    pub fn logs(&mut self, filter: &LogFilter) -> Result<Vec<LogEntry>, SyncError> {
+        Ok(self.state()?.logs(filter)?)
+    }
+
+    /// SHA-256 of the job's synchronization schema (as pretty JSON): a saved plan made under
+    /// another schema is refused.
+    pub fn schema_sha256(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(crate::schema::to_json_pretty(&self.schema).as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 

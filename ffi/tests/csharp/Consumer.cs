@@ -2,7 +2,8 @@
 // (ffi/bindings/TenantSync.Native.cs), compiled with Mono's mcs and run with mono by
 // ffi/tests/consumers.rs: the calls a host makes, checked one by one.
 //
-// Usage: mono consumer.exe CONFIG_PATH
+// Usage: mono consumer.exe CONFIG_PATH PLAN_PATH (a job against the Graph emulator: the consumer
+// plans it, saving the plan to PLAN_PATH, applies that plan, then syncs it)
 // Prints one line per step; exits 0 when every step did what the contract says, 1 otherwise.
 using System;
 using System.Text;
@@ -64,13 +65,40 @@ public static unsafe class Consumer
         }
     }
 
+    // Polls `run` until it finishes, checks that its result contains `needle`, and frees it.
+    // Returns how many progress events it saw.
+    static int FinishRun(string what, tenantsync_run_t* run, string needle)
+    {
+        bool finished = false;
+        int events = 0, polls = 0;
+        while (!finished)
+        {
+            byte* progress = null;
+            if (!Expect("poll", Ffi.tenantsync_run_poll(run, 100, &progress), tenantsync_status_t.Ok))
+                break;
+            string text = Take(progress);
+            finished = text.Contains("\"finished\":true");
+            for (int at = text.IndexOf("\"event\":"); at >= 0; at = text.IndexOf("\"event\":", at + 1))
+                events++;
+            polls++;
+        }
+        Console.WriteLine("{0}: polled {1} times, {2} events", what, polls, events);
+        byte* json = null;
+        if (Expect(what, Ffi.tenantsync_run_result(run, &json), tenantsync_status_t.Ok))
+            Contains(needle, Take(json), needle);
+        Expect("run free", Ffi.tenantsync_run_free(run), tenantsync_status_t.Ok);
+        Expect("run free twice", Ffi.tenantsync_run_free(run), tenantsync_status_t.InvalidHandle);
+        return events;
+    }
+
     public static int Main(string[] args)
     {
-        if (args.Length != 1)
+        if (args.Length != 2)
         {
-            Console.Error.WriteLine("usage: consumer.exe CONFIG_PATH");
+            Console.Error.WriteLine("usage: consumer.exe CONFIG_PATH PLAN_PATH");
             return 2;
         }
+        string planPath = args[1];
         byte[] config = Utf8(args[0]);
         Console.WriteLine("version " + Text(Ffi.tenantsync_version()));
 
@@ -107,8 +135,43 @@ public static unsafe class Consumer
             tenantsync_job_t* job = null;
             if (!Expect("job open", Ffi.tenantsync_job_open(path, &job), tenantsync_status_t.Ok))
                 return 1;
+            // A plan saved to a file, reviewed, then applied exactly.
+            tenantsync_run_t* run = null;
+            string planRequest = "{\"savePlan\":\"" + planPath.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"}";
+            fixed (byte* request = Utf8(planRequest))
+            {
+                if (Expect("start plan", Ffi.tenantsync_job_start_plan(job, request, &run), tenantsync_status_t.Ok))
+                    FinishRun("plan result", run, "\"outcome\":\"dryRun\"");
+            }
+            fixed (byte* plan = Utf8(System.IO.File.ReadAllText(planPath)))
+            {
+                run = null;
+                if (Expect("start apply", Ffi.tenantsync_job_start_apply(job, plan, &run), tenantsync_status_t.Ok))
+                    FinishRun("apply result", run, "\"outcome\":\"converged\"");
+            }
+
+            // A full sync: start, poll for progress until finished, take the result. While
+            // the run holds the engine, the job answers Busy.
+            run = null;
+            fixed (byte* request = Utf8("{\"full\":true}"))
+            {
+                if (Expect("start sync", Ffi.tenantsync_job_start_sync(job, request, &run), tenantsync_status_t.Ok))
+                {
+                    Expect("job busy during the run", Ffi.tenantsync_job_runs(job, 10, &json), tenantsync_status_t.Busy);
+                    if (FinishRun("sync result", run, "\"outcome\":\"converged\"") == 0)
+                    {
+                        Console.WriteLine("FAIL no progress events");
+                        failures++;
+                    }
+                }
+            }
             if (Expect("job runs", Ffi.tenantsync_job_runs(job, 10, &json), tenantsync_status_t.Ok))
-                Contains("runs is a list", Take(json), "[");
+                Contains("the run is recorded", Take(json), "\"outcome\":\"converged\"");
+            fixed (byte* filter = Utf8("{\"limit\":5}"))
+            {
+                if (Expect("job logs", Ffi.tenantsync_job_logs(job, filter, &json), tenantsync_status_t.Ok))
+                    Contains("the log has entries", Take(json), "\"action\"");
+            }
             Expect("job free", Ffi.tenantsync_job_free(job), tenantsync_status_t.Ok);
             Expect("job free twice", Ffi.tenantsync_job_free(job), tenantsync_status_t.InvalidHandle);
             Expect("job free NULL", Ffi.tenantsync_job_free(null), tenantsync_status_t.Ok);

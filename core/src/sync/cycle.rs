@@ -1,0 +1,560 @@
+//! The stages of one cycle as calls with data in and out: [`Engine::begin`] locks the job,
+//! signs in and opens a run; [`Cycle::observe`] reads both tenants; [`Cycle::plan`] plans;
+//! [`Cycle::apply`] writes; [`Cycle::record`] (or [`Cycle::finish`] for a run that applies
+//! nothing) closes the run. [`Engine::run`] and [`Engine::apply_saved`] are these stages in
+//! order; hosts that want to look between stages (show a plan, save it) call them one by one.
+//!
+//! The job stays locked while a [`Cycle`] lives: no other cycle, in this process or another,
+//! can run the same job meanwhile.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::{LastKnownState, Plan, PlanInput};
+use crate::snapshot::Snapshot;
+use crate::state::Quarantine;
+
+use super::saved::{SAVED_PLAN_FORMAT, SavedPlan, object_versions};
+use super::{
+    ApplyOutcome, CancelToken, Engine, Event, EventSink, RunOutcome, RunReport, Stage, SyncError,
+    apply, doubling, observe, plugins,
+};
+
+/// Why a run was opened, as the run history names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunMode {
+    /// A cycle reading the source by delta.
+    Delta,
+    /// A cycle reading the source in full.
+    Full,
+    /// A plan only.
+    DryRun,
+    /// Provisioning one object on demand.
+    OnDemand,
+    /// Applying a saved plan.
+    Apply,
+}
+
+impl RunMode {
+    /// The mode's name in the run history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Delta => "delta",
+            RunMode::Full => "full",
+            RunMode::DryRun => "dry-run",
+            RunMode::OnDemand => "on-demand",
+            RunMode::Apply => "apply",
+        }
+    }
+}
+
+/// Both tenants as one cycle read them.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The source's users and groups (the cached source with a delta round applied, or a
+    /// full read).
+    pub source: Snapshot,
+    /// The target's users, groups with members, and soft-deleted objects.
+    pub target: Snapshot,
+    /// The source was read in full.
+    pub full_read: bool,
+    /// Source objects read (full) or changed (delta).
+    pub source_changes: usize,
+}
+
+/// One open run of a job: the job is locked, both tenants signed in, the run recorded as begun.
+#[must_use = "a cycle records nothing until `record` or `finish` is called"]
+pub struct Cycle<'e> {
+    engine: &'e mut Engine,
+    _lock: std::fs::File,
+    run_id: i64,
+    started_at: DateTime<Utc>,
+    anchor: String,
+    quarantine: Option<Quarantine>,
+}
+
+impl std::fmt::Debug for Cycle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cycle")
+            .field("run_id", &self.run_id)
+            .field("started_at", &self.started_at)
+            .field("anchor", &self.anchor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens a run: locks the job (or fails with [`SyncError::Busy`]), signs in to both tenants
+    /// (a wrong secret fails here, before anything is written), finds the anchor attribute
+    /// (registering it when `mode` writes and it is missing) and records the run as begun.
+    pub async fn begin(
+        &mut self,
+        mode: RunMode,
+        events: &dyn EventSink,
+    ) -> Result<Cycle<'_>, SyncError> {
+        let lock = self.lock()?;
+        let started_at = self.clock.now();
+        events.emit(Event::Stage {
+            stage: Stage::SignIn,
+            message: "signing in to the source and target tenants".into(),
+        });
+        self.sign_in().await?;
+        let anchor = self.anchor_attribute(mode != RunMode::DryRun).await?;
+        let run_id = self.state()?.begin_run(mode.as_str(), started_at)?;
+        let quarantine = self.state()?.quarantine()?;
+        Ok(Cycle {
+            engine: self,
+            _lock: lock,
+            run_id,
+            started_at,
+            anchor,
+            quarantine,
+        })
+    }
+}
+
+impl Cycle<'_> {
+    /// The run's id in the history.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    /// When the run started (the planner's `as_of`).
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// The attribute that holds anchors in the target.
+    pub fn anchor_attribute(&self) -> &str {
+        &self.anchor
+    }
+
+    /// The job's quarantine when it is quarantined and its next attempt has not come yet.
+    pub fn quarantined(&self) -> Option<&Quarantine> {
+        self.quarantine
+            .as_ref()
+            .filter(|q| q.next_attempt_at > self.started_at)
+    }
+
+    /// Reads the source (a delta round, or in full when `full` or when no delta link is kept)
+    /// and the target. The source cache and delta links are saved as they are read.
+    pub async fn observe(
+        &mut self,
+        full: bool,
+        events: &dyn EventSink,
+    ) -> Result<Observation, SyncError> {
+        events.emit(Event::Stage {
+            stage: Stage::Observe,
+            message: "reading the source and the target".into(),
+        });
+        let e = &mut *self.engine;
+        let selection = observe::Selection::new(&e.schema, &self.anchor);
+        let source_tenant = e.source_cfg.tenant_id.clone();
+        let target_tenant = e.target_cfg.tenant_id.clone();
+        e.state()?;
+        let (source, read) = observe::source(
+            &e.source,
+            e.state.as_mut().expect("opened above"),
+            &selection,
+            &source_tenant,
+            full,
+            self.started_at,
+        )
+        .await?;
+        let target = observe::target(&e.target, &selection, &target_tenant).await?;
+        let read_objects = (source.users.len() + source.groups.len()) as u64;
+        events.emit(Event::Progress {
+            stage: Stage::Observe,
+            done: read_objects,
+            total: read_objects,
+            object: None,
+        });
+        Ok(Observation {
+            source,
+            target,
+            full_read: read.full,
+            source_changes: read.changed,
+        })
+    }
+
+    /// Plans: a pure function of the observation, the schema, the job's options and the
+    /// anchors kept in the state. `allow_deletes` lets a plan over the deletion threshold
+    /// through.
+    pub fn plan(
+        &mut self,
+        observation: &Observation,
+        allow_deletes: bool,
+        events: &dyn EventSink,
+    ) -> Result<Plan, SyncError> {
+        events.emit(Event::Stage {
+            stage: Stage::Plan,
+            message: "evaluating mappings and planning".into(),
+        });
+        let mut options = self.engine.config.options.clone();
+        options.anchor_attribute = self.anchor.clone();
+        options.allow_deletes |= allow_deletes;
+        let state = LastKnownState {
+            anchors: self.engine.state()?.anchors()?,
+        };
+        let e = &*self.engine;
+        Ok(plugins::plan(&PlanInput {
+            source: &observation.source,
+            target: &observation.target,
+            schema: &e.schema,
+            scope: &e.config.scope,
+            options: &options,
+            state: &state,
+            as_of: self.started_at,
+            functions: e
+                .plugins
+                .as_deref()
+                .map(|r| r as &dyn crate::expr::FunctionRegistry),
+        })?)
+    }
+
+    /// Keeps only the operations that provision one source object (a user, or a group with
+    /// the creation of its member users and its memberships).
+    pub fn only(&self, plan: Plan, object: &str, observation: &Observation) -> Plan {
+        super::only_object(
+            plan,
+            object,
+            &observation.source,
+            &observation.target,
+            &self.anchor,
+        )
+    }
+
+    /// The plan with what applying it later needs: the job's tenants, the schema's hash, and
+    /// the versions of the objects it touches as `observation` shows them.
+    pub fn save(&self, observation: &Observation, plan: Plan, only: Option<String>) -> SavedPlan {
+        let e = &*self.engine;
+        SavedPlan {
+            format: SAVED_PLAN_FORMAT,
+            tenantsync_version: crate::VERSION.to_string(),
+            source_tenant: e.source_cfg.tenant_id.clone(),
+            target_tenant: e.target_cfg.tenant_id.clone(),
+            created_at: self.started_at,
+            schema_sha256: e.schema_sha256(),
+            anchor_attribute: self.anchor.clone(),
+            only,
+            objects: object_versions(
+                &plan.operations,
+                &observation.source,
+                &observation.target,
+                &self.anchor,
+            ),
+            plan,
+        }
+    }
+
+    /// Checks that `saved` belongs to this job and that nothing it touches moved since it was
+    /// made: [`SyncError::StalePlan`] names what did.
+    pub fn verify(&self, saved: &SavedPlan, observation: &Observation) -> Result<(), SyncError> {
+        let e = &*self.engine;
+        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        if !same(&saved.source_tenant, &e.source_cfg.tenant_id)
+            || !same(&saved.target_tenant, &e.target_cfg.tenant_id)
+        {
+            return Err(SyncError::Invalid(format!(
+                "this plan was made for source {} and target {}, and this job syncs {} into {}: apply it with the job that made it",
+                saved.source_tenant,
+                saved.target_tenant,
+                e.source_cfg.tenant_id,
+                e.target_cfg.tenant_id
+            )));
+        }
+        if saved.schema_sha256 != e.schema_sha256() {
+            return Err(SyncError::Invalid(
+                "the job's schema changed since this plan was made: make a new plan (`tenantsync sync --dry-run --save-plan FILE`) and apply that".into(),
+            ));
+        }
+        if !same(&saved.anchor_attribute, &self.anchor) {
+            return Err(SyncError::Invalid(format!(
+                "this plan anchors objects in {}, and the job now uses {}: make a new plan",
+                saved.anchor_attribute, self.anchor
+            )));
+        }
+        if let Some(refusal) = &saved.plan.refused {
+            return Err(SyncError::Invalid(format!(
+                "this plan was refused when it was made ({}): it holds no operations; make it again with --allow-deletes if the deletions are intended",
+                refusal.message
+            )));
+        }
+        let now = object_versions(
+            &saved.plan.operations,
+            &observation.source,
+            &observation.target,
+            &self.anchor,
+        );
+        let objects = saved.stale_objects(&now);
+        if objects.is_empty() {
+            Ok(())
+        } else {
+            Err(SyncError::StalePlan {
+                made_at: saved.created_at,
+                objects,
+            })
+        }
+    }
+
+    /// Applies `plan`'s operations to the target, in order, escrowing what fails. With
+    /// `whole_plan`, escrows of objects the plan does not name are cleared (they converged);
+    /// with `ignore_waits`, escrowed objects are attempted now (on demand, a reviewed plan).
+    pub async fn apply(
+        &mut self,
+        observation: &Observation,
+        plan: &Plan,
+        whole_plan: bool,
+        ignore_waits: bool,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<ApplyOutcome, SyncError> {
+        events.emit(Event::Stage {
+            stage: Stage::Apply,
+            message: format!("applying {} operations", plan.operations.len()),
+        });
+        let now = if ignore_waits {
+            self.started_at + chrono::Duration::days(3650)
+        } else {
+            self.started_at
+        };
+        let anchored: HashMap<String, String> = observation
+            .target
+            .users
+            .iter()
+            .filter_map(|u| {
+                u.text(&self.anchor)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| (u.id.to_ascii_lowercase(), a))
+            })
+            .collect();
+        let e = &mut *self.engine;
+        e.state()?;
+        // Fields borrowed one by one: the applier writes the state while reading the schema.
+        apply::Applier::new(
+            &e.target,
+            e.state.as_mut().expect("opened above"),
+            &e.schema,
+            events,
+            cancel,
+            self.run_id,
+            now,
+            e.escrow_retry,
+            e.config.sync.concurrency,
+        )?
+        .with_anchored(anchored)
+        .whole_plan(whole_plan)
+        .keep_escrows(plugins::failed_keys(plan))
+        .apply(&plan.operations)
+        .await
+    }
+
+    /// Records an applied run: plugin failures escrowed, the quarantine updated from the
+    /// failure rate, the outcome decided and the run closed.
+    pub fn record(
+        mut self,
+        observation: &Observation,
+        plan: Plan,
+        applied: ApplyOutcome,
+        events: &dyn EventSink,
+    ) -> Result<RunReport, SyncError> {
+        events.emit(Event::Stage {
+            stage: Stage::Record,
+            message: "recording the run".into(),
+        });
+        let e = &mut *self.engine;
+        e.state()?;
+        // After apply, which clears the escrows of objects it did not plan.
+        let plugin_failures = plugins::record(
+            e.state.as_ref().expect("opened above"),
+            e.plugins.as_deref(),
+            &plan,
+            self.run_id,
+            self.started_at,
+            e.escrow_retry,
+            events,
+        )?;
+        let failures = applied.failed.len() as u64;
+        let attempted = (applied.succeeded + applied.failed.len()) as u64;
+        let settings = &e.config.sync;
+        let quarantine = self.quarantine.take();
+        let mut quarantine_now = quarantine.clone();
+        if failures >= settings.quarantine_min_failures
+            && attempted > 0
+            && failures as f64 * 100.0 / attempted as f64 > settings.quarantine_percent
+        {
+            let series = quarantine.as_ref().map_or(0, |q| q.series_count) + 1;
+            let wait = doubling(
+                chrono::Duration::hours(1),
+                series,
+                chrono::Duration::days(1),
+            );
+            let q = Quarantine {
+                reason: "EncounteredEscrowProportionThreshold".into(),
+                began_at: quarantine.as_ref().map_or(self.started_at, |q| q.began_at),
+                next_attempt_at: e.clock.now() + wait,
+                series_count: series,
+                error: format!(
+                    "{failures} of {attempted} operations failed (first: {})",
+                    applied
+                        .failed
+                        .first()
+                        .map(|f| f.message.as_str())
+                        .unwrap_or("")
+                ),
+            };
+            e.state()?.set_quarantine(Some(&q))?;
+            quarantine_now = Some(q);
+        } else if applied.succeeded > 0 || failures == 0 {
+            e.state()?.set_quarantine(None)?;
+            quarantine_now = None;
+        }
+        let outcome = if applied.cancelled {
+            RunOutcome::Cancelled
+        } else if quarantine_now
+            .as_ref()
+            .is_some_and(|q| q.next_attempt_at > e.clock.now())
+        {
+            RunOutcome::Quarantined
+        } else if !applied.failed.is_empty() || applied.skipped > 0 || plugin_failures > 0 {
+            RunOutcome::Escrowed
+        } else {
+            RunOutcome::Converged
+        };
+        self.quarantine = quarantine_now;
+        self.close(outcome, Some(observation), plan, applied)
+    }
+
+    /// Closes a run that applies nothing: a dry run, a refused plan, a quarantined job.
+    pub fn finish(
+        self,
+        outcome: RunOutcome,
+        observation: Option<&Observation>,
+        plan: Plan,
+    ) -> Result<RunReport, SyncError> {
+        self.close(outcome, observation, plan, ApplyOutcome::default())
+    }
+
+    fn close(
+        self,
+        outcome: RunOutcome,
+        observation: Option<&Observation>,
+        plan: Plan,
+        applied: ApplyOutcome,
+    ) -> Result<RunReport, SyncError> {
+        let e = self.engine;
+        let report = RunReport {
+            run_id: self.run_id,
+            outcome,
+            full_read: observation.is_some_and(|o| o.full_read),
+            source_changes: observation.map_or(0, |o| o.source_changes),
+            plan,
+            applied,
+            source_requests: e.source.stats(),
+            target_requests: e.target.stats(),
+            quarantine: self.quarantine,
+            started_at: self.started_at,
+            finished_at: e.clock.now(),
+            saved_plan: None,
+        };
+        let summary = serde_json::json!({
+            "outcome": outcome.as_str(),
+            "fullRead": report.full_read,
+            "sourceChanges": report.source_changes,
+            "plan": report.plan.summary,
+            "succeeded": report.applied.succeeded,
+            "failed": report.applied.failed.len(),
+            "skipped": report.applied.skipped,
+        });
+        e.state()?
+            .finish_run(self.run_id, outcome.as_str(), &summary, report.finished_at)?;
+        Ok(report)
+    }
+}
+
+impl Engine {
+    /// Runs one cycle. Fails with [`SyncError::Busy`] while another cycle of the same job (in
+    /// this process or another) is running. A dry run's report carries the plan saved for a
+    /// later [`Engine::apply_saved`].
+    pub async fn run(
+        &mut self,
+        request: &super::SyncRequest,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
+        let mode = if request.dry_run {
+            RunMode::DryRun
+        } else if request.only.is_some() {
+            RunMode::OnDemand
+        } else if request.full {
+            RunMode::Full
+        } else {
+            RunMode::Delta
+        };
+        let mut cycle = self.begin(mode, events).await?;
+        if let Some(q) = cycle.quarantined().cloned()
+            && request.only.is_none()
+            && !request.dry_run
+        {
+            events.emit(Event::Warning {
+                message: format!(
+                    "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine`",
+                    q.reason, q.error, q.next_attempt_at
+                ),
+            });
+            return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
+        }
+        let observation = cycle.observe(request.full, events).await?;
+        let mut plan = cycle.plan(&observation, request.allow_deletes, events)?;
+        if let Some(object) = &request.only {
+            plan = cycle.only(plan, object, &observation);
+        }
+        if request.dry_run {
+            let saved = cycle.save(&observation, plan.clone(), request.only.clone());
+            let mut report = cycle.finish(RunOutcome::DryRun, Some(&observation), plan)?;
+            report.saved_plan = Some(Box::new(saved));
+            return Ok(report);
+        }
+        if plan.refused.is_some() {
+            return cycle.finish(RunOutcome::Refused, Some(&observation), plan);
+        }
+        let on_demand = request.only.is_some();
+        let applied = cycle
+            .apply(&observation, &plan, !on_demand, on_demand, events, cancel)
+            .await?;
+        cycle.record(&observation, plan, applied, events)
+    }
+
+    /// Applies a saved plan exactly: reads both tenants, refuses with
+    /// [`SyncError::StalePlan`] when any object the plan touches moved since it was made (and
+    /// with [`SyncError::Invalid`] when the plan is another job's or another schema's), then
+    /// applies its operations, escrowed objects included (the plan was reviewed as it is).
+    pub async fn apply_saved(
+        &mut self,
+        saved: &SavedPlan,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
+        let mut cycle = self.begin(RunMode::Apply, events).await?;
+        if let Some(q) = cycle.quarantined().cloned() {
+            events.emit(Event::Warning {
+                message: format!(
+                    "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine` and apply the plan again",
+                    q.reason, q.error, q.next_attempt_at
+                ),
+            });
+            return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
+        }
+        let observation = cycle.observe(false, events).await?;
+        if let Err(e) = cycle.verify(saved, &observation) {
+            cycle.finish(RunOutcome::Refused, Some(&observation), Plan::default())?;
+            return Err(e);
+        }
+        let applied = cycle
+            .apply(&observation, &saved.plan, false, true, events, cancel)
+            .await?;
+        cycle.record(&observation, saved.plan.clone(), applied, events)
+    }
+}

@@ -61,7 +61,7 @@ internal static class InteropTest
         Run("status messages", () =>
         {
             Check("status message of a known code", Native.StatusMessage(100).Length > 0 && Native.StatusMessage(100) != Native.StatusMessage(999999), Native.StatusMessage(100));
-            Check("status name", Native.StatusName(201) == "JobLocked", Native.StatusName(201));
+            Check("status name", Native.StatusName(302) == "JobLocked", Native.StatusName(302));
         });
 
         Run("expression", () =>
@@ -76,8 +76,8 @@ internal static class InteropTest
         Run("expression error", () =>
         {
             TenantSyncException e = Failure(() => Native.EvaluateExpression("Join(", null));
-            Check("a bad expression throws with the Expression code", e != null && e.Code == 101 && e.CodeName == "Expression", e == null ? "no exception" : e.Code + " " + e.Message);
-            Check("the error carries the library's message", e != null && e.Message.Length > 0 && e.Message != Native.StatusMessage(101), e == null ? "" : e.Message);
+            Check("a bad expression throws with the Expression code", e != null && e.Code == 8 && e.CodeName == "Expression", e == null ? "no exception" : e.Code + " " + e.Message);
+            Check("the error carries the library's message", e != null && e.Message.Length > 0 && e.Message != Native.StatusMessage(8), e == null ? "" : e.Message);
         });
 
         Run("bad json", () =>
@@ -130,15 +130,14 @@ internal static class InteropTest
         return run.Result();
     }
 
-    private static string Work(Job job, string work, List<string> events)
+    private static string Work(Job job, string kind, string argument, List<string> events)
     {
-        using (Run run = job.Start(work)) return Finish(run, events);
+        using (Run run = job.Start(kind, argument)) return Finish(run, events);
     }
 
     private static string Outcome(string result)
     {
-        string report = JsonText.Member(result, "run") ?? result;
-        return JsonText.Member(report, "outcome");
+        return JsonText.Member(result, "value", "outcome");
     }
 
 #endif
@@ -151,17 +150,17 @@ internal static class InteropTest
             var events = new List<string>();
             Run("init", () =>
             {
-                string result = Work(job, "{\"init\":{}}", events);
-                Check("init answers", result != null && result.Length > 2, result);
+                string result = Work(job, "init", null, events);
+                Check("init names the anchor attribute", JsonText.Member(result, "kind") == "\"init\"" && (JsonText.Member(result, "value") ?? "").Contains("tenantsyncAnchor"), result);
             });
 
             string planFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)), "plan.json");
             Run("dry run", () =>
             {
                 events.Clear();
-                string result = Work(job, "{\"sync\":{\"full\":false,\"dryRun\":true,\"allowDeletes\":false,\"only\":null}}", events);
+                string result = Work(job, "plan", "{\"full\":false,\"allowDeletes\":false}", events);
                 Check("a dry run's outcome is dryRun", Outcome(result) == "\"dryRun\"", Outcome(result));
-                string saved = JsonText.Member(result, "run", "savedPlan") ?? JsonText.Member(result, "savedPlan");
+                string saved = JsonText.Member(result, "value", "savedPlan");
                 Check("a dry run carries the saved plan", saved != null && saved != "null", result.Substring(0, Math.Min(200, result.Length)));
                 Check("polling returned progress events", events.Count > 0, "no events");
                 if (saved != null) File.WriteAllText(planFile, saved);
@@ -170,19 +169,19 @@ internal static class InteropTest
             Run("apply the saved plan", () =>
             {
                 string saved = File.ReadAllText(planFile);
-                string result = Work(job, "{\"apply\":{\"plan\":" + saved + ",\"allowDeletes\":false}}", events);
+                string result = Work(job, "apply", saved, events);
                 Check("applying the saved plan converges", Outcome(result) == "\"converged\"", Outcome(result));
             });
 
             Run("sync", () =>
             {
-                string result = Work(job, "{\"sync\":{\"full\":true,\"dryRun\":false,\"allowDeletes\":false,\"only\":null}}", events);
+                string result = Work(job, "sync", "{\"full\":true}", events);
                 Check("a full sync after the plan converges", Outcome(result) == "\"converged\"", Outcome(result));
             });
 
             Run("busy", () =>
             {
-                using (Run run = job.Start("{\"sync\":{\"full\":true,\"dryRun\":true,\"allowDeletes\":false,\"only\":null}}"))
+                using (Run run = job.Start("plan", null))
                 {
                     TenantSyncException e = Failure(() => job.Runs(5));
                     Check("the job is busy while a run holds it", e != null && e.Code == 6, e == null ? "no exception" : e.Code + " " + e.Message);
@@ -192,7 +191,7 @@ internal static class InteropTest
 
             Run("cancel", () =>
             {
-                using (Run run = job.Start("{\"sync\":{\"full\":true,\"dryRun\":false,\"allowDeletes\":false,\"only\":null}}"))
+                using (Run run = job.Start("sync", "{\"full\":true}"))
                 {
                     run.Cancel();
                     string result = Finish(run, events);
@@ -219,7 +218,7 @@ internal static class InteropTest
             Run("reset", () =>
             {
                 string reset = job.Reset("watermark");
-                Check("reset names its scope", JsonText.Member(reset, "scope") == "\"watermark\"", reset);
+                Check("reset says what it cleared", JsonText.Member(reset, "deltaLinks") == "true" && JsonText.Member(reset, "state") != null, reset);
                 TenantSyncException e = Failure(() => job.Reset("everything"));
                 Check("an unknown scope throws with the InvalidArgument code", e != null && e.Code == 4, e == null ? "no exception" : e.Code + " " + e.Message);
             });

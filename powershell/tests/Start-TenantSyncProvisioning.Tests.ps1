@@ -5,7 +5,7 @@ BeforeAll {
 
 Describe 'Start-TenantSyncProvisioning' {
     It 'has the documented parameters' {
-        Get-TestParameterName Start-TenantSyncProvisioning | Should -Be @('AllowDeletes', 'ObjectId', 'Path')
+        Get-TestParameterName Start-TenantSyncProvisioning | Should -Be @('ObjectId', 'Path')
     }
 
     It 'takes object ids from the pipeline, by value and by property name' {

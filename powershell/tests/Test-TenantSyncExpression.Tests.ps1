@@ -32,7 +32,7 @@ Describe 'Test-TenantSyncExpression' {
         $failures.Count | Should -Be 1
         $failures[0].FullyQualifiedErrorId | Should -BeLike 'TenantSync.Expression*'
         $failures[0].CategoryInfo.Category | Should -Be 'SyntaxError'
-        $failures[0].Exception.Code | Should -Be 101
+        $failures[0].Exception.Code | Should -Be 8
     }
 
     It 'goes on with the next expression after an error' {

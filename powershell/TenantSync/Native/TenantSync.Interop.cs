@@ -111,13 +111,21 @@ namespace TenantSync.Interop
                 case 5: return "InvalidHandle";
                 case 6: return "Busy";
                 case 7: return "RunNotFinished";
+                case 8: return "Expression";
+                case 9: return "Io";
                 case 100: return "Config";
-                case 101: return "Expression";
+                case 101: return "Invalid";
                 case 102: return "Schema";
-                case 103: return "State";
-                case 200: return "Engine";
-                case 201: return "JobLocked";
+                case 103: return "Plugin";
+                case 104: return "StalePlan";
+                case 200: return "SignIn";
+                case 201: return "WrongTenant";
+                case 300: return "Graph";
+                case 301: return "State";
+                case 302: return "JobLocked";
+                case 303: return "Plan";
                 case 900: return "Panic";
+                case 901: return "Unknown";
                 default: return "Status" + code;
             }
         }

@@ -10,18 +10,33 @@ namespace TenantSync.Interop
     public sealed unsafe partial class Job
     {
         /// <summary>
-        /// Starts work on the library's own thread: <paramref name="workJson"/> is a work
-        /// request as ffi/README.md documents (sync, apply, check, init, provision). The job is
-        /// busy until the run is disposed.
+        /// Starts work on the library's own thread and returns its run; the job is busy until the
+        /// run has finished. <paramref name="kind"/> names the work and what
+        /// <paramref name="argument"/> is (ffi/README.md): sync and plan take a request JSON (or
+        /// null for the defaults), apply a saved plan's JSON, provision a source object id; check
+        /// and init take none.
         /// </summary>
-        public Run Start(string workJson)
+        public Run Start(string kind, string argument)
         {
             lock (gate)
             {
                 tenantsync_run_t* run = null;
-                using (var w = new Utf8(workJson))
+                tenantsync_job_t* job = Live();
+                using (var a = argument == null ? null : new Utf8(argument))
                 {
-                    Native.Check((uint)Ffi.tenantsync_job_start(Live(), w.Pointer, &run));
+                    byte* text = a == null ? null : a.Pointer;
+                    uint status;
+                    switch (kind)
+                    {
+                        case "sync": status = (uint)Ffi.tenantsync_job_start_sync(job, text, &run); break;
+                        case "plan": status = (uint)Ffi.tenantsync_job_start_plan(job, text, &run); break;
+                        case "apply": status = (uint)Ffi.tenantsync_job_start_apply(job, text, &run); break;
+                        case "provision": status = (uint)Ffi.tenantsync_job_start_provision(job, text, &run); break;
+                        case "check": status = (uint)Ffi.tenantsync_job_start_check(job, &run); break;
+                        case "init": status = (uint)Ffi.tenantsync_job_start_init(job, &run); break;
+                        default: throw new ArgumentException("unknown work '" + kind + "': use sync, plan, apply, provision, check or init", "kind");
+                    }
+                    Native.Check(status);
                 }
                 return new Run(run);
             }

@@ -24,7 +24,7 @@ function ConvertTo-TenantSyncErrorRecord {
     .EXAMPLE
     (ConvertTo-TenantSyncErrorRecord $exception 'src-ada').CategoryInfo.Category
 
-    Returns InvalidData for a status of the Config, Expression or Schema block.
+    Returns InvalidData for a status of the job's input block (Config, Invalid, Schema, Plugin).
     #>
     [CmdletBinding()]
     [OutputType([System.Management.Automation.ErrorRecord])]
@@ -48,13 +48,19 @@ function ConvertTo-TenantSyncErrorRecord {
             5 { 'InvalidOperation' }
             6 { 'ResourceBusy' }
             7 { 'InvalidOperation' }
+            8 { 'SyntaxError' }
+            9 { 'WriteError' }
             100 { 'InvalidData' }
-            101 { 'SyntaxError' }
+            101 { 'InvalidData' }
             102 { 'InvalidData' }
-            103 { 'ResourceUnavailable' }
-            200 { 'ConnectionError' }
-            201 { 'ResourceBusy' }
-            900 { 'NotSpecified' }
+            103 { 'InvalidData' }
+            104 { 'InvalidOperation' }
+            200 { 'AuthenticationError' }
+            201 { 'SecurityError' }
+            300 { 'ConnectionError' }
+            301 { 'ResourceUnavailable' }
+            302 { 'ResourceBusy' }
+            303 { 'InvalidData' }
             default { 'NotSpecified' }
         }
         $record = [System.Management.Automation.ErrorRecord]::new(

@@ -4,9 +4,10 @@ function Get-TenantSyncWorkOutput {
     Takes the part of a run's result that belongs to the work it ran.
 
     .DESCRIPTION
-    A finished run's result names its kind: a run report for sync and apply, a check report for
-    the preflight, a message for init. This parses the result's JSON and returns that part, or
-    the result as it is when it is not wrapped.
+    A finished run's result is {"kind": KIND, "value": VALUE} (ffi/README.md): a run report
+    (kind run) for sync, plan, apply and provision, a check report for the preflight, the anchor
+    attribute's name for init. This parses the result's JSON and returns the value, after
+    checking that the kind is the one expected.
 
     .PARAMETER Output
     The result of Invoke-TenantSyncWork (JSON text).
@@ -17,7 +18,7 @@ function Get-TenantSyncWorkOutput {
     .EXAMPLE
     Get-TenantSyncWorkOutput -Output $result -Kind run
 
-    Returns the run report (runId, outcome, plan, applied, ...).
+    Returns the run report (runId, outcome, plan, applied, ...) of a sync, plan, apply or provision.
 
     .EXAMPLE
     (Get-TenantSyncWorkOutput -Output $result -Kind check).items
@@ -36,8 +37,8 @@ function Get-TenantSyncWorkOutput {
     )
 
     $parsed = if ($Output -is [string]) { $Output | ConvertFrom-Json -Depth 100 } else { $Output }
-    if ($null -ne $parsed -and $parsed -isnot [string] -and $parsed.PSObject.Properties[$Kind]) {
-        return $parsed.$Kind
+    if ($null -eq $parsed -or $parsed -is [string] -or $parsed.kind -ne $Kind) {
+        throw "the library answered a '$($parsed.kind)' result where a '$Kind' result was expected; update the TenantSync module and its library together"
     }
-    $parsed
+    $parsed.value
 }

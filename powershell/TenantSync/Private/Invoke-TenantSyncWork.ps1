@@ -15,8 +15,8 @@ function Invoke-TenantSyncWork {
     .PARAMETER Path
     The job configuration file (TOML).
 
-    .PARAMETER WorkJson
-    The work request, from New-TenantSyncWork.
+    .PARAMETER Work
+    The work to run, from New-TenantSyncWork (Kind and Argument).
 
     .PARAMETER Activity
     The progress bar's title.
@@ -25,12 +25,12 @@ function Invoke-TenantSyncWork {
     The calling command's $PSCmdlet, through which failures are thrown.
 
     .EXAMPLE
-    $json = Invoke-TenantSyncWork -Path ./job.toml -WorkJson (New-TenantSyncWork -Kind check) -Activity 'Checking the job' -Cmdlet $PSCmdlet
+    $json = Invoke-TenantSyncWork -Path ./job.toml -Work (New-TenantSyncWork -Kind check) -Activity 'Checking the job' -Cmdlet $PSCmdlet
 
     Runs the preflight with a progress bar and returns its report as JSON.
 
     .EXAMPLE
-    Invoke-TenantSyncWork -Path ./job.toml -WorkJson (New-TenantSyncWork -Kind sync) -Activity 'Synchronizing' -Cmdlet $PSCmdlet
+    Invoke-TenantSyncWork -Path ./job.toml -Work (New-TenantSyncWork -Kind sync) -Activity 'Synchronizing' -Cmdlet $PSCmdlet
 
     Runs one sync cycle; Ctrl-C cancels it at the next safe point and the job stays usable.
     #>
@@ -40,7 +40,7 @@ function Invoke-TenantSyncWork {
         [string] $Path,
 
         [Parameter(Mandatory)]
-        [string] $WorkJson,
+        [pscustomobject] $Work,
 
         [Parameter(Mandatory)]
         [string] $Activity,
@@ -54,7 +54,7 @@ function Invoke-TenantSyncWork {
     $progressId = Get-Random -Minimum 1000 -Maximum 1000000
     try {
         try {
-            $run = $job.Start($WorkJson)
+            $run = $job.Start($Work.Kind, $Work.Argument)
         } catch {
             $Cmdlet.ThrowTerminatingError((ConvertTo-TenantSyncErrorRecord $_.Exception $Path))
         }

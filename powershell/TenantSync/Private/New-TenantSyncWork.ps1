@@ -1,50 +1,48 @@
 function New-TenantSyncWork {
     <#
     .SYNOPSIS
-    The JSON work request a run of the native library starts from.
+    The work a run of the native library starts: its kind and its argument.
 
     .DESCRIPTION
-    One place spells the work requests of ffi/README.md: a sync (full or incremental, dry or
-    not, all objects or one), applying a saved plan, the preflight check, and init.
+    One place spells the work requests of ffi/README.md: a sync cycle (full or by delta), a plan
+    (a dry run whose result carries the saved plan, for all objects or one), applying a saved
+    plan, provisioning one object, the preflight check, and init. Returns an object with Kind
+    (sync, plan, apply, provision, check, init) and Argument (the request JSON, the saved plan,
+    the object id, or $null), for Invoke-TenantSyncWork.
 
     .PARAMETER Kind
-    sync, apply, check or init.
+    sync, plan, apply, provision, check or init.
 
     .PARAMETER Full
-    sync: read both tenants in full instead of by delta.
-
-    .PARAMETER DryRun
-    sync: plan only, change nothing; the result carries the saved plan.
+    sync and plan: read the source in full instead of by delta.
 
     .PARAMETER AllowDeletes
-    sync and apply: let a plan over the deletion threshold through.
+    sync and plan: let a plan over the deletion threshold through.
 
     .PARAMETER ObjectId
-    sync: only this source object (user or group id), as on-demand provisioning.
+    plan: only this source object; provision: the object to provision.
 
     .PARAMETER PlanJson
     apply: the saved plan, as written by Get-TenantSyncPlan -OutFile.
 
     .EXAMPLE
-    New-TenantSyncWork -Kind sync -DryRun
+    New-TenantSyncWork -Kind plan -Full
 
-    Returns '{"sync":{"full":false,"dryRun":true,"allowDeletes":false,"only":null}}'.
+    Returns Kind 'plan' and Argument '{"full":true,"allowDeletes":false}'.
 
     .EXAMPLE
     New-TenantSyncWork -Kind apply -PlanJson (Get-Content plan.json -Raw)
 
-    Returns the request that applies the saved plan exactly.
+    Returns the work that applies the saved plan exactly; the plan's text is passed unaltered.
     #>
     [CmdletBinding()]
-    [OutputType([string])]
+    [OutputType([pscustomobject])]
     param(
         [Parameter(Mandatory)]
-        [ValidateSet('sync', 'apply', 'check', 'init')]
+        [ValidateSet('sync', 'plan', 'apply', 'provision', 'check', 'init')]
         [string] $Kind,
 
         [switch] $Full,
-
-        [switch] $DryRun,
 
         [switch] $AllowDeletes,
 
@@ -53,20 +51,20 @@ function New-TenantSyncWork {
         [string] $PlanJson
     )
 
-    switch ($Kind) {
+    $argument = switch ($Kind) {
         'sync' {
-            $only = if ($ObjectId) { $ObjectId } else { $null }
-            @{ sync = [ordered]@{ full = [bool]$Full; dryRun = [bool]$DryRun; allowDeletes = [bool]$AllowDeletes; only = $only } } |
-                ConvertTo-Json -Compress -Depth 4
+            [ordered]@{ full = [bool]$Full; allowDeletes = [bool]$AllowDeletes } | ConvertTo-Json -Compress
         }
-        'apply' {
-            # The saved plan goes in as written: parsing and re-serializing it could alter its
-            # values (PowerShell turns date strings into DateTime), and apply compares them.
-            $allow = if ($AllowDeletes) { 'true' } else { 'false' }
-            '{"apply":{"plan":' + $PlanJson.Trim() + ',"allowDeletes":' + $allow + '}}'
+        'plan' {
+            $request = [ordered]@{ full = [bool]$Full; allowDeletes = [bool]$AllowDeletes }
+            if ($ObjectId) { $request.only = $ObjectId }
+            $request | ConvertTo-Json -Compress
         }
-        default {
-            @{ $Kind = @{} } | ConvertTo-Json -Compress
-        }
+        # The saved plan goes in as written: parsing and re-serializing it could alter its
+        # values (PowerShell turns date strings into DateTime), and apply compares them.
+        'apply' { $PlanJson.Trim() }
+        'provision' { $ObjectId }
+        default { $null }
     }
+    [pscustomobject]@{ Kind = $Kind; Argument = $argument }
 }

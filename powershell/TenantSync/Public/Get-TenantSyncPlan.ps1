@@ -74,13 +74,12 @@ function Get-TenantSyncPlan {
                         $exception, 'TenantSync.OutFileExists', 'ResourceExists', $outPath))
             }
         }
-        $work = New-TenantSyncWork -Kind sync -DryRun -Full:$Full -ObjectId $ObjectId
-        $output = Invoke-TenantSyncWork -Path $full -WorkJson $work -Activity "Planning $full" -Cmdlet $PSCmdlet
+        $work = New-TenantSyncWork -Kind plan -Full:$Full -ObjectId $ObjectId
+        $output = Invoke-TenantSyncWork -Path $full -Work $work -Activity "Planning $full" -Cmdlet $PSCmdlet
         $report = Get-TenantSyncWorkOutput -Output $output -Kind run
         if ($OutFile) {
             # The saved plan's JSON text, exactly as the engine wrote it.
-            $saved = [TenantSync.Interop.JsonText]::Member($output, [string[]]@('run', 'savedPlan'))
-            if (-not $saved) { $saved = [TenantSync.Interop.JsonText]::Member($output, [string[]]@('savedPlan')) }
+            $saved = [TenantSync.Interop.JsonText]::Member($output, [string[]]@('value', 'savedPlan'))
             if (-not $saved -or $saved -eq 'null') {
                 $exception = [System.InvalidOperationException]::new('the engine returned no saved plan for this dry run; update the TenantSync module and its library together')
                 $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new(

@@ -35,7 +35,7 @@ function Initialize-TenantSyncJob {
     process {
         $full = Resolve-TenantSyncPath -Path $Path -MustExist
         if (-not $PSCmdlet.ShouldProcess($full, 'register the anchor extension in the target tenant')) { return }
-        $output = Invoke-TenantSyncWork -Path $full -WorkJson (New-TenantSyncWork -Kind init) -Activity "Initializing $full" -Cmdlet $PSCmdlet
+        $output = Invoke-TenantSyncWork -Path $full -Work (New-TenantSyncWork -Kind init) -Activity "Initializing $full" -Cmdlet $PSCmdlet
         $message = Get-TenantSyncWorkOutput -Output $output -Kind init
         [pscustomobject]@{
             PSTypeName = 'TenantSync.InitResult'

@@ -33,7 +33,8 @@ function Invoke-TenantSync {
 
     .PARAMETER AllowDeletes
     Let a plan over the job's deletion threshold through (the threshold protects against a
-    scoping mistake deleting many objects at once).
+    scoping mistake deleting many objects at once). Not with -Plan: a saved plan is applied as
+    it was made.
 
     .EXAMPLE
     Invoke-TenantSync -Path ./contoso.toml
@@ -68,6 +69,7 @@ function Invoke-TenantSync {
         [Parameter(Mandatory, ParameterSetName = 'Apply')]
         [string] $Plan,
 
+        [Parameter(ParameterSetName = 'Sync')]
         [switch] $AllowDeletes
     )
 
@@ -87,13 +89,13 @@ function Invoke-TenantSync {
                 return
             }
             if (-not $PSCmdlet.ShouldProcess($full, "apply the saved plan $planPath")) { return }
-            $work = New-TenantSyncWork -Kind apply -PlanJson $planJson -AllowDeletes:$AllowDeletes
+            $work = New-TenantSyncWork -Kind apply -PlanJson $planJson
             $activity = "Applying $planPath"
         } else {
             if ($WhatIfPreference) {
                 # A dry run: the plan is made from both tenants, and nothing is written.
-                $work = New-TenantSyncWork -Kind sync -DryRun -Full:$Full -AllowDeletes:$AllowDeletes
-                $output = Invoke-TenantSyncWork -Path $full -WorkJson $work -Activity "Planning $full" -Cmdlet $PSCmdlet
+                $work = New-TenantSyncWork -Kind plan -Full:$Full -AllowDeletes:$AllowDeletes
+                $output = Invoke-TenantSyncWork -Path $full -Work $work -Activity "Planning $full" -Cmdlet $PSCmdlet
                 $report = Get-TenantSyncWorkOutput -Output $output -Kind run
                 foreach ($entry in ConvertTo-TenantSyncPlanEntry -Plan $report.plan) {
                     $null = $PSCmdlet.ShouldProcess($entry.Display, $entry.Operation)
@@ -108,7 +110,7 @@ function Invoke-TenantSync {
             $activity = "Synchronizing $full"
         }
 
-        $output = Invoke-TenantSyncWork -Path $full -WorkJson $work -Activity $activity -Cmdlet $PSCmdlet
+        $output = Invoke-TenantSyncWork -Path $full -Work $work -Activity $activity -Cmdlet $PSCmdlet
         $report = ConvertTo-TenantSyncRunReport -Report (Get-TenantSyncWorkOutput -Output $output -Kind run)
         switch ($report.Outcome) {
             'escrowed' {

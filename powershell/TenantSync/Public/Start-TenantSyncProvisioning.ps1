@@ -5,7 +5,8 @@ function Start-TenantSyncProvisioning {
 
     .DESCRIPTION
     On-demand provisioning, as Entra's "provision on demand": for each source object id, runs a
-    sync restricted to that object, whatever the job's schedule, and returns a
+    sync restricted to that object, whatever the job's schedule and even when the object is
+    escrowed or the job quarantined, and returns a
     TenantSync.RunReport whose operations concern that object only. Object ids come from the
     pipeline too, by value or by property name (ObjectId, Id, SourceId), so the output of
     Get-MgUser or Get-MgGroupMember can be piped in. Each object is one run, and one -Confirm
@@ -17,9 +18,6 @@ function Start-TenantSyncProvisioning {
     .PARAMETER ObjectId
     The source object's id (a user or a security group in the source tenant). Accepts pipeline
     input by value and by property name (ObjectId, Id, SourceId).
-
-    .PARAMETER AllowDeletes
-    Let a deletion or disable of this object through the deletion threshold.
 
     .EXAMPLE
     Start-TenantSyncProvisioning -Path ./contoso.toml -ObjectId 2f1e6c1a-0d43-4b8e-9a57-2c1d0e1f3a4b
@@ -45,9 +43,7 @@ function Start-TenantSyncProvisioning {
         [Parameter(Mandatory, Position = 1, ValueFromPipeline, ValueFromPipelineByPropertyName)]
         [Alias('Id', 'SourceId')]
         [ValidateNotNullOrEmpty()]
-        [string[]] $ObjectId,
-
-        [switch] $AllowDeletes
+        [string[]] $ObjectId
     )
 
     begin {
@@ -57,8 +53,8 @@ function Start-TenantSyncProvisioning {
     process {
         foreach ($id in $ObjectId) {
             if (-not $PSCmdlet.ShouldProcess($id, 'provision into the target tenant')) { continue }
-            $work = New-TenantSyncWork -Kind sync -ObjectId $id -AllowDeletes:$AllowDeletes
-            $output = Invoke-TenantSyncWork -Path $full -WorkJson $work -Activity "Provisioning $id" -Cmdlet $PSCmdlet
+            $work = New-TenantSyncWork -Kind provision -ObjectId $id
+            $output = Invoke-TenantSyncWork -Path $full -Work $work -Activity "Provisioning $id" -Cmdlet $PSCmdlet
             $report = ConvertTo-TenantSyncRunReport -Report (Get-TenantSyncWorkOutput -Output $output -Kind run)
             $report | Add-Member -NotePropertyName ObjectId -NotePropertyValue $id
             if ($report.Outcome -eq 'escrowed') {

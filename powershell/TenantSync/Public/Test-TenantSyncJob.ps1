@@ -71,7 +71,7 @@ function Test-TenantSyncJob {
             return $object
         }
 
-        $output = Invoke-TenantSyncWork -Path $full -WorkJson (New-TenantSyncWork -Kind check) -Activity "Checking $full" -Cmdlet $PSCmdlet
+        $output = Invoke-TenantSyncWork -Path $full -Work (New-TenantSyncWork -Kind check) -Activity "Checking $full" -Cmdlet $PSCmdlet
         $report = Get-TenantSyncWorkOutput -Output $output -Kind check
         $items = @($report.items | Where-Object { $null -ne $_ })
         if ($Quiet) {

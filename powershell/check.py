@@ -382,16 +382,13 @@ def library_symbols(path: Path) -> set[str]:
     return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
 
-def check_native(c: Checker, bindings: Path, libraries: list[Path], without_runs: bool = False) -> None:
+def check_native(c: Checker, bindings: Path, libraries: list[Path]) -> None:
     if not c.check(bindings.is_file(), f"{rel(bindings)}: the generated C# bindings are missing (ffi/README.md; pass --bindings)"):
         return
     declared = bindings_functions(bindings)
     c.check(bool(declared), f"{rel(bindings)}: declares no tenantsync_* function")
     called = set()
     for name in WRAPPER_FILES:
-        if without_runs and name == "TenantSync.Run.cs":
-            print(f"note: {name} not checked against the bindings (--without-runs)")
-            continue
         wrapper = MODULE / "Native" / name
         if not c.check(wrapper.is_file(), f"{rel(wrapper)}: missing"):
             continue
@@ -467,8 +464,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--module", type=Path, default=None, help="check this copy of the module folder instead of powershell/TenantSync")
     parser.add_argument("--package", type=Path, default=None, help="check the package scripts/package-module wrote in this folder (its module, libraries and zip)")
     parser.add_argument("--require-windows", action="store_true", help="with --package: the win-x64 library must be there")
-    parser.add_argument("--without-runs", action="store_true",
-                        help="leave TenantSync.Run.cs out of the native check, for a library whose ABI has no runs yet")
     args = parser.parse_args(argv)
 
     global MODULE
@@ -492,7 +487,7 @@ def main(argv: list[str]) -> int:
     libraries = args.library
     if args.package is not None:
         libraries = libraries + check_package(c, args.package.resolve(), public, args.require_windows)
-    check_native(c, args.bindings, libraries or default_libraries(), args.without_runs)
+    check_native(c, args.bindings, libraries or default_libraries())
 
     for failure in c.failures:
         print(f"FAIL {failure}")

@@ -95,19 +95,6 @@ fn run(mut command: Command, install: &str) -> Output {
     }
 }
 
-/// Whether the generated bindings declare runs (start, poll, cancel, result). Until the C ABI
-/// has them, what needs them is left out of the checks, saying so.
-fn bindings_have_runs() -> bool {
-    let bindings = repo_root().join("ffi/bindings/TenantSync.Native.cs");
-    let declared = std::fs::read_to_string(&bindings)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", bindings.display()));
-    let runs = declared.contains("tenantsync_run_poll");
-    if !runs {
-        eprintln!("the bindings declare no runs yet: what needs them is left out");
-    }
-    runs
-}
-
 #[test]
 fn module_passes_its_static_checks() {
     let root = repo_root();
@@ -116,9 +103,6 @@ fn module_passes_its_static_checks() {
         .arg(root.join("powershell").join("check.py"))
         .arg("--library")
         .arg(library());
-    if !bindings_have_runs() {
-        command.arg("--without-runs");
-    }
     let output = run(command, "run scripts/python-env");
     assert_success("powershell/check.py", &output);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -134,21 +118,17 @@ fn csharp_layer_of_the_module_syncs_against_the_emulator_under_mono() {
     let dir = job.parent().expect("the job's folder").to_path_buf();
 
     // Compile what the module's Add-Type compiles, plus the test program.
-    let bindings = root.join("ffi/bindings/TenantSync.Native.cs");
-    let runs = bindings_have_runs();
     let exe = dir.join("interop.exe");
     let native = root.join("powershell/TenantSync/Native");
     let mut mcs = Command::new("mcs");
     mcs.arg("-unsafe")
         .arg("-warnaserror+")
         .arg(format!("-out:{}", exe.display()))
-        .arg(&bindings)
-        .arg(native.join("TenantSync.Interop.cs"));
-    if runs {
-        mcs.arg("-define:TENANTSYNC_RUNS")
-            .arg(native.join("TenantSync.Run.cs"));
-    }
-    mcs.arg(root.join("powershell/mono/InteropTest.cs"));
+        .arg("-define:TENANTSYNC_RUNS")
+        .arg(root.join("ffi/bindings/TenantSync.Native.cs"))
+        .arg(native.join("TenantSync.Interop.cs"))
+        .arg(native.join("TenantSync.Run.cs"))
+        .arg(root.join("powershell/mono/InteropTest.cs"));
     let output = run(mcs, "apt-get install mono-mcs mono-runtime");
     assert_success("mcs", &output);
 
@@ -165,14 +145,13 @@ fn csharp_layer_of_the_module_syncs_against_the_emulator_under_mono() {
             library().parent().expect("the library's folder"),
         );
     let output = run(mono, "apt-get install mono-runtime");
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
     assert_success("the C# layer's test program under mono", &output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 
     // What the C# layer did through the library is what the tenants hold.
-    if runs {
-        world.assert_converged(&groups);
-    }
+    world.assert_converged(&groups);
 }
 
 #[test]
@@ -199,9 +178,6 @@ fn module_package_for_azure_automation_has_its_layout() {
         .arg(out.path());
     if windows == "yes" {
         check.arg("--require-windows");
-    }
-    if !bindings_have_runs() {
-        check.arg("--without-runs");
     }
     let output = run(check, "run scripts/python-env");
     assert_success("powershell/check.py --package", &output);

@@ -16,19 +16,18 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    AttributeDefinition, AttributeMapping, AttributeType, DirectoryDefinition, Extra, Filter,
+    AttributeDefinition, AttributeMapping, AttributeType, DirectoryDefinition, Filter,
     FilterClause, FilterGroup, FilterOperand, FlowBehavior, FlowType, FlowTypes, MetadataEntry,
     Mutability, ObjectDefinition, ObjectMapping, ReferencedObject, SynchronizationRule,
     SynchronizationSchema,
 };
-pub use validate::{
-    Severity, ValidationIssue, has_errors, validate, validate_with, validate_with_plugins,
-};
+pub(crate) use validate::validate_with_plugins;
+pub use validate::{Severity, ValidationIssue, has_errors, validate, validate_with};
 
 use nulls::NullMarks;
 
 /// The built-in default schema, as JSON (also in `examples/schema-default.json`).
-pub const DEFAULT_SCHEMA_JSON: &str = include_str!("default_schema.json");
+pub(crate) const DEFAULT_SCHEMA_JSON: &str = include_str!("default_schema.json");
 
 /// A schema that could not be read.
 #[derive(Debug, thiserror::Error)]

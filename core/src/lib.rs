@@ -24,7 +24,8 @@
 //! - **Schema**: Microsoft Graph's [`SynchronizationSchema`] and its parts
 //!   ([`SynchronizationRule`], [`ObjectMapping`], [`AttributeMapping`], [`ScopingFilter`], ...):
 //!   [`load_schema`], [`load_schema_file`], [`schema_to_json_pretty`], [`default_schema`],
-//!   [`validate_schema`] and [`validate_schema_with`] giving [`ValidationIssue`]s.
+//!   [`validate_schema`], [`validate_schema_with`] and [`validate_schema_with_plugins`] giving
+//!   [`ValidationIssue`]s.
 //! - **Scoping**: [`CompiledFilter`], a schema's scoping filter ready to match objects.
 //! - **Planning**: a tenant [`Snapshot`] of [`DirectoryObject`]s; [`plan`], a pure function from
 //!   a [`PlanInput`] (snapshots, schema, [`PlanOptions`], [`LastKnownState`]) to a [`Plan`] of
@@ -99,6 +100,7 @@ pub use schema::{
     default_schema, has_errors as has_schema_errors, load as load_schema,
     load_file as load_schema_file, to_json_pretty as schema_to_json_pretty,
     validate as validate_schema, validate_with as validate_schema_with,
+    validate_with_plugins as validate_schema_with_plugins,
 };
 
 // Planning.

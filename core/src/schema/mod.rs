@@ -21,8 +21,9 @@ pub use model::{
     Mutability, ObjectDefinition, ObjectMapping, ReferencedObject, SynchronizationRule,
     SynchronizationSchema,
 };
-pub(crate) use validate::validate_with_plugins;
-pub use validate::{Severity, ValidationIssue, has_errors, validate, validate_with};
+pub use validate::{
+    Severity, ValidationIssue, has_errors, validate, validate_with, validate_with_plugins,
+};
 
 use nulls::NullMarks;
 

@@ -69,7 +69,7 @@ pub fn validate_with(
 
 /// Validates a schema against the functions of loaded plugins: each is `(name, fewest
 /// arguments, most arguments)`, and a call with another number of arguments is an error.
-pub(crate) fn validate_with_plugins(
+pub fn validate_with_plugins(
     schema: &SynchronizationSchema,
     functions: &[(String, usize, usize)],
 ) -> Vec<ValidationIssue> {

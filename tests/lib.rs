@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tenantsync_core::state::StateStore;
-use tenantsync_core::sync::{
-    CancelToken, Engine, EventSink, NoEvents, RunOutcome, RunReport, SyncError, SyncRequest,
+use tenantsync_core::{
+    CancelToken, Engine, EventSink, NoEvents, RunOutcome, RunReport, StateStore, SyncError,
+    SyncRequest,
 };
 use tenantsync_emulator::{Clock, Emulator, EmulatorConfig, SeedSpec, TenantHandle, TenantState};
 
@@ -25,14 +25,14 @@ use tenantsync_emulator::{Clock, Emulator, EmulatorConfig, SeedSpec, TenantHandl
 #[derive(Debug, Clone)]
 pub struct SharedClock(pub Clock);
 
-impl tenantsync_core::clock::Clock for SharedClock {
+impl tenantsync_core::Clock for SharedClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.now()
     }
     fn instant(&self) -> Instant {
         self.0.instant()
     }
-    fn sleep(&self, duration: Duration) -> tenantsync_core::clock::Sleep {
+    fn sleep(&self, duration: Duration) -> tenantsync_core::Sleep {
         self.0.advance(duration);
         Box::pin(tokio::task::yield_now())
     }
@@ -292,7 +292,7 @@ impl World {
     }
 
     /// The clock for an engine of this world: the emulator's, shared.
-    pub fn engine_clock(&self) -> Arc<dyn tenantsync_core::clock::Clock> {
+    pub fn engine_clock(&self) -> Arc<dyn tenantsync_core::Clock> {
         Arc::new(SharedClock(self.clock.clone()))
     }
 

@@ -25,8 +25,8 @@ pub enum Code {
 }
 
 impl Code {
-    /// The code with this number, as core's [`tenantsync_core::sync::SyncError::exit_code`]
-    /// and [`tenantsync_core::sync::RunOutcome::exit_code`] give it.
+    /// The code with this number, as core's [`tenantsync_core::SyncError::exit_code`]
+    /// and [`tenantsync_core::RunOutcome::exit_code`] give it.
     pub fn from_number(n: u8) -> Code {
         match n {
             0 => Code::Ok,

@@ -429,7 +429,7 @@ fn plugin_check_prints_the_functions_and_the_hash_to_pin() {
     assert_eq!(v["name"], "department-codes");
     assert_eq!(v["functions"][0]["name"], "DepartmentName");
     assert_eq!(v["limits"]["fuel"], 100_000_000);
-    let sha = tenantsync_core::plugin::file_sha256(std::path::Path::new(file)).unwrap();
+    let sha = tenantsync_core::file_sha256(std::path::Path::new(file)).unwrap();
     assert_eq!(v["sha256"], sha.as_str());
     let o = tenantsync(&["plugin", "check", file, "--sha256", &"0".repeat(64)]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));

@@ -51,7 +51,7 @@ fn the_demo_syncs_changes_and_verifies_the_target() {
     );
     // --keep leaves a loadable job, owner-only secrets and the state behind.
     let job = keep.path().join("job.toml");
-    tenantsync_core::config::JobConfig::load(&job).expect("the kept job loads");
+    tenantsync_core::JobConfig::load(&job).expect("the kept job loads");
     assert!(keep.path().join("state.db").exists());
     #[cfg(unix)]
     {
@@ -109,6 +109,6 @@ fn the_emulator_serves_and_prints_a_job_until_stopped() {
         text.contains("export TENANTSYNC_SOURCE_SECRET=emulator-secret-0"),
         "{text}"
     );
-    tenantsync_core::config::JobConfig::from_toml(&text[job_start..job_end], "printed job")
+    tenantsync_core::JobConfig::from_toml(&text[job_start..job_end], "printed job")
         .expect("the printed job loads");
 }

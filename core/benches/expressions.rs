@@ -8,8 +8,7 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tenantsync_core::Value;
-use tenantsync_core::expr::{AttributeMap, StaticContext, evaluate, parse};
+use tenantsync_core::{AttributeMap, StaticContext, Value, evaluate_expression, parse_expression};
 
 fn user(i: usize) -> StaticContext {
     let mut m = BTreeMap::new();
@@ -53,13 +52,16 @@ const MAPPINGS: &[&str] = &[
 ];
 
 fn bench(c: &mut Criterion) {
-    let exprs: Vec<_> = MAPPINGS.iter().map(|m| parse(m).unwrap()).collect();
+    let exprs: Vec<_> = MAPPINGS
+        .iter()
+        .map(|m| parse_expression(m).unwrap())
+        .collect();
     let users: Vec<StaticContext> = (0..100).map(user).collect();
     c.bench_function("evaluate 15 mappings x 100 users", |b| {
         b.iter(|| {
             for u in &users {
                 for e in &exprs {
-                    black_box(evaluate(e, u).ok());
+                    black_box(evaluate_expression(e, u).ok());
                 }
             }
         })
@@ -67,13 +69,13 @@ fn bench(c: &mut Criterion) {
     for (m, e) in MAPPINGS.iter().zip(&exprs) {
         let u = &users[0];
         c.bench_function(&format!("evaluate {m}"), |b| {
-            b.iter(|| black_box(evaluate(e, u).ok()))
+            b.iter(|| black_box(evaluate_expression(e, u).ok()))
         });
     }
     c.bench_function("parse", |b| {
         b.iter(|| {
             for m in MAPPINGS {
-                black_box(parse(m).ok());
+                black_box(parse_expression(m).ok());
             }
         })
     });

@@ -8,10 +8,10 @@
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
-use tenantsync_core::Value;
-use tenantsync_core::plan::{self, LastKnownState, PlanInput, PlanOptions, ScopeOptions};
-use tenantsync_core::schema::default_schema;
-use tenantsync_core::snapshot::{DirectoryObject, Snapshot};
+use tenantsync_core::{
+    DirectoryObject, LastKnownState, PlanInput, PlanOptions, ScopeOptions, Snapshot, Value,
+    default_schema, plan, simulate_plan,
+};
 
 const FIRST: &[&str] = &[
     "Ada", "Alan", "Grace", "Edsger", "Barbara", "Linus", "Ken", "Radia",
@@ -133,7 +133,7 @@ fn main() {
     };
 
     let t = Instant::now();
-    let first = plan::plan(&input(&target)).expect("plan");
+    let first = plan(&input(&target)).expect("plan");
     let first_time = t.elapsed();
     println!(
         "first sync plan: {} operations, {} report entries in {:.2?} (peak RSS so far {:.0} MiB)",
@@ -143,10 +143,10 @@ fn main() {
         peak_rss_mib()
     );
 
-    let converged = plan::simulate(&target, &first.operations).expect("simulate");
+    let converged = simulate_plan(&target, &first.operations).expect("simulate");
     drop(first);
     let t = Instant::now();
-    let again = plan::plan(&input(&converged)).expect("plan");
+    let again = plan(&input(&converged)).expect("plan");
     println!(
         "converged plan: {} operations in {:.2?}",
         again.operations.len(),

@@ -48,7 +48,7 @@ impl Clock for SystemClock {
 }
 
 /// The machine's clock, shared.
-pub fn system() -> Arc<dyn Clock> {
+pub(crate) fn system() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 

@@ -84,15 +84,15 @@ pub struct PluginConfig {
 }
 
 /// Default pause between cycles of `sync --watch`: 30 seconds.
-pub const DEFAULT_INTERVAL: &str = "30s";
+pub(crate) const DEFAULT_INTERVAL: &str = "30s";
 /// Default first wait before an escrowed object is retried (doubled per failure, at most a day).
-pub const DEFAULT_ESCROW_RETRY: &str = "5m";
+pub(crate) const DEFAULT_ESCROW_RETRY: &str = "5m";
 /// Default share of failed operations (percent) that quarantines a job.
-pub const DEFAULT_QUARANTINE_PERCENT: f64 = 40.0;
+pub(crate) const DEFAULT_QUARANTINE_PERCENT: f64 = 40.0;
 /// Default number of failed operations below which a job is never quarantined.
-pub const DEFAULT_QUARANTINE_MIN_FAILURES: u64 = 20;
+pub(crate) const DEFAULT_QUARANTINE_MIN_FAILURES: u64 = 20;
 /// Default requests in flight at once, per tenant.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
 
 /// How cycles run: `[sync]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

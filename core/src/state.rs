@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::snapshot::DirectoryObject;
 
 /// The layout version this code writes; older files are migrated, newer ones refused.
-pub const STATE_VERSION: i64 = 1;
+pub(crate) const STATE_VERSION: i64 = 1;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -202,7 +202,7 @@ impl<'de> Deserialize<'de> for Value {
 }
 
 /// Formats a date the way Entra's expression functions return dates: `M/d/yyyy h:mm:ss tt`, UTC.
-pub fn format_entra_datetime(d: &DateTime<Utc>) -> String {
+pub(crate) fn format_entra_datetime(d: &DateTime<Utc>) -> String {
     d.format("%-m/%-d/%Y %-I:%M:%S %p").to_string()
 }
 

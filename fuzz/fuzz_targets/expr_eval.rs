@@ -11,8 +11,7 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::Value;
-use tenantsync_core::expr::{AttributeMap, StaticContext, evaluate, parse};
+use tenantsync_core::{AttributeMap, StaticContext, Value, evaluate_expression, parse_expression};
 
 fuzz_target!(|data: &[u8]| {
     let (expression, attributes) = match data.iter().position(|&b| b == 0) {
@@ -22,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(expression) else {
         return;
     };
-    let Ok(e) = parse(text) else {
+    let Ok(e) = parse_expression(text) else {
         return;
     };
     let attributes = attributes
@@ -36,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     ctx.seed = data.len() as u64;
     ctx.existing = BTreeSet::from(["taken".to_string(), "taken1@contoso.com".to_string()]);
     ctx.default_domain = Some("contoso.onmicrosoft.com".into());
-    if let Ok(result) = evaluate(&e, &ctx)
+    if let Ok(result) = evaluate_expression(&e, &ctx)
         && let Some(v) = result.value
     {
         let _ = (v.to_json(), v.to_string());

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::expr::{AttributeMappingSource, Expr, MAX_EXPRESSION_CHARS, parse};
+use tenantsync_core::{AttributeMappingSource, Expr, MAX_EXPRESSION_CHARS, parse_expression};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if text.trim_start().starts_with('{') {
         tree(text);
-    } else if let Ok(e) = parse(text) {
+    } else if let Ok(e) = parse_expression(text) {
         round_trips(&e);
     }
 });
@@ -35,7 +35,7 @@ fn round_trips(e: &Expr) {
     let _ = (e.attributes(), e.functions());
     let source = e.to_source();
     if source.chars().count() <= MAX_EXPRESSION_CHARS {
-        match parse(&source) {
+        match parse_expression(&source) {
             Ok(again) => assert_eq!(
                 &again, e,
                 "canonical text {source:?} reads back differently"

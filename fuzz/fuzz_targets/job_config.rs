@@ -9,17 +9,14 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::config::{JobConfig, parse_duration};
-use tenantsync_core::plan::{LastKnownState, PlanInput, plan};
-use tenantsync_core::schema::{self, SynchronizationSchema};
-use tenantsync_core::snapshot::Snapshot;
+use tenantsync_core::{JobConfig, LastKnownState, PlanInput, Snapshot, SynchronizationSchema, default_schema, parse_duration, plan};
 
 /// The example tenants and the built-in schema, read once.
 static EXAMPLES: LazyLock<(Snapshot, Snapshot, SynchronizationSchema)> = LazyLock::new(|| {
     (
         Snapshot::from_json(include_str!("../../examples/source.json"), "source").unwrap(),
         Snapshot::from_json(include_str!("../../examples/target.json"), "target").unwrap(),
-        schema::default_schema(),
+        default_schema(),
     )
 });
 

@@ -8,10 +8,7 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::config::JobConfig;
-use tenantsync_core::plan::{LastKnownState, PlanInput, plan};
-use tenantsync_core::schema;
-use tenantsync_core::snapshot::Snapshot;
+use tenantsync_core::{JobConfig, LastKnownState, PlanInput, Snapshot, has_schema_errors, load_schema, plan, schema_to_json_pretty, validate_schema};
 
 /// The example tenants and job, read once.
 static EXAMPLES: LazyLock<(Snapshot, Snapshot, JobConfig)> = LazyLock::new(|| {
@@ -26,20 +23,20 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(loaded) = schema::load(text) else {
+    let Ok(loaded) = load_schema(text) else {
         return;
     };
-    let issues = schema::validate(&loaded);
+    let issues = validate_schema(&loaded);
     for issue in &issues {
         let _ = issue.to_string();
     }
     // What tenantsync writes, it reads back unchanged.
-    let written = schema::to_json_pretty(&loaded);
-    match schema::load(&written) {
+    let written = schema_to_json_pretty(&loaded);
+    match load_schema(&written) {
         Ok(again) => assert_eq!(again, loaded, "the written schema reads back differently"),
         Err(e) => panic!("the written schema does not load: {e}\n{written}"),
     }
-    if schema::has_errors(&issues) {
+    if has_schema_errors(&issues) {
         return;
     }
     let (source, target, job) = &*EXAMPLES;

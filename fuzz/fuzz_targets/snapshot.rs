@@ -8,18 +8,14 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::plan::{
-    LastKnownState, NestedGroups, PlanInput, PlanOptions, ScopeMode, ScopeOptions, plan,
-};
-use tenantsync_core::schema::{self, SynchronizationSchema};
-use tenantsync_core::snapshot::Snapshot;
+use tenantsync_core::{LastKnownState, NestedGroups, PlanInput, PlanOptions, ScopeMode, ScopeOptions, Snapshot, SynchronizationSchema, default_schema, plan};
 
 /// The example tenants and the built-in schema, read once.
 static EXAMPLES: LazyLock<(Snapshot, Snapshot, SynchronizationSchema)> = LazyLock::new(|| {
     (
         Snapshot::from_json(include_str!("../../examples/source.json"), "source").unwrap(),
         Snapshot::from_json(include_str!("../../examples/target.json"), "target").unwrap(),
-        schema::default_schema(),
+        default_schema(),
     )
 });
 

@@ -9,14 +9,11 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tenantsync_core::Value;
-use tenantsync_core::expr::{self, FunctionRegistry};
-use tenantsync_core::plan::{
-    self, LastKnownState, PlanInput, PlanOptions, ScopeMode, ScopeOptions,
+use tenantsync_core::{
+    DirectoryObject, FunctionRegistry, LastKnownState, Limits, PlanInput, PlanOptions, PluginHost,
+    PluginRegistry, ScopeMode, ScopeOptions, Snapshot, SynchronizationSchema, Value,
+    default_schema, parse_expression, plan, schema_to_json_pretty,
 };
-use tenantsync_core::plugin::{Limits, PluginHost, PluginRegistry};
-use tenantsync_core::schema::{SynchronizationSchema, default_schema, to_json_pretty};
-use tenantsync_core::snapshot::{DirectoryObject, Snapshot};
 use tenantsync_tests::plugins::plugin;
 
 const USERS: usize = 100_000;
@@ -87,7 +84,7 @@ fn source() -> Snapshot {
 /// The default schema with `department` mapped through `expression`.
 fn schema_with(expression: &str) -> SynchronizationSchema {
     let mut json: serde_json::Value =
-        serde_json::from_str(&to_json_pretty(&default_schema())).unwrap();
+        serde_json::from_str(&schema_to_json_pretty(&default_schema())).unwrap();
     for rule in json["synchronizationRules"].as_array_mut().unwrap() {
         for mapping in rule["objectMappings"].as_array_mut().unwrap() {
             if mapping["sourceObjectName"] != "User" {
@@ -95,9 +92,10 @@ fn schema_with(expression: &str) -> SynchronizationSchema {
             }
             for a in mapping["attributeMappings"].as_array_mut().unwrap() {
                 if a["targetAttributeName"] == "department" {
-                    a["source"] =
-                        serde_json::to_value(expr::parse(expression).unwrap().to_mapping_source())
-                            .unwrap();
+                    a["source"] = serde_json::to_value(
+                        parse_expression(expression).unwrap().to_mapping_source(),
+                    )
+                    .unwrap();
                 }
             }
         }
@@ -137,7 +135,7 @@ fn planning(c: &mut Criterion) {
         as_of,
         functions,
     };
-    let check = plan::plan(&input(
+    let check = plan(&input(
         &with_plugin,
         Some(&registry as &dyn FunctionRegistry),
     ))
@@ -146,11 +144,11 @@ fn planning(c: &mut Criterion) {
     let mut g = c.benchmark_group("plan 100,000 users");
     g.sample_size(10);
     g.bench_function("without plugins", |b| {
-        b.iter(|| plan::plan(&input(&plain, None)).unwrap())
+        b.iter(|| plan(&input(&plain, None)).unwrap())
     });
     g.bench_function("with one plugin function", |b| {
         b.iter(|| {
-            plan::plan(&input(
+            plan(&input(
                 &with_plugin,
                 Some(&registry as &dyn FunctionRegistry),
             ))

@@ -3,9 +3,10 @@
 //! assignments and the service principal filter.
 
 use serde_json::{Value, json};
-use tenantsync_core::config::JobConfig;
-use tenantsync_core::entra::{self, api};
-use tenantsync_core::graph::{GraphClient, GraphClientOptions, GraphRequest};
+use tenantsync_core::{
+    GraphClient, GraphClientOptions, GraphRequest, GroupSyncOptions, JobConfig,
+    enable_entra_group_sync, entra_api,
+};
 use tenantsync_emulator::{CROSS_TENANT_TEMPLATE_APP, SeedSpec};
 use tenantsync_tests::{World, text};
 
@@ -81,13 +82,13 @@ fn pause_start_and_restart_follow_graph() {
     let rt = runtime();
     rt.block_on(async {
         assert_eq!(post(&client, format!("{base}/pause"), json!({})).await, Ok(204));
-        let j = api::job(&client, &job.service_principal_id, &job.job_id)
+        let j = entra_api::job(&client, &job.service_principal_id, &job.job_id)
             .await
             .unwrap();
         assert_eq!(j["schedule"]["state"], "Paused");
         assert_eq!(j["status"]["code"], "Paused");
         assert_eq!(post(&client, format!("{base}/start"), json!({})).await, Ok(204));
-        let j = api::job(&client, &job.service_principal_id, &job.job_id)
+        let j = entra_api::job(&client, &job.service_principal_id, &job.job_id)
             .await
             .unwrap();
         assert_eq!(j["status"]["code"], "Active");
@@ -133,11 +134,11 @@ fn a_schema_put_gets_graphs_checks() {
     let (sp, id) = (job.service_principal_id.as_str(), job.job_id.as_str());
     let rt = runtime();
     rt.block_on(async {
-        let schema = api::schema(&client, sp, id).await.unwrap();
+        let schema = entra_api::schema(&client, sp, id).await.unwrap();
         assert_eq!(schema, world.source().sync_job_schema(id).unwrap());
         let client = &client;
         let refused = |s: Value| async move {
-            let e = api::put_schema(client, sp, id, &s).await.unwrap_err();
+            let e = entra_api::put_schema(client, sp, id, &s).await.unwrap_err();
             let api = e.api().expect("graph answered").clone();
             (api.status, api.code)
         };
@@ -161,9 +162,9 @@ fn a_schema_put_gets_graphs_checks() {
 
         // The group change passes and is stored as sent.
         let enabled =
-            entra::enable_group_sync(&schema, &entra::GroupSyncOptions::default()).unwrap();
-        api::put_schema(client, sp, id, &enabled).await.unwrap();
-        assert_eq!(api::schema(client, sp, id).await.unwrap(), enabled);
+            enable_entra_group_sync(&schema, &GroupSyncOptions::default()).unwrap();
+        entra_api::put_schema(client, sp, id, &enabled).await.unwrap();
+        assert_eq!(entra_api::schema(client, sp, id).await.unwrap(), enabled);
         assert_eq!(world.source().sync_job_schema_puts(id), 1);
     });
 }
@@ -174,7 +175,7 @@ fn secrets_templates_assignments_and_the_template_filter() {
     let sp = job.service_principal_id.as_str();
     let rt = runtime();
     rt.block_on(async {
-        let secrets = api::secrets(&client, sp).await.unwrap();
+        let secrets = entra_api::secrets(&client, sp).await.unwrap();
         assert!(secrets.contains(&("CompanyId".to_string(), world.target_id.clone())));
         assert!(secrets.contains(&("SyncAll".to_string(), "false".to_string())));
         let templates = client
@@ -185,10 +186,12 @@ fn secrets_templates_assignments_and_the_template_filter() {
             .unwrap();
         assert_eq!(templates["value"][0]["id"], "Azure2Azure");
         assert_eq!(templates["value"][0]["factoryTag"], "Azure2Azure");
-        let assigned = api::assignments(&client, sp).await.unwrap();
+        let assigned = entra_api::assignments(&client, sp).await.unwrap();
         assert_eq!(assigned.len(), world.source().state().users.len());
         assert!(assigned.iter().all(|a| a["principalType"] == "User"));
-        let found = api::cross_tenant_service_principals(&client).await.unwrap();
+        let found = entra_api::cross_tenant_service_principals(&client)
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0]["applicationTemplateId"], CROSS_TENANT_TEMPLATE_APP);
         let e = client

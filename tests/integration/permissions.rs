@@ -7,10 +7,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use tenantsync_core::sync::{
-    ANCHOR_PERMISSION, CheckReport, CheckStatus, Engine, GROUPS_PERMISSION, ORGANIZATION_NAME,
-    POLICY_PERMISSION, Requirement, RunOutcome, SOURCE_PERMISSIONS, SyncError, SyncRequest,
-    TARGET_PERMISSIONS,
+use tenantsync_core::{
+    ANCHOR_PERMISSION, CheckReport, CheckStatus, Engine, GROUPS_PERMISSION,
+    ORGANIZATION_NAME_PERMISSION, POLICY_PERMISSION, Requirement, RunOutcome, SOURCE_PERMISSIONS,
+    SyncError, SyncRequest, TARGET_PERMISSIONS,
 };
 use tenantsync_emulator::{DEMO_ROLES, permissions};
 use tenantsync_tests::{World, repo_root, small_seed, text};
@@ -120,8 +120,8 @@ fn requirements() -> Vec<Requirement> {
     let mut all: Vec<Requirement> = SOURCE_PERMISSIONS.to_vec();
     all.extend_from_slice(TARGET_PERMISSIONS);
     all.push(ANCHOR_PERMISSION);
-    all.push(ORGANIZATION_NAME);
-    all.extend_from_slice(tenantsync_core::entra::PERMISSIONS);
+    all.push(ORGANIZATION_NAME_PERMISSION);
+    all.extend_from_slice(tenantsync_core::ENTRA_PERMISSIONS);
     all
 }
 
@@ -269,11 +269,7 @@ fn a_missing_permission_is_graphs_403_and_signing_in_needs_none() {
     assert_eq!(signed.target.roles.len(), target.len());
 
     let err = world
-        .try_run(
-            &job,
-            SyncRequest::default(),
-            &tenantsync_core::sync::NoEvents,
-        )
+        .try_run(&job, SyncRequest::default(), &tenantsync_core::NoEvents)
         .expect_err("reading the source is refused");
     let SyncError::Graph(graph) = &err else {
         panic!("not a Graph error: {err}");
@@ -299,11 +295,7 @@ fn a_token_for_another_tenant_fails_sign_in_before_anything_is_written() {
     std::fs::write(&job, wrong).expect("job");
     let before = world.target().state();
     let err = world
-        .try_run(
-            &job,
-            SyncRequest::default(),
-            &tenantsync_core::sync::NoEvents,
-        )
+        .try_run(&job, SyncRequest::default(), &tenantsync_core::NoEvents)
         .expect_err("the token is for another tenant");
     assert!(
         matches!(err, SyncError::WrongTenant { side: "source", .. }),
@@ -445,7 +437,7 @@ fn is_permission_name(word: &str) -> bool {
 fn check_shows_the_tenants_name_only_when_a_granted_permission_reads_it() {
     let world = World::new(small_seed());
     let (source, mut target) = (documented_for("source"), documented_for("target"));
-    target.push(ORGANIZATION_NAME.permission().to_string());
+    target.push(ORGANIZATION_NAME_PERMISSION.permission().to_string());
     grant(&world, &source, &target);
     let job = world.write_job(&world.source_group_ids(), "");
     world.init(&job);

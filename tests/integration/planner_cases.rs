@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
-use tenantsync_core::plan::{Operation, Reason};
-use tenantsync_core::sync::{RunOutcome, RunReport, SyncRequest};
+use tenantsync_core::{Operation, Reason, RunOutcome, RunReport, SyncRequest};
 use tenantsync_emulator::SeedSpec;
 use tenantsync_tests::{
     GroupKind, World, group_kind, groups_named, member_mails, small_seed, text,

@@ -5,14 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tenantsync_core::Value;
-use tenantsync_core::expr::{self, AttributeMap, EvalError, StaticContext};
-use tenantsync_core::plan::Reason;
-use tenantsync_core::plugin::{
-    Limits, LoadError, Plugin, PluginError, PluginHost, PluginRegistry, file_sha256,
+use tenantsync_core::{
+    AttributeMap, EvalError, Limits, LoadError, LogFilter, Plugin, PluginError, PluginHost,
+    PluginRegistry, Reason, RunOutcome, StaticContext, Value, evaluate_expression, file_sha256,
+    parse_expression,
 };
-use tenantsync_core::state::LogFilter;
-use tenantsync_core::sync::RunOutcome;
 use tenantsync_tests::plugins::plugin;
 use tenantsync_tests::{World, small_seed, text};
 
@@ -57,7 +54,7 @@ fn eval(
         chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
     );
     ctx.functions = Some(Arc::new(PluginRegistry::new(loaded).unwrap()));
-    expr::evaluate(&expr::parse(expression).unwrap(), &ctx).map(|e| e.value)
+    evaluate_expression(&parse_expression(expression).unwrap(), &ctx).map(|e| e.value)
 }
 
 // ---- the example plugins ----
@@ -480,9 +477,9 @@ fn plugin_job(
     expressions: &[(&str, &str)],
     plugins: &[(&str, &str)],
 ) -> PathBuf {
-    let schema = tenantsync_core::schema::default_schema();
+    let schema = tenantsync_core::default_schema();
     let mut json: serde_json::Value =
-        serde_json::from_str(&tenantsync_core::schema::to_json_pretty(&schema)).unwrap();
+        serde_json::from_str(&tenantsync_core::schema_to_json_pretty(&schema)).unwrap();
     for rule in json["synchronizationRules"].as_array_mut().unwrap() {
         for mapping in rule["objectMappings"].as_array_mut().unwrap() {
             if mapping["sourceObjectName"] != "User" {
@@ -493,7 +490,7 @@ fn plugin_job(
                     .iter()
                     .find(|(t, _)| a["targetAttributeName"] == *t)
                 {
-                    let source = expr::parse(e).unwrap().to_mapping_source();
+                    let source = parse_expression(e).unwrap().to_mapping_source();
                     a["source"] = serde_json::to_value(source).unwrap();
                 }
             }
@@ -635,12 +632,12 @@ fn a_job_whose_plugin_hash_changed_does_not_run() {
     let sha = file_sha256(&plugin("upn-suffix")).unwrap();
     std::fs::write(&job, text.replace(&sha, &"0".repeat(64))).unwrap();
     let e = world
-        .try_run(&job, Default::default(), &tenantsync_core::sync::NoEvents)
+        .try_run(&job, Default::default(), &tenantsync_core::NoEvents)
         .unwrap_err();
     assert!(
         matches!(
             e,
-            tenantsync_core::sync::SyncError::Plugin(LoadError::HashMismatch { .. })
+            tenantsync_core::SyncError::Plugin(LoadError::HashMismatch { .. })
         ),
         "{e}"
     );
@@ -656,7 +653,7 @@ fn schema_validation_knows_plugin_functions_and_their_arities() {
         &[("department-codes", "")],
     );
     let e = world
-        .try_run(&job, Default::default(), &tenantsync_core::sync::NoEvents)
+        .try_run(&job, Default::default(), &tenantsync_core::NoEvents)
         .unwrap_err();
     assert!(
         e.to_string()

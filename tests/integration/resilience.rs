@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tenantsync_core::sync::{CancelToken, Event, RunOutcome, SyncRequest};
+use tenantsync_core::{CancelToken, Event, RunOutcome, SyncRequest};
 use tenantsync_emulator::{FaultKnobs, Knobs, LatencyKnobs, SeedSpec, ThrottleKnobs};
 use tenantsync_tests::{World, small_seed, text};
 

@@ -6,9 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::json;
-use tenantsync_core::plan::Operation;
-use tenantsync_core::state::LogFilter;
-use tenantsync_core::sync::{Event, NoEvents, RunOutcome, SyncRequest};
+use tenantsync_core::{Event, LogFilter, NoEvents, Operation, RunOutcome, SyncRequest};
 use tenantsync_emulator::SeedSpec;
 use tenantsync_tests::{World, small_seed, text};
 
@@ -534,7 +532,7 @@ fn two_cycles_of_one_job_at_once_create_no_duplicate() {
         if matches!(
             e,
             Event::Stage {
-                stage: tenantsync_core::sync::Stage::Apply,
+                stage: tenantsync_core::Stage::Apply,
                 ..
             }
         ) && second.lock().unwrap().is_none()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tenantsync_core::sync::{
+use tenantsync_core::{
     CancelToken, Engine, Event, NoEvents, OperationStatus, RunOutcome, RunReport, SavedPlan, Stage,
     SyncError, SyncRequest, Work, WorkOutput,
 };

@@ -10,10 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tenantsync_core::graph::auth::{
-    AuthError, Credential, CredentialTokenProvider, SignInOptions, TokenProvider, token_claims,
+use tenantsync_core::testing::token_claims;
+use tenantsync_core::{
+    AuthError, Cloud, Credential, CredentialTokenProvider, GraphClient, GraphClientOptions,
+    SecretSource, SignInOptions, TokenProvider,
 };
-use tenantsync_core::graph::{Cloud, GraphClient, GraphClientOptions, SecretSource};
 use tenantsync_emulator::{
     AppRegistration, Emulator, EmulatorConfig, FederatedCredential, TenantConfig,
 };

@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tenantsync_core::plan::Operation;
-use tenantsync_core::sync::{
-    CancelToken, Engine, Event, NoEvents, OperationStatus, RunOutcome, RunReport, Stage,
+use tenantsync_core::{
+    CancelToken, Engine, Event, NoEvents, Operation, OperationStatus, RunOutcome, RunReport, Stage,
     SyncRequest,
 };
 use tenantsync_emulator::TenantState;
@@ -386,7 +385,7 @@ fn a_cycle_reports_its_stages_operations_and_history() {
         .unwrap();
     let log = world
         .open_state()
-        .logs(&tenantsync_core::state::LogFilter {
+        .logs(&tenantsync_core::LogFilter {
             object: Some(user.clone()),
             ..Default::default()
         })

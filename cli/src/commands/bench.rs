@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use tenantsync_core::plan::{ObjectRef, Operation, Plan};
-use tenantsync_core::sync::{CancelToken, Engine, RunReport, SyncRequest};
+use tenantsync_core::{CancelToken, Engine, ObjectRef, Operation, Plan, RunReport, SyncRequest};
 use tenantsync_emulator::{Knobs, SeedSpec, TenantHandle, ThrottleKnobs};
 
 use super::demo::{self, Progress, Sandbox};
@@ -440,7 +439,7 @@ fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tenantsync_core::plan::{Invitation, Operation};
+    use tenantsync_core::{Invitation, Operation};
 
     fn create_user(id: &str) -> Operation {
         Operation::CreateUser {

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
-use tenantsync_core::sync::{CheckReport, CheckStatus};
+use tenantsync_core::{CheckReport, CheckStatus};
 
 use super::job::{self, JobArgs};
 use crate::exit::{Code, Failure};

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
-use tenantsync_core::sync::{
+use tenantsync_core::{
     ANCHOR_EXTENSION_NAME, CancelToken, Engine, Event, EventSink, OperationStatus, RunOutcome,
     RunReport, Stage, SyncRequest,
 };
@@ -889,7 +889,7 @@ pub fn run(args: DemoArgs) -> Result<Code, Failure> {
     let report = runtime.block_on(async {
         // `init` creates the anchor extension; `check` then expects to find it.
         engine.init().await?;
-        Ok::<_, tenantsync_core::sync::SyncError>(engine.check().await)
+        Ok::<_, tenantsync_core::SyncError>(engine.check().await)
     });
     let report = report.map_err(Failure::config)?;
     super::check::render(&mut out, &report)?;

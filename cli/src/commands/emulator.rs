@@ -284,8 +284,8 @@ mod tests {
         ]));
         let emulator = Emulator::start(c.clone()).expect("the emulator starts");
         let (text, exports) = job_snippet(&emulator, &c).expect("snippet");
-        let job = tenantsync_core::config::JobConfig::from_toml(&text, "snippet")
-            .expect("the snippet loads");
+        let job =
+            tenantsync_core::JobConfig::from_toml(&text, "snippet").expect("the snippet loads");
         assert_eq!(
             job.source.as_ref().map(|s| s.tenant_id.as_str()),
             Some(c.tenants[0].tenant_id.as_str())

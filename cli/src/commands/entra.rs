@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
-use tenantsync_core::config::JobConfig;
-use tenantsync_core::entra::{self, EntraError, GroupSyncOptions, JobView, SchemaChange};
-use tenantsync_core::graph::{GraphClient, GraphClientOptions};
+use tenantsync_core::{
+    EntraError, EntraJobView, EntraSchemaChange, GraphClient, GraphClientOptions, GroupSyncOptions,
+    JobConfig, apply_entra_schema_change, enable_entra_group_sync, entra_job_status,
+    export_entra_job, list_entra_jobs, load_entra_schema_backup, plan_entra_schema_change,
+    read_entra_job, render_entra_diff,
+};
 
 use super::job;
 use crate::exit::{Code, Failure};
@@ -170,7 +173,7 @@ fn opt(v: &Option<String>) -> &str {
 fn jobs(args: JobsArgs) -> Result<Code, Failure> {
     let (_, client) = load(&args.source)?;
     let views = job::runtime()?
-        .block_on(entra::list_jobs(&client))
+        .block_on(list_entra_jobs(&client))
         .map_err(failure)?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -207,7 +210,7 @@ fn jobs(args: JobsArgs) -> Result<Code, Failure> {
     Ok(Code::Ok)
 }
 
-fn print_status(out: &mut impl Write, v: &JobView) -> std::io::Result<()> {
+fn print_status(out: &mut impl Write, v: &EntraJobView) -> std::io::Result<()> {
     writeln!(out, "Job:                    {}", v.job_id)?;
     writeln!(
         out,
@@ -269,7 +272,7 @@ fn print_status(out: &mut impl Write, v: &JobView) -> std::io::Result<()> {
 fn status(args: StatusArgs) -> Result<Code, Failure> {
     let (_, client) = load(&args.source)?;
     let view = job::runtime()?
-        .block_on(entra::job_status(
+        .block_on(entra_job_status(
             &client,
             &args.job.job,
             args.job.service_principal.as_deref(),
@@ -305,9 +308,9 @@ fn plan_change(
     runtime: &tokio::runtime::Runtime,
     job: &JobRef,
     change: impl FnOnce(&serde_json::Value) -> Result<serde_json::Value, EntraError>,
-) -> Result<SchemaChange, Failure> {
+) -> Result<EntraSchemaChange, Failure> {
     runtime
-        .block_on(entra::plan_schema_change(
+        .block_on(plan_entra_schema_change(
             client,
             &job.job,
             job.service_principal.as_deref(),
@@ -319,7 +322,7 @@ fn plan_change(
 fn show_and_apply(
     client: &GraphClient,
     runtime: &tokio::runtime::Runtime,
-    change: &SchemaChange,
+    change: &EntraSchemaChange,
     yes: bool,
     dry_run: bool,
     backup_dir: &Path,
@@ -332,7 +335,7 @@ fn show_and_apply(
         change.changes.len(),
         if change.changes.len() == 1 { "" } else { "s" }
     )?;
-    write!(out, "{}", entra::render_diff(&change.changes))?;
+    write!(out, "{}", render_entra_diff(&change.changes))?;
     drop(out);
     if dry_run {
         println!("Dry run: nothing was changed.");
@@ -343,7 +346,7 @@ fn show_and_apply(
         return Ok(false);
     }
     let applied = runtime
-        .block_on(entra::apply_schema_change(
+        .block_on(apply_entra_schema_change(
             client,
             change,
             backup_dir,
@@ -369,7 +372,7 @@ fn enable(args: EnableArgs) -> Result<Code, Failure> {
     options.targets().map_err(failure)?;
     let runtime = job::runtime()?;
     let change = plan_change(&client, &runtime, &args.job, |s| {
-        entra::enable_group_sync(s, &options)
+        enable_entra_group_sync(s, &options)
     })?;
     if change.changes.is_empty() {
         println!(
@@ -400,7 +403,7 @@ fn enable(args: EnableArgs) -> Result<Code, Failure> {
 
 fn restore(args: RestoreArgs) -> Result<Code, Failure> {
     let (_, client) = load(&args.source)?;
-    let saved = entra::load_backup(&args.from).map_err(failure)?;
+    let saved = load_entra_schema_backup(&args.from).map_err(failure)?;
     let runtime = job::runtime()?;
     let change = plan_change(&client, &runtime, &args.job, |current| {
         // The job's id stays the job's own.
@@ -436,13 +439,13 @@ fn export(args: ExportArgs) -> Result<Code, Failure> {
     let (config, client) = load(&args.source)?;
     let source = config.source.clone().expect("load checked [source]");
     let job = job::runtime()?
-        .block_on(entra::export::read_job(
+        .block_on(read_entra_job(
             &client,
             &args.job.job,
             args.job.service_principal.as_deref(),
         ))
         .map_err(failure)?;
-    let exported = entra::export::export(&job, &source, config.target.as_ref()).map_err(failure)?;
+    let exported = export_entra_job(&job, &source, config.target.as_ref()).map_err(failure)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))
         .map_err(Failure::config)?;

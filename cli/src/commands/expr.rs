@@ -6,9 +6,10 @@ use std::io::Write;
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use tenantsync_core::Value;
-use tenantsync_core::clock::{self, Clock};
-use tenantsync_core::expr;
+use tenantsync_core::{
+    AttributeMap, Clock, FunctionRegistry, StaticContext, SystemClock, Value, evaluate_expression,
+    parse_expression,
+};
 
 use crate::exit::{Code, Failure};
 
@@ -52,7 +53,7 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
         json,
         plugin,
     } = command;
-    let parsed = expr::parse(&expression)
+    let parsed = parse_expression(&expression)
         .map_err(|e| Failure::config(anyhow!("cannot parse the expression {e}")))?;
     let mut attrs = BTreeMap::new();
     if let Some(text) = attributes {
@@ -69,11 +70,11 @@ pub fn run(command: ExprCommand) -> Result<Code, Failure> {
         }
     }
     // One reading of the clock for the whole evaluation, pinned by --now, plus plugins.
-    let now = now.unwrap_or_else(|| clock::SystemClock.now());
-    let mut ctx = expr::StaticContext::new(expr::AttributeMap(attrs), now);
+    let now = now.unwrap_or_else(|| SystemClock.now());
+    let mut ctx = StaticContext::new(AttributeMap(attrs), now);
     ctx.functions = super::plugin::load_registry(&plugin)?
-        .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn expr::FunctionRegistry>);
-    let result = expr::evaluate(&parsed, &ctx)
+        .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn FunctionRegistry>);
+    let result = evaluate_expression(&parsed, &ctx)
         .map_err(|e| Failure::config(anyhow!("evaluation failed: {e}")))?;
     let mut out = std::io::stdout().lock();
     match (json, result.value) {

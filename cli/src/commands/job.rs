@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::Args;
-use tenantsync_core::sync::{CancelToken, Engine, SyncError};
+use tenantsync_core::{CancelToken, Engine, SyncError};
 
 use crate::exit::{Code, Failure};
 
@@ -56,4 +56,4 @@ pub fn cancel_on_ctrl_c(token: CancelToken) {
     });
 }
 
-pub use tenantsync_core::sync::advice;
+pub use tenantsync_core::advice;

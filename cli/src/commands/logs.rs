@@ -7,8 +7,7 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::Value as Json;
-use tenantsync_core::config::parse_duration;
-use tenantsync_core::state::{LogEntry, LogFilter};
+use tenantsync_core::{LogEntry, LogFilter, parse_duration};
 
 use super::job::{self, JobArgs};
 use crate::exit::{Code, Failure};

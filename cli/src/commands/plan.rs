@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use tenantsync_core::clock::{self, Clock};
-use tenantsync_core::config::JobConfig;
-use tenantsync_core::plan::{self, LastKnownState, Plan, PlanInput};
-use tenantsync_core::snapshot::Snapshot;
+use tenantsync_core::{
+    Clock, JobConfig, LastKnownState, Plan, PlanInput, Snapshot, SystemClock, plan, simulate_plan,
+};
 
 use crate::exit::{Code, Failure};
 
@@ -52,8 +51,8 @@ pub struct PlanArgs {
 fn load_plugins(
     config: &JobConfig,
     extra: &[PathBuf],
-) -> Result<Option<tenantsync_core::plugin::PluginRegistry>, Failure> {
-    use tenantsync_core::plugin::{PluginHost, PluginRegistry};
+) -> Result<Option<tenantsync_core::PluginRegistry>, Failure> {
+    use tenantsync_core::{PluginHost, PluginRegistry};
     if config.plugins.is_empty() && extra.is_empty() {
         return Ok(None);
     }
@@ -100,14 +99,14 @@ pub fn run(args: PlanArgs) -> Result<Code, Failure> {
         scope: &config.scope,
         options: &config.options,
         state: &state,
-        as_of: args.as_of.unwrap_or_else(|| clock::SystemClock.now()),
+        as_of: args.as_of.unwrap_or_else(|| SystemClock.now()),
         functions: registry
             .as_ref()
-            .map(|r| r as &dyn tenantsync_core::expr::FunctionRegistry),
+            .map(|r| r as &dyn tenantsync_core::FunctionRegistry),
     };
-    let plan = plan::plan(&input).map_err(Failure::config)?;
+    let plan = plan(&input).map_err(Failure::config)?;
     if let Some(path) = &args.write_target {
-        let after = plan::simulate(&target, &plan.operations)?;
+        let after = simulate_plan(&target, &plan.operations)?;
         std::fs::write(path, after.to_json_pretty())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
-use tenantsync_core::Value;
-use tenantsync_core::plugin::{Plugin, PluginError, PluginHost, PluginRegistry};
+use tenantsync_core::{Plugin, PluginError, PluginHost, PluginRegistry, Value};
 
 use crate::exit::{Code, Failure};
 

@@ -2,7 +2,7 @@
 //! `restart` with `resetScope`.
 
 use clap::{Args, ValueEnum};
-use tenantsync_core::state::ResetScope;
+use tenantsync_core::ResetScope;
 
 use super::job::{self, JobArgs};
 use crate::exit::{Code, Failure};

@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use tenantsync_core::schema::{self, Severity};
+use tenantsync_core::{
+    Severity, default_schema, load_schema_file, schema_to_json_pretty, validate_schema_with,
+};
 
 use crate::exit::{Code, Failure};
 
@@ -29,7 +31,7 @@ pub fn run(command: SchemaCommand) -> Result<Code, Failure> {
     let mut out = std::io::stdout().lock();
     match command {
         SchemaCommand::Default => {
-            writeln!(out, "{}", schema::to_json_pretty(&schema::default_schema()))?;
+            writeln!(out, "{}", schema_to_json_pretty(&default_schema()))?;
             Ok(Code::Ok)
         }
         SchemaCommand::Validate {
@@ -37,9 +39,9 @@ pub fn run(command: SchemaCommand) -> Result<Code, Failure> {
             functions,
             json,
         } => {
-            let parsed = schema::load_file(&file).map_err(Failure::config)?;
+            let parsed = load_schema_file(&file).map_err(Failure::config)?;
             let extra: Vec<&str> = functions.iter().map(String::as_str).collect();
-            let issues = schema::validate_with(&parsed, &extra);
+            let issues = validate_schema_with(&parsed, &extra);
             let errors = issues
                 .iter()
                 .filter(|i| i.severity == Severity::Error)

@@ -10,10 +10,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tenantsync_core::config::parse_duration;
-use tenantsync_core::sync::{
+use tenantsync_core::{
     CancelToken, Engine, Event, EventSink, OperationStatus, RunOutcome, RunReport, Stage,
-    SyncRequest,
+    SyncRequest, parse_duration,
 };
 
 use super::job::{self, JobArgs};
@@ -501,7 +500,7 @@ pub fn apply(args: ApplyArgs) -> Result<Code, Failure> {
             args.plan.display()
         ))
     })?;
-    let saved = tenantsync_core::sync::SavedPlan::from_json(&text).map_err(job::sync_failure)?;
+    let saved = tenantsync_core::SavedPlan::from_json(&text).map_err(job::sync_failure)?;
     let mut engine = job::open(&args.job)?;
     let runtime = job::runtime()?;
     if !args.json {
@@ -652,7 +651,7 @@ pub fn provision(args: ProvisionArgs) -> Result<Code, Failure> {
 /// as a user, then as a group (the source's permissions allow these; `/directoryObjects/{id}`
 /// would need Directory.Read.All).
 async fn describe_source_object(engine: &Engine, id: &str) -> String {
-    let segment = tenantsync_core::graph::client::encode_path_segment(id);
+    let segment = tenantsync_core::encode_path_segment(id);
     let mut last = None;
     for kind in ["user", "group"] {
         let url = format!("/{kind}s/{segment}?$select=id,displayName");
@@ -675,8 +674,8 @@ async fn describe_source_object(engine: &Engine, id: &str) -> String {
 }
 
 /// How the object was matched in the target, from the operations planned for it.
-fn match_line(plan: &tenantsync_core::plan::Plan, object: &str) -> String {
-    use tenantsync_core::plan::Operation;
+fn match_line(plan: &tenantsync_core::Plan, object: &str) -> String {
+    use tenantsync_core::Operation;
     for op in &plan.operations {
         if op.source_id() != Some(object) {
             continue;

@@ -18,7 +18,7 @@ use crate::graph::client::encode_path_segment;
 use crate::graph::{GraphClient, GraphError, GraphRequest, list_all};
 
 /// The application template of Entra's cross-tenant synchronization app.
-/// (https://learn.microsoft.com/entra/identity/multi-tenant-organizations/cross-tenant-synchronization-configure-graph)
+/// (<https://learn.microsoft.com/entra/identity/multi-tenant-organizations/cross-tenant-synchronization-configure-graph>)
 pub const CROSS_TENANT_TEMPLATE_APP: &str = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7";
 
 fn sp_path(sp: &str) -> String {

@@ -67,7 +67,7 @@ impl std::fmt::Display for Change {
 }
 
 /// The differences from `old` to `new`, in document order.
-pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
+pub(crate) fn diff(old: &Value, new: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     walk("", old, new, &mut out);
     out

@@ -212,7 +212,7 @@ fn cloud_toml(source: &TenantConfig) -> Result<String, EntraError> {
 }
 
 /// What tenantsync does differently with this schema.
-pub fn schema_differences(schema: &Value) -> Vec<String> {
+pub(crate) fn schema_differences(schema: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if !group_sync_enabled(schema) {
         out.push(

@@ -26,12 +26,12 @@ pub const GROUP_ATTRIBUTES: &[&str] = &[
 ];
 
 /// The group attribute that is always mapped: Graph requires `mailEnabled` to create a group
-/// (https://learn.microsoft.com/graph/api/group-post-groups#request-body), so its definition
+/// (<https://learn.microsoft.com/graph/api/group-post-groups#request-body>), so its definition
 /// is marked `required`.
 pub const REQUIRED_GROUP_ATTRIBUTE: &str = "mailEnabled";
 
 /// The flow types of an enabled group mapping.
-pub const GROUP_FLOW_TYPES: &str = "Add,Update,Delete";
+pub(crate) const GROUP_FLOW_TYPES: &str = "Add,Update,Delete";
 
 /// Which group attributes to map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,7 +250,7 @@ pub fn enable_group_sync(schema: &Value, options: &GroupSyncOptions) -> Result<V
 }
 
 /// Whether the schema's group mapping is enabled with all three flow types.
-pub fn group_sync_enabled(schema: &Value) -> bool {
+pub(crate) fn group_sync_enabled(schema: &Value) -> bool {
     schema["synchronizationRules"]
         .as_array()
         .into_iter()

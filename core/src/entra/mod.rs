@@ -11,9 +11,9 @@
 //! [`apply_schema_change`] (backup, PUT, read back, verify). See `docs/entra.md`.
 
 pub mod api;
-pub mod diff;
-pub mod export;
-pub mod group_sync;
+pub(crate) mod diff;
+pub(crate) mod export;
+pub(crate) mod group_sync;
 
 use std::path::{Path, PathBuf};
 
@@ -22,11 +22,12 @@ use serde_json::Value;
 
 use crate::graph::{GraphClient, GraphError};
 use crate::sync::Requirement;
-pub use diff::{Change, diff as json_diff, render as render_diff};
-pub use group_sync::{GroupSyncOptions, enable_group_sync, group_sync_enabled};
+pub use diff::{Change, render as render_diff};
+pub(crate) use group_sync::group_sync_enabled;
+pub use group_sync::{GroupSyncOptions, enable_group_sync};
 
 /// Finding the job's service principal and reading its assignments (`entra export`).
-pub const FIND_PERMISSION: Requirement = Requirement {
+pub(crate) const FIND_PERMISSION: Requirement = Requirement {
     any_of: &[
         "Application.Read.All",
         "Application.ReadWrite.All",
@@ -41,7 +42,7 @@ pub const FIND_PERMISSION: Requirement = Requirement {
 };
 
 /// Reading jobs and their schemas (`entra jobs`, `entra status`, and before every change).
-pub const READ_PERMISSION: Requirement = Requirement {
+pub(crate) const READ_PERMISSION: Requirement = Requirement {
     any_of: &["Synchronization.Read.All", "Synchronization.ReadWrite.All"],
     why: "reading synchronization jobs and their schemas",
     calls: &[
@@ -53,7 +54,7 @@ pub const READ_PERMISSION: Requirement = Requirement {
 
 /// Changing a job's schema and reading its secrets (`entra enable-group-sync`,
 /// `entra restore-schema`, `entra export`).
-pub const WRITE_PERMISSION: Requirement = Requirement {
+pub(crate) const WRITE_PERMISSION: Requirement = Requirement {
     any_of: &["Synchronization.ReadWrite.All"],
     why: "changing synchronization schemas and reading synchronization secrets",
     calls: &[
@@ -190,7 +191,7 @@ impl JobView {
 }
 
 /// The `CompanyId` secret (the target tenant), or `None` when the secrets cannot be read.
-pub async fn target_tenant(client: &GraphClient, sp: &str) -> Option<String> {
+pub(crate) async fn target_tenant(client: &GraphClient, sp: &str) -> Option<String> {
     api::secrets(client, sp)
         .await
         .ok()?
@@ -275,7 +276,7 @@ pub struct Applied {
 
 /// The backup file name of job `job_id`'s schema taken at `at`:
 /// `<job id>-<YYYYMMDDTHHMMSSZ>.schema.json`.
-pub fn backup_file_name(job_id: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn backup_file_name(job_id: &str, at: chrono::DateTime<chrono::Utc>) -> String {
     let safe: String = job_id
         .chars()
         .map(|c| {
@@ -291,7 +292,7 @@ pub fn backup_file_name(job_id: &str, at: chrono::DateTime<chrono::Utc>) -> Stri
 
 /// Saves `schema` in `dir` (made if missing) under [`backup_file_name`]; never overwrites a
 /// file: a second backup in the same second is saved as `<name>-2.schema.json`, then `-3`, ...
-pub fn save_backup(
+pub(crate) fn save_backup(
     dir: &Path,
     job_id: &str,
     schema: &Value,

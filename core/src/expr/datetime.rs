@@ -243,14 +243,14 @@ pub(crate) struct Styles {
 
 impl Styles {
     /// Entra's default: RoundtripKind, AllowLeadingWhite, AllowTrailingWhite.
-    pub const DEFAULT: Styles = Styles {
+    pub(super) const DEFAULT: Styles = Styles {
         leading: true,
         trailing: true,
         inner: false,
     };
 
     /// Reads a `DateTimeStyles` list such as `"AllowWhiteSpaces, AdjustToUniversal"`.
-    pub fn parse(text: &str) -> Result<Styles, String> {
+    pub(super) fn parse(text: &str) -> Result<Styles, String> {
         let mut s = Styles {
             leading: false,
             trailing: false,
@@ -671,7 +671,7 @@ pub(crate) enum Interval {
 
 impl Interval {
     /// `yyyy`, `m`, `d`, `ww`, `h`, `n` or `s`.
-    pub fn parse(s: &str) -> Option<Interval> {
+    pub(super) fn parse(s: &str) -> Option<Interval> {
         Some(match s {
             "yyyy" => Interval::Year,
             "m" => Interval::Month,

@@ -16,7 +16,7 @@ use super::text::{self as txt, Culture};
 use crate::value::Value;
 
 /// Most characters `RandomString` may produce.
-pub const RANDOM_STRING_MAX: i64 = 256;
+pub(crate) const RANDOM_STRING_MAX: i64 = 256;
 
 /// The special characters of Windows password complexity rules, used by `RandomString`.
 const SPECIAL: &str = "~!@#$%^&*_-+=`|\\(){}[]:;\"'<>,.?/";

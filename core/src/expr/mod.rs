@@ -19,18 +19,20 @@ mod tree;
 mod tests;
 
 pub use ast::{CompareOp, Expr};
+pub use eval::MAX_VALUE_BYTES;
 pub use eval::{
-    AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, MAX_VALUE_BYTES,
-    StaticContext, evaluate,
+    AttributeMap, EvalContext, EvalError, Evaluated, FunctionRegistry, StaticContext, evaluate,
 };
-pub use functions::RANDOM_STRING_MAX;
 pub use mapping_source::{AttributeMappingSource, MappingSourceParameter, MappingSourceType};
-pub use parser::{MAX_EXPRESSION_CHARS, MAX_NESTING, ParseError, parse};
-pub use signature::{FUNCTION_ALIASES, Repeat, SIGNATURES, Signature, signature};
+#[cfg(test)]
+use parser::MAX_NESTING;
+pub use parser::{MAX_EXPRESSION_CHARS, ParseError, parse};
+#[cfg(test)]
+use signature::signature;
 pub use tree::MappingSourceError;
 
 /// The built-in functions of the expression language, by their exact (case-sensitive) names.
-pub const BUILTIN_FUNCTIONS: &[&str] = &[
+pub(crate) const BUILTIN_FUNCTIONS: &[&str] = &[
     "AltSecIdFromNetId",
     "Append",
     "AppRoleAssignmentsComplex",
@@ -79,6 +81,6 @@ pub const BUILTIN_FUNCTIONS: &[&str] = &[
 ];
 
 /// True when `name` is a built-in function (names are case-sensitive, as in Entra).
-pub fn is_builtin(name: &str) -> bool {
+pub(crate) fn is_builtin(name: &str) -> bool {
     BUILTIN_FUNCTIONS.contains(&name)
 }

@@ -18,7 +18,7 @@ use super::ast::{CompareOp, Expr};
 pub const MAX_EXPRESSION_CHARS: usize = 10_000;
 
 /// The deepest nesting of function calls the parser accepts.
-pub const MAX_NESTING: usize = 200;
+pub(crate) const MAX_NESTING: usize = 200;
 
 /// A syntax error, with the 1-based column (in characters) where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]

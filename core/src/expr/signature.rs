@@ -3,7 +3,7 @@
 
 /// How a function's parameter list continues after its fixed parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repeat {
+pub(crate) enum Repeat {
     /// No further parameters.
     None,
     /// Numbered parameters: `source1`, `source2`, ...
@@ -14,7 +14,7 @@ pub enum Repeat {
 
 /// The parameter list of a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signature {
+pub(crate) struct Signature {
     /// The function name.
     pub name: &'static str,
     /// Fixed parameters, in order.
@@ -38,7 +38,7 @@ const fn fixed(name: &'static str, params: &'static [&'static str], min_args: us
 }
 
 /// The signatures of all built-in functions.
-pub const SIGNATURES: &[Signature] = &[
+pub(crate) const SIGNATURES: &[Signature] = &[
     fixed("AltSecIdFromNetId", &["source"], 1),
     fixed("Append", &["source", "suffix"], 2),
     fixed("AppRoleAssignmentsComplex", &["appRoleAssignments"], 1),
@@ -148,10 +148,10 @@ const ALIASES: &[(&str, &str, &str)] = &[
 
 /// Other spellings Entra itself writes for a built-in function: its provisioning logs and
 /// cross-tenant synchronization schemas show `AltSecidFromNetid([netId])`.
-pub const FUNCTION_ALIASES: &[(&str, &str)] = &[("AltSecidFromNetid", "AltSecIdFromNetId")];
+pub(crate) const FUNCTION_ALIASES: &[(&str, &str)] = &[("AltSecidFromNetid", "AltSecIdFromNetId")];
 
 /// The signature of a built-in function, by its exact name or an alias in [`FUNCTION_ALIASES`].
-pub fn signature(name: &str) -> Option<&'static Signature> {
+pub(crate) fn signature(name: &str) -> Option<&'static Signature> {
     SIGNATURES.iter().find(|s| s.name == name).or_else(|| {
         let (_, canonical) = FUNCTION_ALIASES.iter().find(|(alias, _)| *alias == name)?;
         SIGNATURES.iter().find(|s| s.name == *canonical)
@@ -161,7 +161,7 @@ pub fn signature(name: &str) -> Option<&'static Signature> {
 /// The key of the parameter at `position` (0-based) of a call to `name` with `arg_count`
 /// arguments. Functions that are not built in (plugin functions) use `arg1`, `arg2`, ...;
 /// arguments past a fixed list use the same `argN` form.
-pub fn parameter_key(name: &str, position: usize, arg_count: usize) -> String {
+pub(super) fn parameter_key(name: &str, position: usize, arg_count: usize) -> String {
     let Some(sig) = signature(name) else {
         return format!("arg{}", position + 1);
     };
@@ -185,7 +185,7 @@ pub fn parameter_key(name: &str, position: usize, arg_count: usize) -> String {
 
 /// The 0-based position of the parameter named `key` in a call to `name`, or `None` when the
 /// function has no such parameter. Keys compare case-insensitively.
-pub fn parameter_position(name: &str, key: &str) -> Option<usize> {
+pub(super) fn parameter_position(name: &str, key: &str) -> Option<usize> {
     if let Some(n) = numbered(key, "arg") {
         return Some(n);
     }

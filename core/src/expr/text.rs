@@ -43,7 +43,7 @@ pub(crate) enum Culture {
 
 impl Culture {
     /// Reads an RFC 4646 culture name such as `en-US`, `tr-TR` or `az-Latn-AZ`.
-    pub fn parse(name: &str) -> Result<Culture, String> {
+    pub(super) fn parse(name: &str) -> Result<Culture, String> {
         let ok = !name.is_empty()
             && name.split(['-', '_']).enumerate().all(|(i, part)| {
                 let n = part.len();

@@ -51,16 +51,16 @@ use super::transport::{IdentityTransport, TransportError, http_client};
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// Time allowed for one token request. Default: 30 seconds.
-pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Tries of one token request: 408, 429, 5xx and no answer (and, from a managed identity
 /// endpoint, 404 and 410) are tried again, with a doubling wait from 1 s that a `Retry-After`
 /// lengthens (default 3). Every wait is on the provider's clock.
-pub const TOKEN_REQUEST_ATTEMPTS: u32 = 3;
+pub(crate) const TOKEN_REQUEST_ATTEMPTS: u32 = 3;
 
 /// The longest wait between two tries: a `Retry-After` asking for more ends the tries
 /// (default 60 s).
-pub const TOKEN_RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
+pub(crate) const TOKEN_RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 
 /// The instance metadata service's token endpoint (Azure VMs; Arc is not covered). Fixed in
 /// `azure_identity`; [`SignInOptions::imds_endpoint`] sends its requests elsewhere.
@@ -396,7 +396,7 @@ pub struct SignInRefusal {
 }
 
 /// A boxed future, so that token providers can be used as trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Something that hands out access tokens for Microsoft Graph.
 ///
@@ -454,7 +454,7 @@ fn managed_identity_source() -> &'static str {
 const IMDS_SOURCE: &str = "instance metadata service";
 
 /// How long `az account get-access-token` may take before sign-in gives up (default 60 s).
-pub const AZURE_CLI_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const AZURE_CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The token provider for a [`Credential`] in a [`Cloud`]: signs in through `azure_identity`
 /// when needed, caches the token, and refreshes it before it expires. Concurrent callers share

@@ -20,7 +20,7 @@ use super::client::{GraphClient, GraphRequest, retry_after_value};
 use super::error::{GraphApiError, GraphError};
 
 /// The most requests Graph accepts in one batch.
-pub const MAX_BATCH_SIZE: usize = 20;
+pub(crate) const MAX_BATCH_SIZE: usize = 20;
 
 /// One request inside a batch. `url` is relative to the version root (`/users/{id}`).
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct BatchItem {
     pub body: Option<Value>,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
-    /// Indices (in the list given to [`execute_batch`]) of earlier items this one depends on.
+    /// Indices (in the list given to `execute_batch`) of earlier items this one depends on.
     pub depends_on: Vec<usize>,
     /// Whether resending after a 5xx is safe (default: true except for POST).
     pub idempotent: bool,
@@ -142,7 +142,7 @@ fn header(headers: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// Splits items into batches: each `dependsOn` chain alone, independent items 20 at a time.
 /// Returns lists of indices.
-pub fn pack(items: &[BatchItem]) -> Result<Vec<Vec<usize>>, GraphError> {
+pub(crate) fn pack(items: &[BatchItem]) -> Result<Vec<Vec<usize>>, GraphError> {
     let mut parent: Vec<usize> = (0..items.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
         while parent[i] != i {
@@ -206,7 +206,7 @@ pub fn pack(items: &[BatchItem]) -> Result<Vec<Vec<usize>>, GraphError> {
 /// its items carry that answer and the other batches are unaffected. An `Err` means the
 /// items were invalid (checked before sending) or a batch got no answer at all (network,
 /// sign-in), in which case what that batch did is unknown.
-pub async fn execute_batch(
+pub(crate) async fn execute_batch(
     client: &GraphClient,
     items: Vec<BatchItem>,
 ) -> Result<Vec<BatchItemResponse>, GraphError> {
@@ -254,7 +254,7 @@ pub async fn execute_batch(
 }
 
 impl GraphClient {
-    /// [`execute_batch`] as a method.
+    /// `execute_batch` as a method.
     pub async fn batch(&self, items: Vec<BatchItem>) -> Result<Vec<BatchItemResponse>, GraphError> {
         execute_batch(self, items).await
     }
@@ -402,7 +402,7 @@ fn item_json(index: usize, item: &BatchItem, in_batch: &BTreeSet<usize>) -> Valu
 }
 
 /// Reads the body of a `$batch` answer: one [`BatchItemResponse`] per entry of `responses`,
-/// keyed by item index (the entry's `id` minus one, as [`execute_batch`] numbers items from 1).
+/// keyed by item index (the entry's `id` minus one, as `execute_batch` numbers items from 1).
 /// `request_id` is the batch's own, named in errors.
 pub fn parse_answers(
     body: Option<Value>,

@@ -627,7 +627,7 @@ pub fn encode_path_segment(value: &str) -> String {
 /// Percent-encodes a value for an OData query option (`$filter`, `$select`): keeps the
 /// characters OData syntax needs and encodes the rest, so `+`, `&`, `#` and spaces in
 /// literals survive.
-pub fn encode_query_value(value: &str) -> String {
+pub(crate) fn encode_query_value(value: &str) -> String {
     encode(value, |b| {
         b.is_ascii_alphanumeric() || b"-._~$'(),:/@".contains(&b)
     })

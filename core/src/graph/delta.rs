@@ -24,7 +24,7 @@ use super::paging::Page;
 /// Which collection a delta round tracks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DeltaResource {
+pub(crate) enum DeltaResource {
     /// `/users/delta`.
     Users,
     /// `/groups/delta`.
@@ -43,7 +43,7 @@ impl DeltaResource {
 /// An `@odata.deltaLink`, stored and sent back verbatim (it encodes the original query).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct DeltaLink(pub String);
+pub(crate) struct DeltaLink(pub String);
 
 /// Why an object was reported removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +182,7 @@ impl DeltaMerge {
 
 /// The outcome of one delta round.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeltaRound {
+pub(crate) struct DeltaRound {
     /// Objects in the order first seen, each merged across pages.
     pub objects: Vec<DeltaObject>,
     /// The link for the next round.
@@ -195,7 +195,7 @@ pub struct DeltaRound {
 /// A delta token can no longer be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the delta token is no longer valid (graph answered {status} `{code}`, request-id {rid}); a full read is needed", rid = request_id.as_deref().unwrap_or("none"))]
-pub struct DeltaExpired {
+pub(crate) struct DeltaExpired {
     /// HTTP status (410, or another 4xx with an expiry code).
     pub status: u16,
     /// Graph's code.
@@ -206,7 +206,7 @@ pub struct DeltaExpired {
 
 /// A delta round failed.
 #[derive(Debug, thiserror::Error)]
-pub enum DeltaError {
+pub(crate) enum DeltaError {
     /// The token expired or is unknown: read everything again.
     #[error(transparent)]
     Expired(DeltaExpired),
@@ -241,7 +241,7 @@ fn expired(error: &GraphError) -> Option<DeltaExpired> {
 
 /// The first URL of a round without token. `select` must not be empty; for groups `members`
 /// is added when missing so membership changes are tracked.
-pub fn initial_url(resource: DeltaResource, select: &[&str]) -> Result<String, GraphError> {
+pub(crate) fn initial_url(resource: DeltaResource, select: &[&str]) -> Result<String, GraphError> {
     if select.is_empty() {
         return Err(GraphError::Invalid(
             "a delta query needs $select: name the properties to track".into(),
@@ -259,7 +259,7 @@ pub fn initial_url(resource: DeltaResource, select: &[&str]) -> Result<String, G
 }
 
 /// Runs one delta round: from `since` when given, else from scratch (full state).
-pub async fn delta(
+pub(crate) async fn delta(
     client: &GraphClient,
     resource: DeltaResource,
     select: &[&str],
@@ -312,7 +312,7 @@ pub async fn delta(
 
 /// A delta round from `since`, falling back to a full round when the token has expired.
 /// The result's `full` flag tells which one happened.
-pub async fn delta_or_full(
+pub(crate) async fn delta_or_full(
     client: &GraphClient,
     resource: DeltaResource,
     select: &[&str],

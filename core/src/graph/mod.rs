@@ -17,17 +17,17 @@
 
 #![warn(missing_docs)]
 
-pub mod auth;
-pub mod batch;
-pub mod certificate;
-pub mod client;
-pub mod cloud;
-pub mod delta;
-pub mod error;
-pub mod ops;
-pub mod paging;
-pub mod secret;
-pub mod transport;
+pub(crate) mod auth;
+pub(crate) mod batch;
+pub(crate) mod certificate;
+pub(crate) mod client;
+pub(crate) mod cloud;
+pub(crate) mod delta;
+pub(crate) mod error;
+pub(crate) mod ops;
+pub(crate) mod paging;
+pub(crate) mod secret;
+pub(crate) mod transport;
 
 #[cfg(test)]
 pub(crate) mod test_server;
@@ -35,17 +35,13 @@ pub(crate) mod test_server;
 pub use auth::{
     AccessToken, AuthError, Credential, CredentialTokenProvider, SignInOptions, TokenProvider,
 };
-pub use batch::{BatchItem, BatchItemResponse, execute_batch};
+pub use batch::BatchItem;
 pub use client::{ClientStats, GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
 pub use cloud::Cloud;
-pub use delta::{
-    DeltaError, DeltaExpired, DeltaLink, DeltaMerge, DeltaObject, DeltaResource, DeltaRound, delta,
-    delta_or_full,
-};
+pub use delta::DeltaMerge;
+pub(crate) use delta::{DeltaError, DeltaLink, delta, delta_or_full};
 pub use error::{GraphApiError, GraphError};
-pub use ops::{
-    AddMembersReport, ExtensionProperty, Invitation, MemberFailure, Outcome, PartnerPolicy,
-    UserType,
-};
-pub use paging::{Page, Pager, list_all};
+pub use ops::{MemberFailure, UserType};
+pub use paging::Page;
+pub(crate) use paging::list_all;
 pub use secret::{Secret, SecretSource};

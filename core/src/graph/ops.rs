@@ -17,7 +17,7 @@ pub const INVITE_REDIRECT_URL: &str = "https://myapplications.microsoft.com";
 pub const MAX_BINDS_PER_REQUEST: usize = 20;
 
 /// Page size asked for on directory lists (Graph's maximum for users and groups).
-pub const LIST_PAGE_SIZE: u32 = 999;
+pub(crate) const LIST_PAGE_SIZE: u32 = 999;
 
 /// The `userType` of an invited user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,7 +50,7 @@ fn decode(path: &str, reason: &str) -> GraphError {
 
 /// Walks the pages of a collection one at a time.
 #[derive(Debug)]
-pub struct Pager<'a> {
+pub(crate) struct Pager<'a> {
     client: &'a GraphClient,
     next: Option<GraphRequest>,
 }
@@ -58,7 +58,7 @@ pub struct Pager<'a> {
 impl<'a> Pager<'a> {
     /// Starts at `request` (usually `GET /users?$select=...`). Extra headers of the first
     /// request are sent with every page.
-    pub fn new(client: &'a GraphClient, request: GraphRequest) -> Self {
+    pub(crate) fn new(client: &'a GraphClient, request: GraphRequest) -> Self {
         Pager {
             client,
             next: Some(request),
@@ -66,7 +66,7 @@ impl<'a> Pager<'a> {
     }
 
     /// The next page, or `None` after the last one.
-    pub async fn next_page(&mut self) -> Result<Option<Page>, GraphError> {
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Page>, GraphError> {
         let Some(request) = self.next.take() else {
             return Ok(None);
         };
@@ -87,7 +87,7 @@ impl<'a> Pager<'a> {
 }
 
 /// All items of a collection, following every `@odata.nextLink`.
-pub async fn list_all(
+pub(crate) async fn list_all(
     client: &GraphClient,
     request: GraphRequest,
 ) -> Result<Vec<Value>, GraphError> {

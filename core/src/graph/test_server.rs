@@ -12,7 +12,7 @@ use axum::response::Response;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-pub struct RecordedRequest {
+pub(crate) struct RecordedRequest {
     /// When it arrived (after the body was read).
     pub at: Instant,
     /// HTTP method.
@@ -29,7 +29,7 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     /// The first header of this (lower-case) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -37,14 +37,14 @@ impl RecordedRequest {
     }
 
     /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("request body is JSON")
     }
 }
 
 /// The answer to one request.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// Status code.
     pub status: u16,
     /// Extra headers.
@@ -57,7 +57,7 @@ pub struct Reply {
 
 impl Reply {
     /// A JSON answer.
-    pub fn json(status: u16, body: serde_json::Value) -> Self {
+    pub(crate) fn json(status: u16, body: serde_json::Value) -> Self {
         Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -67,7 +67,7 @@ impl Reply {
     }
 
     /// An answer without body.
-    pub fn empty(status: u16) -> Self {
+    pub(crate) fn empty(status: u16) -> Self {
         Reply {
             status,
             headers: Vec::new(),
@@ -77,13 +77,13 @@ impl Reply {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
     /// Delays the answer.
-    pub fn delayed(mut self, delay: Duration) -> Self {
+    pub(crate) fn delayed(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
     }
@@ -97,7 +97,7 @@ struct Shared {
 }
 
 /// The CA that issued the HTTPS test server's certificate.
-pub fn test_ca() -> std::path::PathBuf {
+pub(crate) fn test_ca() -> std::path::PathBuf {
     testdata("test-ca.pem")
 }
 
@@ -136,7 +136,7 @@ impl axum::serve::Listener for TlsListener {
 
 /// A TLS acceptor serving `testdata/localhost-cert.pem` (for 127.0.0.1, issued by
 /// [`test_ca`]).
-pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+pub(crate) fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> =
@@ -157,7 +157,7 @@ pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
 }
 
 /// A running test server; it stops when dropped.
-pub struct TestServer {
+pub(crate) struct TestServer {
     addr: std::net::SocketAddr,
     tls: bool,
     shared: Arc<Shared>,
@@ -166,7 +166,7 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server whose answers come from `script(request, index_of_request)`.
-    pub async fn start(
+    pub(crate) async fn start(
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -178,7 +178,7 @@ impl TestServer {
 
     /// Starts an HTTPS server (certificate for 127.0.0.1 issued by [`test_ca`]) whose answers
     /// come from `script(request, index_of_request)`.
-    pub async fn start_tls(
+    pub(crate) async fn start_tls(
         script: impl Fn(&RecordedRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -221,13 +221,13 @@ impl TestServer {
     }
 
     /// `http://127.0.0.1:PORT` (or `https://` for a TLS server).
-    pub fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 
     /// The requests received so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().expect("lock").clone()
     }
 }

@@ -13,7 +13,7 @@ use azure_core::http::{AsyncRawResponse, Body, HttpClient, Method, RawResponse, 
 use super::cloud::Cloud;
 
 /// Time allowed to open a TCP+TLS connection (default for every client built here).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The HTTP client could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub enum TransportError {
 /// Builds the HTTP client for `cloud`: TLS through rustls, the cloud's extra CA trusted in
 /// addition to the usual roots, no redirects followed (Graph answers carry their own links and
 /// a bearer token must never follow a redirect to another host).
-pub fn http_client(cloud: &Cloud) -> Result<reqwest::Client, TransportError> {
+pub(crate) fn http_client(cloud: &Cloud) -> Result<reqwest::Client, TransportError> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -84,7 +84,7 @@ type Failure = (u16, Vec<u8>);
 /// How the last request through an [`IdentityTransport`] ended: what sign-in needs to decide
 /// on another try (status, `Retry-After`) and to date a token (`expires_in`).
 #[derive(Debug, Clone)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// The answer's status; `None` when there was no answer (no connection, time ran out).
     pub status: Option<u16>,
     /// The answer's headers.
@@ -116,7 +116,7 @@ pub struct Exchange {
 /// service; so the metadata service's answers it would retry (404, 410, 429, 5xx) and failures
 /// to reach it come back as errors that its pipeline does not retry.
 #[derive(Clone)]
-pub struct IdentityTransport {
+pub(crate) struct IdentityTransport {
     http: reqwest::Client,
     imds: Option<(url::Url, url::Url)>,
     timeout: Duration,
@@ -135,7 +135,7 @@ impl fmt::Debug for IdentityTransport {
 
 impl IdentityTransport {
     /// A transport over `http` that gives each request `timeout` to complete.
-    pub fn new(http: reqwest::Client, timeout: Duration) -> Self {
+    pub(crate) fn new(http: reqwest::Client, timeout: Duration) -> Self {
         IdentityTransport {
             http,
             imds: None,
@@ -146,7 +146,7 @@ impl IdentityTransport {
     }
 
     /// How the last request since the last call ended, if one was sent.
-    pub fn take_last(&self) -> Option<Exchange> {
+    pub(crate) fn take_last(&self) -> Option<Exchange> {
         self.last.lock().map(|mut l| l.take()).unwrap_or(None)
     }
 
@@ -158,12 +158,12 @@ impl IdentityTransport {
 
     /// The status and body of the last answer with an error status (4xx, 5xx) since the last
     /// call, if any.
-    pub fn take_failure(&self) -> Option<(u16, Vec<u8>)> {
+    pub(crate) fn take_failure(&self) -> Option<(u16, Vec<u8>)> {
         self.failure.lock().map(|mut f| f.take()).unwrap_or(None)
     }
 
     /// Sends requests meant for the metadata service endpoint `from` to `to` instead.
-    pub fn with_imds_endpoint(mut self, from: url::Url, to: url::Url) -> Self {
+    pub(crate) fn with_imds_endpoint(mut self, from: url::Url, to: url::Url) -> Self {
         self.imds = Some((from, to));
         self
     }

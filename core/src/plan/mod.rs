@@ -28,15 +28,16 @@ use crate::schema::SynchronizationSchema;
 use crate::snapshot::Snapshot;
 
 pub use model::{
-    AttributeChange, Invitation, ObjectKind, ObjectRef, Operation, OperationKind, Plan, REDACTED,
-    Reason, Refusal, ReportEntry, Summary,
+    AttributeChange, Invitation, ObjectKind, ObjectRef, Operation, OperationKind, Plan, Reason,
+    Refusal, ReportEntry, Summary,
 };
+#[cfg(test)]
+use options::DEFAULT_ANCHOR_ATTRIBUTE;
 pub use options::{
-    DEFAULT_ANCHOR_ATTRIBUTE, DEFAULT_DELETION_THRESHOLD, DEFAULT_GROUP_NAME_SUFFIX,
-    GroupDeprovision, GroupNameConflict, M365Groups, NestedGroups, PlanOptions,
-    RESTORE_WINDOW_DAYS, ScopeMode, ScopeOptions, TargetOnlyMembers, UserDeprovision,
+    GroupDeprovision, GroupNameConflict, M365Groups, NestedGroups, PlanOptions, ScopeMode,
+    ScopeOptions, TargetOnlyMembers, UserDeprovision,
 };
-pub use simulate::{SimulateError, simulate, simulated_target_id};
+pub use simulate::{SimulateError, simulate};
 
 /// What earlier runs recorded, from the state store. All of it is optional: the anchors written
 /// into the target are the source of truth, so an empty state never duplicates anything.

@@ -34,7 +34,7 @@ pub struct AttributeChange {
 }
 
 /// What redacted values look like wherever they are shown.
-pub const REDACTED: &str = "[Redact]";
+pub(crate) const REDACTED: &str = "[Redact]";
 
 impl Serialize for AttributeChange {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -5,13 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 /// Default deletion threshold: Entra's own default of 500 deletions and disables per cycle.
-pub const DEFAULT_DELETION_THRESHOLD: u64 = 500;
+pub(crate) const DEFAULT_DELETION_THRESHOLD: u64 = 500;
 /// Default suffix for a group created beside a name-conflicting target group.
-pub const DEFAULT_GROUP_NAME_SUFFIX: &str = " (synced)";
+pub(crate) const DEFAULT_GROUP_NAME_SUFFIX: &str = " (synced)";
 /// Default name of the target attribute that carries the anchor back to the source object.
-pub const DEFAULT_ANCHOR_ATTRIBUTE: &str = "tenantsyncAnchor";
+pub(crate) const DEFAULT_ANCHOR_ATTRIBUTE: &str = "tenantsyncAnchor";
 /// Days a soft-deleted object stays restorable in Entra.
-pub const RESTORE_WINDOW_DAYS: i64 = 30;
+pub(crate) const RESTORE_WINDOW_DAYS: i64 = 30;
 
 /// Which source objects are in scope.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -104,7 +104,7 @@ pub(crate) struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(input: &'a PlanInput<'a>) -> Result<Self, PlanError> {
+    pub(super) fn new(input: &'a PlanInput<'a>) -> Result<Self, PlanError> {
         if input.source.tenant_id.is_empty() {
             return Err(PlanError::MissingSourceTenant);
         }
@@ -136,7 +136,7 @@ impl<'a> Planner<'a> {
         })
     }
 
-    pub fn run(mut self) -> Result<Plan, PlanError> {
+    pub(super) fn run(mut self) -> Result<Plan, PlanError> {
         let input = self.input;
         let source_index = input.source.index();
         let target_index = input.target.index();

@@ -33,7 +33,7 @@ pub enum SimulateError {
 }
 
 /// The target id the simulation gives the object created from `source_id` (deterministic).
-pub fn simulated_target_id(source_id: &str) -> String {
+pub(crate) fn simulated_target_id(source_id: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, source_id.as_bytes()).to_string()
 }
 

@@ -73,7 +73,7 @@ pub(crate) struct CompiledObject {
 impl CompiledObject {
     /// Compiles the enabled object mapping for `source_object` (`User`, `Group`); `None` when the
     /// schema has none (for groups: group sync is off).
-    pub fn compile(
+    pub(super) fn compile(
         schema: &SynchronizationSchema,
         source_object: &str,
     ) -> Result<Option<CompiledObject>, PlanError> {
@@ -119,7 +119,7 @@ impl CompiledObject {
     }
 
     /// Evaluates the scoping filter; `Some(reason)` when the object is out of scope.
-    pub fn out_of_scope(&self, object: &DirectoryObject) -> Option<String> {
+    pub(super) fn out_of_scope(&self, object: &DirectoryObject) -> Option<String> {
         let filter = self.filter.as_ref()?;
         let get = |name: &str| object.get(name);
         filter.explain(&get)
@@ -179,7 +179,7 @@ pub(crate) struct TargetValues<'a> {
 }
 
 impl<'a> TargetValues<'a> {
-    pub fn new(objects: &'a [DirectoryObject]) -> Self {
+    pub(super) fn new(objects: &'a [DirectoryObject]) -> Self {
         TargetValues {
             objects,
             cache: RefCell::new(HashMap::new()),
@@ -250,7 +250,7 @@ impl EvalContext for ObjectContext<'_, '_> {
 
 impl Evaluator<'_> {
     /// Evaluates one mapping for one object, applying `defaultValue`.
-    pub fn evaluate(
+    pub(super) fn evaluate(
         &self,
         object: &DirectoryObject,
         mapping: &CompiledMapping,
@@ -278,7 +278,7 @@ impl Evaluator<'_> {
     }
 
     /// Evaluates every mapping of an object; the first error names the attribute.
-    pub fn evaluate_all(
+    pub(super) fn evaluate_all(
         &self,
         object: &DirectoryObject,
         compiled: &CompiledObject,

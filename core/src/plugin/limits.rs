@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 1 << 20;
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 64 << 10;
 /// How often the timer thread ticks the engine's epoch: every 5 ms. Deadlines are counted in
 /// these ticks, so a call may run up to one tick longer than its timeout.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The limits of one plugin, as `[[plugins]] limits` writes them. Every field is optional;
 /// an absent one takes its default.

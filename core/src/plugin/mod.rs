@@ -32,8 +32,7 @@ pub use error::{LoadError, PluginError};
 pub use host::{PluginHost, file_sha256};
 pub use limits::{
     DEFAULT_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_LOG_BYTES, DEFAULT_MAX_MEMORY_BYTES,
-    DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_TABLE_ELEMENTS, DEFAULT_TIMEOUT_MS, EPOCH_TICK, Limits,
-    LimitsConfig,
+    DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_TABLE_ELEMENTS, DEFAULT_TIMEOUT_MS, Limits, LimitsConfig,
 };
 pub use plugin::{FunctionSpec, Plugin, PluginLog};
 pub use registry::PluginRegistry;

@@ -24,7 +24,7 @@ pub(crate) struct HostState {
 
 impl HostState {
     /// A sandbox with nothing in it.
-    pub fn new(limits: &Limits) -> HostState {
+    pub(crate) fn new(limits: &Limits) -> HostState {
         let output = Capture::new(limits.max_log_bytes as usize);
         // No preopened directories, no environment, no arguments, no network (sockets are
         // linked but every address is refused), no stdin. The clocks are frozen at the epoch
@@ -164,7 +164,7 @@ impl Capture {
 
     /// What was written since the last call, as text (invalid UTF-8 replaced), with a note of
     /// how much was dropped.
-    pub fn take(&self) -> String {
+    pub(crate) fn take(&self) -> String {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut text = String::from_utf8_lossy(&inner.kept).into_owned();
         if inner.dropped > 0 {

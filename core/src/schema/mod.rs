@@ -16,7 +16,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    AttributeDefinition, AttributeMapping, AttributeType, DirectoryDefinition, Extra, Filter,
+    AttributeDefinition, AttributeMapping, AttributeType, DirectoryDefinition, Filter,
     FilterClause, FilterGroup, FilterOperand, FlowBehavior, FlowType, FlowTypes, MetadataEntry,
     Mutability, ObjectDefinition, ObjectMapping, ReferencedObject, SynchronizationRule,
     SynchronizationSchema,
@@ -28,7 +28,7 @@ pub use validate::{
 use nulls::NullMarks;
 
 /// The built-in default schema, as JSON (also in `examples/schema-default.json`).
-pub const DEFAULT_SCHEMA_JSON: &str = include_str!("default_schema.json");
+pub(crate) const DEFAULT_SCHEMA_JSON: &str = include_str!("default_schema.json");
 
 /// A schema that could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use super::nulls::NullMarks;
 use crate::expr::AttributeMappingSource;
 
 /// Properties this version does not model, preserved on round trip.
-pub type Extra = serde_json::Map<String, serde_json::Value>;
+pub(crate) type Extra = serde_json::Map<String, serde_json::Value>;
 
 /// `synchronizationSchema`: the directories a job connects and the rules that map one to the
 /// other.

@@ -174,7 +174,7 @@ impl From<&GraphError> for Failed {
 
 impl<'a> Applier<'a> {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(super) fn new(
         client: &'a GraphClient,
         state: &'a mut StateStore,
         schema: &'a SynchronizationSchema,
@@ -227,27 +227,30 @@ impl<'a> Applier<'a> {
     /// The target users that carry an anchor (target id -> anchor value) when the plan was
     /// made. Creating a user whose invitation returns one of them fails instead of
     /// overwriting that anchor: the address belongs to an object managed from elsewhere.
-    pub fn with_anchored(mut self, anchored: HashMap<String, String>) -> Self {
+    pub(super) fn with_anchored(mut self, anchored: HashMap<String, String>) -> Self {
         self.anchored = anchored;
         self
     }
 
     /// Marks the operations as the whole plan: once applied, the escrow of every object the
     /// plan has no operation for is cleared (it converged another way, or left the scope).
-    pub fn whole_plan(mut self, whole: bool) -> Self {
+    pub(super) fn whole_plan(mut self, whole: bool) -> Self {
         self.whole_plan = whole;
         self
     }
 
     /// Escrows that [`Applier::whole_plan`] must not clear: objects the plan has no operation
     /// for because they failed (a plugin call), not because they converged.
-    pub fn keep_escrows(mut self, keys: HashSet<String>) -> Self {
+    pub(super) fn keep_escrows(mut self, keys: HashSet<String>) -> Self {
         self.kept_escrows = keys;
         self
     }
 
     /// Applies the operations in order, one stage (a run of the same kind) at a time.
-    pub async fn apply(mut self, operations: &[Operation]) -> Result<ApplyOutcome, SyncError> {
+    pub(super) async fn apply(
+        mut self,
+        operations: &[Operation],
+    ) -> Result<ApplyOutcome, SyncError> {
         self.total = operations.len() as u64;
         let mut start = 0;
         while start < operations.len() {

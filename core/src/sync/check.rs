@@ -243,7 +243,9 @@ pub const ORGANIZATION_NAME: Requirement = Requirement {
 /// The target permission an apply operation of `kind` (`createUser`, `addMember`, ...) needs,
 /// with the Graph calls it makes (each one of the requirement's calls): what a 403 on it
 /// means.
-pub fn operation_permission(kind: &str) -> Option<(&'static Requirement, &'static [&'static str])> {
+pub(crate) fn operation_permission(
+    kind: &str,
+) -> Option<(&'static Requirement, &'static [&'static str])> {
     let (requirement, calls): (&'static Requirement, &'static [&'static str]) = match kind {
         "createUser" => (&USERS_PERMISSION, &["POST /invitations"]),
         "updateUser" | "disableUser" => (&USERS_PERMISSION, &["PATCH /users/{id}"]),
@@ -282,7 +284,7 @@ pub fn operation_permission(kind: &str) -> Option<(&'static Requirement, &'stati
 }
 
 /// The requirements `roles` does not meet.
-pub fn missing_permissions<'a>(
+pub(crate) fn missing_permissions<'a>(
     roles: &[String],
     required: &'a [Requirement],
 ) -> Vec<&'a Requirement> {
@@ -290,7 +292,7 @@ pub fn missing_permissions<'a>(
 }
 
 /// The application permissions (`roles`) of a token's claims.
-pub fn token_roles(claims: &Json) -> Vec<String> {
+pub(crate) fn token_roles(claims: &Json) -> Vec<String> {
     claims
         .get("roles")
         .and_then(Json::as_array)
@@ -304,7 +306,7 @@ pub fn token_roles(claims: &Json) -> Vec<String> {
 
 /// The delegated permissions (`scp`, space-separated) of a token issued to a signed-in
 /// account; empty for an application's own token.
-pub fn token_scopes(claims: &Json) -> Vec<String> {
+pub(crate) fn token_scopes(claims: &Json) -> Vec<String> {
     claims
         .get("scp")
         .and_then(Json::as_str)
@@ -316,7 +318,7 @@ pub fn token_scopes(claims: &Json) -> Vec<String> {
 /// what it may read or change then follows the account's directory roles, which a token
 /// does not carry.
 /// <https://learn.microsoft.com/en-us/graph/permissions-reference#directoryaccessasuserall>
-pub const ACCESS_AS_USER: &str = "Directory.AccessAsUser.All";
+pub(super) const ACCESS_AS_USER: &str = "Directory.AccessAsUser.All";
 
 /// What to do about a delegated permission a signed-in account's token lacks.
 fn consent(requirement: &Requirement, cfg: &TenantConfig) -> String {
@@ -355,7 +357,7 @@ fn app_of(cfg: &TenantConfig) -> &str {
 }
 
 /// What to do about a missing permission: which one to grant, to which app, in which tenant.
-pub fn grant(requirement: &Requirement, cfg: &TenantConfig) -> String {
+pub(crate) fn grant(requirement: &Requirement, cfg: &TenantConfig) -> String {
     format!(
         "grant application permission {} to app {} in tenant {} and grant admin consent",
         requirement.permission(),

@@ -83,11 +83,11 @@ impl ErrorCode {
 }
 
 /// Exit code of a problem an admin fixes in configuration or credentials.
-pub const EXIT_CONFIG: u8 = 3;
+pub(crate) const EXIT_CONFIG: u8 = 3;
 /// Exit code of a saved plan refused as stale: nothing was applied.
-pub const EXIT_STALE_PLAN: u8 = 8;
+pub(crate) const EXIT_STALE_PLAN: u8 = 8;
 /// Exit code of any other failure.
-pub const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_FAILURE: u8 = 1;
 
 impl SyncError {
     /// The error's stable code.

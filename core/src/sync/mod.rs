@@ -41,14 +41,14 @@ pub use apply::{ApplyOutcome, FailedOperation};
 pub use check::{
     ANCHOR_PERMISSION, CheckItem, CheckReport, CheckStatus, GROUPS_PERMISSION, ORGANIZATION_NAME,
     POLICY_PERMISSION, Requirement, SOURCE_PERMISSIONS, TARGET_PERMISSIONS, USERS_PERMISSION,
-    grant, missing_permissions, operation_permission, token_roles, token_scopes,
 };
-pub use codes::{EXIT_CONFIG, EXIT_FAILURE, EXIT_STALE_PLAN, ErrorCode, advice};
+pub(crate) use check::{token_roles, token_scopes};
+pub use codes::{ErrorCode, advice};
 pub use handle::{RunHandle, Work, WorkOutput};
 
 pub use cycle::{Cycle, Observation, RunMode};
 pub use events::{CancelToken, Event, EventSink, NoEvents, OperationStatus, Stage};
-pub use saved::{ObjectVersion, SAVED_PLAN_FORMAT, SavedPlan, StaleObject, object_versions};
+pub use saved::{ObjectVersion, SavedPlan, StaleObject};
 
 /// The short name of the directory extension that carries anchors.
 pub const ANCHOR_EXTENSION_NAME: &str = "tenantsyncAnchor";
@@ -206,7 +206,7 @@ impl SignedIn {
 }
 
 /// Whether a configured tenant is named by its id (a GUID) rather than a domain name.
-pub fn is_tenant_guid(tenant: &str) -> bool {
+pub(crate) fn is_tenant_guid(tenant: &str) -> bool {
     let t = tenant.trim();
     t.len() == 36
         && t.char_indices().all(|(i, c)| {

@@ -46,7 +46,7 @@ pub(crate) struct Selection {
 }
 
 impl Selection {
-    pub fn new(schema: &SynchronizationSchema, anchor: &str) -> Selection {
+    pub(super) fn new(schema: &SynchronizationSchema, anchor: &str) -> Selection {
         let mut su: BTreeSet<String> = USER_BASE.iter().map(|s| s.to_string()).collect();
         let mut sg: BTreeSet<String> = GROUP_BASE.iter().map(|s| s.to_string()).collect();
         let mut tu = su.clone();

@@ -19,7 +19,7 @@ use crate::snapshot::{DirectoryObject, Snapshot};
 use super::SyncError;
 
 /// The saved plan format this version writes and reads.
-pub const SAVED_PLAN_FORMAT: u32 = 1;
+pub(crate) const SAVED_PLAN_FORMAT: u32 = 1;
 
 /// A plan with what it needs to be applied later: the job it belongs to, the schema it was
 /// made under, and the versions of the objects it touches.
@@ -146,7 +146,7 @@ impl SavedPlan {
 }
 
 /// The versions of every object `operations` touch, as `source` and `target` show them.
-pub fn object_versions(
+pub(crate) fn object_versions(
     operations: &[Operation],
     source: &Snapshot,
     target: &Snapshot,

@@ -8,8 +8,7 @@ use safer_ffi::c_char;
 use safer_ffi::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
-use tenantsync_core::config::parse_duration;
-use tenantsync_core::{Engine, LogFilter, ResetScope, SyncError};
+use tenantsync_core::{Engine, LogFilter, ResetScope, SyncError, parse_duration};
 
 use crate::boundary::{
     Failure, Outcome, check_out, guard, input_str, json_arg, output_string, to_json, write_out,

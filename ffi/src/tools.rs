@@ -9,8 +9,10 @@ use safer_ffi::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tenantsync_core::Value;
-use tenantsync_core::clock::{self, Clock};
-use tenantsync_core::{expr, schema};
+use tenantsync_core::{
+    AttributeMap, Clock, StaticContext, SystemClock, evaluate_expression, has_schema_errors,
+    load_schema, parse_expression, validate_schema_with,
+};
 
 use crate::boundary::{
     Failure, check_out, free_string, guard, guard_value, input_str, json_arg, last_error,
@@ -115,7 +117,7 @@ pub unsafe fn tenantsync_expr_eval(
                 r#"{"attributes": {"name": value}, "now": "2026-01-01T00:00:00Z"}"#,
             )
         }?;
-        let parsed = expr::parse(text).map_err(|e| {
+        let parsed = parse_expression(text).map_err(|e| {
             Failure::new(
                 Status::Expression,
                 format!("cannot parse the expression {e}"),
@@ -126,9 +128,9 @@ pub unsafe fn tenantsync_expr_eval(
             .iter()
             .map(|(k, v)| (k.clone(), Value::from_json(v)))
             .collect();
-        let now = input.now.unwrap_or_else(|| clock::SystemClock.now());
-        let ctx = expr::StaticContext::new(expr::AttributeMap(attributes), now);
-        let result = expr::evaluate(&parsed, &ctx)
+        let now = input.now.unwrap_or_else(|| SystemClock.now());
+        let ctx = StaticContext::new(AttributeMap(attributes), now);
+        let result = evaluate_expression(&parsed, &ctx)
             .map_err(|e| Failure::new(Status::Expression, format!("evaluation failed: {e}")))?;
         let body = match result.value {
             Some(v) => json!({ "value": v.to_json() }),
@@ -173,11 +175,11 @@ pub unsafe fn tenantsync_schema_validate(
         let text = unsafe { input_str(schema_json, "schema_json") }?;
         let input: SchemaInput =
             unsafe { json_arg(input_json, "input_json", r#"{"functions": ["Name"]}"#) }?;
-        let parsed = schema::load(text).map_err(|e| Failure::new(Status::Schema, e.to_string()))?;
+        let parsed = load_schema(text).map_err(|e| Failure::new(Status::Schema, e.to_string()))?;
         let extra: Vec<&str> = input.functions.iter().map(String::as_str).collect();
-        let issues = schema::validate_with(&parsed, &extra);
+        let issues = validate_schema_with(&parsed, &extra);
         let body = json!({
-            "valid": !schema::has_errors(&issues),
+            "valid": !has_schema_errors(&issues),
             "issues": issues.iter().map(|i| json!({
                 "path": i.path,
                 "severity": if i.is_error() { "error" } else { "warning" },

@@ -227,8 +227,8 @@ fn bad_expression_arguments_are_statuses() {
 
 #[test]
 fn schemas_validate_and_bad_ones_are_statuses() {
-    let default = arg(&tenantsync_core::schema::to_json_pretty(
-        &tenantsync_core::schema::default_schema(),
+    let default = arg(&tenantsync_core::schema_to_json_pretty(
+        &tenantsync_core::default_schema(),
     ));
     let mut out = sentinel();
     let status = unsafe { tenantsync_schema_validate(p(&default), ptr::null(), &mut out) };

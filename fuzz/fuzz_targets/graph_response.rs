@@ -16,8 +16,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use tenantsync_core::testing::{
+    BatchItem, DeltaMerge, Page, expires_in_of, parse_answers, path_of, resolve_url,
+    retry_after_value, sign_in_refusal, token_claims, token_lifetime,
+};
 use tenantsync_core::{GraphApiError, Secret};
-use tenantsync_core::testing::{BatchItem, DeltaMerge, Page, expires_in_of, parse_answers, path_of, resolve_url, retry_after_value, sign_in_refusal, token_claims, token_lifetime};
 
 const GRAPH: &str = "https://graph.microsoft.com";
 const API_ROOT: &str = "https://graph.microsoft.com/v1.0";

@@ -9,7 +9,10 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::{JobConfig, LastKnownState, PlanInput, Snapshot, SynchronizationSchema, default_schema, parse_duration, plan};
+use tenantsync_core::{
+    JobConfig, LastKnownState, PlanInput, Snapshot, SynchronizationSchema, default_schema,
+    parse_duration, plan,
+};
 
 /// The example tenants and the built-in schema, read once.
 static EXAMPLES: LazyLock<(Snapshot, Snapshot, SynchronizationSchema)> = LazyLock::new(|| {

@@ -8,7 +8,10 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::{JobConfig, LastKnownState, PlanInput, Snapshot, has_schema_errors, load_schema, plan, schema_to_json_pretty, validate_schema};
+use tenantsync_core::{
+    JobConfig, LastKnownState, PlanInput, Snapshot, has_schema_errors, load_schema, plan,
+    schema_to_json_pretty, validate_schema,
+};
 
 /// The example tenants and job, read once.
 static EXAMPLES: LazyLock<(Snapshot, Snapshot, JobConfig)> = LazyLock::new(|| {

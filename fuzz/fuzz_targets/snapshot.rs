@@ -8,7 +8,10 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use tenantsync_core::{LastKnownState, NestedGroups, PlanInput, PlanOptions, ScopeMode, ScopeOptions, Snapshot, SynchronizationSchema, default_schema, plan};
+use tenantsync_core::{
+    LastKnownState, NestedGroups, PlanInput, PlanOptions, ScopeMode, ScopeOptions, Snapshot,
+    SynchronizationSchema, default_schema, plan,
+};
 
 /// The example tenants and the built-in schema, read once.
 static EXAMPLES: LazyLock<(Snapshot, Snapshot, SynchronizationSchema)> = LazyLock::new(|| {

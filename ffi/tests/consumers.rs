@@ -31,8 +31,9 @@ fn have(tool: &str, probe: &str) -> bool {
     found
 }
 
-/// The directory holding the `libtenantsync_ffi` shared library of this build (the test
-/// binary lives in its `deps/`).
+/// The directory holding the `libtenantsync_ffi` shared library of this build: `deps/`,
+/// where this `cargo test` built it beside the test binary, before the profile directory
+/// (which only `cargo build` refreshes, and may hold an older build).
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let deps = exe.parent().expect("deps/");
@@ -41,7 +42,7 @@ fn library_dir() -> PathBuf {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    for dir in [deps.parent().expect("the profile directory"), deps] {
+    for dir in [deps, deps.parent().expect("the profile directory")] {
         if dir.join(&name).exists() {
             return dir.to_path_buf();
         }
@@ -119,7 +120,9 @@ fn a_c_program_drives_a_job_through_the_header() {
         "the C consumer",
         Command::new(&exe)
             .arg(&config)
-            .arg(dir.path().join("plan.json")),
+            .arg(dir.path().join("plan.json"))
+            // Cargo's own LD_LIBRARY_PATH for tests may name an older build first.
+            .env("LD_LIBRARY_PATH", library_path(&lib)),
     );
     assert_passed(&output);
     // The consumer's applied plan and sync made the target follow the source.

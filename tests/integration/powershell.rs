@@ -50,22 +50,32 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The built library of `tenantsync-ffi` (debug), built once if `cargo test` did not leave
-/// one (it builds the crate's cdylib with its tests).
+/// The built library of `tenantsync-ffi` (debug): the one this `cargo test` built beside the
+/// test binary (tests dev-depend on the crate, so its cdylib is fresh in `deps/`), else the
+/// profile directory's, else built once.
 fn library() -> &'static Path {
     static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
     LIBRARY.get_or_init(|| {
         let target = target_dir();
-        let path = target.join("debug").join("libtenantsync_ffi.so");
+        let name = format!(
+            "{}tenantsync_ffi{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        let fresh = target.join("debug").join("deps").join(&name);
+        if fresh.exists() {
+            return fresh;
+        }
+        let path = target.join("debug").join(&name);
         if !path.exists() {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let output = Command::new(cargo)
-                .args(["build", "-p", "tenantsync-ffi", "--target-dir"])
+                .args(["build", "--workspace", "--target-dir"])
                 .arg(&target)
                 .current_dir(repo_root())
                 .output()
                 .expect("cargo runs");
-            assert_success("cargo build -p tenantsync-ffi", &output);
+            assert_success("cargo build --workspace", &output);
         }
         assert!(path.exists(), "no library at {}", path.display());
         path

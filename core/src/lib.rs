@@ -96,11 +96,11 @@ pub use schema::{
     AttributeDefinition, AttributeMapping, AttributeType, DirectoryDefinition,
     Filter as ScopingFilter, FilterClause, FilterGroup, FilterOperand, FlowBehavior, FlowType,
     FlowTypes, MetadataEntry, Mutability, ObjectDefinition, ObjectMapping, ReferencedObject,
-    SchemaError, Severity, SynchronizationRule, SynchronizationSchema, ValidationIssue,
-    default_schema, has_errors as has_schema_errors, load as load_schema,
-    load_file as load_schema_file, to_json_pretty as schema_to_json_pretty,
-    validate as validate_schema, validate_with as validate_schema_with,
-    validate_with_plugins as validate_schema_with_plugins,
+    Repair as SchemaRepair, SchemaError, Severity, SynchronizationRule, SynchronizationSchema,
+    ValidationIssue, default_schema, has_errors as has_schema_errors, load as load_schema,
+    load_as_published as load_schema_as_published, load_file as load_schema_file,
+    to_json_pretty as schema_to_json_pretty, validate as validate_schema,
+    validate_with as validate_schema_with, validate_with_plugins as validate_schema_with_plugins,
 };
 
 // Planning.

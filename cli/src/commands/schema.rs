@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use tenantsync_core::{
-    Severity, default_schema, load_schema_file, schema_to_json_pretty, validate_schema_with,
+    Severity, ValidationIssue, default_schema, load_schema_as_published, schema_to_json_pretty,
+    validate_schema_with,
 };
 
 use crate::exit::{Code, Failure};
@@ -39,9 +40,29 @@ pub fn run(command: SchemaCommand) -> Result<Code, Failure> {
             functions,
             json,
         } => {
-            let parsed = load_schema_file(&file).map_err(Failure::config)?;
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                Failure::config(anyhow::anyhow!("cannot read {}: {e}", file.display()))
+            })?;
+            // As published: documentation pages shorten their examples; each repair is an
+            // error (Graph refuses the text as it is), and the rest is validated.
+            let (parsed, repairs) = load_schema_as_published(&text).map_err(Failure::config)?;
             let extra: Vec<&str> = functions.iter().map(String::as_str).collect();
-            let issues = validate_schema_with(&parsed, &extra);
+            let mut issues: Vec<ValidationIssue> = repairs
+                .iter()
+                .map(|r| ValidationIssue {
+                    path: if r.line == 0 {
+                        "$".to_string()
+                    } else {
+                        format!("line {}, column {}", r.line, r.column)
+                    },
+                    severity: Severity::Error,
+                    message: format!(
+                        "not JSON as Graph reads it: {}; fix the text before sending it to Graph",
+                        r.what
+                    ),
+                })
+                .collect();
+            issues.extend(validate_schema_with(&parsed, &extra));
             let errors = issues
                 .iter()
                 .filter(|i| i.severity == Severity::Error)

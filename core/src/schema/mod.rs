@@ -11,6 +11,7 @@
 mod locate;
 mod model;
 mod nulls;
+mod relaxed;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub use model::{
     Mutability, ObjectDefinition, ObjectMapping, ReferencedObject, SynchronizationRule,
     SynchronizationSchema,
 };
+pub use relaxed::{Repair, load_as_published};
 pub use validate::{
     Severity, ValidationIssue, has_errors, validate, validate_with, validate_with_plugins,
 };

@@ -1,5 +1,5 @@
 //! Schema JSON as `tenantsync` reads it: a `synchronizationSchema`, or a template or job that
-//! holds one, then validation, writing it back, and (when it validates) planning the example
+//! holds one (strictly, and as published with repairs), then validation, writing it back, and (when it validates) planning the example
 //! tenants with it, which evaluates its expressions and scoping filters.
 
 #![no_main]
@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use tenantsync_core::{
-    JobConfig, LastKnownState, PlanInput, Snapshot, has_schema_errors, load_schema, plan,
-    schema_to_json_pretty, validate_schema,
+    JobConfig, LastKnownState, PlanInput, Snapshot, has_schema_errors, load_schema,
+    load_schema_as_published, plan, schema_to_json_pretty, validate_schema,
 };
 
 /// The example tenants and job, read once.
@@ -26,7 +26,19 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(loaded) = load_schema(text) else {
+    // Read as published (`schema validate`): repairs never panic, and a strict document
+    // needs none.
+    let strict = load_schema(text);
+    if let Ok((_, repairs)) = load_schema_as_published(text) {
+        assert!(
+            strict.is_err() || repairs.is_empty(),
+            "a strict document was repaired: {repairs:?}"
+        );
+        for r in &repairs {
+            let _ = r.to_string();
+        }
+    }
+    let Ok(loaded) = strict else {
         return;
     };
     let issues = validate_schema(&loaded);

@@ -53,14 +53,13 @@ pub fn run(args: LogsArgs) -> Result<Code, Failure> {
         None => None,
     };
     let mut engine = job::open(&args.job)?;
-    let state = engine.state().map_err(job::sync_failure)?;
-    let entries = state
+    let entries = engine
         .logs(&LogFilter {
             object: args.object.clone(),
             since,
             limit: Some(args.limit),
         })
-        .map_err(anyhow::Error::from)?;
+        .map_err(job::sync_failure)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         for e in &entries {

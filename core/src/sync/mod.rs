@@ -487,8 +487,10 @@ impl Engine {
         Ok(SignIns { source, target })
     }
 
-    /// The state store, opened on first use.
-    pub fn state(&mut self) -> Result<&mut StateStore, SyncError> {
+    /// The state store, opened on first use. Crate-private: hosts read it through
+    /// [`Engine::runs`] and [`Engine::logs`], and change it only under the job's lock
+    /// ([`Engine::reset`], a [`Cycle`]).
+    pub(crate) fn state(&mut self) -> Result<&mut StateStore, SyncError> {
         if self.state.is_none() {
             self.state = Some(StateStore::open(
                 &self.state_path,

@@ -585,3 +585,25 @@ pub fn assert_no_duplicates(target: &TenantState, anchor_attribute: &str) {
         "duplicates in the target: {duplicates:?}"
     );
 }
+
+/// The interpreter of the virtualenv `scripts/python-env` makes: `$TENANTSYNC_PYTHON`, else
+/// `bin/python` in `$TENANTSYNC_PYTHON_ENV`, else in `~/.cache/tenantsync/python-env` (it may
+/// not exist: callers say what to run when it does not).
+pub fn python_env() -> PathBuf {
+    if let Some(p) = std::env::var_os("TENANTSYNC_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let venv = std::env::var_os("TENANTSYNC_PYTHON_ENV")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                });
+            cache.join("tenantsync").join("python-env")
+        });
+    venv.join("bin").join("python")
+}

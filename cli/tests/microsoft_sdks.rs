@@ -14,22 +14,7 @@ mod common;
 
 /// The interpreter of the virtualenv `scripts/python-env` makes.
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TENANTSYNC_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let venv = std::env::var_os("TENANTSYNC_PYTHON_ENV")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-                });
-            cache.join("tenantsync").join("python-env")
-        });
-    venv.join("bin").join("python")
+    tenantsync_tests::python_env()
 }
 
 fn repo() -> PathBuf {

@@ -131,17 +131,19 @@ impl Status {
             Status::RunNotFinished => c"the run has not finished: poll it until it has",
             Status::Expression => c"the expression does not parse or cannot be evaluated",
             Status::Io => c"a file cannot be written",
-            Status::Config => c"the job configuration is unusable",
-            Status::Invalid => c"something the job needs is missing or wrong",
-            Status::Schema => c"the synchronization schema is unusable",
-            Status::Plugin => c"a plugin of the job cannot be loaded",
-            Status::StalePlan => c"the saved plan is stale: objects it touches changed",
-            Status::SignIn => c"signing in to a tenant failed",
-            Status::WrongTenant => c"the token is for another tenant than the one configured",
-            Status::Graph => c"microsoft graph failed",
-            Status::State => c"the job's state store failed",
-            Status::JobLocked => c"another cycle of this job is running",
-            Status::Plan => c"the planner refused its input",
+            // The engine's codes: core's message for the same number.
+            Status::Config
+            | Status::Invalid
+            | Status::Schema
+            | Status::Plugin
+            | Status::StalePlan
+            | Status::SignIn
+            | Status::WrongTenant
+            | Status::Graph
+            | Status::State
+            | Status::JobLocked
+            | Status::Plan => ErrorCode::from_number(self as u32)
+                .map_or(c"the engine failed", ErrorCode::message_cstr),
             Status::Panic => c"the library panicked; the call was abandoned",
             Status::Unknown => c"the engine failed in a way this library has no code for",
         }

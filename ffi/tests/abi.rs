@@ -2,7 +2,7 @@
 //! turns into a status: NULL everywhere, invalid UTF-8 and JSON, double free, use after free,
 //! foreign pointers and a handle used from two threads at once.
 
-use std::ffi::{CStr, CString, c_char as std_c_char};
+use std::ffi::{CStr, CString};
 use std::ptr;
 
 use safer_ffi::c_char;
@@ -11,41 +11,8 @@ use tenantsync_ffi::handles::{from_ptr, to_ptr};
 use tenantsync_ffi::*;
 use tenantsync_tests::{World, small_seed};
 
-/// A NUL-terminated argument.
-fn arg(text: &str) -> CString {
-    CString::new(text).expect("no NUL")
-}
-
-fn p(text: &CString) -> *const c_char {
-    text.as_ptr().cast()
-}
-
-/// Takes a library string: its text, then frees it (checking the free succeeds).
-fn take(string: *mut c_char) -> String {
-    assert!(!string.is_null(), "a library string");
-    // SAFETY: a live library string.
-    let text = unsafe { CStr::from_ptr(string.cast::<std_c_char>()) }
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    assert_eq!(unsafe { tenantsync_string_free(string) }, Status::Ok);
-    text
-}
-
-/// This thread's last error message.
-fn last_error() -> String {
-    let mut out = ptr::null_mut();
-    assert_eq!(
-        unsafe { tenantsync_last_error_message(&mut out) },
-        Status::Ok
-    );
-    take(out)
-}
-
-/// A sentinel an output must keep when a call fails.
-fn sentinel<T>() -> *mut T {
-    to_ptr(usize::MAX - 1)
-}
+mod common;
+use common::{arg, last_error, p, sentinel, take};
 
 /// Evaluates `expression` with `input` (raw bytes, to pass invalid UTF-8).
 fn eval(expression: &[u8], input: Option<&[u8]>) -> (Status, *mut c_char) {

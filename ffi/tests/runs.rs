@@ -1,46 +1,14 @@
 //! Runs through the C ABI against the Graph emulator: start, poll, result, cancel, free, and
 //! the job they borrow the engine from.
 
-use std::ffi::{CStr, CString, c_char as std_c_char};
 use std::ptr;
 
-use safer_ffi::c_char;
 use serde_json::Value as Json;
-use tenantsync_ffi::handles::to_ptr;
 use tenantsync_ffi::*;
 use tenantsync_tests::{World, small_seed};
 
-fn arg(text: &str) -> CString {
-    CString::new(text).expect("no NUL")
-}
-
-fn p(text: &CString) -> *const c_char {
-    text.as_ptr().cast()
-}
-
-fn take(string: *mut c_char) -> String {
-    assert!(!string.is_null());
-    // SAFETY: a live library string.
-    let text = unsafe { CStr::from_ptr(string.cast::<std_c_char>()) }
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(unsafe { tenantsync_string_free(string) }, Status::Ok);
-    text
-}
-
-fn last_error() -> String {
-    let mut out = ptr::null_mut();
-    assert_eq!(
-        unsafe { tenantsync_last_error_message(&mut out) },
-        Status::Ok
-    );
-    take(out)
-}
-
-fn sentinel<T>() -> *mut T {
-    to_ptr(usize::MAX - 1)
-}
+mod common;
+use common::{arg, last_error, p, sentinel, take};
 
 /// A world whose job assigns every security group, and the job opened through the ABI.
 fn world_and_job() -> (World, Vec<String>, *mut TenantsyncJob) {

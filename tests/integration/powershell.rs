@@ -16,22 +16,7 @@ use tenantsync_tests::{World, repo_root, small_seed};
 /// The interpreter of the virtualenv `scripts/python-env` makes: `$TENANTSYNC_PYTHON`, else
 /// `bin/python` in `$TENANTSYNC_PYTHON_ENV`, else in `~/.cache/tenantsync/python-env`.
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TENANTSYNC_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let venv = std::env::var_os("TENANTSYNC_PYTHON_ENV")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
-                });
-            cache.join("tenantsync").join("python-env")
-        });
-    let python = venv.join("bin").join("python");
+    let python = tenantsync_tests::python_env();
     assert!(
         python.exists(),
         "no Python environment at {}: run scripts/python-env (it installs tree-sitter and \

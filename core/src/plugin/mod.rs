@@ -29,6 +29,7 @@ mod bindings {
 }
 
 pub use error::{LoadError, PluginError};
+pub(crate) use host::hex;
 pub use host::{PluginHost, file_sha256};
 pub use limits::{
     DEFAULT_FUEL, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_LOG_BYTES, DEFAULT_MAX_MEMORY_BYTES,

@@ -64,20 +64,25 @@ impl ErrorCode {
         Self::ALL.iter().copied().find(|c| c.number() == n)
     }
 
-    /// A short description of the kind of failure.
+    /// A short, lower-case description of the kind of failure.
     pub fn message(self) -> &'static str {
+        self.message_cstr().to_str().expect("messages are ascii")
+    }
+
+    /// [`ErrorCode::message`] NUL-terminated, for the C ABI's static strings.
+    pub fn message_cstr(self) -> &'static std::ffi::CStr {
         match self {
-            ErrorCode::Config => "the job configuration is unusable",
-            ErrorCode::Invalid => "something the job needs is missing or wrong",
-            ErrorCode::Schema => "the synchronization schema is unusable",
-            ErrorCode::Plugin => "a plugin of the job cannot be loaded",
-            ErrorCode::StalePlan => "the saved plan is stale: objects it touches changed",
-            ErrorCode::SignIn => "signing in to a tenant failed",
-            ErrorCode::WrongTenant => "the token is for another tenant than the one configured",
-            ErrorCode::Graph => "Microsoft Graph failed",
-            ErrorCode::State => "the job's state store failed",
-            ErrorCode::Busy => "another cycle of this job is running",
-            ErrorCode::Plan => "the planner refused its input",
+            ErrorCode::Config => c"the job configuration is unusable",
+            ErrorCode::Invalid => c"something the job needs is missing or wrong",
+            ErrorCode::Schema => c"the synchronization schema is unusable",
+            ErrorCode::Plugin => c"a plugin of the job cannot be loaded",
+            ErrorCode::StalePlan => c"the saved plan is stale: objects it touches changed",
+            ErrorCode::SignIn => c"signing in to a tenant failed",
+            ErrorCode::WrongTenant => c"the token is for another tenant than the one configured",
+            ErrorCode::Graph => c"microsoft graph failed",
+            ErrorCode::State => c"the job's state store failed",
+            ErrorCode::Busy => c"another cycle of this job is running",
+            ErrorCode::Plan => c"the planner refused its input",
         }
     }
 }

@@ -138,6 +138,21 @@ impl Cycle<'_> {
             .filter(|q| q.next_attempt_at > self.started_at)
     }
 
+    /// When the job is quarantined (see [`Cycle::quarantined`]), says so with what to do
+    /// (`then` ends the advice) and returns true: the caller finishes the run unapplied.
+    fn warn_if_quarantined(&self, events: &dyn EventSink, then: &str) -> bool {
+        let Some(q) = self.quarantined() else {
+            return false;
+        };
+        events.emit(Event::Warning {
+            message: format!(
+                "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine`{then}",
+                q.reason, q.error, q.next_attempt_at
+            ),
+        });
+        true
+    }
+
     /// Reads the source (a delta round, or in full when `full` or when no delta link is kept)
     /// and the target. The source cache and delta links are saved as they are read.
     pub async fn observe(
@@ -236,7 +251,7 @@ impl Cycle<'_> {
             source_tenant: e.source_cfg.tenant_id.clone(),
             target_tenant: e.target_cfg.tenant_id.clone(),
             created_at: self.started_at,
-            schema_sha256: e.schema_sha256(),
+            schema_sha256: e.schema_sha256().to_string(),
             anchor_attribute: self.anchor.clone(),
             only,
             objects: object_versions(
@@ -494,16 +509,7 @@ impl Engine {
             RunMode::Delta
         };
         let mut cycle = self.begin(mode, events).await?;
-        if let Some(q) = cycle.quarantined().cloned()
-            && request.only.is_none()
-            && !request.dry_run
-        {
-            events.emit(Event::Warning {
-                message: format!(
-                    "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine`",
-                    q.reason, q.error, q.next_attempt_at
-                ),
-            });
+        if request.only.is_none() && !request.dry_run && cycle.warn_if_quarantined(events, "") {
             return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
         }
         let observation = cycle.observe(request.full, events).await?;
@@ -538,13 +544,7 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<RunReport, SyncError> {
         let mut cycle = self.begin(RunMode::Apply, events).await?;
-        if let Some(q) = cycle.quarantined().cloned() {
-            events.emit(Event::Warning {
-                message: format!(
-                    "the job is quarantined ({}: {}); next attempt at {}. Fix the cause, then `tenantsync reset --scope quarantine` and apply the plan again",
-                    q.reason, q.error, q.next_attempt_at
-                ),
-            });
+        if cycle.warn_if_quarantined(events, " and apply the plan again") {
             return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
         }
         let observation = cycle.observe(false, events).await?;

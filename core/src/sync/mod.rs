@@ -330,6 +330,8 @@ pub struct ResetSummary {
 pub struct Engine {
     config: JobConfig,
     schema: SynchronizationSchema,
+    /// SHA-256 of the schema as pretty JSON, computed once: saved plans carry it.
+    schema_sha256: String,
     source_cfg: TenantConfig,
     target_cfg: TenantConfig,
     source: GraphClient,
@@ -421,9 +423,16 @@ impl Engine {
         let source = client_for(&source_cfg, &config, "source", &clock)?;
         let target = client_for(&target_cfg, &config, "target", &clock)?;
         let state_path = config.state_file(config_path);
+        let schema_sha256 = {
+            use sha2::Digest;
+            crate::plugin::hex(&sha2::Sha256::digest(
+                crate::schema::to_json_pretty(&schema).as_bytes(),
+            ))
+        };
         Ok(Engine {
             config,
             schema,
+            schema_sha256,
             source_cfg,
             target_cfg,
             source,
@@ -639,10 +648,8 @@ impl Engine {
 
     /// SHA-256 of the job's synchronization schema (as pretty JSON): a saved plan made under
     /// another schema is refused.
-    pub fn schema_sha256(&self) -> String {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(crate::schema::to_json_pretty(&self.schema).as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+    pub fn schema_sha256(&self) -> &str {
+        &self.schema_sha256
     }
 }
 

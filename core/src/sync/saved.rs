@@ -327,6 +327,5 @@ fn version(o: &DirectoryObject, with_members: bool) -> String {
         members.dedup();
         canonical["members"] = serde_json::json!(members);
     }
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::plugin::hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }

@@ -434,4 +434,50 @@ mod tests {
             "{msg}"
         );
     }
+
+    #[test]
+    fn the_state_is_local_by_default_and_state_path_still_names_it() {
+        let base = |text: &str| {
+            let mut c = JobConfig::from_toml(text, "job.toml").expect("valid");
+            c.base_dir = PathBuf::from("/jobs");
+            c
+        };
+        let job = Path::new("/jobs/a.toml");
+        assert_eq!(base("").state_file(job), PathBuf::from("/jobs/a.state.db"));
+        assert_eq!(
+            base("state_path = \"s.db\"\n").state_file(job),
+            PathBuf::from("/jobs/s.db")
+        );
+        let local = base("state = { local = \"l.db\" }\n");
+        assert_eq!(local.state_file(job), PathBuf::from("/jobs/l.db"));
+        assert!(local.state_blob().is_none());
+        let blob = base(
+            "state = { azure_blob = { account_url = \"https://acct.blob.core.windows.net\", container = \"c\", blob = \"b\" } }\n",
+        );
+        let config = blob.state_blob().expect("a blob state");
+        assert_eq!(config.credential, None, "the managed identity by default");
+        assert_eq!(config.lease_duration(), crate::blob::LEASE_SECONDS);
+    }
+
+    #[test]
+    fn both_state_path_and_state_are_refused_saying_which_to_keep() {
+        let e = JobConfig::from_toml(
+            "state_path = \"a.db\"\nstate = { local = \"b.db\" }\n",
+            "job.toml",
+        )
+        .expect_err("both");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("keep one") && msg.contains("state_path"),
+            "{msg}"
+        );
+        let e = JobConfig::from_toml(
+            "state = { azure_blob = { account_url = \"https://a\", container = \"c\", blob = \"b\", lease_seconds = 5 } }\n",
+            "job.toml",
+        )
+        .expect_err("a lease too short");
+        assert!(e.to_string().contains("15 to 60"), "{e}");
+        let e = JobConfig::from_toml("state = { s3 = \"x\" }\n", "job.toml").expect_err("unknown");
+        assert!(e.to_string().contains("local"), "{e}");
+    }
 }

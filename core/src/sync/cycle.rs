@@ -5,7 +5,9 @@
 //! order; hosts that want to look between stages (show a plan, save it) call them one by one.
 //!
 //! The job stays locked while a [`Cycle`] lives: no other cycle, in this process or another,
-//! can run the same job meanwhile.
+//! can run the same job meanwhile. With the state in a blob, the lock is the blob's lease, held
+//! by the engine until [`Engine::run`] or [`Engine::apply_saved`] settles the run (a last
+//! checkpoint, then the lease released).
 
 use std::collections::HashMap;
 

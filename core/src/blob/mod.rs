@@ -543,6 +543,9 @@ impl StateBlob {
     /// database into `path`, and starts renewing the lease in the background.
     pub(crate) async fn acquire(self: &Arc<Self>, path: &Path) -> Result<Option<Lease>, BlobError> {
         self.create_if_missing().await?;
+        // Lease Blob, `acquire` (https://learn.microsoft.com/rest/api/storageservices/lease-blob):
+        // 201 with the lease; 409 `LeaseAlreadyPresent` while another holds it. A lease of 15
+        // to 60 s ends by itself unless renewed: a crashed holder frees the job.
         let id = uuid::Uuid::new_v4().to_string();
         let options = BlobClientAcquireLeaseOptions {
             proposed_lease_id: Some(id.clone()),
@@ -741,6 +744,11 @@ impl Lease {
     /// 412 `ConditionNotMet` when anyone else wrote the blob meanwhile). Safe to repeat.
     pub(crate) async fn checkpoint(&self, database: Vec<u8>) -> Result<(), BlobError> {
         self.check()?;
+        // Put Blob (https://learn.microsoft.com/rest/api/storageservices/put-blob): on a leased
+        // blob a write must carry the active lease id, else 412 (`LeaseIdMissing`,
+        // `LeaseIdMismatchWithBlobOperation`, `LeaseLost`). `If-Match` makes it conditional
+        // (https://learn.microsoft.com/rest/api/storageservices/specifying-conditional-headers-for-blob-service-operations):
+        // 412 `ConditionNotMet` when the ETag changed.
         let etag = self.etag.lock().ok().and_then(|e| e.clone());
         let options = BlockBlobClientUploadOptions {
             lease_id: Some(self.id.clone()),

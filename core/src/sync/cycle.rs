@@ -89,7 +89,9 @@ impl std::fmt::Debug for Cycle<'_> {
 }
 
 impl Engine {
-    /// Opens a run: locks the job (or fails with [`SyncError::Busy`]), signs in to both tenants
+    /// Opens a run: locks the job (or fails with [`SyncError::Busy`]; with the state in a blob,
+    /// takes the blob's lease and downloads the state, or refuses to start with
+    /// [`SyncError::StateBlob`] when Storage cannot be used), signs in to both tenants
     /// (a wrong secret fails here, before anything is written), finds the anchor attribute
     /// (registering it when `mode` writes and it is missing) and records the run as begun.
     pub async fn begin(

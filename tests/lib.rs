@@ -346,8 +346,17 @@ impl World {
             .expect("the state store opens")
     }
 
-    /// The target attribute that carries anchors (known after the first non-dry cycle).
+    /// The target attribute that carries anchors (known after the first non-dry cycle). A job
+    /// with no local state (its state in a blob) gets the name Graph gives the target app's
+    /// extension.
     pub fn anchor_attribute(&self) -> String {
+        if !self.state_path().exists() {
+            return format!(
+                "extension_{}_{}",
+                self.target_client.replace('-', ""),
+                tenantsync_core::ANCHOR_EXTENSION_NAME
+            );
+        }
         self.open_state()
             .setting("anchor_attribute")
             .expect("state readable")
@@ -606,4 +615,219 @@ pub fn python_env() -> PathBuf {
             cache.join("tenantsync").join("python-env")
         });
     venv.join("bin").join("python")
+}
+
+/// Azurite's development account, as Microsoft documents it for the emulator
+/// (<https://learn.microsoft.com/azure/storage/common/storage-use-azurite>).
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+
+/// The development account's well-known key (public, documented with Azurite; not a secret).
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// The container [`azurite`] creates for the tests' state blobs.
+pub const AZURITE_CONTAINER: &str = "tenantsync";
+
+/// A running Azurite Blob service (Microsoft's Azure Storage emulator) on a loopback port of
+/// its own, with its data in a temporary directory: killed when dropped.
+///
+/// A job keeps its state there with [`Azurite::state_toml`] in place of `state_path` (see
+/// [`World::write_blob_job`]); the engine signs its requests with the development account's
+/// key (the `shared-key` credential). [`Azurite::tool`] reaches the blob directly (its lease,
+/// its bytes), as another host or an admin would.
+pub struct Azurite {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// The account's blob endpoint, `http://127.0.0.1:{port}/devstoreaccount1`.
+    pub account_url: String,
+}
+
+impl std::fmt::Debug for Azurite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Azurite")
+            .field("account_url", &self.account_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where `azurite-blob` is: `TENANTSYNC_AZURITE`, else where `scripts/test` installs it
+/// (`~/.cache/tenantsync/azurite`), else on `PATH`.
+fn azurite_program() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TENANTSYNC_AZURITE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let cached = std::env::var_os("HOME").map(|home| {
+        PathBuf::from(home).join(".cache/tenantsync/azurite/node_modules/.bin/azurite-blob")
+    });
+    if let Some(p) = cached.filter(|p| p.is_file()) {
+        return Some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("azurite-blob"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Starts Azurite's Blob service on a free loopback port with a temporary location, waits until
+/// it listens, and creates the container [`AZURITE_CONTAINER`]. `None` (the test skips, with a
+/// message) when Azurite is not installed; under CI (`CI` set) a missing Azurite fails instead.
+/// `scripts/test` installs it (npm package `azurite`, 3.x).
+pub fn azurite() -> Option<Azurite> {
+    use std::io::BufRead;
+    let Some(program) = azurite_program() else {
+        let hint = "scripts/test installs it (npm install --prefix ~/.cache/tenantsync/azurite azurite@3), or set TENANTSYNC_AZURITE to azurite-blob";
+        if std::env::var_os("CI").is_some() {
+            panic!("Azurite is missing, and CI is set: {hint}");
+        }
+        eprintln!("skipped: Azurite is not installed; {hint}");
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Port 0: the system picks a free port, and Azurite prints the one it listens on.
+    // --skipApiVersionCheck: the storage crate may speak a newer API version than this Azurite
+    // release knows; the operations used here are old ones.
+    let mut child = std::process::Command::new(&program)
+        .args([
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            "0",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+            "--location",
+        ])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads Azurite's output to its end, so that it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://127.0.0.1:"))
+            {
+                let _ = tx.send(url.trim_end_matches('/').to_owned());
+            }
+        }
+    });
+    let base = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(base) => base,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("Azurite ({}) did not start listening", program.display());
+        }
+    };
+    let azurite = Azurite {
+        child,
+        dir,
+        account_url: format!("{base}/{AZURITE_ACCOUNT}"),
+    };
+    block_on(azurite.tool("probe").create_container()).expect("the container is created");
+    Some(azurite)
+}
+
+/// Runs `work` on a runtime of its own (the tests' helpers are synchronous).
+pub fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(work)
+}
+
+impl Azurite {
+    /// The file holding the development account's key (read by the `shared-key` credential).
+    pub fn key_file(&self) -> PathBuf {
+        let path = self.dir.path().join("account.key");
+        if !path.exists() {
+            std::fs::write(&path, AZURITE_KEY).expect("write the key");
+        }
+        path
+    }
+
+    /// The job configuration's `state` key keeping the state in blob `blob` of
+    /// [`AZURITE_CONTAINER`]; `extra` is added inside `azure_blob` (`lease_seconds = 15`).
+    pub fn state_toml(&self, blob: &str, extra: &str) -> String {
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", {extra}")
+        };
+        format!(
+            "state = {{ azure_blob = {{ account_url = \"{}\", container = \"{AZURITE_CONTAINER}\", blob = \"{blob}\", credential = {{ kind = \"shared-key\", key = {{ file = '{}' }} }}{extra} }} }}",
+            self.account_url,
+            self.key_file().display()
+        )
+    }
+
+    /// The `azure_blob` configuration of blob `blob`.
+    pub fn config(&self, blob: &str) -> tenantsync_core::AzureBlobConfig {
+        match tenantsync_core::JobConfig::from_toml(&self.state_toml(blob, ""), "azurite")
+            .expect("state config")
+            .state
+        {
+            Some(tenantsync_core::StateConfig::AzureBlob(c)) => c,
+            other => panic!("not a blob state: {other:?}"),
+        }
+    }
+
+    /// Direct access to blob `blob`: its lease, its bytes.
+    pub fn tool(&self, blob: &str) -> tenantsync_core::testing::StateBlobTool {
+        tenantsync_core::testing::StateBlobTool::new(&self.config(blob)).expect("tool")
+    }
+}
+
+impl World {
+    /// [`World::write_job`] with the job's state in Azurite's blob `blob` instead of the local
+    /// `state.db`; `blob_extra` is added inside `azure_blob` (`lease_seconds = 15`).
+    pub fn write_blob_job(
+        &self,
+        groups: &[String],
+        extra: &str,
+        azurite: &Azurite,
+        blob: &str,
+        blob_extra: &str,
+    ) -> PathBuf {
+        let path = self.write_job(groups, extra);
+        let text = std::fs::read_to_string(&path).expect("read job");
+        let text = text.replacen(
+            "state_path = \"state.db\"",
+            &azurite.state_toml(blob, blob_extra),
+            1,
+        );
+        std::fs::write(&path, text).expect("write job");
+        path
+    }
+}
+
+/// Requests that write (`POST`, `PATCH`, `PUT`, `DELETE`, `$batch`) among a tenant's request
+/// counts ([`TenantHandle::request_counts`]).
+pub fn write_count(counts: &BTreeMap<String, u64>) -> u64 {
+    counts
+        .iter()
+        .filter(|(k, _)| {
+            ["POST", "PATCH", "PUT", "DELETE"]
+                .iter()
+                .any(|m| k.starts_with(m))
+                || k.contains("$batch")
+        })
+        .map(|(_, n)| n)
+        .sum()
 }

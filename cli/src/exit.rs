@@ -22,6 +22,9 @@ pub enum Code {
     Invalid = 7,
     /// A saved plan is stale: objects it touches changed since it was made; nothing applied.
     StalePlan = 8,
+    /// Another run of the job holds its state: here, in another process, or on another host
+    /// (the state blob is leased). Nothing was done; run again later.
+    Busy = 9,
 }
 
 impl Code {
@@ -37,6 +40,7 @@ impl Code {
             6 => Code::Quarantined,
             7 => Code::Invalid,
             8 => Code::StalePlan,
+            9 => Code::Busy,
             _ => Code::Failure,
         }
     }

@@ -570,3 +570,45 @@ fn a_saved_plan_is_applied_exactly_and_a_stale_one_exits_8_naming_the_object() {
     assert_eq!(code(&o), 3, "{}", describe(&o));
     assert!(stderr(&o).contains("--save-plan"), "{}", describe(&o));
 }
+
+#[test]
+fn a_job_whose_state_blob_is_leased_elsewhere_exits_9_and_then_runs_and_resets_there() {
+    let Some(azurite) = tenantsync_tests::azurite() else {
+        return;
+    };
+    let world = World::new(seed(5, 1, 3));
+    let groups = world.source_security_group_ids();
+    let job = world.write_blob_job(&groups, "", &azurite, "cli.state.db", "");
+    // Another host holds the job's lease.
+    let tool = azurite.tool("cli.state.db");
+    let scratch = tempfile::tempdir().expect("dir");
+    let held = tenantsync_tests::block_on(tool.lock(&scratch.path().join("copy.db")))
+        .expect("locks")
+        .expect("free");
+    let busy = tenantsync(&["sync"], &job);
+    assert_eq!(code(&busy), 9, "{}", describe(&busy));
+    assert!(
+        stderr(&busy).contains("the job is running elsewhere")
+            && stderr(&busy).contains("cli.state.db"),
+        "{}",
+        describe(&busy)
+    );
+    assert!(world.target().state().users.is_empty(), "nothing written");
+    tenantsync_tests::block_on(held.release()).expect("released");
+    // Free again: the job runs, and its log and reset work on the blob's state.
+    let run = tenantsync(&["sync"], &job);
+    assert_eq!(code(&run), 0, "{}", describe(&run));
+    let logs = tenantsync(&["logs", "--json"], &job);
+    assert_eq!(code(&logs), 0, "{}", describe(&logs));
+    assert!(stdout(&logs).contains("createUser"), "{}", describe(&logs));
+    let reset = tenantsync(&["reset", "--scope", "watermark"], &job);
+    assert_eq!(code(&reset), 0, "{}", describe(&reset));
+    let again = tenantsync(&["sync", "--json"], &job);
+    assert_eq!(code(&again), 0, "{}", describe(&again));
+    let report: Json = serde_json::from_str(&stdout(&again)).expect("json");
+    assert_eq!(
+        report["fullRead"], true,
+        "the reset cleared the delta links in the blob"
+    );
+    assert!(!world.state_path().exists(), "no local state");
+}

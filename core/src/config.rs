@@ -35,9 +35,15 @@ pub struct JobConfig {
     #[serde(default)]
     pub target: Option<TenantConfig>,
     /// The state file (SQLite), relative to this file. Default: the configuration's name with
-    /// the extension `.state.db`, beside it.
+    /// the extension `.state.db`, beside it. The same as `state = { local = "..." }`; a job
+    /// sets one or the other.
     #[serde(default)]
     pub state_path: Option<PathBuf>,
+    /// Where the job's state lives: `{ local = "job.state.db" }` (a SQLite file, the default)
+    /// or `{ azure_blob = { account_url = "...", container = "...", blob = "..." } }` (the
+    /// SQLite database kept in an Azure Storage blob, with a blob lease as the job's lock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateConfig>,
     /// How cycles run.
     #[serde(default)]
     pub sync: SyncSettings,
@@ -48,6 +54,17 @@ pub struct JobConfig {
     /// The directory holding the file, for relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// Where a job's state lives (`state = { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum StateConfig {
+    /// A SQLite file, relative to the configuration's directory (as `state_path`).
+    Local(PathBuf),
+    /// The SQLite database kept in an Azure Storage blob (`docs/operations.md`, state
+    /// backends).
+    AzureBlob(crate::blob::AzureBlobConfig),
 }
 
 /// One tenant of a job: who it is, which cloud, how to sign in.
@@ -182,10 +199,23 @@ pub enum ConfigError {
 impl JobConfig {
     /// Parses a configuration from TOML text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<JobConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Toml {
+        let config: JobConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
             path: origin.to_string(),
             message: e.to_string(),
-        })
+        })?;
+        if config.state_path.is_some() && config.state.is_some() {
+            return Err(ConfigError::Toml {
+                path: origin.to_string(),
+                message: "both `state_path` and `state` name the job's state: keep one (`state = { local = \"...\" }` says the same as `state_path`, `state = { azure_blob = { ... } }` keeps it in Azure Storage)\n".to_string(),
+            });
+        }
+        if let Some(StateConfig::AzureBlob(blob)) = &config.state {
+            blob.validate().map_err(|message| ConfigError::Toml {
+                path: origin.to_string(),
+                message: format!("[state.azure_blob] {message}\n"),
+            })?;
+        }
+        Ok(config)
     }
 
     /// Reads a configuration file.
@@ -201,10 +231,20 @@ impl JobConfig {
 
     /// The state file: `state_path` resolved against the configuration's directory, or
     /// `<config name>.state.db` beside `config_path`.
+    /// With `state = { local = "..." }`, that file; with the state in a blob, the path a local
+    /// state would have (the plugin cache is kept beside it).
     pub fn state_file(&self, config_path: &Path) -> PathBuf {
-        match &self.state_path {
-            Some(p) => self.base_dir.join(p),
-            None => config_path.with_extension("state.db"),
+        match (&self.state_path, &self.state) {
+            (Some(p), _) | (None, Some(StateConfig::Local(p))) => self.base_dir.join(p),
+            _ => config_path.with_extension("state.db"),
+        }
+    }
+
+    /// The job's state in Azure Storage, when `state = { azure_blob = { ... } }`.
+    pub fn state_blob(&self) -> Option<&crate::blob::AzureBlobConfig> {
+        match &self.state {
+            Some(StateConfig::AzureBlob(blob)) => Some(blob),
+            _ => None,
         }
     }
 
@@ -393,5 +433,51 @@ mod tests {
             msg.contains("deletion_treshold") && msg.contains("job.toml"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn the_state_is_local_by_default_and_state_path_still_names_it() {
+        let base = |text: &str| {
+            let mut c = JobConfig::from_toml(text, "job.toml").expect("valid");
+            c.base_dir = PathBuf::from("/jobs");
+            c
+        };
+        let job = Path::new("/jobs/a.toml");
+        assert_eq!(base("").state_file(job), PathBuf::from("/jobs/a.state.db"));
+        assert_eq!(
+            base("state_path = \"s.db\"\n").state_file(job),
+            PathBuf::from("/jobs/s.db")
+        );
+        let local = base("state = { local = \"l.db\" }\n");
+        assert_eq!(local.state_file(job), PathBuf::from("/jobs/l.db"));
+        assert!(local.state_blob().is_none());
+        let blob = base(
+            "state = { azure_blob = { account_url = \"https://acct.blob.core.windows.net\", container = \"c\", blob = \"b\" } }\n",
+        );
+        let config = blob.state_blob().expect("a blob state");
+        assert_eq!(config.credential, None, "the managed identity by default");
+        assert_eq!(config.lease_duration(), crate::blob::LEASE_SECONDS);
+    }
+
+    #[test]
+    fn both_state_path_and_state_are_refused_saying_which_to_keep() {
+        let e = JobConfig::from_toml(
+            "state_path = \"a.db\"\nstate = { local = \"b.db\" }\n",
+            "job.toml",
+        )
+        .expect_err("both");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("keep one") && msg.contains("state_path"),
+            "{msg}"
+        );
+        let e = JobConfig::from_toml(
+            "state = { azure_blob = { account_url = \"https://a\", container = \"c\", blob = \"b\", lease_seconds = 5 } }\n",
+            "job.toml",
+        )
+        .expect_err("a lease too short");
+        assert!(e.to_string().contains("15 to 60"), "{e}");
+        let e = JobConfig::from_toml("state = { s3 = \"x\" }\n", "job.toml").expect_err("unknown");
+        assert!(e.to_string().contains("local"), "{e}");
     }
 }

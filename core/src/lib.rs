@@ -48,6 +48,7 @@
 
 #![warn(missing_docs)]
 
+mod blob;
 mod clock;
 mod config;
 mod entra;
@@ -80,8 +81,11 @@ pub use sync::{
 
 // Configuration.
 pub use config::{
-    ConfigError, JobConfig, PluginConfig, SyncSettings, TenantConfig, parse_duration,
+    ConfigError, JobConfig, PluginConfig, StateConfig, SyncSettings, TenantConfig, parse_duration,
 };
+
+// The job's state in Azure Storage.
+pub use blob::{AzureBlobConfig, BlobError, LEASE_SECONDS, STORAGE_SCOPE, StorageCredential};
 
 // Expressions.
 pub use expr::{
@@ -176,6 +180,7 @@ pub mod testing {
     //! Internals that the integration tests and the fuzz targets exercise directly. Not part of
     //! the API: anything here may change or go away without notice.
 
+    pub use crate::blob::{HeldLease, StateBlobTool};
     pub use crate::graph::auth::SignInRefusal;
     pub use crate::graph::auth::{expires_in_of, sign_in_refusal, token_claims, token_lifetime};
     pub use crate::graph::batch::BatchItemResponse;

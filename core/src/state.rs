@@ -368,6 +368,19 @@ impl StateStore {
         &self.path
     }
 
+    /// The whole database as one file's bytes, with every committed write in it: the write-ahead
+    /// log is folded into the file first. What a checkpoint of a remote state uploads.
+    pub(crate) fn snapshot(&self) -> Result<Vec<u8>, StateError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))?;
+        std::fs::read(&self.path).map_err(|e| StateError::Corrupt {
+            path: self.path_text(),
+            what: "database file",
+            message: e.to_string(),
+        })
+    }
+
     // ---- delta links and the source cache ----
 
     /// The delta link kept for `users` or `groups`.

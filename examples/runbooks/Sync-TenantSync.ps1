@@ -9,15 +9,24 @@ the account's managed identity may read and write (role: Storage Blob Data Contr
 
     <container>/<JobName>.toml        the job configuration (docs/configuration.md)
     <container>/<JobName>.schema.json optional, when the job names a schema file
-    <container>/<JobName>.state.db    the job's state, written back after each run
+    <container>/<JobName>.state.db    the job's state: the engine reads and writes it itself
+
+The job file keeps its state in that blob, signing in with the same managed identity:
+
+    state = { azure_blob = { account_url = "https://<account>.blob.core.windows.net",
+                             container = "<container>", blob = "<JobName>.state.db" } }
+
+The engine takes a lease on the state blob for the whole run (one run per job, whichever
+sandbox runs it), saves the state into it after each apply stage and at the end, and releases
+the lease; a sandbox that dies mid-run leaves a lease that expires within 60 seconds.
 
 The job signs in with the same managed identity: in its own tenant with
 kind = "managed-identity", in the other tenant with kind = "managed-identity-federated"
 through a multi-tenant app that trusts the identity (docs/authentication.md, "A runbook's
 managed identity in another tenant"). No secret is stored anywhere.
 
-Each step below says why. The state blob is written back only if nobody else wrote it during
-the run (ETag): two overlapping runs of one job cannot silently lose each other's state.
+Each step below says why. A run that finds the job running elsewhere (its state blob leased by
+another sandbox or host) ends without error: the next scheduled run goes on from there.
 
 .PARAMETER StorageAccount
 The storage account holding the job's blobs.
@@ -26,7 +35,8 @@ The storage account holding the job's blobs.
 The blob container.
 
 .PARAMETER JobName
-The job's name: the blobs are <JobName>.toml, <JobName>.schema.json and <JobName>.state.db.
+The job's name: the blobs are <JobName>.toml and <JobName>.schema.json (its state blob is
+named in the job file).
 
 .PARAMETER Full
 Read both tenants in full instead of by delta (a weekly full reconciliation, for instance).
@@ -75,36 +85,25 @@ try {
     if ($_.Exception.Response.StatusCode.value__ -ne 404) { throw }
 }
 
-# Where the engine keeps the state of this job (state_path, default <JobName>.state.db beside it).
-$statePath = (Test-TenantSyncJob -Path $jobFile -Offline).StatePath
-$stateBlob = "$base/$JobName.state.db"
-
-# The last run's state and its ETag; none yet on the first run.
-$etag = $null
-try {
-    $response = Invoke-WebRequest -Uri $stateBlob -Headers $storage -OutFile $statePath -PassThru
-    $etag = $response.Headers['ETag'] | Select-Object -First 1
-} catch {
-    if ($_.Exception.Response.StatusCode.value__ -ne 404) { throw }
-    Write-Output 'no saved state: this is the job''s first run (a full read)'
-}
-
-# One cycle; -Verbose lists every operation in the job's verbose stream. A refused or
-# quarantined run is reported as an error after the state is saved.
+# One cycle; -Verbose lists every operation in the job's verbose stream. The engine takes the
+# state blob's lease, downloads the state, saves it after each apply stage and at the end, and
+# releases the lease.
+$report = $null
 try {
     $report = Invoke-TenantSync -Path $jobFile -Full:$Full -Confirm:$false -Verbose -ErrorAction Continue -ErrorVariable runErrors
-} finally {
-    # The state goes back even after a failed run (it records what was written, and the
-    # escrows), but only if no other run wrote it meanwhile.
-    if (Test-Path -LiteralPath $statePath) {
-        $condition = if ($etag) { @{ 'If-Match' = $etag } } else { @{ 'If-None-Match' = '*' } }
-        Invoke-WebRequest -Uri $stateBlob -Method Put -InFile $statePath -ContentType 'application/octet-stream' `
-            -Headers ($storage + $condition + @{ 'x-ms-blob-type' = 'BlockBlob' }) | Out-Null
-    }
+} catch {
+    $runErrors = @($_)
+}
+# Another run of the job holds its state blob's lease (an overlapping schedule, an admin): not a
+# failure of this run. The next scheduled run goes on where that one ends.
+$locked = @($runErrors | Where-Object { $_.FullyQualifiedErrorId -like 'TenantSync.JobLocked*' })
+if ($locked) {
+    Write-Warning "the job is running elsewhere; this run did nothing: $($locked[0].Exception.Message)"
+    return
 }
 
 # The summary, in the job's output.
 $report | Format-List -Property 'RunId', 'Outcome', 'FullRead', 'SourceChanges', 'Operations', 'Succeeded', 'Failed', 'Reported', 'Requests' | Out-String | Write-Output
-if ($runErrors -or $report.Outcome -notin 'converged', 'escrowed') {
+if ($runErrors -or -not $report -or $report.Outcome -notin 'converged', 'escrowed') {
     throw "the run ended $($report.Outcome): $($runErrors -join '; ')"
 }

@@ -122,6 +122,18 @@ public enum tenantsync_status_t : UInt32 {
     /// </summary>
     Plan = 303,
     /// <summary>
+    /// The job's state in Azure Storage cannot be reached or used: the run did not start.
+    /// </summary>
+    StateRemote = 305,
+    /// <summary>
+    /// The job's state blob was rewritten by someone else during the run: the run stopped.
+    /// </summary>
+    StateConflict = 306,
+    /// <summary>
+    /// The run lost its lease on the job's state blob: the run stopped.
+    /// </summary>
+    LeaseLost = 307,
+    /// <summary>
     /// The library panicked; the call was abandoned (please report it).
     /// </summary>
     Panic = 900,

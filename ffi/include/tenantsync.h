@@ -116,6 +116,18 @@ enum tenantsync_status {
      */
     TENANTSYNC_STATUS_PLAN = 303,
     /** \brief
+     *  The job's state in Azure Storage cannot be reached or used: the run did not start.
+     */
+    TENANTSYNC_STATUS_STATE_REMOTE = 305,
+    /** \brief
+     *  The job's state blob was rewritten by someone else during the run: the run stopped.
+     */
+    TENANTSYNC_STATUS_STATE_CONFLICT = 306,
+    /** \brief
+     *  The run lost its lease on the job's state blob: the run stopped.
+     */
+    TENANTSYNC_STATUS_LEASE_LOST = 307,
+    /** \brief
      *  The library panicked; the call was abandoned (please report it).
      */
     TENANTSYNC_STATUS_PANIC = 900,

@@ -129,7 +129,7 @@ pub unsafe fn tenantsync_config_validate(
             "name": config.name,
             "sourceTenant": config.source.as_ref().map(|s| s.tenant_id.clone()),
             "targetTenant": config.target.as_ref().map(|t| t.tenant_id.clone()),
-            "statePath": engine.state_path().display().to_string(),
+            "statePath": engine.state_location(),
         });
         let text = to_json(&body)?;
         // SAFETY: checked non-NULL above.

@@ -68,6 +68,12 @@ pub enum Status {
     JobLocked = 302,
     /// The planner refused its input.
     Plan = 303,
+    /// The job's state in Azure Storage cannot be reached or used: the run did not start.
+    StateRemote = 305,
+    /// The job's state blob was rewritten by someone else during the run: the run stopped.
+    StateConflict = 306,
+    /// The run lost its lease on the job's state blob: the run stopped.
+    LeaseLost = 307,
 
     // --- 900-999: the library itself -----------------------------------------------------
     /// The library panicked; the call was abandoned (please report it).
@@ -100,6 +106,9 @@ impl Status {
         Status::State,
         Status::JobLocked,
         Status::Plan,
+        Status::StateRemote,
+        Status::StateConflict,
+        Status::LeaseLost,
         Status::Panic,
         Status::Unknown,
     ];
@@ -142,7 +151,10 @@ impl Status {
             | Status::Graph
             | Status::State
             | Status::JobLocked
-            | Status::Plan => ErrorCode::from_number(self as u32)
+            | Status::Plan
+            | Status::StateRemote
+            | Status::StateConflict
+            | Status::LeaseLost => ErrorCode::from_number(self as u32)
                 .map_or(c"the engine failed", ErrorCode::message_cstr),
             Status::Panic => c"the library panicked; the call was abandoned",
             Status::Unknown => c"the engine failed in a way this library has no code for",

@@ -57,6 +57,9 @@ fn status_numbers_are_stable_and_each_has_a_message() {
             (Status::State, 301),
             (Status::JobLocked, 302),
             (Status::Plan, 303),
+            (Status::StateRemote, 305),
+            (Status::StateConflict, 306),
+            (Status::LeaseLost, 307),
             (Status::Panic, 900),
             (Status::Unknown, 901),
         ]

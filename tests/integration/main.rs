@@ -1,5 +1,6 @@
 //! The one integration-test binary: each module is a group of tests across crates.
 
+mod blob_state;
 mod entra;
 mod permissions;
 mod planner_cases;

@@ -22,7 +22,7 @@ pub fn run(args: InitArgs) -> Result<Code, Failure> {
         .map_err(job::sync_failure)?;
     println!("Signed in to both tenants.");
     println!("Anchors are kept in the directory extension {name} of the target tenant.");
-    println!("State: {}", engine.state_path().display());
+    println!("State: {}", engine.state_location());
     println!(
         "Next: `tenantsync check --config {}`, then `tenantsync sync --config {} --dry-run`.",
         args.job.config.display(),

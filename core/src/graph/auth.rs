@@ -471,6 +471,8 @@ pub struct CredentialTokenProvider {
     cache: tokio::sync::Mutex<Option<AccessToken>>,
     sign_ins: std::sync::atomic::AtomicU64,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
+    /// The token's scope when not Graph's (Azure Storage: `https://storage.azure.com/.default`).
+    scope: Option<String>,
 }
 
 impl fmt::Debug for CredentialTokenProvider {
@@ -543,7 +545,15 @@ impl CredentialTokenProvider {
             cache: tokio::sync::Mutex::new(None),
             sign_ins: std::sync::atomic::AtomicU64::new(0),
             clock: crate::clock::system(),
+            scope: None,
         })
+    }
+
+    /// Asks for tokens for `scope` instead of the cloud's Microsoft Graph: the same credential
+    /// signs in to another resource (the job's state in Azure Storage).
+    pub(crate) fn for_scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_owned());
+        self
     }
 
     /// Reads token lifetimes, assertion times and waits between tries from `clock`.
@@ -654,7 +664,10 @@ impl CredentialTokenProvider {
 
     /// One try at a token, through the `azure_identity` credential of the configured kind.
     async fn try_sign_in(&self) -> Result<CoreAccessToken, AuthError> {
-        let scope = self.cloud.graph_scope();
+        let scope = self
+            .scope
+            .clone()
+            .unwrap_or_else(|| self.cloud.graph_scope());
         match &self.credential {
             Credential::ClientSecret {
                 tenant_id,

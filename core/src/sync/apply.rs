@@ -86,6 +86,9 @@ pub(crate) struct Applier<'a> {
     /// Escrow keys kept although the plan has no operation for them (objects whose
     /// evaluation failed).
     kept_escrows: HashSet<String>,
+    /// With the job's state in a blob, the run's lease: the state is uploaded after each
+    /// stage ([`super::checkpoint`]).
+    lease: Option<&'a crate::blob::Lease>,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -218,6 +221,7 @@ impl<'a> Applier<'a> {
             anchored: HashMap::new(),
             whole_plan: false,
             kept_escrows: HashSet::new(),
+            lease: None,
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
@@ -246,6 +250,14 @@ impl<'a> Applier<'a> {
         self
     }
 
+    /// Saves the state after each stage under `lease` (the job's state in a blob): a failed
+    /// checkpoint (the lease lost, the blob rewritten by someone else) stops the apply before
+    /// the next stage writes anything.
+    pub(super) fn with_checkpoints(mut self, lease: Option<&'a crate::blob::Lease>) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Applies the operations in order, one stage (a run of the same kind) at a time.
     pub(super) async fn apply(
         mut self,
@@ -268,6 +280,7 @@ impl<'a> Applier<'a> {
                 .filter(|op| self.ready(op))
                 .collect();
             self.run_stage(kind, &stage).await?;
+            super::checkpoint(self.lease, self.state).await?;
             start = end;
         }
         if self.whole_plan {

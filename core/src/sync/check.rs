@@ -785,6 +785,18 @@ impl Engine {
 
     fn check_state(&mut self) -> CheckItem {
         const NAME: &str = "state file";
+        if self.remote.is_some() {
+            // Read as it is now, without the lease (a run takes it).
+            let url = self.state_location();
+            return match self.state() {
+                Ok(_) => CheckItem::ok("state blob", format!("{url} is readable")),
+                Err(e) => CheckItem::failed(
+                    "state blob",
+                    format!("{url} cannot be read: {e}"),
+                    "check [state.azure_blob] (account_url, container, blob, credential) and that the job's identity has the role Storage Blob Data Contributor on the container",
+                ),
+            };
+        }
         let path = self.state_path.display().to_string();
         let now = self.clock.now();
         let result = self.state().and_then(|s| {

@@ -36,6 +36,12 @@ pub enum ErrorCode {
     Busy = 302,
     /// The planner refused its input.
     Plan = 303,
+    /// The job's state in Azure Storage cannot be reached or used: the run did not start.
+    StateRemote = 305,
+    /// The state blob was rewritten by someone else during the run: the run stopped.
+    StateConflict = 306,
+    /// The run lost its lease on the state blob: the run stopped.
+    LeaseLost = 307,
 }
 
 impl ErrorCode {
@@ -52,6 +58,9 @@ impl ErrorCode {
         ErrorCode::State,
         ErrorCode::Busy,
         ErrorCode::Plan,
+        ErrorCode::StateRemote,
+        ErrorCode::StateConflict,
+        ErrorCode::LeaseLost,
     ];
 
     /// The number.
@@ -83,6 +92,9 @@ impl ErrorCode {
             ErrorCode::State => c"the job's state store failed",
             ErrorCode::Busy => c"another cycle of this job is running",
             ErrorCode::Plan => c"the planner refused its input",
+            ErrorCode::StateRemote => c"the job's state in azure storage cannot be used",
+            ErrorCode::StateConflict => c"the job's state blob was rewritten by someone else",
+            ErrorCode::LeaseLost => c"the run lost its lease on the job's state blob",
         }
     }
 }
@@ -91,6 +103,8 @@ impl ErrorCode {
 pub(crate) const EXIT_CONFIG: u8 = 3;
 /// Exit code of a saved plan refused as stale: nothing was applied.
 pub(crate) const EXIT_STALE_PLAN: u8 = 8;
+/// Exit code of a job whose other run holds its state (here, or on another host).
+pub(crate) const EXIT_BUSY: u8 = 9;
 /// Exit code of any other failure.
 pub(crate) const EXIT_FAILURE: u8 = 1;
 
@@ -109,14 +123,22 @@ impl SyncError {
             SyncError::Plugin(_) => ErrorCode::Plugin,
             SyncError::StalePlan { .. } => ErrorCode::StalePlan,
             SyncError::Busy { .. } => ErrorCode::Busy,
+            SyncError::StateBlob(e) => match e {
+                crate::blob::BlobError::Conflict { .. } => ErrorCode::StateConflict,
+                crate::blob::BlobError::LeaseLost { .. } => ErrorCode::LeaseLost,
+                _ => ErrorCode::StateRemote,
+            },
         }
     }
 
     /// The command line's exit code for this error: 3 for what an admin fixes in the job or
-    /// its credentials, 8 for a stale saved plan, 1 otherwise.
+    /// its credentials, 8 for a stale saved plan, 9 when another run of the job holds its
+    /// state, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         if matches!(self, SyncError::StalePlan { .. }) {
             EXIT_STALE_PLAN
+        } else if matches!(self, SyncError::Busy { .. }) {
+            EXIT_BUSY
         } else if self.is_configuration() {
             EXIT_CONFIG
         } else {
@@ -209,6 +231,29 @@ mod tests {
         assert_eq!(ErrorCode::Config.number(), 100);
         assert_eq!(ErrorCode::StalePlan.number(), 104);
         assert_eq!(ErrorCode::Busy.number(), 302);
+        assert_eq!(ErrorCode::StateRemote.number(), 305);
+        assert_eq!(ErrorCode::LeaseLost.number(), 307);
+    }
+
+    #[test]
+    fn a_busy_job_exits_with_its_own_code_naming_where_it_runs() {
+        let local = SyncError::Busy {
+            state: "/jobs/a.state.db".into(),
+            lease_seconds: None,
+        };
+        assert_eq!(local.exit_code(), 9);
+        assert!(local.to_string().contains("/jobs/a.state.db"));
+        let remote = SyncError::Busy {
+            state: "https://acct.blob.core.windows.net/jobs/a.db".into(),
+            lease_seconds: Some(60),
+        };
+        assert_eq!(remote.exit_code(), 9);
+        let text = remote.to_string();
+        assert!(
+            text.contains("running elsewhere") && text.contains("at most 60 s"),
+            "{text}"
+        );
+        assert_eq!(remote.code(), ErrorCode::Busy);
     }
 
     #[test]

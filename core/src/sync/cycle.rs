@@ -5,7 +5,9 @@
 //! order; hosts that want to look between stages (show a plan, save it) call them one by one.
 //!
 //! The job stays locked while a [`Cycle`] lives: no other cycle, in this process or another,
-//! can run the same job meanwhile.
+//! can run the same job meanwhile. With the state in a blob, the lock is the blob's lease, held
+//! by the engine until [`Engine::run`] or [`Engine::apply_saved`] settles the run (a last
+//! checkpoint, then the lease released).
 
 use std::collections::HashMap;
 
@@ -68,7 +70,8 @@ pub struct Observation {
 #[must_use = "a cycle records nothing until `record` or `finish` is called"]
 pub struct Cycle<'e> {
     engine: &'e mut Engine,
-    _lock: std::fs::File,
+    /// The state file's lock; with the state in a blob, the engine holds the blob's lease.
+    _lock: Option<std::fs::File>,
     run_id: i64,
     started_at: DateTime<Utc>,
     anchor: String,
@@ -86,7 +89,9 @@ impl std::fmt::Debug for Cycle<'_> {
 }
 
 impl Engine {
-    /// Opens a run: locks the job (or fails with [`SyncError::Busy`]), signs in to both tenants
+    /// Opens a run: locks the job (or fails with [`SyncError::Busy`]; with the state in a blob,
+    /// takes the blob's lease and downloads the state, or refuses to start with
+    /// [`SyncError::StateBlob`] when Storage cannot be used), signs in to both tenants
     /// (a wrong secret fails here, before anything is written), finds the anchor attribute
     /// (registering it when `mode` writes and it is missing) and records the run as begun.
     pub async fn begin(
@@ -94,7 +99,7 @@ impl Engine {
         mode: RunMode,
         events: &dyn EventSink,
     ) -> Result<Cycle<'_>, SyncError> {
-        let lock = self.lock()?;
+        let lock = self.lock_job().await?;
         let started_at = self.clock.now();
         events.emit(Event::Stage {
             stage: Stage::SignIn,
@@ -360,6 +365,7 @@ impl Cycle<'_> {
             e.config.sync.concurrency,
         )?
         .with_anchored(anchored)
+        .with_checkpoints(e.lease.as_ref())
         .whole_plan(whole_plan)
         .keep_escrows(plugins::failed_keys(plan))
         .apply(&plan.operations)
@@ -491,9 +497,19 @@ impl Cycle<'_> {
 
 impl Engine {
     /// Runs one cycle. Fails with [`SyncError::Busy`] while another cycle of the same job (in
-    /// this process or another) is running. A dry run's report carries the plan saved for a
-    /// later [`Engine::apply_saved`].
+    /// this process or another, or on another host for a state blob) is running. A dry run's
+    /// report carries the plan saved for a later [`Engine::apply_saved`].
     pub async fn run(
+        &mut self,
+        request: &super::SyncRequest,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
+        let result = self.run_cycle(request, events, cancel).await;
+        self.settle(result).await
+    }
+
+    async fn run_cycle(
         &mut self,
         request: &super::SyncRequest,
         events: &dyn EventSink,
@@ -538,6 +554,16 @@ impl Engine {
     /// with [`SyncError::Invalid`] when the plan is another job's or another schema's), then
     /// applies its operations, escrowed objects included (the plan was reviewed as it is).
     pub async fn apply_saved(
+        &mut self,
+        saved: &SavedPlan,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
+        let result = self.apply_saved_cycle(saved, events, cancel).await;
+        self.settle(result).await
+    }
+
+    async fn apply_saved_cycle(
         &mut self,
         saved: &SavedPlan,
         events: &dyn EventSink,

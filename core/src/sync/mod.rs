@@ -110,15 +110,31 @@ pub enum SyncError {
         /// What moved.
         objects: Vec<StaleObject>,
     },
-    /// Another cycle of the same job is running.
-    #[error(
-        "another cycle of this job is running (its state {} is in use): wait for it to finish, then try again",
-        .state.display()
-    )]
+    /// Another cycle of the same job is running: in this or another process (the state file
+    /// is locked), or on another host (the state blob is leased).
+    #[error("{}", busy_message(state, *lease_seconds))]
     Busy {
-        /// The job's state file.
-        state: PathBuf,
+        /// The job's state: a file's path or a blob's URL.
+        state: String,
+        /// With the state in a blob, the lease's duration: a dead holder's lease expires
+        /// after at most this many seconds. `None` for a local state file.
+        lease_seconds: Option<u32>,
     },
+    /// The job's state in Azure Storage cannot be used: the run refuses to start, or (a lost
+    /// lease, a blob rewritten by someone else) stops at a safe point and writes nothing more.
+    #[error(transparent)]
+    StateBlob(#[from] crate::blob::BlobError),
+}
+
+fn busy_message(state: &str, lease_seconds: Option<u32>) -> String {
+    match lease_seconds {
+        None => format!(
+            "another cycle of this job is running (its state {state} is in use): wait for it to finish, then try again"
+        ),
+        Some(seconds) => format!(
+            "the job is running elsewhere: the state blob {state} is leased; wait for that run or, if its host died, for the lease to expire in at most {seconds} s"
+        ),
+    }
 }
 
 /// The first few stale objects, for the error message.
@@ -141,6 +157,7 @@ impl SyncError {
     pub fn is_configuration(&self) -> bool {
         match self {
             SyncError::Graph(_) | SyncError::Busy { .. } => false,
+            SyncError::StateBlob(e) => e.is_configuration(),
             // A state file of another job, or of a newer tenantsync, is fixed in configuration.
             SyncError::State(e) => {
                 matches!(e, StateError::OtherJob { .. } | StateError::TooNew { .. })
@@ -338,6 +355,14 @@ pub struct Engine {
     target: GraphClient,
     state_path: PathBuf,
     state: Option<StateStore>,
+    /// The job's state blob, when `state = { azure_blob = ... }`: `state_path` is then a
+    /// private copy in `scratch`, downloaded when a run takes the lease.
+    remote: Option<Arc<crate::blob::StateBlob>>,
+    /// The private directory of the state blob's local copy (removed with the engine).
+    _scratch: Option<tempfile::TempDir>,
+    /// The lease of the run in progress on the state blob: the job's lock, from
+    /// [`Engine::begin`] until the run settles (final checkpoint, release).
+    lease: Option<crate::blob::Lease>,
     /// `[sync] interval`, parsed once.
     interval: std::time::Duration,
     /// `[sync] escrow_retry`, parsed once.
@@ -422,7 +447,28 @@ impl Engine {
                 .map_err(|e| SyncError::Invalid(format!("[sync] escrow_retry: {e}")))?;
         let source = client_for(&source_cfg, &config, "source", &clock)?;
         let target = client_for(&target_cfg, &config, "target", &clock)?;
-        let state_path = config.state_file(config_path);
+        let (state_path, remote, scratch) = match config.state_blob() {
+            None => (config.state_file(config_path), None, None),
+            Some(blob) => {
+                // Storage sign-in uses the target's cloud (its login host, any extra CA).
+                let remote = crate::blob::StateBlob::new(blob, &target_cfg.cloud).map_err(|e| {
+                    SyncError::Invalid(format!("[state.azure_blob] cannot be used: {e}"))
+                })?;
+                let scratch = tempfile::Builder::new()
+                    .prefix("tenantsync-state-")
+                    .tempdir()
+                    .map_err(|e| {
+                        SyncError::Invalid(format!(
+                            "cannot make a private directory for the job's state copy: {e}; check the temporary directory (TMPDIR)"
+                        ))
+                    })?;
+                (
+                    scratch.path().join("state.db"),
+                    Some(Arc::new(remote)),
+                    Some(scratch),
+                )
+            }
+        };
         let schema_sha256 = {
             use sha2::Digest;
             crate::plugin::hex(&sha2::Sha256::digest(
@@ -439,6 +485,9 @@ impl Engine {
             target,
             state_path,
             state: None,
+            remote,
+            _scratch: scratch,
+            lease: None,
             interval,
             escrow_retry,
             clock,
@@ -456,9 +505,18 @@ impl Engine {
         &self.config
     }
 
-    /// The state file's path.
+    /// The state file's path (with the state in a blob: the run's private copy of it).
     pub fn state_path(&self) -> &Path {
         &self.state_path
+    }
+
+    /// Where the job's state lives, for people: the state file's path, or the state blob's
+    /// URL.
+    pub fn state_location(&self) -> String {
+        match &self.remote {
+            Some(blob) => blob.url().to_owned(),
+            None => self.state_path.display().to_string(),
+        }
     }
 
     /// The Graph client of the source tenant.
@@ -501,6 +559,12 @@ impl Engine {
     /// ([`Engine::reset`], a [`Cycle`]).
     pub(crate) fn state(&mut self) -> Result<&mut StateStore, SyncError> {
         if self.state.is_none() {
+            // Outside a run, the blob's state is read as it is now (no lease: read only).
+            if let (Some(remote), None) = (&self.remote, &self.lease) {
+                let remote = remote.clone();
+                let path = self.state_path.clone();
+                block_on(async move { remote.snapshot(&path).await })?;
+            }
             self.state = Some(StateStore::open(
                 &self.state_path,
                 &self.source_cfg.tenant_id,
@@ -607,9 +671,74 @@ impl Engine {
         match file.try_lock() {
             Ok(()) => Ok(file),
             Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy {
-                state: self.state_path.clone(),
+                state: self.state_path.display().to_string(),
+                lease_seconds: None,
             }),
             Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+        }
+    }
+
+    /// Locks the job for one run (see [`Engine::lock`]); with the state in a blob, takes the
+    /// blob's lease instead and downloads the state (kept in `self.lease` until the run
+    /// settles): fails with [`SyncError::Busy`] while another host holds it, and refuses to
+    /// start (nothing written anywhere) when Storage cannot be reached or used.
+    async fn lock_job(&mut self) -> Result<Option<std::fs::File>, SyncError> {
+        let Some(remote) = self.remote.clone() else {
+            return self.lock().map(Some);
+        };
+        // The copy is replaced: close the store first.
+        self.state = None;
+        match remote.acquire(&self.state_path).await? {
+            Some(lease) => {
+                self.lease = Some(lease);
+                Ok(None)
+            }
+            None => Err(SyncError::Busy {
+                state: remote.url().to_owned(),
+                lease_seconds: Some(remote.lease_seconds()),
+            }),
+        }
+    }
+
+    /// Saves the job's state where it lives: with the state in a blob, uploads the database
+    /// under the run's lease and the blob's ETag (after each apply stage and at the end of a
+    /// run). Nothing to do for a local state file, whose every write is already on disk. Fails
+    /// when the lease was lost or the blob rewritten by someone else: the run must stop and
+    /// write nothing more.
+    pub(crate) async fn checkpoint(&mut self) -> Result<(), SyncError> {
+        let (Some(lease), Some(state)) = (&self.lease, &self.state) else {
+            return Ok(());
+        };
+        checkpoint(Some(lease), state).await
+    }
+
+    /// Ends a run with the state in a blob: a last checkpoint (unless the run ended because
+    /// the blob is no longer its own), then the lease released. Returns the run's result, or
+    /// the checkpoint's failure when the run itself succeeded.
+    pub(crate) async fn settle<T>(&mut self, result: Result<T, SyncError>) -> Result<T, SyncError> {
+        if self.lease.is_none() {
+            return result;
+        }
+        let lost = matches!(
+            &result,
+            Err(SyncError::StateBlob(
+                crate::blob::BlobError::Conflict { .. } | crate::blob::BlobError::LeaseLost { .. }
+            ))
+        );
+        let saved = if lost {
+            Ok(())
+        } else {
+            self.checkpoint().await
+        };
+        let lease = self.lease.take().expect("checked above");
+        if !lost && saved.is_ok() {
+            // A lease not released expires by itself within LEASE_SECONDS: the next run waits
+            // at most that long.
+            let _ = lease.release().await;
+        }
+        match (result, saved) {
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(v), Ok(())) => Ok(v),
         }
     }
 
@@ -617,7 +746,25 @@ impl Engine {
     /// [`SyncError::Busy`] while a cycle runs). The run history and the provisioning log are
     /// kept.
     pub fn reset(&mut self, scope: ResetScope) -> Result<ResetSummary, SyncError> {
+        if self.remote.is_some() {
+            // Under the blob's lease, on a runtime of its own (this call is synchronous).
+            return std::thread::scope(|s| {
+                s.spawn(|| {
+                    runtime()?.block_on(async {
+                        let locked = self.lock_job().await;
+                        let result = locked.and_then(|_| self.reset_locked(scope));
+                        self.settle(result).await
+                    })
+                })
+                .join()
+                .unwrap_or_else(|_| Err(SyncError::Invalid("the reset panicked".into())))
+            });
+        }
         let _lock = self.lock()?;
+        self.reset_locked(scope)
+    }
+
+    fn reset_locked(&mut self, scope: ResetScope) -> Result<ResetSummary, SyncError> {
         let state = self.state()?;
         let escrows = state.escrows()?.len();
         let quarantine = state.quarantine()?;
@@ -651,6 +798,37 @@ impl Engine {
     pub fn schema_sha256(&self) -> &str {
         &self.schema_sha256
     }
+}
+
+/// Uploads `state` under `lease` (see [`Engine::checkpoint`]); nothing without a lease.
+pub(crate) async fn checkpoint(
+    lease: Option<&crate::blob::Lease>,
+    state: &StateStore,
+) -> Result<(), SyncError> {
+    match lease {
+        Some(lease) => Ok(lease.checkpoint(state.snapshot()?).await?),
+        None => Ok(()),
+    }
+}
+
+/// A runtime of its own, for the synchronous calls that reach the state blob.
+fn runtime() -> Result<tokio::runtime::Runtime, SyncError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SyncError::Invalid(format!("cannot start an async runtime: {e}")))
+}
+
+/// Runs `work` to its end on a thread and runtime of its own: callable from synchronous code,
+/// inside an async runtime or not.
+fn block_on<T: Send>(
+    work: impl std::future::Future<Output = Result<T, crate::blob::BlobError>> + Send,
+) -> Result<T, SyncError> {
+    std::thread::scope(|s| {
+        s.spawn(|| Ok(runtime()?.block_on(work)?))
+            .join()
+            .unwrap_or_else(|_| Err(SyncError::Invalid("reading the state blob panicked".into())))
+    })
 }
 
 /// Keeps the operations that provision one source object: a user, or a group with the

@@ -124,6 +124,9 @@ namespace TenantSync.Interop
                 case 301: return "State";
                 case 302: return "JobLocked";
                 case 303: return "Plan";
+                case 305: return "StateRemote";
+                case 306: return "StateConflict";
+                case 307: return "LeaseLost";
                 case 900: return "Panic";
                 case 901: return "Unknown";
                 default: return "Status" + code;

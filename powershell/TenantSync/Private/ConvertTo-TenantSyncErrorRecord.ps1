@@ -61,6 +61,9 @@ function ConvertTo-TenantSyncErrorRecord {
             301 { 'ResourceUnavailable' }
             302 { 'ResourceBusy' }
             303 { 'InvalidData' }
+            305 { 'ResourceUnavailable' }
+            306 { 'WriteError' }
+            307 { 'OperationStopped' }
             default { 'NotSpecified' }
         }
         $record = [System.Management.Automation.ErrorRecord]::new(

@@ -22,6 +22,9 @@ pub enum Code {
     Invalid = 7,
     /// A saved plan is stale: objects it touches changed since it was made; nothing applied.
     StalePlan = 8,
+    /// The run stopped at its max duration (`--max-duration`, `[sync] max_duration`) after
+    /// making progress: run again to continue with what is left.
+    Incomplete = 10,
 }
 
 impl Code {
@@ -37,6 +40,7 @@ impl Code {
             6 => Code::Quarantined,
             7 => Code::Invalid,
             8 => Code::StalePlan,
+            10 => Code::Incomplete,
             _ => Code::Failure,
         }
     }

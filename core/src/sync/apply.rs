@@ -25,6 +25,15 @@ use super::events::{CancelToken, Event, EventSink, Stage};
 /// Most members bound in one request (Graph's limit for `members@odata.bind`).
 const MAX_BINDS: usize = 20;
 
+/// Operations per chunk of a stage that sends one request (or two) per object (creations,
+/// restores), per unit of `[sync] concurrency`: a chunk is about four rounds of requests in
+/// flight. Between chunks is a safe point where a run may stop at its max duration.
+const CHUNK_SINGLE: usize = 4;
+
+/// Operations per chunk of a stage packed into bulk requests (member additions, `$batch`ed
+/// updates and deletions), per unit of `[sync] concurrency`: about one round of requests.
+const CHUNK_PACKED: usize = MAX_BINDS;
+
 /// One operation that failed, for the run report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +63,17 @@ pub struct ApplyOutcome {
     pub skipped: usize,
     /// The run was cancelled before the end.
     pub cancelled: bool,
+    /// The run stopped before the end at its max duration (a safe point between chunks);
+    /// the next run continues with what is left.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+    /// Operations not attempted because the run stopped at its max duration.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remaining: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub(crate) struct Applier<'a> {
@@ -86,6 +106,9 @@ pub(crate) struct Applier<'a> {
     /// Escrow keys kept although the plan has no operation for them (objects whose
     /// evaluation failed).
     kept_escrows: HashSet<String>,
+    /// No chunk starts at or after this time (the run's max duration less one request's
+    /// time), once one chunk has run.
+    deadline: Option<DateTime<Utc>>,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -218,6 +241,7 @@ impl<'a> Applier<'a> {
             anchored: HashMap::new(),
             whole_plan: false,
             kept_escrows: HashSet::new(),
+            deadline: None,
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
@@ -246,14 +270,31 @@ impl<'a> Applier<'a> {
         self
     }
 
-    /// Applies the operations in order, one stage (a run of the same kind) at a time.
+    /// Stops starting chunks at `deadline` (the clock of the Graph client reads it), once
+    /// one chunk has run: every run makes progress, however long it took to get here.
+    pub(super) fn stop_at(mut self, deadline: Option<DateTime<Utc>>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// True when the max duration is reached: no new chunk starts.
+    fn out_of_time(&self, ran: bool) -> bool {
+        ran && self
+            .deadline
+            .is_some_and(|d| self.client.clock().now() >= d)
+    }
+
+    /// Applies the operations in order, one stage (a run of the same kind) at a time, each
+    /// stage in chunks. Between chunks (safe points: what the chunk did is recorded) the run
+    /// stops when cancelled or at its max duration.
     pub(super) async fn apply(
         mut self,
         operations: &[Operation],
     ) -> Result<ApplyOutcome, SyncError> {
         self.total = operations.len() as u64;
         let mut start = 0;
-        while start < operations.len() {
+        let mut ran = false;
+        'stages: while start < operations.len() {
             if self.cancel.is_cancelled() {
                 self.outcome.cancelled = true;
                 break;
@@ -263,11 +304,38 @@ impl<'a> Applier<'a> {
                 .iter()
                 .position(|o| o.kind() != kind)
                 .map_or(operations.len(), |p| start + p);
-            let stage: Vec<&Operation> = operations[start..end]
-                .iter()
-                .filter(|op| self.ready(op))
-                .collect();
-            self.run_stage(kind, &stage).await?;
+            let per_slot = match kind {
+                "createUser" | "createGroup" | "restoreUser" | "restoreGroup" => CHUNK_SINGLE,
+                _ => CHUNK_PACKED,
+            };
+            let size = per_slot * self.concurrency;
+            for (i, chunk) in operations[start..end].chunks(size).enumerate() {
+                if self.cancel.is_cancelled() {
+                    self.outcome.cancelled = true;
+                    break 'stages;
+                }
+                if self.out_of_time(ran) {
+                    self.outcome.incomplete = true;
+                    self.outcome.remaining = operations.len() - (start + i * size);
+                    self.events.emit(Event::Stage {
+                        stage: Stage::Apply,
+                        message: format!(
+                            "max duration reached: stopping with {} operations left for the next run",
+                            self.outcome.remaining
+                        ),
+                    });
+                    break 'stages;
+                }
+                if i == 0 {
+                    self.events.emit(Event::Stage {
+                        stage: Stage::Apply,
+                        message: format!("{kind}: {} operations", end - start),
+                    });
+                }
+                let ready: Vec<&Operation> = chunk.iter().filter(|op| self.ready(op)).collect();
+                self.run_stage(kind, &ready).await?;
+                ran |= !ready.is_empty();
+            }
             start = end;
         }
         if self.whole_plan {
@@ -495,10 +563,6 @@ impl<'a> Applier<'a> {
         if ops.is_empty() {
             return Ok(());
         }
-        self.events.emit(Event::Stage {
-            stage: Stage::Apply,
-            message: format!("{kind}: {} operations", ops.len()),
-        });
         match kind {
             "createUser" => self.create_users(ops).await,
             "createGroup" => self.create_groups(ops).await,

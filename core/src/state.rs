@@ -221,7 +221,8 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// `full`, `delta`, `dry-run`, `on-demand`.
     pub mode: String,
-    /// The outcome (`converged`, `escrowed`, `refused`, `quarantined`, `failed`), if finished.
+    /// The outcome (`converged`, `escrowed`, `refused`, `quarantined`, `cancelled`,
+    /// `incomplete`, `failed`), if finished.
     pub outcome: Option<String>,
     /// The run's summary (JSON), if finished.
     pub summary: Option<serde_json::Value>,

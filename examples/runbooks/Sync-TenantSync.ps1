@@ -31,6 +31,13 @@ The job's name: the blobs are <JobName>.toml, <JobName>.schema.json and <JobName
 .PARAMETER Full
 Read both tenants in full instead of by delta (a weekly full reconciliation, for instance).
 
+.PARAMETER MaxDuration
+The longest the cycle may run before it stops at a safe point, '2h30m' by default: under
+Azure Automation's three-hour fair-share limit, with room to save the state. A cycle that stops
+there ends 'incomplete' (not a failure): what it wrote is in the saved state, and the next
+scheduled run continues where it stopped, writing nothing twice. That is the loop: a first sync
+larger than one job's time finishes over several scheduled runs.
+
 .EXAMPLE
 Start-AzAutomationRunbook -Name Sync-TenantSync -Parameters @{ StorageAccount = 'contososync'; Container = 'tenantsync'; JobName = 'contoso-fabrikam' } -ResourceGroupName rg -AutomationAccountName aa
 
@@ -45,7 +52,8 @@ param(
     [Parameter(Mandatory)] [string] $StorageAccount,
     [Parameter(Mandatory)] [string] $Container,
     [Parameter(Mandatory)] [string] $JobName,
-    [switch] $Full
+    [switch] $Full,
+    [string] $MaxDuration = '2h30m'
 )
 
 $ErrorActionPreference = 'Stop'
@@ -89,10 +97,11 @@ try {
     Write-Output 'no saved state: this is the job''s first run (a full read)'
 }
 
-# One cycle; -Verbose lists every operation in the job's verbose stream. A refused or
+# One cycle, stopped at a safe point before MaxDuration so that Automation never kills it
+# mid-write; -Verbose lists every operation in the job's verbose stream. A refused or
 # quarantined run is reported as an error after the state is saved.
 try {
-    $report = Invoke-TenantSync -Path $jobFile -Full:$Full -Confirm:$false -Verbose -ErrorAction Continue -ErrorVariable runErrors
+    $report = Invoke-TenantSync -Path $jobFile -Full:$Full -MaxDuration $MaxDuration -Confirm:$false -Verbose -ErrorAction Continue -ErrorVariable runErrors
 } finally {
     # The state goes back even after a failed run (it records what was written, and the
     # escrows), but only if no other run wrote it meanwhile.
@@ -105,6 +114,10 @@ try {
 
 # The summary, in the job's output.
 $report | Format-List -Property 'RunId', 'Outcome', 'FullRead', 'SourceChanges', 'Operations', 'Succeeded', 'Failed', 'Reported', 'Requests' | Out-String | Write-Output
-if ($runErrors -or $report.Outcome -notin 'converged', 'escrowed') {
+# Stopped at MaxDuration: progress is saved, and the next scheduled run goes on from there.
+if ($report.Outcome -eq 'incomplete') {
+    Write-Output "incomplete: $($report.Remaining) operation(s) left; the next scheduled run continues"
+}
+if ($runErrors -or $report.Outcome -notin 'converged', 'escrowed', 'incomplete') {
     throw "the run ended $($report.Outcome): $($runErrors -join '; ')"
 }

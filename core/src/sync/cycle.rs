@@ -315,7 +315,8 @@ impl Cycle<'_> {
     }
 
     /// Applies `plan`'s operations to the target, in order, escrowing what fails. With
-    /// `whole_plan`, escrows of objects the plan does not name are cleared (they converged);
+    /// `whole_plan`, escrows of objects the plan does not name are cleared (they converged),
+    /// and the job's max duration applies (the run may end [`RunOutcome::Incomplete`]);
     /// with `ignore_waits`, escrowed objects are attempted now (on demand, a reviewed plan).
     pub async fn apply(
         &mut self,
@@ -347,8 +348,9 @@ impl Cycle<'_> {
             .collect();
         let e = &mut *self.engine;
         e.state()?;
-        // The run stops starting writes once less than one request's time is left.
-        let deadline = e.max_duration.and_then(|limit| {
+        // A cycle stops starting writes once less than one request's time is left. A saved
+        // plan or one object runs to the end: stopped halfway, it could not be applied again.
+        let deadline = e.max_duration.filter(|_| whole_plan).and_then(|limit| {
             let room = limit.checked_sub(e.request_timeout)?;
             Some(self.started_at + chrono::Duration::from_std(room).ok()?)
         });

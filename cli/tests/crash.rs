@@ -302,8 +302,21 @@ fn shape(target: &TenantState) -> Result<Shape, String> {
 /// Checks one step: nothing duplicated (in [`shape`]), nothing deleted, nothing that was
 /// there before gone, and the job's state readable through the engine.
 fn check_step(world: &World, job: &Path, before: &Shape) -> Result<Shape, String> {
-    let target = world.target().state();
-    let now = shape(&target)?;
+    let now = check_target(&world.target().state(), before)?;
+    let mut engine = Engine::open(job).map_err(|e| format!("the job does not open: {e}"))?;
+    engine
+        .runs(1000)
+        .map_err(|e| format!("the run history does not read: {e}"))?;
+    engine
+        .logs(&LogFilter::default())
+        .map_err(|e| format!("the provisioning log does not read: {e}"))?;
+    Ok(now)
+}
+
+/// The target's part of [`check_step`]: its shape, when nothing is duplicated, deleted or gone
+/// since `before`.
+fn check_target(target: &TenantState, before: &Shape) -> Result<Shape, String> {
+    let now = shape(target)?;
     if !target.deleted_items.is_empty() {
         return Err(format!(
             "{} objects were deleted, and the source still has them all",
@@ -322,13 +335,6 @@ fn check_step(world: &World, job: &Path, before: &Shape) -> Result<Shape, String
             "lost: users {lost_users:?}, groups {lost_groups:?}, memberships {lost_members:?}"
         ));
     }
-    let mut engine = Engine::open(job).map_err(|e| format!("the job does not open: {e}"))?;
-    engine
-        .runs(1000)
-        .map_err(|e| format!("the run history does not read: {e}"))?;
-    engine
-        .logs(&LogFilter::default())
-        .map_err(|e| format!("the provisioning log does not read: {e}"))?;
     Ok(now)
 }
 
@@ -519,4 +525,51 @@ fn sigkill_at_seeded_points_of_apply_never_duplicates_loses_or_deletes() {
         );
         assert!(kills > 0, "no process was killed: the points missed apply");
     }
+}
+
+/// The harness's checks fail where they must: a duplicate by mail, by anchor or by name, a
+/// lost membership or object, a deletion.
+#[test]
+fn the_checks_catch_duplicates_losses_and_deletions() {
+    let user = |id: &str, mail: &str, anchor: &str| {
+        serde_json::json!({"id": id, "mail": mail, "displayName": mail,
+            "extension_0_tenantsyncAnchor": anchor})
+    };
+    let group = |id: &str, name: &str, anchor: &str| serde_json::json!({"id": id, "displayName": name, "extension_0_tenantsyncAnchor": anchor});
+    let good = TenantState {
+        tenant_id: "t".into(),
+        users: vec![user("u1", "a@x", "s/1"), user("u2", "b@x", "s/2")],
+        groups: vec![group("g1", "G", "s/3")],
+        memberships: BTreeMap::from([("g1".into(), vec!["u1".into(), "u2".into()])]),
+        deleted_items: Vec::new(),
+    };
+    let before = check_target(&good, &Shape::default()).expect("a sound target passes");
+    assert_eq!(before.memberships.len(), 2);
+
+    let mut twice = good.clone();
+    twice.users.push(user("u3", "A@x", "s/9"));
+    assert!(check_target(&twice, &before).is_err_and(|e| e.contains("user mail a@x")));
+    let mut anchors = good.clone();
+    anchors.users.push(user("u3", "c@x", "s/1"));
+    assert!(check_target(&anchors, &before).is_err_and(|e| e.contains("user anchor s/1")));
+    let mut names = good.clone();
+    names.groups.push(group("g2", "G", "s/8"));
+    assert!(check_target(&names, &before).is_err_and(|e| e.contains("group name g")));
+
+    let mut lost = good.clone();
+    lost.memberships.insert("g1".into(), vec!["u1".into()]);
+    assert!(
+        check_target(&lost, &before).is_err_and(|e| e.contains("memberships [(\"G\", \"b@x\")]"))
+    );
+    let mut gone = good.clone();
+    gone.users.pop();
+    assert!(check_target(&gone, &before).is_err_and(|e| e.contains("lost")));
+    let mut deleted = good.clone();
+    deleted
+        .deleted_items
+        .push(tenantsync_emulator::DeletedItemState {
+            kind: "user".into(),
+            object: user("u9", "z@x", "s/7"),
+        });
+    assert!(check_target(&deleted, &before).is_err_and(|e| e.contains("deleted")));
 }

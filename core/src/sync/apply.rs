@@ -26,8 +26,8 @@ use super::events::{CancelToken, Event, EventSink, Stage};
 const MAX_BINDS: usize = 20;
 
 /// Operations per chunk of a stage that sends one request (or two) per object (creations,
-/// restores), per unit of `[sync] concurrency`: a chunk is about four rounds of requests in
-/// flight. Between chunks is a safe point where a run may stop at its max duration.
+/// restores), per unit of `[sync] concurrency`: four to eight rounds of requests in flight.
+/// Between chunks is a safe point where a run may stop at its max duration.
 const CHUNK_SINGLE: usize = 4;
 
 /// Operations per chunk of a stage packed into bulk requests (member additions, `$batch`ed

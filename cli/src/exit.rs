@@ -25,6 +25,9 @@ pub enum Code {
     /// Another run of the job holds its state: here, in another process, or on another host
     /// (the state blob is leased). Nothing was done; run again later.
     Busy = 9,
+    /// The run stopped at its max duration (`--max-duration`, `[sync] max_duration`) after
+    /// making progress: run again to continue with what is left.
+    Incomplete = 10,
 }
 
 impl Code {
@@ -41,6 +44,7 @@ impl Code {
             7 => Code::Invalid,
             8 => Code::StalePlan,
             9 => Code::Busy,
+            10 => Code::Incomplete,
             _ => Code::Failure,
         }
     }

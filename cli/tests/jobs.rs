@@ -612,3 +612,32 @@ fn a_job_whose_state_blob_is_leased_elsewhere_exits_9_and_then_runs_and_resets_t
     );
     assert!(!world.state_path().exists(), "no local state");
 }
+
+#[test]
+fn max_duration_stops_a_sync_with_exit_code_10_and_the_next_run_finishes_it() {
+    let world = World::new(seed(5, 1, 3));
+    let job = world.write_job(&world.source_group_ids(), "concurrency = 1\n");
+    // Every target request takes at least 300 ms, so the first chunk of writes (four users:
+    // eight requests) outlasts the one second a 61 s limit leaves before the 60 s margin: the
+    // run stops after it however fast the machine is.
+    slow_target(&world, 300, 0);
+    let o = tenantsync(&["sync", "--max-duration", "61s"], &job);
+    assert_eq!(code(&o), 10, "{}", describe(&o));
+    assert!(stdout(&o).contains("Incomplete"), "{}", describe(&o));
+    let created = world.target().state().users.len();
+    assert!(created > 0, "the stopped run made progress");
+    world.target().set_knobs(Knobs::default());
+    let o = tenantsync(&["sync", "--json"], &job);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let report: Json = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    assert_eq!(report["outcome"], "converged");
+    assert_memberships_follow(&world);
+
+    // A limit that leaves no room for one request, and one that is not a duration.
+    let o = tenantsync(&["sync", "--max-duration", "30s"], &job);
+    assert_eq!(code(&o), 3, "{}", describe(&o));
+    assert!(stderr(&o).contains("request_timeout"), "{}", describe(&o));
+    let o = tenantsync(&["sync", "--max-duration", "2h30"], &job);
+    assert_eq!(code(&o), 2, "{}", describe(&o));
+    assert!(stderr(&o).contains("--max-duration"), "{}", describe(&o));
+}

@@ -129,6 +129,10 @@ pub struct SyncSettings {
     pub concurrency: usize,
     /// Time allowed for one Graph request (`"30s"`). Default `"60s"`.
     pub request_timeout: String,
+    /// Longest a run may take (`"2h30m"`): the run stops starting new writes once less than
+    /// `request_timeout` of it remains, records what it did and ends `incomplete` (exit code
+    /// 10); the next run continues with what is left. Default: none (no limit).
+    pub max_duration: Option<String>,
 }
 
 impl Default for SyncSettings {
@@ -140,32 +144,50 @@ impl Default for SyncSettings {
             quarantine_min_failures: DEFAULT_QUARANTINE_MIN_FAILURES,
             concurrency: DEFAULT_CONCURRENCY,
             request_timeout: "60s".into(),
+            max_duration: None,
         }
     }
 }
 
-/// Parses a duration such as `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
+/// Parses a duration such as `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`, or a sum of them
+/// written together, largest unit first or not: `"2h30m"`, `"1m30s"`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration: write a number and a unit, like \"30s\" or \"5m\"")
-    })?;
-    let seconds = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        other => {
-            return Err(format!(
-                "`{text}` has an unknown unit `{other}`: use ms, s, m, h or d"
-            ));
-        }
+    let not_a_duration = || {
+        format!("`{text}` is not a duration: write a number and a unit, like \"30s\" or \"2h30m\"")
     };
+    let mut rest = t;
+    let mut seconds = 0.0_f64;
+    loop {
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(split);
+        let n: f64 = number.parse().map_err(|_| not_a_duration())?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        seconds += match unit.trim() {
+            "ms" => n / 1000.0,
+            // A bare number is seconds, and only alone: "2h30" is a mistake.
+            "" if rest.len() == t.len() => n,
+            "" => return Err(not_a_duration()),
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            "d" => n * 86400.0,
+            other => {
+                return Err(format!(
+                    "`{text}` has an unknown unit `{other}`: use ms, s, m, h or d"
+                ));
+            }
+        };
+        if next.is_empty() {
+            break;
+        }
+        rest = next;
+    }
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{text}` is not a positive duration"));
     }
@@ -349,6 +371,11 @@ mod tests {
 
     #[test]
     fn durations() {
+        assert_eq!(parse_duration("2h30m").unwrap().as_secs(), 9000);
+        assert_eq!(parse_duration("1m30s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("1h 5m").unwrap().as_secs(), 3900);
+        assert!(parse_duration("2h30").is_err());
+        assert!(parse_duration("2hm").is_err());
         assert_eq!(parse_duration("30s").unwrap().as_secs(), 30);
         assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
         assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);

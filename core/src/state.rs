@@ -175,7 +175,7 @@ pub struct LogEntry {
     pub run_id: i64,
     /// When.
     pub at: DateTime<Utc>,
-    /// `user`, `group` or `membership`.
+    /// `user`, `group` or `membership`; `run` for where a run stopped at its max duration.
     pub kind: String,
     /// The source object.
     pub source_id: Option<String>,
@@ -185,7 +185,8 @@ pub struct LogEntry {
     pub display: String,
     /// The operation (`createUser`, `addMember`, ...) or `skip`.
     pub action: String,
-    /// `success`, `failure`, `skipped` or `escrowed`.
+    /// `success`, `failure`, `skipped` or `escrowed`; `incomplete` for a run stopped at its
+    /// max duration.
     pub status: String,
     /// Changed attributes with old and new values (redacted where the mapping says so).
     pub changes: serde_json::Value,
@@ -220,7 +221,8 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// `full`, `delta`, `dry-run`, `on-demand`.
     pub mode: String,
-    /// The outcome (`converged`, `escrowed`, `refused`, `quarantined`, `failed`), if finished.
+    /// The outcome (`converged`, `escrowed`, `refused`, `quarantined`, `cancelled`,
+    /// `incomplete`, `failed`), if finished.
     pub outcome: Option<String>,
     /// The run's summary (JSON), if finished.
     pub summary: Option<serde_json::Value>,

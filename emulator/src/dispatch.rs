@@ -410,6 +410,16 @@ fn execute(
         return refused;
     }
     let mut r = graph::handle(&shared.base_url, t, caller, req);
+    if is_write {
+        shared.wrote(|| crate::server::Write {
+            tenant_id: t.id.clone(),
+            method: req.method.clone(),
+            path: req.segs.join("/"),
+            kind: req.kind(),
+            body: req.body.clone().and_then(Result::ok),
+            status: r.status,
+        });
+    }
     if t.knobs.throttling.is_some() {
         r.headers
             .push(("x-ms-resource-unit".into(), cost.to_string()));

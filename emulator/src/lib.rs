@@ -47,7 +47,7 @@ pub use config::{
 };
 pub use fixture::{FixtureError, TenantFixture, load_fixture};
 pub use seed::generate_seed;
-pub use server::{Emulator, TenantHandle, serve_forever};
+pub use server::{Emulator, TenantHandle, Write, WriteHook, serve_forever};
 pub use store::{AdminError, DeletedItemState, TenantState};
 pub use synchronization::{CROSS_TENANT_TEMPLATE_APP, CROSS_TENANT_TEMPLATE_ID, SeededSyncJob};
 

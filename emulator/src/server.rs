@@ -33,6 +33,56 @@ pub(crate) struct Shared {
     pub clock: crate::clock::Clock,
     /// The configured Graph resource ([`EmulatorConfig::graph_audience`]).
     pub graph_audience: Option<String>,
+    /// Called after every Graph write the emulator executes ([`Emulator::on_write`]).
+    pub write_hook: HookSlot,
+}
+
+/// Where [`Emulator::on_write`] keeps its hook.
+#[derive(Default)]
+pub(crate) struct HookSlot(Mutex<Option<WriteHook>>);
+
+impl std::fmt::Debug for HookSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.0.lock().map(|h| h.is_some()).unwrap_or(false);
+        f.debug_struct("HookSlot").field("set", &set).finish()
+    }
+}
+
+/// A Graph write the emulator executed: a request (or a `$batch` item) other than a read,
+/// answered by the tenant rather than refused by throttling or a fault.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// The tenant written to (lower-case id).
+    pub tenant_id: String,
+    /// The method (`POST`, `PATCH`, `DELETE`, `PUT`).
+    pub method: String,
+    /// The path after `/v1.0`, ids included (`users/4f…`).
+    pub path: String,
+    /// The kind, ids hidden (`PATCH /users/{id}`), as [`TenantHandle::request_counts`] names it.
+    pub kind: String,
+    /// The request body, when it was JSON.
+    pub body: Option<Value>,
+    /// The status the tenant answered.
+    pub status: u16,
+}
+
+/// What [`Emulator::on_write`] calls. It runs while the tenant is locked and before the
+/// answer is sent: it may block (holding the answer back), and must not call the emulator.
+pub type WriteHook = Arc<dyn Fn(&Write) + Send + Sync>;
+
+impl Shared {
+    /// Calls the write hook, if one is set.
+    pub(crate) fn wrote(&self, write: impl FnOnce() -> Write) {
+        let hook = self
+            .write_hook
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(&write());
+        }
+    }
 }
 
 impl Shared {
@@ -232,6 +282,7 @@ impl Emulator {
                 .graph_audience
                 .as_ref()
                 .map(|a| a.trim_end_matches('/').to_owned()),
+            write_hook: HookSlot::default(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -243,6 +294,18 @@ impl Emulator {
             runtime: None,
             _temp: temp,
         })
+    }
+
+    /// Calls `hook` after every Graph write any tenant executes, before its answer is sent
+    /// (`None` removes it). Tests count writes with it, move a clock per write, or hold the
+    /// answer of the Nth write while they kill the client that sent it.
+    pub fn on_write(&self, hook: Option<WriteHook>) {
+        *self
+            .shared
+            .write_hook
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = hook;
     }
 
     /// The clock the emulator reads (the one in its configuration): advance a manual clock to

@@ -41,6 +41,13 @@ named in the job file).
 .PARAMETER Full
 Read both tenants in full instead of by delta (a weekly full reconciliation, for instance).
 
+.PARAMETER MaxDuration
+The longest the cycle may run before it stops at a safe point, '2h30m' by default: under
+Azure Automation's three-hour fair-share limit, with room to save the state. A cycle that stops
+there ends 'incomplete' (not a failure): what it wrote is in the saved state, and the next
+scheduled run continues where it stopped, writing nothing twice. That is the loop: a first sync
+larger than one job's time finishes over several scheduled runs.
+
 .EXAMPLE
 Start-AzAutomationRunbook -Name Sync-TenantSync -Parameters @{ StorageAccount = 'contososync'; Container = 'tenantsync'; JobName = 'contoso-fabrikam' } -ResourceGroupName rg -AutomationAccountName aa
 
@@ -55,7 +62,8 @@ param(
     [Parameter(Mandatory)] [string] $StorageAccount,
     [Parameter(Mandatory)] [string] $Container,
     [Parameter(Mandatory)] [string] $JobName,
-    [switch] $Full
+    [switch] $Full,
+    [string] $MaxDuration = '2h30m'
 )
 
 $ErrorActionPreference = 'Stop'
@@ -85,12 +93,13 @@ try {
     if ($_.Exception.Response.StatusCode.value__ -ne 404) { throw }
 }
 
-# One cycle; -Verbose lists every operation in the job's verbose stream. The engine takes the
+# One cycle, stopped at a safe point before MaxDuration so that Automation never kills it
+# mid-write; -Verbose lists every operation in the job's verbose stream. The engine takes the
 # state blob's lease, downloads the state, saves it after each apply stage and at the end, and
 # releases the lease.
 $report = $null
 try {
-    $report = Invoke-TenantSync -Path $jobFile -Full:$Full -Confirm:$false -Verbose -ErrorAction Continue -ErrorVariable runErrors
+    $report = Invoke-TenantSync -Path $jobFile -Full:$Full -MaxDuration $MaxDuration -Confirm:$false -Verbose -ErrorAction Continue -ErrorVariable runErrors
 } catch {
     $runErrors = @($_)
 }
@@ -104,6 +113,10 @@ if ($locked) {
 
 # The summary, in the job's output.
 $report | Format-List -Property 'RunId', 'Outcome', 'FullRead', 'SourceChanges', 'Operations', 'Succeeded', 'Failed', 'Reported', 'Requests' | Out-String | Write-Output
-if ($runErrors -or -not $report -or $report.Outcome -notin 'converged', 'escrowed') {
+# Stopped at MaxDuration: progress is saved, and the next scheduled run goes on from there.
+if ($report -and $report.Outcome -eq 'incomplete') {
+    Write-Output "incomplete: $($report.Remaining) operation(s) left; the next scheduled run continues"
+}
+if ($runErrors -or -not $report -or $report.Outcome -notin 'converged', 'escrowed', 'incomplete') {
     throw "the run ended $($report.Outcome): $($runErrors -join '; ')"
 }

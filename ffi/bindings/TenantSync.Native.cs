@@ -366,8 +366,10 @@ public unsafe partial class Ffi {
 public unsafe partial class Ffi {
     /// <summary>
     /// Starts one sync cycle of <c>job</c>, as <c>tenantsync sync</c> does. <c>request_json</c> is NULL or
-    /// <c>{"full": BOOL, "allowDeletes": BOOL}</c> (<c>full</c> reads the source in full instead of by
-    /// delta; <c>allowDeletes</c> lets a plan over the deletion threshold through). Writes the run
+    /// <c>{"full": BOOL, "allowDeletes": BOOL, "maxDuration": DURATION}</c> (<c>full</c> reads the source
+    /// in full instead of by delta; <c>allowDeletes</c> lets a plan over the deletion threshold
+    /// through; <c>maxDuration</c>, such as <c>"2h30m"</c>, stops the run at a safe point before that much
+    /// time, as <c>--max-duration</c> does: the outcome is then <c>incomplete</c>). Writes the run
     /// handle to <c>out_run</c>; the job answers <c>BUSY</c> until the run finishes. The run's result is
     /// <c>{"kind": "run", "value": RUN_REPORT}</c> (ffi/README.md).
     ///

@@ -331,8 +331,10 @@ tenantsync_job_start_provision (
 
 /** \brief
  *  Starts one sync cycle of `job`, as `tenantsync sync` does. `request_json` is NULL or
- *  `{"full": BOOL, "allowDeletes": BOOL}` (`full` reads the source in full instead of by
- *  delta; `allowDeletes` lets a plan over the deletion threshold through). Writes the run
+ *  `{"full": BOOL, "allowDeletes": BOOL, "maxDuration": DURATION}` (`full` reads the source
+ *  in full instead of by delta; `allowDeletes` lets a plan over the deletion threshold
+ *  through; `maxDuration`, such as `"2h30m"`, stops the run at a safe point before that much
+ *  time, as `--max-duration` does: the outcome is then `incomplete`). Writes the run
  *  handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is
  *  `{"kind": "run", "value": RUN_REPORT}` (ffi/README.md).
  *

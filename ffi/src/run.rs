@@ -126,12 +126,44 @@ unsafe fn start(
     save_plan: Option<PathBuf>,
     out_run: *mut *mut TenantsyncRun,
 ) -> Result<(), Failure> {
+    // SAFETY: forwarded.
+    unsafe { start_with(job, work, save_plan, None, out_run) }
+}
+
+/// [`start`] for a cycle with a max duration (`None`: the job's `[sync] max_duration`).
+///
+/// # Safety
+/// `out_run` is NULL or writable.
+unsafe fn start_limited(
+    job: *mut TenantsyncJob,
+    work: Work,
+    limit: Option<Duration>,
+    out_run: *mut *mut TenantsyncRun,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded.
+    unsafe { start_with(job, work, None, limit, out_run) }
+}
+
+/// # Safety
+/// `out_run` is NULL or writable.
+unsafe fn start_with(
+    job: *mut TenantsyncJob,
+    work: Work,
+    save_plan: Option<PathBuf>,
+    limit: Option<Duration>,
+    out_run: *mut *mut TenantsyncRun,
+) -> Result<(), Failure> {
     check_out(out_run, "out_run")?;
     let job_slot = JOBS.slot(from_ptr(job), "job")?;
     let handle = {
         let mut guard = crate::handles::try_lock(&job_slot, "job")?;
         guard.engine()?;
-        let engine = guard.engine.take().expect("checked");
+        let mut engine = guard.engine.take().expect("checked");
+        // Every run sets it: a limit given to one run does not stay for the next.
+        if let Err(e) = engine.set_max_duration(limit) {
+            guard.engine = Some(engine);
+            return Err(engine_failure(e));
+        }
         match engine.start(work) {
             Ok(handle) => Arc::new(handle),
             Err(e) => {
@@ -161,9 +193,11 @@ struct SyncInput {
     full: bool,
     #[serde(default)]
     allow_deletes: bool,
+    #[serde(default)]
+    max_duration: Option<String>,
 }
 
-const SYNC_SHAPE: &str = r#"{"full": false, "allowDeletes": false}"#;
+const SYNC_SHAPE: &str = r#"{"full": false, "allowDeletes": false, "maxDuration": "2h30m"}"#;
 
 /// The options of a plan.
 #[derive(Debug, Default, Deserialize)]
@@ -183,8 +217,10 @@ const PLAN_SHAPE: &str =
     r#"{"full": false, "allowDeletes": false, "only": "source id", "savePlan": "plan.json"}"#;
 
 /// Starts one sync cycle of `job`, as `tenantsync sync` does. `request_json` is NULL or
-/// `{"full": BOOL, "allowDeletes": BOOL}` (`full` reads the source in full instead of by
-/// delta; `allowDeletes` lets a plan over the deletion threshold through). Writes the run
+/// `{"full": BOOL, "allowDeletes": BOOL, "maxDuration": DURATION}` (`full` reads the source
+/// in full instead of by delta; `allowDeletes` lets a plan over the deletion threshold
+/// through; `maxDuration`, such as `"2h30m"`, stops the run at a safe point before that much
+/// time, as `--max-duration` does: the outcome is then `incomplete`). Writes the run
 /// handle to `out_run`; the job answers `BUSY` until the run finishes. The run's result is
 /// `{"kind": "run", "value": RUN_REPORT}` (ffi/README.md).
 ///
@@ -199,6 +235,12 @@ pub unsafe fn tenantsync_job_start_sync(
     guard("tenantsync_job_start_sync", || {
         // SAFETY: the caller promises a NUL-terminated string or NULL.
         let input: SyncInput = unsafe { json_arg(request_json, "request_json", SYNC_SHAPE) }?;
+        let limit = input
+            .max_duration
+            .as_deref()
+            .map(tenantsync_core::parse_duration)
+            .transpose()
+            .map_err(|e| Failure::new(Status::InvalidArgument, format!("maxDuration: {e}")))?;
         let request = SyncRequest {
             full: input.full,
             dry_run: false,
@@ -206,7 +248,7 @@ pub unsafe fn tenantsync_job_start_sync(
             only: None,
         };
         // SAFETY: forwarded.
-        unsafe { start(job, Work::Sync(request), None, out_run) }
+        unsafe { start_limited(job, Work::Sync(request), limit, out_run) }
     })
 }
 

@@ -212,6 +212,19 @@ fn plan_check_init_and_provision_run_through_the_abi() {
         unsafe { tenantsync_job_start_sync(job, p(&bad), &mut run) },
         Status::InvalidJson
     );
+    let bad = arg(r#"{"maxDuration": "2h30"}"#);
+    assert_eq!(
+        unsafe { tenantsync_job_start_sync(job, p(&bad), &mut run) },
+        Status::InvalidArgument
+    );
+    assert!(last_error().contains("maxDuration"), "{}", last_error());
+    // Shorter than one request (the job's request_timeout, 60s): no write could ever start.
+    let short = arg(r#"{"maxDuration": "30s"}"#);
+    assert_eq!(
+        unsafe { tenantsync_job_start_sync(job, p(&short), &mut run) },
+        Status::Invalid
+    );
+    assert!(last_error().contains("request_timeout"), "{}", last_error());
     assert_eq!(
         unsafe { tenantsync_job_start_sync(job, ptr::null(), ptr::null_mut()) },
         Status::NullArgument

@@ -5,7 +5,7 @@ BeforeAll {
 
 Describe 'Invoke-TenantSync' {
     It 'has the documented parameters' {
-        Get-TestParameterName Invoke-TenantSync | Should -Be @('AllowDeletes', 'Full', 'Path', 'Plan')
+        Get-TestParameterName Invoke-TenantSync | Should -Be @('AllowDeletes', 'Full', 'MaxDuration', 'Path', 'Plan')
     }
 
     It 'supports -WhatIf and -Confirm' {

@@ -7,6 +7,7 @@ mod planner_cases;
 mod plugins;
 mod powershell;
 mod resilience;
+mod resume;
 mod safety;
 mod saved_plans;
 mod sign_in;

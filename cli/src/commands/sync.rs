@@ -45,6 +45,11 @@ pub struct SyncArgs {
     /// review and a later `tenantsync apply FILE`.
     #[arg(long, value_name = "FILE", requires = "dry_run")]
     save_plan: Option<PathBuf>,
+    /// Stop at a safe point before this much time has passed (`2h30m`): what was written is
+    /// recorded, the run ends incomplete (exit code 10), and the next run continues. Default:
+    /// the job's [sync] max_duration (none: no limit).
+    #[arg(long, value_name = "DURATION")]
+    max_duration: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -404,6 +409,11 @@ fn render_summary(
             out,
             "\nCancelled: what was applied is recorded; the next cycle goes on from there."
         )?,
+        RunOutcome::Incomplete => writeln!(
+            out,
+            "\nIncomplete: the run stopped at its max duration with {} operations left; what was applied is recorded. Run the job again to continue (exit code 10).",
+            report.applied.remaining
+        )?,
         RunOutcome::Converged | RunOutcome::DryRun => {}
     }
     writeln!(
@@ -426,6 +436,15 @@ fn print_json(report: &RunReport) -> Result<(), Failure> {
 
 pub fn run(args: SyncArgs) -> Result<Code, Failure> {
     let mut engine = job::open(&args.job)?;
+    if let Some(text) = &args.max_duration {
+        let limit = parse_duration(text).map_err(|e| Failure {
+            code: Code::Usage,
+            error: anyhow!("--max-duration: {e}"),
+        })?;
+        engine
+            .set_max_duration(Some(limit))
+            .map_err(job::sync_failure)?;
+    }
     let runtime = job::runtime()?;
     if args.watch {
         if args.dry_run || args.json {
@@ -740,6 +759,7 @@ mod tests {
         assert_eq!(outcome_code(RunOutcome::Refused), Code::Refused);
         assert_eq!(outcome_code(RunOutcome::Quarantined), Code::Quarantined);
         assert_eq!(outcome_code(RunOutcome::Cancelled), Code::Failure);
+        assert_eq!(outcome_code(RunOutcome::Incomplete), Code::Incomplete);
     }
 
     #[test]

@@ -25,6 +25,15 @@ use super::events::{CancelToken, Event, EventSink, Stage};
 /// Most members bound in one request (Graph's limit for `members@odata.bind`).
 const MAX_BINDS: usize = 20;
 
+/// Operations per chunk of a stage that sends one request (or two) per object (creations,
+/// restores), per unit of `[sync] concurrency`: four to eight rounds of requests in flight.
+/// Between chunks is a safe point where a run may stop at its max duration.
+const CHUNK_SINGLE: usize = 4;
+
+/// Operations per chunk of a stage packed into bulk requests (member additions, `$batch`ed
+/// updates and deletions), per unit of `[sync] concurrency`: about one round of requests.
+const CHUNK_PACKED: usize = MAX_BINDS;
+
 /// One operation that failed, for the run report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +63,17 @@ pub struct ApplyOutcome {
     pub skipped: usize,
     /// The run was cancelled before the end.
     pub cancelled: bool,
+    /// The run stopped before the end at its max duration (a safe point between chunks);
+    /// the next run continues with what is left.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+    /// Operations not attempted because the run stopped at its max duration.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remaining: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub(crate) struct Applier<'a> {
@@ -89,6 +109,9 @@ pub(crate) struct Applier<'a> {
     /// With the job's state in a blob, the run's lease: the state is uploaded after each
     /// stage ([`super::checkpoint`]).
     lease: Option<&'a crate::blob::Lease>,
+    /// No chunk starts at or after this time (the run's max duration less one request's
+    /// time), once one chunk has run.
+    deadline: Option<DateTime<Utc>>,
     outcome: ApplyOutcome,
     done: u64,
     total: u64,
@@ -222,6 +245,7 @@ impl<'a> Applier<'a> {
             whole_plan: false,
             kept_escrows: HashSet::new(),
             lease: None,
+            deadline: None,
             outcome: ApplyOutcome::default(),
             done: 0,
             total: 0,
@@ -259,13 +283,31 @@ impl<'a> Applier<'a> {
     }
 
     /// Applies the operations in order, one stage (a run of the same kind) at a time.
+    /// Stops starting chunks at `deadline` (the clock of the Graph client reads it), once
+    /// one chunk has run: every run makes progress, however long it took to get here.
+    pub(super) fn stop_at(mut self, deadline: Option<DateTime<Utc>>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// True when the max duration is reached: no new chunk starts.
+    fn out_of_time(&self, ran: bool) -> bool {
+        ran && self
+            .deadline
+            .is_some_and(|d| self.client.clock().now() >= d)
+    }
+
+    /// Applies the operations in order, one stage (a run of the same kind) at a time, each
+    /// stage in chunks. Between chunks (safe points: what the chunk did is recorded) the run
+    /// stops when cancelled or at its max duration.
     pub(super) async fn apply(
         mut self,
         operations: &[Operation],
     ) -> Result<ApplyOutcome, SyncError> {
         self.total = operations.len() as u64;
         let mut start = 0;
-        while start < operations.len() {
+        let mut ran = false;
+        'stages: while start < operations.len() {
             if self.cancel.is_cancelled() {
                 self.outcome.cancelled = true;
                 break;
@@ -275,11 +317,38 @@ impl<'a> Applier<'a> {
                 .iter()
                 .position(|o| o.kind() != kind)
                 .map_or(operations.len(), |p| start + p);
-            let stage: Vec<&Operation> = operations[start..end]
-                .iter()
-                .filter(|op| self.ready(op))
-                .collect();
-            self.run_stage(kind, &stage).await?;
+            let per_slot = match kind {
+                "createUser" | "createGroup" | "restoreUser" | "restoreGroup" => CHUNK_SINGLE,
+                _ => CHUNK_PACKED,
+            };
+            let size = per_slot * self.concurrency;
+            for (i, chunk) in operations[start..end].chunks(size).enumerate() {
+                if self.cancel.is_cancelled() {
+                    self.outcome.cancelled = true;
+                    break 'stages;
+                }
+                if self.out_of_time(ran) {
+                    self.outcome.incomplete = true;
+                    self.outcome.remaining = operations.len() - (start + i * size);
+                    self.events.emit(Event::Stage {
+                        stage: Stage::Apply,
+                        message: format!(
+                            "max duration reached: stopping with {} operations left for the next run",
+                            self.outcome.remaining
+                        ),
+                    });
+                    break 'stages;
+                }
+                if i == 0 {
+                    self.events.emit(Event::Stage {
+                        stage: Stage::Apply,
+                        message: format!("{kind}: {} operations", end - start),
+                    });
+                }
+                let ready: Vec<&Operation> = chunk.iter().filter(|op| self.ready(op)).collect();
+                self.run_stage(kind, &ready).await?;
+                ran |= !ready.is_empty();
+            }
             super::checkpoint(self.lease, self.state).await?;
             start = end;
         }
@@ -508,10 +577,6 @@ impl<'a> Applier<'a> {
         if ops.is_empty() {
             return Ok(());
         }
-        self.events.emit(Event::Stage {
-            stage: Stage::Apply,
-            message: format!("{kind}: {} operations", ops.len()),
-        });
         match kind {
             "createUser" => self.create_users(ops).await,
             "createGroup" => self.create_groups(ops).await,

@@ -105,6 +105,8 @@ pub(crate) const EXIT_CONFIG: u8 = 3;
 pub(crate) const EXIT_STALE_PLAN: u8 = 8;
 /// Exit code of a job whose other run holds its state (here, or on another host).
 pub(crate) const EXIT_BUSY: u8 = 9;
+/// Exit code of a run stopped at its max duration: progress made, run again.
+pub(crate) const EXIT_INCOMPLETE: u8 = 10;
 /// Exit code of any other failure.
 pub(crate) const EXIT_FAILURE: u8 = 1;
 
@@ -157,11 +159,12 @@ impl RunOutcome {
             RunOutcome::Quarantined => 6,
             RunOutcome::DryRun => 9,
             RunOutcome::Cancelled => 10,
+            RunOutcome::Incomplete => 11,
         }
     }
 
     /// The command line's exit code: 0 converged or dry run, 4 escrowed, 5 refused,
-    /// 6 quarantined, 1 cancelled.
+    /// 6 quarantined, 1 cancelled, 10 incomplete (stopped at its max duration: run again).
     pub fn exit_code(self) -> u8 {
         match self {
             RunOutcome::Converged | RunOutcome::DryRun => 0,
@@ -169,6 +172,7 @@ impl RunOutcome {
             RunOutcome::Refused => 5,
             RunOutcome::Quarantined => 6,
             RunOutcome::Cancelled => EXIT_FAILURE,
+            RunOutcome::Incomplete => EXIT_INCOMPLETE,
         }
     }
 }
@@ -264,6 +268,8 @@ mod tests {
         assert_eq!(RunOutcome::Refused.exit_code(), 5);
         assert_eq!(RunOutcome::Quarantined.exit_code(), 6);
         assert_eq!(RunOutcome::Cancelled.exit_code(), 1);
+        assert_eq!(RunOutcome::Incomplete.exit_code(), 10);
+        assert_eq!(RunOutcome::Incomplete.code(), 11);
     }
 
     #[test]

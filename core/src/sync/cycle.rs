@@ -320,7 +320,8 @@ impl Cycle<'_> {
     }
 
     /// Applies `plan`'s operations to the target, in order, escrowing what fails. With
-    /// `whole_plan`, escrows of objects the plan does not name are cleared (they converged);
+    /// `whole_plan`, escrows of objects the plan does not name are cleared (they converged),
+    /// and the job's max duration applies (the run may end [`RunOutcome::Incomplete`]);
     /// with `ignore_waits`, escrowed objects are attempted now (on demand, a reviewed plan).
     pub async fn apply(
         &mut self,
@@ -352,6 +353,12 @@ impl Cycle<'_> {
             .collect();
         let e = &mut *self.engine;
         e.state()?;
+        // A cycle stops starting writes once less than one request's time is left. A saved
+        // plan or one object runs to the end: stopped halfway, it could not be applied again.
+        let deadline = e.max_duration.filter(|_| whole_plan).and_then(|limit| {
+            let room = limit.checked_sub(e.request_timeout)?;
+            Some(self.started_at + chrono::Duration::from_std(room).ok()?)
+        });
         // Fields borrowed one by one: the applier writes the state while reading the schema.
         apply::Applier::new(
             &e.target,
@@ -368,6 +375,7 @@ impl Cycle<'_> {
         .with_checkpoints(e.lease.as_ref())
         .whole_plan(whole_plan)
         .keep_escrows(plugins::failed_keys(plan))
+        .stop_at(deadline)
         .apply(&plan.operations)
         .await
     }
@@ -439,12 +447,42 @@ impl Cycle<'_> {
             .is_some_and(|q| q.next_attempt_at > e.clock.now())
         {
             RunOutcome::Quarantined
+        } else if applied.incomplete {
+            RunOutcome::Incomplete
         } else if !applied.failed.is_empty() || applied.skipped > 0 || plugin_failures > 0 {
             RunOutcome::Escrowed
         } else {
             RunOutcome::Converged
         };
         self.quarantine = quarantine_now;
+        if applied.incomplete {
+            // Where the run stopped, in the provisioning log beside what it did.
+            let limit = e.max_duration.unwrap_or_default();
+            let at = e.clock.now();
+            e.state()?.log(&crate::state::LogEntry {
+                run_id: self.run_id,
+                at,
+                kind: "run".into(),
+                source_id: None,
+                target_id: None,
+                display: format!("run {}", self.run_id),
+                action: "stop".into(),
+                status: "incomplete".into(),
+                changes: serde_json::json!({
+                    "remaining": applied.remaining,
+                    "succeeded": applied.succeeded,
+                    "maxDurationSeconds": limit.as_secs(),
+                }),
+                error_code: None,
+                error_message: Some(format!(
+                    "stopped at the max duration ({}s) with {} of {} operations left; run the job again to continue",
+                    limit.as_secs(),
+                    applied.remaining,
+                    plan.operations.len()
+                )),
+                request_id: None,
+            })?;
+        }
         self.close(outcome, Some(observation), plan, applied)
     }
 
@@ -488,6 +526,7 @@ impl Cycle<'_> {
             "succeeded": report.applied.succeeded,
             "failed": report.applied.failed.len(),
             "skipped": report.applied.skipped,
+            "remaining": report.applied.remaining,
         });
         e.state()?
             .finish_run(self.run_id, outcome.as_str(), &summary, report.finished_at)?;

@@ -276,6 +276,9 @@ pub enum RunOutcome {
     DryRun,
     /// Cancelled at a safe point; the next cycle goes on from there.
     Cancelled,
+    /// Stopped at a safe point before the run's max duration: progress was made and
+    /// recorded; run again to continue with what is left.
+    Incomplete,
 }
 
 impl RunOutcome {
@@ -288,6 +291,7 @@ impl RunOutcome {
             RunOutcome::Quarantined => "quarantined",
             RunOutcome::DryRun => "dryRun",
             RunOutcome::Cancelled => "cancelled",
+            RunOutcome::Incomplete => "incomplete",
         }
     }
 }
@@ -367,10 +371,31 @@ pub struct Engine {
     interval: std::time::Duration,
     /// `[sync] escrow_retry`, parsed once.
     escrow_retry: chrono::Duration,
+    /// `[sync] request_timeout`, parsed once: the margin a run keeps before its max duration.
+    request_timeout: std::time::Duration,
+    /// `[sync] max_duration`, parsed once, or what [`Engine::set_max_duration`] set.
+    max_duration: Option<std::time::Duration>,
     /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
     clock: Arc<dyn Clock>,
     /// The job's plugins, loaded once; `None` without `[[plugins]]`.
     plugins: Option<std::sync::Arc<crate::plugin::PluginRegistry>>,
+}
+
+/// Refuses a max duration that leaves no room for one request: a run stops starting new
+/// writes once less than `request_timeout` remains, so it would never write anything.
+fn check_max_duration(
+    limit: Option<std::time::Duration>,
+    request_timeout: std::time::Duration,
+    what: &str,
+) -> Result<(), SyncError> {
+    match limit {
+        Some(limit) if limit <= request_timeout => Err(SyncError::Invalid(format!(
+            "{what} ({}s) must be longer than [sync] request_timeout ({}s): a run stops starting writes once less than one request's time remains; give it a longer limit, like \"2h30m\"",
+            limit.as_secs_f64(),
+            request_timeout.as_secs_f64()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
@@ -445,6 +470,14 @@ impl Engine {
         let escrow_retry =
             chrono::Duration::from_std(duration("escrow_retry", &config.sync.escrow_retry)?)
                 .map_err(|e| SyncError::Invalid(format!("[sync] escrow_retry: {e}")))?;
+        let request_timeout = duration("request_timeout", &config.sync.request_timeout)?;
+        let max_duration = config
+            .sync
+            .max_duration
+            .as_deref()
+            .map(|text| duration("max_duration", text))
+            .transpose()?;
+        check_max_duration(max_duration, request_timeout, "[sync] max_duration")?;
         let source = client_for(&source_cfg, &config, "source", &clock)?;
         let target = client_for(&target_cfg, &config, "target", &clock)?;
         let (state_path, remote, scratch) = match config.state_blob() {
@@ -490,6 +523,8 @@ impl Engine {
             lease: None,
             interval,
             escrow_retry,
+            request_timeout,
+            max_duration,
             clock,
             plugins,
         })
@@ -527,6 +562,34 @@ impl Engine {
     /// The Graph client of the target tenant.
     pub fn target_client(&self) -> &GraphClient {
         &self.target
+    }
+
+    /// Sets the longest a cycle may take, as `sync --max-duration` does, in place of the
+    /// job's `[sync] max_duration` (`None`: back to the job's). Fails when the limit leaves no
+    /// room for one request (`[sync] request_timeout`).
+    pub fn set_max_duration(
+        &mut self,
+        limit: Option<std::time::Duration>,
+    ) -> Result<(), SyncError> {
+        let limit = match limit {
+            Some(limit) => {
+                check_max_duration(Some(limit), self.request_timeout, "the max duration")?;
+                Some(limit)
+            }
+            None => self
+                .config
+                .sync
+                .max_duration
+                .as_deref()
+                .and_then(|t| parse_duration(t).ok()),
+        };
+        self.max_duration = limit;
+        Ok(())
+    }
+
+    /// The longest a cycle may take (see [`Engine::set_max_duration`]); `None`: no limit.
+    pub fn max_duration(&self) -> Option<std::time::Duration> {
+        self.max_duration
     }
 
     /// The pause between cycles of `sync --watch`.

@@ -5,7 +5,8 @@ function ConvertTo-TenantSyncRunReport {
 
     .DESCRIPTION
     RunId, Outcome, FullRead, SourceChanges, Operations (the plan's counts by kind), Succeeded,
-    Failed and Cancelled (what applying did), Reported (skipped objects by reason), Requests (to each tenant), StartedAt and FinishedAt,
+    Failed, Cancelled and Remaining (what applying did; Remaining counts the operations left by
+    a run that stopped at its max duration), Reported (skipped objects by reason), Requests (to each tenant), StartedAt and FinishedAt,
     with the plan itself as Plan and the JSON form as Raw.
 
     .PARAMETER Report
@@ -50,6 +51,7 @@ function ConvertTo-TenantSyncRunReport {
         Succeeded     = Get-Field $applied 'succeeded'
         Failed        = $failed.Count
         Cancelled     = [bool](Get-Field $applied 'cancelled')
+        Remaining     = [int](Get-Field $applied 'remaining')
         Reported      = $reported
         Refused       = Get-Field (Get-Field $plan 'refused') 'message'
         Requests      = 'source {0}, target {1}' -f (Get-Field $source 'sent'), (Get-Field $target 'sent')

@@ -19,6 +19,10 @@ function New-TenantSyncWork {
     .PARAMETER AllowDeletes
     sync and plan: let a plan over the deletion threshold through.
 
+    .PARAMETER MaxDuration
+    sync: stop at a safe point before this much time has passed ('2h30m'); the outcome is then
+    incomplete and the next run continues. Empty: the job's [sync] max_duration.
+
     .PARAMETER ObjectId
     plan: only this source object; provision: the object to provision.
 
@@ -46,6 +50,8 @@ function New-TenantSyncWork {
 
         [switch] $AllowDeletes,
 
+        [string] $MaxDuration,
+
         [string] $ObjectId,
 
         [string] $PlanJson
@@ -53,7 +59,9 @@ function New-TenantSyncWork {
 
     $argument = switch ($Kind) {
         'sync' {
-            [ordered]@{ full = [bool]$Full; allowDeletes = [bool]$AllowDeletes } | ConvertTo-Json -Compress
+            $request = [ordered]@{ full = [bool]$Full; allowDeletes = [bool]$AllowDeletes }
+            if ($MaxDuration) { $request.maxDuration = $MaxDuration }
+            $request | ConvertTo-Json -Compress
         }
         'plan' {
             $request = [ordered]@{ full = [bool]$Full; allowDeletes = [bool]$AllowDeletes }

@@ -6,7 +6,7 @@ function Get-TenantSyncRun {
     .DESCRIPTION
     Reads the job's run history from its state: for each run its id, when it started and
     finished, its mode (full, delta, dry-run, on-demand), its outcome (converged, escrowed,
-    refused, quarantined, cancelled, failed) and its summary. Each run becomes a
+    refused, quarantined, cancelled, incomplete, failed) and its summary. Each run becomes a
     TenantSync.RunRecord. Reading the history signs in nowhere.
 
     .PARAMETER Path

@@ -22,6 +22,12 @@ function Invoke-TenantSync {
     other than converged is reported too: escrowed objects as a warning, a plan refused by the
     deletion threshold or a quarantined job as an error with the report still returned.
 
+    With -MaxDuration (or the job's [sync] max_duration), the cycle stops at a safe point before
+    that much time has passed: what it wrote is recorded, the report's Outcome is 'incomplete'
+    (Remaining says how many operations are left; a warning says so), and the next run
+    continues where it stopped without repeating a write. Runbooks keep it under Azure
+    Automation's three-hour limit ('2h30m') and let the next scheduled run continue.
+
     .PARAMETER Path
     The job configuration file (TOML). Accepts pipeline input by property name (Path, FullName).
 
@@ -30,6 +36,11 @@ function Invoke-TenantSync {
 
     .PARAMETER Plan
     A plan saved by Get-TenantSyncPlan -OutFile: apply exactly that plan instead of planning now.
+
+    .PARAMETER MaxDuration
+    Stop the cycle at a safe point before this much time has passed ('2h30m', '45m'); the
+    outcome is then 'incomplete' and the next run continues. Default: the job's [sync]
+    max_duration (none: no limit).
 
     .PARAMETER AllowDeletes
     Let a plan over the job's deletion threshold through (the threshold protects against a
@@ -52,6 +63,11 @@ function Invoke-TenantSync {
     Saves the plan for review, then applies exactly that plan after asking for confirmation.
 
     .EXAMPLE
+    do { $report = Invoke-TenantSync -Path ./contoso.toml -MaxDuration '2h30m' } while ($report.Outcome -eq 'incomplete')
+
+    Runs a long first sync in pieces of at most two and a half hours each, until nothing is left.
+
+    .EXAMPLE
     Invoke-TenantSync -Path ./contoso.toml -Full -Verbose
 
     Reconciles everything in full and writes every applied operation to the verbose stream.
@@ -70,7 +86,10 @@ function Invoke-TenantSync {
         [string] $Plan,
 
         [Parameter(ParameterSetName = 'Sync')]
-        [switch] $AllowDeletes
+        [switch] $AllowDeletes,
+
+        [Parameter(ParameterSetName = 'Sync')]
+        [string] $MaxDuration
     )
 
     process {
@@ -106,7 +125,7 @@ function Invoke-TenantSync {
                 return
             }
             if (-not $PSCmdlet.ShouldProcess($full, 'synchronize the target tenant from the source tenant')) { return }
-            $work = New-TenantSyncWork -Kind sync -Full:$Full -AllowDeletes:$AllowDeletes
+            $work = New-TenantSyncWork -Kind sync -Full:$Full -AllowDeletes:$AllowDeletes -MaxDuration $MaxDuration
             $activity = "Synchronizing $full"
         }
 
@@ -128,6 +147,9 @@ function Invoke-TenantSync {
             }
             'cancelled' {
                 Write-Warning 'the run was cancelled at a safe point; what was written is recorded, and the next run continues'
+            }
+            'incomplete' {
+                Write-Warning "the run stopped at its max duration with $($report.Remaining) operation(s) left; what was written is recorded: run it again to continue"
             }
         }
         $report

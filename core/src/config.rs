@@ -93,6 +93,18 @@ pub(crate) const DEFAULT_QUARANTINE_PERCENT: f64 = 40.0;
 pub(crate) const DEFAULT_QUARANTINE_MIN_FAILURES: u64 = 20;
 /// Default requests in flight at once, per tenant.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
+/// Default `[sync] full_reconcile`: a full read of both tenants once a day.
+pub(crate) const DEFAULT_FULL_RECONCILE: &str = "1d";
+
+/// Parses `[sync] full_reconcile`: `None` when it is off (`"0"`, `"off"`).
+pub(crate) fn parse_full_reconcile(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t == "0" || t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let d = parse_duration(t).map_err(|e| format!("{e}, or \"off\""))?;
+    Ok((!d.is_zero()).then_some(d))
+}
 
 /// How cycles run: `[sync]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +124,10 @@ pub struct SyncSettings {
     pub concurrency: usize,
     /// Time allowed for one Graph request (`"30s"`). Default `"60s"`.
     pub request_timeout: String,
+    /// How often a cycle reads both tenants in full instead of by delta, to catch anything a
+    /// delta round might have missed (`"1d"`, `"12h"`); `"0"` or `"off"` never does.
+    /// Default `"1d"`.
+    pub full_reconcile: String,
 }
 
 impl Default for SyncSettings {
@@ -123,6 +139,7 @@ impl Default for SyncSettings {
             quarantine_min_failures: DEFAULT_QUARANTINE_MIN_FAILURES,
             concurrency: DEFAULT_CONCURRENCY,
             request_timeout: "60s".into(),
+            full_reconcile: DEFAULT_FULL_RECONCILE.into(),
         }
     }
 }
@@ -393,5 +410,19 @@ mod tests {
             msg.contains("deletion_treshold") && msg.contains("job.toml"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn full_reconcile_is_a_duration_or_off() {
+        assert_eq!(
+            parse_full_reconcile("1d").unwrap(),
+            Some(std::time::Duration::from_secs(86_400))
+        );
+        assert_eq!(parse_full_reconcile("off").unwrap(), None);
+        assert_eq!(parse_full_reconcile("0").unwrap(), None);
+        assert_eq!(parse_full_reconcile("0s").unwrap(), None);
+        let err = parse_full_reconcile("daily").unwrap_err();
+        assert!(err.contains("\"off\""), "{err}");
+        assert_eq!(SyncSettings::default().full_reconcile, "1d");
     }
 }

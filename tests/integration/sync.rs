@@ -401,3 +401,93 @@ fn a_cycle_reports_its_stages_operations_and_history() {
             .any(|e| e.action == "createUser" && e.status == "success")
     );
 }
+
+#[test]
+fn the_target_is_read_by_delta_drift_is_reverted_and_deleted_items_are_read_only_to_restore() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Converged, "{:#?}", first.applied);
+    // The cycle after the first sync reads the first sync's own writes by delta.
+    world.run(&job, SyncRequest::default());
+
+    // A quiet cycle: one delta round of users and one of groups per side, no deleted items.
+    let (source, target) = (world.source(), world.target());
+    source.reset_counts();
+    target.reset_counts();
+    let quiet = world.run(&job, SyncRequest::default());
+    assert!(
+        quiet.plan.operations.is_empty(),
+        "{}",
+        quiet.plan.to_json_pretty()
+    );
+    let reads: u64 = target.request_counts().values().sum();
+    let counts = target.request_counts();
+    assert_eq!(reads, 2, "target requests of a quiet cycle: {counts:?}");
+    assert!(
+        !counts.keys().any(|k| k.contains("deletedItems")),
+        "{counts:?}"
+    );
+
+    // Drift made in the target by someone else arrives by the target's delta and is reverted.
+    let member = world.source().state().memberships[&groups[0]]
+        .iter()
+        .find(|m| world.target_user_for(m).is_some())
+        .cloned()
+        .expect("a synchronized member");
+    let target_user = world.target_user_for(&member).expect("synchronized");
+    let target_id = text(&target_user, "id").expect("id");
+    let name = text(&target_user, "displayName");
+    target
+        .update_user(
+            &target_id,
+            serde_json::json!({"displayName": "Changed By Hand"}),
+        )
+        .unwrap();
+    let reverted = world.run(&job, SyncRequest::default());
+    assert_eq!(kinds(&reverted), vec!["updateUser"]);
+    assert_eq!(
+        text(&world.target_user_for(&member).unwrap(), "displayName"),
+        name
+    );
+
+    // A managed user soft-deleted in the target: the delta reports it, the deleted items are
+    // read for it, and it is restored.
+    target.reset_counts();
+    target.delete_user(&target_id).unwrap();
+    let restored = world.run(&job, SyncRequest::default());
+    assert!(
+        kinds(&restored).contains(&"restoreUser"),
+        "{}",
+        restored.plan.to_json_pretty()
+    );
+    assert!(
+        target
+            .request_counts()
+            .keys()
+            .any(|k| k.contains("deletedItems")),
+        "{:?}",
+        target.request_counts()
+    );
+    assert!(world.target_user_for(&member).is_some());
+    world.assert_converged(&groups);
+
+    // A day later ([sync] full_reconcile's default), a cycle reads both tenants in full.
+    assert!(!world.run(&job, SyncRequest::default()).full_read);
+    world.advance(Duration::from_secs(86_400));
+    target.reset_counts();
+    let reconciled = world.run(&job, SyncRequest::default());
+    assert!(reconciled.full_read);
+    assert!(
+        reconciled.plan.operations.is_empty(),
+        "{}",
+        reconciled.plan.to_json_pretty()
+    );
+    assert!(
+        target
+            .request_counts()
+            .keys()
+            .any(|k| k.contains("deletedItems"))
+    );
+}

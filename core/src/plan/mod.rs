@@ -37,6 +37,7 @@ pub use options::{
     GroupDeprovision, GroupNameConflict, M365Groups, NestedGroups, PlanOptions, ScopeMode,
     ScopeOptions, TargetOnlyMembers, UserDeprovision,
 };
+pub(crate) use planner::anchor_source_id;
 pub use simulate::{SimulateError, simulate};
 
 /// What earlier runs recorded, from the state store. All of it is optional: the anchors written

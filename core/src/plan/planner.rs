@@ -186,19 +186,11 @@ impl<'a> Planner<'a> {
     }
 
     fn anchor_of<'t>(&self, object: &'t DirectoryObject) -> Option<&'t str> {
-        let text = match object
-            .attributes
-            .get(&self.input.options.anchor_attribute)?
-        {
-            Value::String(s) => s.as_str(),
-            Value::Multi(v) => match v.first()? {
-                Value::String(s) => s.as_str(),
-                _ => return None,
-            },
-            _ => return None,
-        };
-        let (tenant, id) = text.split_once('/')?;
-        (tenant.eq_ignore_ascii_case(self.source_tenant) && !id.is_empty()).then_some(id)
+        anchor_source_id(
+            object,
+            &self.input.options.anchor_attribute,
+            self.source_tenant,
+        )
     }
 
     /// True when the object carries any anchor (ours, or another job's).
@@ -1047,6 +1039,25 @@ impl<'t> MatchIndex<'t> {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The source object id in a target object's anchor (`<source tenant>/<source id>`), when the
+/// anchor names `source_tenant`.
+pub(crate) fn anchor_source_id<'t>(
+    object: &'t DirectoryObject,
+    attribute: &str,
+    source_tenant: &str,
+) -> Option<&'t str> {
+    let text = match object.attributes.get(attribute)? {
+        Value::String(s) => s.as_str(),
+        Value::Multi(v) => match v.first()? {
+            Value::String(s) => s.as_str(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let (tenant, id) = text.split_once('/')?;
+    (tenant.eq_ignore_ascii_case(source_tenant) && !id.is_empty()).then_some(id)
 }
 
 fn empty_compiled() -> CompiledObject {

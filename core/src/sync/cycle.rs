@@ -56,12 +56,20 @@ pub struct Observation {
     /// The source's users and groups (the cached source with a delta round applied, or a
     /// full read).
     pub source: Snapshot,
-    /// The target's users, groups with members, and soft-deleted objects.
+    /// The target's users and groups with members (the cached target with a delta round
+    /// applied, or a full read), and its soft-deleted objects when they were read.
     pub target: Snapshot,
     /// The source was read in full.
     pub full_read: bool,
     /// Source objects read (full) or changed (delta).
     pub source_changes: usize,
+    /// The target was read in full (first run, `--full`, the periodic reconciliation, an
+    /// expired delta token or a lost cache) rather than by delta.
+    pub target_full_read: bool,
+    /// Target objects read (full) or changed (delta): drift and this job's own writes.
+    pub target_changes: usize,
+    /// The target's deleted items were read (a full read, or a restore candidate).
+    pub deleted_items_read: bool,
 }
 
 /// One open run of a job: the job is locked, both tenants signed in, the run recorded as begun.
@@ -168,17 +176,42 @@ impl Cycle<'_> {
         let selection = observe::Selection::new(&e.schema, &self.anchor);
         let source_tenant = e.source_cfg.tenant_id.clone();
         let target_tenant = e.target_cfg.tenant_id.clone();
+        let now = self.started_at;
+        // A periodic full read of both sides guards against anything a delta round missed.
+        let reconcile = e.full_reconcile.is_some_and(|period| {
+            e.state()
+                .ok()
+                .and_then(|s| s.last_full_reconcile().ok())
+                .flatten()
+                .is_none_or(|last| now - last >= period)
+        });
+        let full = full || reconcile;
         e.state()?;
         let (source, read) = observe::source(
             &e.source,
             e.state.as_mut().expect("opened above"),
+            &mut e.memo,
             &selection,
             &source_tenant,
             full,
-            self.started_at,
+            now,
         )
         .await?;
-        let target = observe::target(&e.target, &selection, &target_tenant).await?;
+        let (target, target_read) = observe::target(
+            &e.target,
+            e.state.as_mut().expect("opened above"),
+            &mut e.memo,
+            &selection,
+            &target_tenant,
+            full,
+            now,
+            &source,
+            &self.anchor,
+        )
+        .await?;
+        if full {
+            e.state()?.set_last_full_reconcile(now)?;
+        }
         let read_objects = (source.users.len() + source.groups.len()) as u64;
         events.emit(Event::Progress {
             stage: Stage::Observe,
@@ -191,6 +224,9 @@ impl Cycle<'_> {
             target,
             full_read: read.full,
             source_changes: read.changed,
+            target_full_read: target_read.full,
+            target_changes: target_read.changed,
+            deleted_items_read: target_read.deleted_items_read,
         })
     }
 

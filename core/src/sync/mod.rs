@@ -342,6 +342,11 @@ pub struct Engine {
     interval: std::time::Duration,
     /// `[sync] escrow_retry`, parsed once.
     escrow_retry: chrono::Duration,
+    /// `[sync] full_reconcile`, parsed once; `None` when off.
+    full_reconcile: Option<chrono::Duration>,
+    /// The caches as the last cycle of this engine left them, so a cycle in the same process
+    /// reads them from memory instead of the state store.
+    memo: observe::Memo,
     /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
     clock: Arc<dyn Clock>,
     /// The job's plugins, loaded once; `None` without `[[plugins]]`.
@@ -420,6 +425,9 @@ impl Engine {
         let escrow_retry =
             chrono::Duration::from_std(duration("escrow_retry", &config.sync.escrow_retry)?)
                 .map_err(|e| SyncError::Invalid(format!("[sync] escrow_retry: {e}")))?;
+        let full_reconcile = crate::config::parse_full_reconcile(&config.sync.full_reconcile)
+            .map_err(|e| SyncError::Invalid(format!("[sync] full_reconcile: {e}")))?
+            .map(|d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
         let source = client_for(&source_cfg, &config, "source", &clock)?;
         let target = client_for(&target_cfg, &config, "target", &clock)?;
         let state_path = config.state_file(config_path);
@@ -441,6 +449,8 @@ impl Engine {
             state: None,
             interval,
             escrow_retry,
+            full_reconcile,
+            memo: observe::Memo::default(),
             clock,
             plugins,
         })
@@ -623,7 +633,7 @@ impl Engine {
         let quarantine = state.quarantine()?;
         state.reset(scope)?;
         let clears = |s: ResetScope| scope == s || scope == ResetScope::Full;
-        Ok(ResetSummary {
+        let summary = ResetSummary {
             state: state.path().to_path_buf(),
             delta_links: clears(ResetScope::Watermark),
             escrows: if clears(ResetScope::Escrows) {
@@ -633,7 +643,9 @@ impl Engine {
             },
             quarantine: quarantine.filter(|_| clears(ResetScope::Quarantine)),
             anchors: scope == ResetScope::Full,
-        })
+        };
+        self.memo.clear();
+        Ok(summary)
     }
 
     /// The job's last `limit` runs, newest first.

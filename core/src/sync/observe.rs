@@ -1,16 +1,19 @@
-//! Observe: read the source (a delta round applied to the cached source, or a full round) and
-//! the target (its users, groups with members, and soft-deleted objects) into snapshots.
+//! Observe: read the source and the target (each a delta round applied to its cached objects,
+//! or a full round) into snapshots, and the target's soft-deleted objects when a plan can need
+//! them. A quiet cycle sends four requests (a delta round of users and of groups per side) and
+//! writes only the rows that changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
 
-use crate::graph::delta::{DeltaObject, DeltaResource};
+use crate::graph::delta::{DeltaObject, DeltaResource, RemovedReason};
 use crate::graph::{DeltaLink, GraphClient, GraphRequest, delta_or_full, list_all};
+use crate::plan::anchor_source_id;
 use crate::schema::SynchronizationSchema;
-use crate::snapshot::{DirectoryObject, Snapshot};
-use crate::state::StateStore;
+use crate::snapshot::{DirectoryObject, IdSet, Snapshot};
+use crate::state::{Side, StateStore};
 use crate::value::Value;
 
 use super::SyncError;
@@ -111,13 +114,165 @@ pub(crate) fn object_from_json(item: &Json) -> Option<DirectoryObject> {
     })
 }
 
-/// How the source was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SourceRead {
-    /// A full round (first run, `--full`, or an expired delta token).
+/// How one side was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct SideRead {
+    /// A full round of users or groups (first run, `--full`, a periodic reconciliation, an
+    /// expired delta token, or a lost cache).
     pub full: bool,
     /// Objects that changed (delta) or were read (full).
     pub changed: usize,
+    /// Requests sent to `/directory/deletedItems` (target only): none unless a full read or a
+    /// restore candidate needs them.
+    pub deleted_items_read: bool,
+}
+
+/// How the source was read (kept under its earlier name).
+pub(crate) type SourceRead = SideRead;
+
+/// The caches as the last cycle of one engine left them, keyed by delta-link kind, each with the
+/// link it is current for: a later cycle of the same engine uses them when the state store holds
+/// that same link (nothing else moved it), and reads the store otherwise.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    entries: HashMap<String, (String, Vec<DirectoryObject>)>,
+}
+
+impl Memo {
+    /// The kept objects of `kind` when they are current for `link`.
+    fn take(&mut self, kind: &str, link: &str) -> Option<Vec<DirectoryObject>> {
+        match self.entries.remove(kind) {
+            Some((l, objects)) if l == link => Some(objects),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, kind: &str, link: &str, objects: &[DirectoryObject]) {
+        self.entries
+            .insert(kind.to_string(), (link.to_string(), objects.to_vec()));
+    }
+
+    /// Forgets everything (the state was reset or replaced).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+/// One collection read: its objects now, and what the round reported removed.
+struct KindRead {
+    objects: Vec<DirectoryObject>,
+    full: bool,
+    changed: usize,
+    /// Objects the round reported soft-deleted (`@removed` with reason `changed`), as the cache
+    /// last held them.
+    soft_deleted: Vec<DirectoryObject>,
+    /// Ids the round reported present again or deleted for good.
+    not_soft_deleted: Vec<String>,
+}
+
+/// Reads one collection (`users` or `groups` of `side`): a delta round from the kept link
+/// applied to the cached objects, or a full round when `full`, when no link is kept, or when
+/// Graph says the link expired. Only the rows that changed are written back, with the new link,
+/// in one transaction.
+#[allow(clippy::too_many_arguments)]
+async fn read_kind(
+    client: &GraphClient,
+    state: &mut StateStore,
+    memo: &mut Memo,
+    side: Side,
+    kind: &str,
+    resource: DeltaResource,
+    select: &[String],
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<KindRead, SyncError> {
+    let link_kind = link_kind(side, kind);
+    let link = if full {
+        None
+    } else {
+        state.delta_link(&link_kind)?
+    };
+    let round = delta_or_full(
+        client,
+        resource,
+        &refs(select),
+        link.clone().map(DeltaLink).as_ref(),
+    )
+    .await?;
+    let new_link = round.delta_link.0.as_str();
+    if round.full {
+        let objects = apply_changes(Vec::new(), &round.objects);
+        let all: Vec<&DirectoryObject> = objects.iter().collect();
+        state.write_cache(
+            side,
+            kind,
+            &all,
+            &[],
+            true,
+            Some((&link_kind, new_link)),
+            now,
+        )?;
+        memo.put(&link_kind, new_link, &objects);
+        return Ok(KindRead {
+            changed: round.objects.len(),
+            objects,
+            full: true,
+            soft_deleted: Vec::new(),
+            not_soft_deleted: Vec::new(),
+        });
+    }
+    let link = link.expect("a delta round starts from a kept link");
+    let cached = match memo.take(&link_kind, &link) {
+        Some(objects) => objects,
+        None => state.cached(side, kind)?,
+    };
+    let mut soft_deleted = Vec::new();
+    let mut not_soft_deleted = Vec::new();
+    for change in &round.objects {
+        match change.removed {
+            Some(RemovedReason::Changed) => {
+                if let Ok(i) = cached.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+                    soft_deleted.push(cached[i].clone());
+                }
+            }
+            _ => not_soft_deleted.push(change.id.clone()),
+        }
+    }
+    let objects = apply_changes(cached, &round.objects);
+    let mut changed: Vec<&DirectoryObject> = Vec::new();
+    let mut removed: Vec<&str> = Vec::new();
+    for change in &round.objects {
+        match objects.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+            Ok(i) => changed.push(&objects[i]),
+            Err(_) => removed.push(&change.id),
+        }
+    }
+    state.write_cache(
+        side,
+        kind,
+        &changed,
+        &removed,
+        false,
+        Some((&link_kind, new_link)),
+        now,
+    )?;
+    memo.put(&link_kind, new_link, &objects);
+    Ok(KindRead {
+        changed: round.objects.len(),
+        objects,
+        full: false,
+        soft_deleted,
+        not_soft_deleted,
+    })
+}
+
+/// The delta-link kind of a side's collection: the source's are `users` and `groups` (as
+/// before the target had links), the target's `target.users` and `target.groups`.
+fn link_kind(side: Side, kind: &str) -> String {
+    match side {
+        Side::Source => kind.to_string(),
+        Side::Target => format!("target.{kind}"),
+    }
 }
 
 /// Reads the source: a delta round from the kept link applied to the cached objects, or a
@@ -125,6 +280,7 @@ pub(crate) struct SourceRead {
 pub(crate) async fn source(
     client: &GraphClient,
     state: &mut StateStore,
+    memo: &mut Memo,
     selection: &Selection,
     tenant_id: &str,
     full: bool,
@@ -134,33 +290,28 @@ pub(crate) async fn source(
         tenant_id: tenant_id.to_string(),
         ..Snapshot::default()
     };
-    let mut read = SourceRead {
-        full: false,
-        changed: 0,
-    };
+    let mut read = SideRead::default();
     for (kind, resource, select) in [
         ("users", DeltaResource::Users, &selection.source_users),
         ("groups", DeltaResource::Groups, &selection.source_groups),
     ] {
-        let link = if full {
-            None
-        } else {
-            state.delta_link(kind)?.map(DeltaLink)
-        };
-        let round = delta_or_full(client, resource, &refs(select), link.as_ref()).await?;
-        let objects = if round.full {
-            read.full = true;
-            read.changed += round.objects.len();
-            apply_changes(Vec::new(), &round.objects)
-        } else {
-            read.changed += round.objects.len();
-            let cached = state.source_objects(kind)?;
-            apply_changes(cached, &round.objects)
-        };
-        state.replace_source_objects(kind, &objects, Some(&round.delta_link.0), now)?;
+        let r = read_kind(
+            client,
+            state,
+            memo,
+            Side::Source,
+            kind,
+            resource,
+            select,
+            full,
+            now,
+        )
+        .await?;
+        read.full |= r.full;
+        read.changed += r.changed;
         match resource {
-            DeltaResource::Users => snapshot.users = objects,
-            DeltaResource::Groups => snapshot.groups = objects,
+            DeltaResource::Users => snapshot.users = r.objects,
+            DeltaResource::Groups => snapshot.groups = r.objects,
         }
     }
     Ok((snapshot, read))
@@ -214,29 +365,154 @@ pub(crate) fn apply_changes(
     by_id.into_values().collect()
 }
 
-/// Reads the target: every user, every group with its direct members, and the soft-deleted
-/// users and groups (restorable ones carry their anchors).
+/// The cache kinds of the target's soft-deleted objects that carry an anchor, as far as this
+/// job knows them: the deleted items of the last full read, and what target delta rounds
+/// reported soft-deleted since.
+const DELETED_KINDS: [&str; 2] = ["deleted_users", "deleted_groups"];
+
+/// Reads the target: its users and its groups with their direct members, by delta from the kept
+/// links (or in full), and its soft-deleted users and groups only when a plan can need them.
+///
+/// Deleted items matter to the planner only for a source object with no live target object
+/// carrying its anchor: it restores the deleted object that does. So they are read when the
+/// target was read in full, or when a deleted object this job knows of (from the last full
+/// read or from `@removed` in a target delta round since) carries the anchor of a source object
+/// that has no live anchored target object. Otherwise the snapshot's deleted lists are empty,
+/// which plans the same (`plan_agrees_with_a_full_read` in the tests).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn target(
     client: &GraphClient,
+    state: &mut StateStore,
+    memo: &mut Memo,
     selection: &Selection,
     tenant_id: &str,
-) -> Result<Snapshot, SyncError> {
-    let users = client
-        .list_users(&refs(&selection.target_users), None)
+    full: bool,
+    now: DateTime<Utc>,
+    source: &Snapshot,
+    anchor: &str,
+) -> Result<(Snapshot, SideRead), SyncError> {
+    let mut snapshot = Snapshot {
+        tenant_id: tenant_id.to_string(),
+        ..Snapshot::default()
+    };
+    let mut read = SideRead::default();
+    let mut soft_deleted: [Vec<DirectoryObject>; 2] = Default::default();
+    let mut not_soft_deleted: [Vec<String>; 2] = Default::default();
+    for (i, (kind, resource, select)) in [
+        ("users", DeltaResource::Users, &selection.target_users),
+        ("groups", DeltaResource::Groups, &selection.target_groups),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = read_kind(
+            client,
+            state,
+            memo,
+            Side::Target,
+            kind,
+            resource,
+            select,
+            full,
+            now,
+        )
         .await?;
-    let groups = crate::graph::delta(
-        client,
-        DeltaResource::Groups,
-        &refs(&selection.target_groups),
-        None,
-    )
-    .await
-    .map_err(|e| match e {
-        crate::graph::DeltaError::Graph(g) => SyncError::Graph(g),
-        crate::graph::DeltaError::Expired(x) => SyncError::Graph(
-            crate::graph::GraphError::Invalid(format!("reading the target's groups failed: {x}")),
-        ),
-    })?;
+        read.full |= r.full;
+        read.changed += r.changed;
+        soft_deleted[i] = r.soft_deleted;
+        not_soft_deleted[i] = r.not_soft_deleted;
+        match resource {
+            DeltaResource::Users => snapshot.users = r.objects,
+            DeltaResource::Groups => snapshot.groups = r.objects,
+        }
+    }
+    let stamp = Value::String(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    if read.full {
+        // A full read: the deleted items are read, and become what the job knows of them.
+        let (users, groups) = deleted_items(client, selection).await?;
+        read.deleted_items_read = true;
+        for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
+            let anchored: Vec<&DirectoryObject> = list
+                .iter()
+                .filter(|o| o.attributes.contains_key(anchor))
+                .collect();
+            state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
+        }
+        snapshot.deleted_users = users;
+        snapshot.deleted_groups = groups;
+        return Ok((snapshot, read));
+    }
+    // Keep the known deleted objects current with what this round reported.
+    let mut known: Vec<DirectoryObject> = Vec::new();
+    for (i, kind) in DELETED_KINDS.iter().enumerate() {
+        let added: Vec<DirectoryObject> = std::mem::take(&mut soft_deleted[i])
+            .into_iter()
+            .filter(|o| o.attributes.contains_key(anchor))
+            .map(|mut o| {
+                o.attributes.insert("deletedDateTime".into(), stamp.clone());
+                o
+            })
+            .collect();
+        let gone: Vec<&str> = not_soft_deleted[i].iter().map(String::as_str).collect();
+        if !added.is_empty() || !gone.is_empty() {
+            let added_refs: Vec<&DirectoryObject> = added.iter().collect();
+            state.write_cache(Side::Target, kind, &added_refs, &gone, false, None, now)?;
+        }
+        known.extend(state.cached(Side::Target, kind)?);
+    }
+    if restore_candidate(source, &snapshot, &known, anchor) {
+        let (users, groups) = deleted_items(client, selection).await?;
+        read.deleted_items_read = true;
+        // What the directory holds replaces what the job knew.
+        for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
+            let anchored: Vec<&DirectoryObject> = list
+                .iter()
+                .filter(|o| o.attributes.contains_key(anchor))
+                .collect();
+            state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
+        }
+        snapshot.deleted_users = users;
+        snapshot.deleted_groups = groups;
+    }
+    Ok((snapshot, read))
+}
+
+/// True when a known deleted object carries the anchor of a source object that no live target
+/// object carries: the one case where the planner would restore it.
+pub(crate) fn restore_candidate(
+    source: &Snapshot,
+    target: &Snapshot,
+    known_deleted: &[DirectoryObject],
+    anchor: &str,
+) -> bool {
+    if known_deleted.is_empty() {
+        return false;
+    }
+    let tenant = source.tenant_id.as_str();
+    let live: IdSet<&str> = target
+        .users
+        .iter()
+        .chain(&target.groups)
+        .filter_map(|o| anchor_source_id(o, anchor, tenant))
+        .collect();
+    let in_source: IdSet<&str> = source
+        .users
+        .iter()
+        .chain(&source.groups)
+        .map(|o| o.id.as_str())
+        .collect();
+    known_deleted
+        .iter()
+        .filter_map(|o| anchor_source_id(o, anchor, tenant))
+        .any(|sid| in_source.contains(sid) && !live.contains(sid))
+}
+
+/// The target's soft-deleted users and groups (`/directory/deletedItems`), with what the
+/// planner reads of them.
+async fn deleted_items(
+    client: &GraphClient,
+    selection: &Selection,
+) -> Result<(Vec<DirectoryObject>, Vec<DirectoryObject>), SyncError> {
     let deleted_select = |fields: &[String]| {
         let mut f: Vec<&str> = refs(fields);
         f.push("deletedDateTime");
@@ -245,7 +521,7 @@ pub(crate) async fn target(
         f.dedup();
         f.join(",")
     };
-    let deleted_users = list_all(
+    let users = list_all(
         client,
         GraphRequest::get(format!(
             "/directory/deletedItems/microsoft.graph.user?$select={}",
@@ -253,7 +529,7 @@ pub(crate) async fn target(
         )),
     )
     .await?;
-    let deleted_groups = list_all(
+    let groups = list_all(
         client,
         GraphRequest::get(format!(
             "/directory/deletedItems/microsoft.graph.group?$select={}",
@@ -261,20 +537,16 @@ pub(crate) async fn target(
         )),
     )
     .await?;
-    Ok(Snapshot {
-        tenant_id: tenant_id.to_string(),
-        default_domain: None,
-        users: users.iter().filter_map(object_from_json).collect(),
-        groups: apply_changes(Vec::new(), &groups.objects),
-        deleted_users: deleted_users.iter().filter_map(object_from_json).collect(),
-        deleted_groups: deleted_groups.iter().filter_map(object_from_json).collect(),
-    })
+    Ok((
+        users.iter().filter_map(object_from_json).collect(),
+        groups.iter().filter_map(object_from_json).collect(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::delta::{MemberRef, RemovedReason};
+    use crate::graph::delta::MemberRef;
 
     fn change(id: &str, props: Json) -> DeltaObject {
         DeltaObject {

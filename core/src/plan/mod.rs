@@ -16,7 +16,7 @@ mod simulate;
 mod transform;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ pub use options::{
     GroupDeprovision, GroupNameConflict, M365Groups, NestedGroups, PlanOptions, ScopeMode,
     ScopeOptions, TargetOnlyMembers, UserDeprovision,
 };
-pub(crate) use planner::anchor_source_id;
+pub(crate) use planner::{anchor_source_id, in_scope};
 pub use simulate::{SimulateError, simulate};
 
 /// What earlier runs recorded, from the state store. All of it is optional: the anchors written

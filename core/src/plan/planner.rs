@@ -1041,6 +1041,28 @@ impl<'t> MatchIndex<'t> {
     }
 }
 
+/// The ids of the source users and groups in scope (the objects the planner matches, and so
+/// the only ones for which it can restore a deleted target object).
+pub(crate) fn in_scope(input: &PlanInput<'_>) -> Result<IdSet<String>, PlanError> {
+    let mut planner = Planner::new(input)?;
+    let index = input.source.index();
+    let scoped = assignment::resolve(
+        &index,
+        &input.source.users,
+        input.scope,
+        input.options,
+        &planner.users_map,
+        planner.groups_map.as_ref(),
+        &mut planner.report,
+    );
+    Ok(scoped
+        .users
+        .iter()
+        .map(|u| u.id.clone())
+        .chain(scoped.groups.iter().map(|g| g.group.id.clone()))
+        .collect())
+}
+
 /// The source object id in a target object's anchor (`<source tenant>/<source id>`), when the
 /// anchor names `source_tenant`.
 pub(crate) fn anchor_source_id<'t>(

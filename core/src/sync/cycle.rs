@@ -197,6 +197,29 @@ impl Cycle<'_> {
             now,
         )
         .await?;
+        let mut options = e.config.options.clone();
+        options.anchor_attribute = self.anchor.clone();
+        let (schema, scope, functions) = (
+            &e.schema,
+            &e.config.scope,
+            e.plugins
+                .as_deref()
+                .map(|r| r as &dyn crate::expr::FunctionRegistry),
+        );
+        // Which source objects are in scope, asked only when a deleted object could be restored.
+        let in_scope = |source: &Snapshot| {
+            crate::plan::in_scope(&PlanInput {
+                source,
+                target: &Snapshot::default(),
+                schema,
+                scope,
+                options: &options,
+                state: &LastKnownState::default(),
+                as_of: now,
+                functions,
+            })
+            .ok()
+        };
         let (target, target_read) = observe::target(
             &e.target,
             e.state.as_mut().expect("opened above"),
@@ -207,6 +230,7 @@ impl Cycle<'_> {
             now,
             &source,
             &self.anchor,
+            &in_scope,
         )
         .await?;
         if full {

@@ -16,6 +16,8 @@ mod codes;
 mod cycle;
 mod events;
 mod handle;
+#[cfg(test)]
+mod incremental_tests;
 mod observe;
 mod plugins;
 mod saved;

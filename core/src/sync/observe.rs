@@ -226,27 +226,10 @@ async fn read_kind(
         Some(objects) => objects,
         None => state.cached(side, kind)?,
     };
-    let mut soft_deleted = Vec::new();
-    let mut not_soft_deleted = Vec::new();
-    for change in &round.objects {
-        match change.removed {
-            Some(RemovedReason::Changed) => {
-                if let Ok(i) = cached.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
-                    soft_deleted.push(cached[i].clone());
-                }
-            }
-            _ => not_soft_deleted.push(change.id.clone()),
-        }
-    }
-    let objects = apply_changes(cached, &round.objects);
-    let mut changed: Vec<&DirectoryObject> = Vec::new();
-    let mut removed: Vec<&str> = Vec::new();
-    for change in &round.objects {
-        match objects.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
-            Ok(i) => changed.push(&objects[i]),
-            Err(_) => removed.push(&change.id),
-        }
-    }
+    let merged = merge_round(cached, &round.objects);
+    let changed: Vec<&DirectoryObject> =
+        merged.changed.iter().map(|&i| &merged.objects[i]).collect();
+    let removed: Vec<&str> = merged.removed.iter().map(String::as_str).collect();
     state.write_cache(
         side,
         kind,
@@ -256,14 +239,87 @@ async fn read_kind(
         Some((&link_kind, new_link)),
         now,
     )?;
-    memo.put(&link_kind, new_link, &objects);
+    memo.put(&link_kind, new_link, &merged.objects);
     Ok(KindRead {
         changed: round.objects.len(),
-        objects,
+        objects: merged.objects,
         full: false,
+        soft_deleted: merged.soft_deleted,
+        not_soft_deleted: merged.not_soft_deleted,
+    })
+}
+
+/// A delta round applied to cached objects (sorted by id).
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// The objects now, sorted by id.
+    pub objects: Vec<DirectoryObject>,
+    /// Indexes in `objects` of those the round changed or added: the rows to write.
+    pub changed: Vec<usize>,
+    /// Ids the round removed: the rows to delete.
+    pub removed: Vec<String>,
+    /// Objects the round reported soft-deleted, as the cache last held them.
+    pub soft_deleted: Vec<DirectoryObject>,
+    /// Ids the round reported present or deleted for good (no longer soft-deleted).
+    pub not_soft_deleted: Vec<String>,
+}
+
+/// Applies one delta round to the cached objects of a collection (sorted by id, as the cache
+/// and [`apply_changes`] keep them), saying which rows changed.
+pub(crate) fn merge_round(cached: Vec<DirectoryObject>, round: &[DeltaObject]) -> Merged {
+    let mut soft_deleted = Vec::new();
+    let mut not_soft_deleted = Vec::new();
+    for change in round {
+        match change.removed {
+            Some(RemovedReason::Changed) => {
+                if let Ok(i) = cached.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+                    soft_deleted.push(cached[i].clone());
+                }
+            }
+            _ => not_soft_deleted.push(change.id.clone()),
+        }
+    }
+    let objects = apply_changes(cached, round);
+    let mut changed = Vec::new();
+    let mut removed = Vec::new();
+    for change in round {
+        match objects.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+            Ok(i) => changed.push(i),
+            Err(_) => removed.push(change.id.clone()),
+        }
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    removed.sort_unstable();
+    removed.dedup();
+    Merged {
+        objects,
+        changed,
+        removed,
         soft_deleted,
         not_soft_deleted,
-    })
+    }
+}
+
+/// How a delta round of the target changes the deleted objects the job knows of: objects
+/// reported soft-deleted that carry an anchor are added (stamped `deleted_at`), and ids reported
+/// present again or deleted for good are dropped.
+pub(crate) fn known_deleted_changes(
+    soft_deleted: Vec<DirectoryObject>,
+    not_soft_deleted: &[String],
+    anchor: &str,
+    deleted_at: DateTime<Utc>,
+) -> (Vec<DirectoryObject>, Vec<String>) {
+    let stamp = Value::String(deleted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let added = soft_deleted
+        .into_iter()
+        .filter(|o| o.attributes.contains_key(anchor))
+        .map(|mut o| {
+            o.attributes.insert("deletedDateTime".into(), stamp.clone());
+            o
+        })
+        .collect();
+    (added, not_soft_deleted.to_vec())
 }
 
 /// The delta-link kind of a side's collection: the source's are `users` and `groups` (as
@@ -377,7 +433,7 @@ const DELETED_KINDS: [&str; 2] = ["deleted_users", "deleted_groups"];
 /// carrying its anchor: it restores the deleted object that does. So they are read when the
 /// target was read in full, or when a deleted object this job knows of (from the last full
 /// read or from `@removed` in a target delta round since) carries the anchor of a source object
-/// that has no live anchored target object. Otherwise the snapshot's deleted lists are empty,
+/// that has no live anchored target object and is in scope (`in_scope`). Otherwise the snapshot's deleted lists are empty,
 /// which plans the same (`plan_agrees_with_a_full_read` in the tests).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn target(
@@ -390,6 +446,7 @@ pub(crate) async fn target(
     now: DateTime<Utc>,
     source: &Snapshot,
     anchor: &str,
+    in_scope: &dyn Fn(&Snapshot) -> Option<IdSet<String>>,
 ) -> Result<(Snapshot, SideRead), SyncError> {
     let mut snapshot = Snapshot {
         tenant_id: tenant_id.to_string(),
@@ -426,7 +483,6 @@ pub(crate) async fn target(
             DeltaResource::Groups => snapshot.groups = r.objects,
         }
     }
-    let stamp = Value::String(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     if read.full {
         // A full read: the deleted items are read, and become what the job knows of them.
         let (users, groups) = deleted_items(client, selection).await?;
@@ -445,22 +501,20 @@ pub(crate) async fn target(
     // Keep the known deleted objects current with what this round reported.
     let mut known: Vec<DirectoryObject> = Vec::new();
     for (i, kind) in DELETED_KINDS.iter().enumerate() {
-        let added: Vec<DirectoryObject> = std::mem::take(&mut soft_deleted[i])
-            .into_iter()
-            .filter(|o| o.attributes.contains_key(anchor))
-            .map(|mut o| {
-                o.attributes.insert("deletedDateTime".into(), stamp.clone());
-                o
-            })
-            .collect();
-        let gone: Vec<&str> = not_soft_deleted[i].iter().map(String::as_str).collect();
+        let (added, gone) = known_deleted_changes(
+            std::mem::take(&mut soft_deleted[i]),
+            &not_soft_deleted[i],
+            anchor,
+            now,
+        );
         if !added.is_empty() || !gone.is_empty() {
-            let added_refs: Vec<&DirectoryObject> = added.iter().collect();
-            state.write_cache(Side::Target, kind, &added_refs, &gone, false, None, now)?;
+            let added: Vec<&DirectoryObject> = added.iter().collect();
+            let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+            state.write_cache(Side::Target, kind, &added, &gone, false, None, now)?;
         }
         known.extend(state.cached(Side::Target, kind)?);
     }
-    if restore_candidate(source, &snapshot, &known, anchor) {
+    if deleted_items_needed(source, &snapshot, &known, anchor, in_scope) {
         let (users, groups) = deleted_items(client, selection).await?;
         read.deleted_items_read = true;
         // What the directory holds replaces what the job knew.
@@ -477,16 +531,17 @@ pub(crate) async fn target(
     Ok((snapshot, read))
 }
 
-/// True when a known deleted object carries the anchor of a source object that no live target
-/// object carries: the one case where the planner would restore it.
-pub(crate) fn restore_candidate(
-    source: &Snapshot,
+/// The source ids whose anchor a known deleted object carries while no live target object
+/// does: the source objects for which the planner would restore a deleted object, if they are
+/// in scope.
+pub(crate) fn restore_candidates<'s>(
+    source: &'s Snapshot,
     target: &Snapshot,
     known_deleted: &[DirectoryObject],
     anchor: &str,
-) -> bool {
+) -> Vec<&'s str> {
     if known_deleted.is_empty() {
-        return false;
+        return Vec::new();
     }
     let tenant = source.tenant_id.as_str();
     let live: IdSet<&str> = target
@@ -495,16 +550,37 @@ pub(crate) fn restore_candidate(
         .chain(&target.groups)
         .filter_map(|o| anchor_source_id(o, anchor, tenant))
         .collect();
-    let in_source: IdSet<&str> = source
+    let deleted: IdSet<&str> = known_deleted
+        .iter()
+        .filter_map(|o| anchor_source_id(o, anchor, tenant))
+        .filter(|sid| !live.contains(sid))
+        .collect();
+    source
         .users
         .iter()
         .chain(&source.groups)
         .map(|o| o.id.as_str())
-        .collect();
-    known_deleted
-        .iter()
-        .filter_map(|o| anchor_source_id(o, anchor, tenant))
-        .any(|sid| in_source.contains(sid) && !live.contains(sid))
+        .filter(|id| deleted.contains(id))
+        .collect()
+}
+
+/// Whether the deleted items must be read: a restore candidate is in scope (`in_scope` says
+/// which source objects are; when it fails, they are read).
+pub(crate) fn deleted_items_needed(
+    source: &Snapshot,
+    target: &Snapshot,
+    known_deleted: &[DirectoryObject],
+    anchor: &str,
+    in_scope: &dyn Fn(&Snapshot) -> Option<IdSet<String>>,
+) -> bool {
+    let candidates = restore_candidates(source, target, known_deleted, anchor);
+    if candidates.is_empty() {
+        return false;
+    }
+    match in_scope(source) {
+        Some(scoped) => candidates.iter().any(|id| scoped.contains(*id)),
+        None => true,
+    }
 }
 
 /// The target's soft-deleted users and groups (`/directory/deletedItems`), with what the

@@ -491,3 +491,53 @@ fn the_target_is_read_by_delta_drift_is_reverted_and_deleted_items_are_read_only
             .any(|k| k.contains("deletedItems"))
     );
 }
+
+#[test]
+fn one_engine_across_cycles_keeps_its_caches_in_memory_and_still_sees_every_change() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let mut engine = Engine::open_with_clock(&job, world.engine_clock()).expect("engine");
+    let mut cycle = || {
+        runtime
+            .block_on(engine.run(&SyncRequest::default(), &NoEvents, &CancelToken::new()))
+            .expect("the cycle runs")
+    };
+    assert_eq!(cycle().outcome, RunOutcome::Converged);
+    cycle();
+    // Quiet cycles (the second one plans nothing new and reuses the plan).
+    assert!(cycle().plan.operations.is_empty());
+    assert!(cycle().plan.operations.is_empty());
+    // A change in the source, then drift in the target: each is carried by the next cycle.
+    let member = world.source().state().memberships[&groups[0]]
+        .iter()
+        .find(|m| world.target_user_for(m).is_some())
+        .cloned()
+        .expect("a synchronized member");
+    world
+        .source()
+        .update_user(
+            &member,
+            serde_json::json!({"displayName": "Renamed At Source"}),
+        )
+        .unwrap();
+    assert_eq!(kinds(&cycle()), vec!["updateUser"]);
+    assert!(cycle().plan.operations.is_empty());
+    let target_id = text(&world.target_user_for(&member).unwrap(), "id").unwrap();
+    world
+        .target()
+        .update_user(&target_id, serde_json::json!({"displayName": "Drifted"}))
+        .unwrap();
+    assert_eq!(kinds(&cycle()), vec!["updateUser"]);
+    assert_eq!(
+        text(&world.target_user_for(&member).unwrap(), "displayName").as_deref(),
+        Some("Renamed At Source")
+    );
+    assert!(cycle().plan.operations.is_empty());
+    world.assert_converged(&groups);
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
-use tenantsync_core::{CancelToken, Engine, NoEvents, RunOutcome, RunReport, SyncRequest};
+use tenantsync_core::{CancelToken, Engine, NoEvents, RunMode, RunOutcome, RunReport, SyncRequest};
 use tenantsync_emulator::{Knobs, LatencyKnobs, SeedSpec, TenantHandle};
 
 use super::demo::{self, Sandbox};
@@ -278,13 +278,30 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     // A quiet cycle.
     reset(&both);
     let started = Instant::now();
-    let idle = runtime.block_on(engine.run(&SyncRequest::default(), &quiet, &cancel))?;
+    // Stage by stage, to time observing and planning apart.
+    let (idle, observe_seconds, plan_seconds) = runtime.block_on(async {
+        let mut cycle = engine.begin(RunMode::Delta, &quiet).await?;
+        let t0 = Instant::now();
+        let observation = cycle.observe(false, &quiet).await?;
+        let t1 = Instant::now();
+        let plan = cycle.plan(&observation, false, &quiet)?;
+        let t2 = Instant::now();
+        let applied = cycle
+            .apply(&observation, &plan, true, false, &quiet, &cancel)
+            .await?;
+        let report = cycle.record(&observation, plan, applied, &quiet)?;
+        Ok::<_, tenantsync_core::SyncError>((
+            report,
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64(),
+        ))
+    })?;
     let idle_seconds = started.elapsed().as_secs_f64();
     ok(&idle)?;
     let idle_requests = graph_requests(&both);
     writeln!(
         out,
-        "no-change cycle: {idle_requests} requests, {idle_seconds:.2} s, {} operations",
+        "no-change cycle: {idle_requests} requests, {idle_seconds:.2} s (observe {observe_seconds:.2} s, plan {plan_seconds:.2} s), {} operations",
         idle.plan.operations.len()
     )?;
     for (name, h) in [("source", &source), ("target", &target)] {
@@ -414,7 +431,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     )?;
     writeln!(
         out,
-        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={idle_requests} idle_seconds={idle_seconds:.2} change15_requests={change_requests} change15_seconds={change_seconds:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
+        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={idle_requests} idle_seconds={idle_seconds:.2} plan_seconds={plan_seconds:.2} change15_requests={change_requests} change15_seconds={change_seconds:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
         args.users,
         args.latency_ms,
         peak.map_or("unknown".into(), |p| format!("{:.0}", p as f64 / 1048576.0)),

@@ -102,3 +102,10 @@ pub enum PlanError {
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
     planner::Planner::new(input)?.run()
 }
+
+/// [`plan`], and whether the plan depends on `input.as_of` (an expression read the time, or a
+/// deleted object's 30-day restore window was weighed). A plan that does not can be reused for
+/// the same snapshots, anchors and options at any later time.
+pub(crate) fn plan_timed(input: &PlanInput<'_>) -> Result<(Plan, bool), PlanError> {
+    planner::Planner::new(input)?.run_timed()
+}

@@ -136,7 +136,13 @@ impl<'a> Planner<'a> {
         })
     }
 
-    pub(super) fn run(mut self) -> Result<Plan, PlanError> {
+    pub(super) fn run(self) -> Result<Plan, PlanError> {
+        self.run_timed().map(|(plan, _)| plan)
+    }
+
+    /// Plans, and says whether the plan depends on the time (`as_of`): an expression read it,
+    /// or a deleted object's restore window was weighed.
+    pub(super) fn run_timed(mut self) -> Result<(Plan, bool), PlanError> {
         let input = self.input;
         let source_index = input.source.index();
         let target_index = input.target.index();
@@ -154,6 +160,7 @@ impl<'a> Planner<'a> {
             functions: input.functions,
             target_values: TargetValues::new(&input.target.users),
             default_domain: input.target.default_domain.clone(),
+            clock_read: std::sync::atomic::AtomicBool::new(false),
         };
 
         let user_anchors = self.anchor_index(
@@ -182,7 +189,15 @@ impl<'a> Planner<'a> {
         }
 
         let managed = user_anchors.live.len() + group_anchors.live.len();
-        Ok(self.finish(scoped.users.len(), scoped.groups.len(), managed))
+        let timed = evaluator
+            .clock_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || !input.target.deleted_users.is_empty()
+            || !input.target.deleted_groups.is_empty();
+        Ok((
+            self.finish(scoped.users.len(), scoped.groups.len(), managed),
+            timed,
+        ))
     }
 
     fn anchor_of<'t>(&self, object: &'t DirectoryObject) -> Option<&'t str> {

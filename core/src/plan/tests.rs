@@ -642,6 +642,20 @@ fn the_example_snapshots_plan_every_case_and_converge() {
     case.converges();
 }
 
+#[test]
+fn a_plan_says_whether_it_read_the_time() {
+    let source = snapshot(SRC, vec![src_user("u1", "Ada Lovelace")], vec![]);
+    let target = snapshot(TGT, vec![managed_user("t1", "u1", "Ada Lovelace")], vec![]);
+    let case = Case::new(source, target).users(&["u1"]);
+    let (plan, timed) = plan_timed(&case.input()).expect("plan");
+    assert!(!timed, "the default schema reads no time");
+    assert_eq!(plan.to_json_pretty(), case.plan().to_json_pretty());
+    let mut with_deleted = case;
+    with_deleted.target.deleted_users =
+        vec![managed_user("t9", "u9", "Gone").with("deletedDateTime", "2026-11-20T00:00:00Z")];
+    assert!(plan_timed(&with_deleted.input()).expect("plan").1);
+}
+
 // ---- The fixed point, on generated tenants ----
 
 const DEPARTMENTS: &[&str] = &["Sales", "R&D", "HR"];

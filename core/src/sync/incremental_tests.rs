@@ -418,6 +418,12 @@ proptest! {
         let anchor = case.options.anchor_attribute.clone();
         let source = change_source(&case.source, &mut r);
         let target = change_target(&case.target, &anchor, &mut r);
+        // Both ways of applying a round agree (in place for small rounds, by map for large).
+        let round = delta_round(&case.target.users, &target.users, &target.deleted_users, &mut r);
+        prop_assert_eq!(
+            observe::apply_in_place(sorted(&case.target.users), &round),
+            observe::apply_by_map(sorted(&case.target.users), &round)
+        );
         let (src, tgt, _) = incremental(&case, &source, &target, &mut r);
         // The caches with one round applied hold what a full read holds.
         prop_assert_eq!(canonical(src.clone()).users, canonical(source.clone()).users);

@@ -349,10 +349,25 @@ pub struct Engine {
     /// The caches as the last cycle of this engine left them, so a cycle in the same process
     /// reads them from memory instead of the state store.
     memo: observe::Memo,
+    /// Counts the distinct observations this engine made: it stays the same when a cycle
+    /// observed exactly what the previous one did.
+    generation: u64,
+    /// The last plan made without reading the clock, with what it was made from.
+    plan_memo: Option<PlanMemo>,
     /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
     clock: Arc<dyn Clock>,
     /// The job's plugins, loaded once; `None` without `[[plugins]]`.
     plugins: Option<std::sync::Arc<crate::plugin::PluginRegistry>>,
+}
+
+/// A plan kept for reuse: the planner is a pure function, so the same observation (same
+/// generation), anchors and options give the same plan, as long as it did not read the time.
+#[derive(Debug)]
+pub(crate) struct PlanMemo {
+    generation: u64,
+    allow_deletes: bool,
+    anchors: std::collections::BTreeMap<String, String>,
+    plan: crate::plan::Plan,
 }
 
 /// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
@@ -453,6 +468,8 @@ impl Engine {
             escrow_retry,
             full_reconcile,
             memo: observe::Memo::default(),
+            generation: 0,
+            plan_memo: None,
             clock,
             plugins,
         })
@@ -647,6 +664,7 @@ impl Engine {
             anchors: scope == ResetScope::Full,
         };
         self.memo.clear();
+        self.plan_memo = None;
         Ok(summary)
     }
 

@@ -125,6 +125,9 @@ pub(crate) struct SideRead {
     /// Requests sent to `/directory/deletedItems` (target only): none unless a full read or a
     /// restore candidate needs them.
     pub deleted_items_read: bool,
+    /// Every collection came from this engine's memory and its round reported nothing: the
+    /// snapshot equals the one the engine's previous cycle observed.
+    pub unchanged: bool,
 }
 
 /// How the source was read (kept under its earlier name).
@@ -162,6 +165,8 @@ impl Memo {
 struct KindRead {
     objects: Vec<DirectoryObject>,
     full: bool,
+    /// Read from this engine's memory with an empty round.
+    unchanged: bool,
     changed: usize,
     /// Objects the round reported soft-deleted (`@removed` with reason `changed`), as the cache
     /// last held them.
@@ -217,14 +222,15 @@ async fn read_kind(
             changed: round.objects.len(),
             objects,
             full: true,
+            unchanged: false,
             soft_deleted: Vec::new(),
             not_soft_deleted: Vec::new(),
         });
     }
     let link = link.expect("a delta round starts from a kept link");
-    let cached = match memo.take(&link_kind, &link) {
-        Some(objects) => objects,
-        None => state.cached(side, kind)?,
+    let (cached, remembered) = match memo.take(&link_kind, &link) {
+        Some(objects) => (objects, true),
+        None => (state.cached(side, kind)?, false),
     };
     let merged = merge_round(cached, &round.objects);
     let changed: Vec<&DirectoryObject> =
@@ -244,6 +250,7 @@ async fn read_kind(
         changed: round.objects.len(),
         objects: merged.objects,
         full: false,
+        unchanged: remembered && round.objects.is_empty(),
         soft_deleted: merged.soft_deleted,
         not_soft_deleted: merged.not_soft_deleted,
     })
@@ -346,7 +353,10 @@ pub(crate) async fn source(
         tenant_id: tenant_id.to_string(),
         ..Snapshot::default()
     };
-    let mut read = SideRead::default();
+    let mut read = SideRead {
+        unchanged: true,
+        ..SideRead::default()
+    };
     for (kind, resource, select) in [
         ("users", DeltaResource::Users, &selection.source_users),
         ("groups", DeltaResource::Groups, &selection.source_groups),
@@ -365,6 +375,7 @@ pub(crate) async fn source(
         .await?;
         read.full |= r.full;
         read.changed += r.changed;
+        read.unchanged &= r.unchanged;
         match resource {
             DeltaResource::Users => snapshot.users = r.objects,
             DeltaResource::Groups => snapshot.groups = r.objects,
@@ -374,8 +385,47 @@ pub(crate) async fn source(
 }
 
 /// Applies one delta round's objects to the cached ones (by id; removed objects go away,
-/// properties are merged, `members@delta` adds and removes members).
+/// properties are merged, `members@delta` adds and removes members). The result is sorted by
+/// id. A round much smaller than the cache (a quiet cycle's) is applied in place.
 pub(crate) fn apply_changes(
+    cached: Vec<DirectoryObject>,
+    changes: &[DeltaObject],
+) -> Vec<DirectoryObject> {
+    let sorted = cached.windows(2).all(|w| w[0].id < w[1].id);
+    if sorted && changes.len().saturating_mul(16) <= cached.len() {
+        apply_in_place(cached, changes)
+    } else {
+        apply_by_map(cached, changes)
+    }
+}
+
+/// [`apply_changes`] on a cache sorted by id, object by object (binary search, insert).
+pub(crate) fn apply_in_place(
+    cached: Vec<DirectoryObject>,
+    changes: &[DeltaObject],
+) -> Vec<DirectoryObject> {
+    {
+        let mut objects = cached;
+        for change in changes {
+            match objects.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+                Ok(i) if change.removed.is_some() => {
+                    objects.remove(i);
+                }
+                Err(_) if change.removed.is_some() => {}
+                Ok(i) => merge_change(&mut objects[i], change),
+                Err(i) => {
+                    let mut object = DirectoryObject::new(&change.id);
+                    merge_change(&mut object, change);
+                    objects.insert(i, object);
+                }
+            }
+        }
+        objects
+    }
+}
+
+/// [`apply_changes`] through a map by id, for large rounds or an unsorted cache.
+pub(crate) fn apply_by_map(
     cached: Vec<DirectoryObject>,
     changes: &[DeltaObject],
 ) -> Vec<DirectoryObject> {
@@ -389,36 +439,42 @@ pub(crate) fn apply_changes(
         let object = by_id
             .entry(change.id.clone())
             .or_insert_with(|| DirectoryObject::new(&change.id));
-        for (k, v) in &change.properties {
-            if k == "members" {
-                continue;
-            }
-            if v.is_null() {
-                object.attributes.remove(k);
-            } else {
-                object.attributes.insert(k.clone(), Value::from_json(v));
-            }
-        }
-        if !change.members_added.is_empty() || !change.members_removed.is_empty() {
-            let mut members: Vec<String> = object.member_ids().map(str::to_string).collect();
-            let removed: BTreeSet<&str> = change
-                .members_removed
-                .iter()
-                .map(|m| m.id.as_str())
-                .collect();
-            members.retain(|m| !removed.contains(m.as_str()));
-            for m in &change.members_added {
-                if !members.contains(&m.id) {
-                    members.push(m.id.clone());
-                }
-            }
-            object.attributes.insert(
-                "members".into(),
-                Value::Multi(members.into_iter().map(Value::String).collect()),
-            );
-        }
+        merge_change(object, change);
     }
     by_id.into_values().collect()
+}
+
+/// Merges one present object's changes: properties (`null` clears one) and members.
+fn merge_change(object: &mut DirectoryObject, change: &DeltaObject) {
+    for (k, v) in &change.properties {
+        if k == "members" {
+            continue;
+        }
+        if v.is_null() {
+            object.attributes.remove(k);
+        } else {
+            object.attributes.insert(k.clone(), Value::from_json(v));
+        }
+    }
+    if !change.members_added.is_empty() || !change.members_removed.is_empty() {
+        let mut members: Vec<String> = object.member_ids().map(str::to_string).collect();
+        let removed: BTreeSet<&str> = change
+            .members_removed
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect();
+        members.retain(|m| !removed.contains(m.as_str()));
+        let mut present: BTreeSet<String> = members.iter().cloned().collect();
+        for m in &change.members_added {
+            if present.insert(m.id.clone()) {
+                members.push(m.id.clone());
+            }
+        }
+        object.attributes.insert(
+            "members".into(),
+            Value::Multi(members.into_iter().map(Value::String).collect()),
+        );
+    }
 }
 
 /// The cache kinds of the target's soft-deleted objects that carry an anchor, as far as this
@@ -452,7 +508,10 @@ pub(crate) async fn target(
         tenant_id: tenant_id.to_string(),
         ..Snapshot::default()
     };
-    let mut read = SideRead::default();
+    let mut read = SideRead {
+        unchanged: true,
+        ..SideRead::default()
+    };
     let mut soft_deleted: [Vec<DirectoryObject>; 2] = Default::default();
     let mut not_soft_deleted: [Vec<String>; 2] = Default::default();
     for (i, (kind, resource, select)) in [
@@ -476,6 +535,7 @@ pub(crate) async fn target(
         .await?;
         read.full |= r.full;
         read.changed += r.changed;
+        read.unchanged &= r.unchanged;
         soft_deleted[i] = r.soft_deleted;
         not_soft_deleted[i] = r.not_soft_deleted;
         match resource {
@@ -487,6 +547,7 @@ pub(crate) async fn target(
         // A full read: the deleted items are read, and become what the job knows of them.
         let (users, groups) = deleted_items(client, selection).await?;
         read.deleted_items_read = true;
+        read.unchanged = false;
         for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
             let anchored: Vec<&DirectoryObject> = list
                 .iter()
@@ -517,6 +578,7 @@ pub(crate) async fn target(
     if deleted_items_needed(source, &snapshot, &known, anchor, in_scope) {
         let (users, groups) = deleted_items(client, selection).await?;
         read.deleted_items_read = true;
+        read.unchanged = false;
         // What the directory holds replaces what the job knew.
         for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
             let anchored: Vec<&DirectoryObject> = list

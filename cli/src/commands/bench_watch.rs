@@ -182,6 +182,31 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank - 1]
 }
 
+/// One cycle stage by stage, timing observing and planning apart.
+fn staged(
+    runtime: &tokio::runtime::Runtime,
+    engine: &mut Engine,
+    cancel: &CancelToken,
+) -> anyhow::Result<(RunReport, f64, f64)> {
+    Ok(runtime.block_on(async {
+        let mut cycle = engine.begin(RunMode::Delta, &NoEvents).await?;
+        let t0 = Instant::now();
+        let observation = cycle.observe(false, &NoEvents).await?;
+        let t1 = Instant::now();
+        let plan = cycle.plan(&observation, false, &NoEvents)?;
+        let t2 = Instant::now();
+        let applied = cycle
+            .apply(&observation, &plan, true, false, &NoEvents, cancel)
+            .await?;
+        let report = cycle.record(&observation, plan, applied, &NoEvents)?;
+        Ok::<_, tenantsync_core::SyncError>((
+            report,
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64(),
+        ))
+    })?)
+}
+
 fn ok(report: &RunReport) -> anyhow::Result<()> {
     if report.applied.failed.is_empty() && report.outcome != RunOutcome::Refused {
         Ok(())
@@ -278,24 +303,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     // A quiet cycle.
     reset(&both);
     let started = Instant::now();
-    // Stage by stage, to time observing and planning apart.
-    let (idle, observe_seconds, plan_seconds) = runtime.block_on(async {
-        let mut cycle = engine.begin(RunMode::Delta, &quiet).await?;
-        let t0 = Instant::now();
-        let observation = cycle.observe(false, &quiet).await?;
-        let t1 = Instant::now();
-        let plan = cycle.plan(&observation, false, &quiet)?;
-        let t2 = Instant::now();
-        let applied = cycle
-            .apply(&observation, &plan, true, false, &quiet, &cancel)
-            .await?;
-        let report = cycle.record(&observation, plan, applied, &quiet)?;
-        Ok::<_, tenantsync_core::SyncError>((
-            report,
-            (t1 - t0).as_secs_f64(),
-            (t2 - t1).as_secs_f64(),
-        ))
-    })?;
+    let (idle, observe_seconds, plan_seconds) = staged(&runtime, &mut engine, &cancel)?;
     let idle_seconds = started.elapsed().as_secs_f64();
     ok(&idle)?;
     let idle_requests = graph_requests(&both);
@@ -323,13 +331,13 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     fifteen_changes(&source, &t, 0)?;
     reset(&both);
     let started = Instant::now();
-    let changed = runtime.block_on(engine.run(&SyncRequest::default(), &quiet, &cancel))?;
+    let (changed, change_observe, change_plan) = staged(&runtime, &mut engine, &cancel)?;
     let change_seconds = started.elapsed().as_secs_f64();
     ok(&changed)?;
     let change_requests = graph_requests(&both);
     writeln!(
         out,
-        "15-change cycle: {change_requests} requests, {change_seconds:.2} s, {} operations",
+        "15-change cycle: {change_requests} requests, {change_seconds:.2} s (observe {change_observe:.2} s, plan {change_plan:.2} s), {} operations",
         changed.plan.operations.len()
     )?;
     for (name, h) in [("source", &source), ("target", &target)] {
@@ -431,7 +439,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     )?;
     writeln!(
         out,
-        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={idle_requests} idle_seconds={idle_seconds:.2} plan_seconds={plan_seconds:.2} change15_requests={change_requests} change15_seconds={change_seconds:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
+        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={idle_requests} idle_seconds={idle_seconds:.2} plan_seconds={plan_seconds:.2} change15_requests={change_requests} change15_seconds={change_seconds:.2} change15_plan_seconds={change_plan:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
         args.users,
         args.latency_ms,
         peak.map_or("unknown".into(), |p| format!("{:.0}", p as f64 / 1048576.0)),

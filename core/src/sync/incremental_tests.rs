@@ -424,6 +424,12 @@ proptest! {
             observe::apply_in_place(sorted(&case.target.users), &round),
             observe::apply_by_map(sorted(&case.target.users), &round)
         );
+        // A full round read from scratch gives what the same round applied to nothing gives.
+        let full_round = delta_round(&[], &target.users, &[], &mut r);
+        prop_assert_eq!(
+            observe::objects_of_full_round(full_round.clone()),
+            observe::apply_changes(Vec::new(), &full_round)
+        );
         let (src, tgt, _) = incremental(&case, &source, &target, &mut r);
         // The caches with one round applied hold what a full read holds.
         prop_assert_eq!(canonical(src.clone()).users, canonical(source.clone()).users);

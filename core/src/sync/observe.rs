@@ -204,9 +204,12 @@ async fn read_kind(
         link.clone().map(DeltaLink).as_ref(),
     )
     .await?;
-    let new_link = round.delta_link.0.as_str();
+    let new_link = round.delta_link.0.clone();
     if round.full {
-        let objects = apply_changes(Vec::new(), &round.objects);
+        // The round is consumed as it is turned into objects, so the two are not held whole at
+        // once; the memory cache is left to delta rounds (a full read is the large one).
+        let changed = round.objects.len();
+        let objects = objects_of_full_round(round.objects);
         let all: Vec<&DirectoryObject> = objects.iter().collect();
         state.write_cache(
             side,
@@ -214,12 +217,11 @@ async fn read_kind(
             &all,
             &[],
             true,
-            Some((&link_kind, new_link)),
+            Some((&link_kind, &new_link)),
             now,
         )?;
-        memo.put(&link_kind, new_link, &objects);
         return Ok(KindRead {
-            changed: round.objects.len(),
+            changed,
             objects,
             full: true,
             unchanged: false,
@@ -242,10 +244,10 @@ async fn read_kind(
         &changed,
         &removed,
         false,
-        Some((&link_kind, new_link)),
+        Some((&link_kind, &new_link)),
         now,
     )?;
-    memo.put(&link_kind, new_link, &merged.objects);
+    memo.put(&link_kind, &new_link, &merged.objects);
     Ok(KindRead {
         changed: round.objects.len(),
         objects: merged.objects,
@@ -254,6 +256,26 @@ async fn read_kind(
         soft_deleted: merged.soft_deleted,
         not_soft_deleted: merged.not_soft_deleted,
     })
+}
+
+/// The objects of a full round (no token: every object present once, none removed), sorted by
+/// id, consuming the round as it goes. The same as [`apply_changes`] on an empty cache.
+pub(crate) fn objects_of_full_round(round: Vec<DeltaObject>) -> Vec<DirectoryObject> {
+    let mut objects: Vec<DirectoryObject> = Vec::with_capacity(round.len());
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    for change in round {
+        if change.removed.is_some() {
+            removed.insert(change.id);
+            continue;
+        }
+        let mut object = DirectoryObject::new(change.id.clone());
+        merge_change(&mut object, &change);
+        objects.push(object);
+    }
+    objects.sort_by(|a, b| a.id.cmp(&b.id));
+    objects.dedup_by(|b, a| a.id == b.id);
+    objects.retain(|o| !removed.contains(&o.id));
+    objects
 }
 
 /// A delta round applied to cached objects (sorted by id).

@@ -104,7 +104,7 @@ pub enum StateError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResetScope {
-    /// Delta links and the source cache: the next cycle reads everything again.
+    /// Delta links and the caches of both tenants: the next cycle reads everything again.
     Watermark,
     /// Escrowed objects: they are retried at once.
     Escrows,

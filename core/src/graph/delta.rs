@@ -462,6 +462,11 @@ mod tests {
             let b = base(req);
             assert_eq!(req.path, "/v1.0/users/delta");
             assert_eq!(req.query, "$deltatoken=abc%2Bdef");
+            // Every delta request asks for the largest pages.
+            assert!(
+                req.header("prefer")
+                    .is_some_and(|p| p.contains("odata.maxpagesize=999"))
+            );
             Reply::json(
                 200,
                 serde_json::json!({

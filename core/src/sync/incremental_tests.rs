@@ -323,6 +323,7 @@ fn incremental(
         .filter(|o| o.attributes.contains_key(anchor))
         .cloned()
         .collect();
+    let mut unknown = false;
     for (before, after, deleted, out) in [
         (
             &case.target.users,
@@ -338,6 +339,7 @@ fn incremental(
         ),
     ] {
         let merged = merge_round(sorted(before), &delta_round(before, after, deleted, r));
+        unknown |= merged.unknown_soft_deleted;
         let (added, gone) = known_deleted_changes(
             merged.soft_deleted,
             &merged.not_soft_deleted,
@@ -361,7 +363,7 @@ fn incremental(
         })
         .ok()
     };
-    let read = observe::deleted_items_needed(&src, &tgt, &known, anchor, &scope);
+    let read = unknown || observe::deleted_items_needed(&src, &tgt, &known, anchor, &scope);
     if read {
         tgt.deleted_users = target.deleted_users.clone();
         tgt.deleted_groups = target.deleted_groups.clone();

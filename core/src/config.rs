@@ -110,6 +110,18 @@ pub(crate) const DEFAULT_QUARANTINE_PERCENT: f64 = 40.0;
 pub(crate) const DEFAULT_QUARANTINE_MIN_FAILURES: u64 = 20;
 /// Default requests in flight at once, per tenant.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
+/// Default `[sync] full_reconcile`: a full read of both tenants once a day.
+pub(crate) const DEFAULT_FULL_RECONCILE: &str = "1d";
+
+/// Parses `[sync] full_reconcile`: `None` when it is off (`"0"`, `"off"`).
+pub(crate) fn parse_full_reconcile(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t == "0" || t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let d = parse_duration(t).map_err(|e| format!("{e}, or \"off\""))?;
+    Ok((!d.is_zero()).then_some(d))
+}
 
 /// How cycles run: `[sync]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +145,10 @@ pub struct SyncSettings {
     /// `request_timeout` of it remains, records what it did and ends `incomplete` (exit code
     /// 10); the next run continues with what is left. Default: none (no limit).
     pub max_duration: Option<String>,
+    /// How often a cycle reads both tenants in full instead of by delta, to catch anything a
+    /// delta round might have missed (`"1d"`, `"12h"`); `"0"` or `"off"` never does.
+    /// Default `"1d"`.
+    pub full_reconcile: String,
 }
 
 impl Default for SyncSettings {
@@ -145,6 +161,7 @@ impl Default for SyncSettings {
             concurrency: DEFAULT_CONCURRENCY,
             request_timeout: "60s".into(),
             max_duration: None,
+            full_reconcile: DEFAULT_FULL_RECONCILE.into(),
         }
     }
 }
@@ -506,5 +523,19 @@ mod tests {
         assert!(e.to_string().contains("15 to 60"), "{e}");
         let e = JobConfig::from_toml("state = { s3 = \"x\" }\n", "job.toml").expect_err("unknown");
         assert!(e.to_string().contains("local"), "{e}");
+    }
+
+    #[test]
+    fn full_reconcile_is_a_duration_or_off() {
+        assert_eq!(
+            parse_full_reconcile("1d").unwrap(),
+            Some(std::time::Duration::from_secs(86_400))
+        );
+        assert_eq!(parse_full_reconcile("off").unwrap(), None);
+        assert_eq!(parse_full_reconcile("0").unwrap(), None);
+        assert_eq!(parse_full_reconcile("0s").unwrap(), None);
+        let err = parse_full_reconcile("daily").unwrap_err();
+        assert!(err.contains("\"off\""), "{err}");
+        assert_eq!(SyncSettings::default().full_reconcile, "1d");
     }
 }

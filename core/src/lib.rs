@@ -68,7 +68,7 @@ pub use value::Value;
 // The host API: an engine per job, its runs and saved plans, their events and errors.
 pub use state::{
     Escrow, Failure as EscrowFailure, LogEntry, LogFilter, Quarantine, ResetScope, RunRecord,
-    StateError, StateStore,
+    Side as CacheSide, StateError, StateStore,
 };
 pub use sync::{
     ANCHOR_EXTENSION_NAME, ANCHOR_PERMISSION, ApplyOutcome, CancelToken, CheckItem, CheckReport,

@@ -1,6 +1,8 @@
 //! The state store: one SQLite file per job (WAL), holding what one cycle hands to the next.
 //!
 //! - delta links for the source's users and groups, and the source objects they were applied to;
+//! - delta links for the target's users and groups (kinds `target.users`, `target.groups`), and
+//!   the target objects they were applied to (layout version 2);
 //! - the anchors cache (source object id -> target object id);
 //! - escrows (objects whose operations failed, retried on later cycles with backoff);
 //! - the quarantine state;
@@ -21,12 +23,14 @@ use serde::{Deserialize, Serialize};
 use crate::snapshot::DirectoryObject;
 
 /// The layout version this code writes; older files are migrated, newer ones refused.
-pub(crate) const STATE_VERSION: i64 = 1;
+pub(crate) const STATE_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS delta_links (kind TEXT PRIMARY KEY, link TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS source_objects (
+    kind TEXT NOT NULL, id TEXT NOT NULL, object TEXT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS target_objects (
     kind TEXT NOT NULL, id TEXT NOT NULL, object TEXT NOT NULL, PRIMARY KEY (kind, id));
 CREATE TABLE IF NOT EXISTS anchors (
     source_id TEXT PRIMARY KEY, target_id TEXT NOT NULL, kind TEXT NOT NULL, updated_at TEXT NOT NULL);
@@ -100,7 +104,7 @@ pub enum StateError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResetScope {
-    /// Delta links and the source cache: the next cycle reads everything again.
+    /// Delta links and the caches of both tenants: the next cycle reads everything again.
     Watermark,
     /// Escrowed objects: they are retried at once.
     Escrows,
@@ -228,6 +232,31 @@ pub struct RunRecord {
     pub summary: Option<serde_json::Value>,
 }
 
+/// Which tenant's cache a write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The source's objects (`source_objects`).
+    Source,
+    /// The target's objects (`target_objects`).
+    Target,
+}
+
+impl Side {
+    fn table(self) -> &'static str {
+        match self {
+            Side::Source => "source_objects",
+            Side::Target => "target_objects",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Side::Source => "source object",
+            Side::Target => "target object",
+        }
+    }
+}
+
 /// The state of one job.
 #[derive(Debug)]
 pub struct StateStore {
@@ -300,6 +329,11 @@ impl StateStore {
                     path: store.path_text(),
                     found: v,
                 });
+            }
+            // Version 1 had no target cache: the table is created above, empty, so the next
+            // cycle reads the target in full; nothing else changed.
+            Some(v) if v < STATE_VERSION => {
+                store.set_meta("version", &STATE_VERSION.to_string())?
             }
             Some(_) => {}
             None => store.set_meta("version", &STATE_VERSION.to_string())?,
@@ -468,6 +502,102 @@ impl StateStore {
         }
         .map_err(wrap)?;
         tx.commit().map_err(wrap)
+    }
+
+    // ---- the target cache and incremental cache writes ----
+
+    /// The cached target objects of a kind (`users`, `groups`), as the last cycle saw them.
+    pub fn target_objects(&self, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
+        self.cached_objects(Side::Target, kind)
+    }
+
+    fn cached_objects(&self, side: Side, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT object FROM {} WHERE kind = ?1 ORDER BY id",
+                side.table()
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([kind], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.err(e))?;
+            out.push(serde_json::from_str(&text).map_err(|e| self.corrupt(side.what(), e))?);
+        }
+        Ok(out)
+    }
+
+    /// Writes one delta round into a cache: `changed` objects are written (inserted or
+    /// replaced), `removed` ids deleted, and `delta_link` (kind, link) kept, in one transaction.
+    /// Only those rows are touched, so a quiet cycle writes almost nothing at any tenant size.
+    /// With `replace`, the kind's rows are all dropped first (a full read). Safe to repeat.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_cache(
+        &mut self,
+        side: Side,
+        kind: &str,
+        changed: &[&DirectoryObject],
+        removed: &[&str],
+        replace: bool,
+        delta_link: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let path = self.path_text();
+        let wrap = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let table = side.table();
+        let tx = self.conn.transaction().map_err(wrap)?;
+        if replace {
+            tx.execute(&format!("DELETE FROM {table} WHERE kind = ?1"), [kind])
+                .map_err(wrap)?;
+        }
+        {
+            let mut upsert = tx
+                .prepare(&format!(
+                    "INSERT INTO {table} (kind, id, object) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(kind, id) DO UPDATE SET object = excluded.object"
+                ))
+                .map_err(wrap)?;
+            for o in changed {
+                let text = serde_json::to_string(o).expect("objects serialize");
+                upsert.execute(params![kind, o.id, text]).map_err(wrap)?;
+            }
+            let mut delete = tx
+                .prepare(&format!("DELETE FROM {table} WHERE kind = ?1 AND id = ?2"))
+                .map_err(wrap)?;
+            for id in removed {
+                delete.execute(params![kind, id]).map_err(wrap)?;
+            }
+        }
+        if let Some((link_kind, link)) = delta_link {
+            tx.execute(
+                "INSERT INTO delta_links (kind, link, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(kind) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
+                params![link_kind, link, ts(now)],
+            )
+            .map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// The cached objects of `side` and `kind` (see [`StateStore::write_cache`]).
+    pub fn cached(&self, side: Side, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
+        self.cached_objects(side, kind)
+    }
+
+    /// When both tenants were last read in full, if they were since the target cache exists.
+    pub fn last_full_reconcile(&self) -> Result<Option<DateTime<Utc>>, StateError> {
+        Ok(self.meta("full_reconcile_at")?.map(|s| parse_ts(&s)))
+    }
+
+    /// Records that both tenants were read in full at `at`.
+    pub fn set_last_full_reconcile(&self, at: DateTime<Utc>) -> Result<(), StateError> {
+        self.set_meta("full_reconcile_at", &ts(at))
     }
 
     // ---- anchors ----
@@ -757,11 +887,13 @@ impl StateStore {
     /// Clears what `scope` names (see [`ResetScope`]).
     pub fn reset(&mut self, scope: ResetScope) -> Result<(), StateError> {
         let sql = match scope {
-            ResetScope::Watermark => "DELETE FROM delta_links; DELETE FROM source_objects;",
+            ResetScope::Watermark => {
+                "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM target_objects; DELETE FROM meta WHERE key = 'full_reconcile_at';"
+            }
             ResetScope::Escrows => "DELETE FROM escrows;",
             ResetScope::Quarantine => "DELETE FROM quarantine;",
             ResetScope::Full => {
-                "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM escrows; DELETE FROM quarantine; DELETE FROM anchors;"
+                "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM target_objects; DELETE FROM meta WHERE key = 'full_reconcile_at'; DELETE FROM escrows; DELETE FROM quarantine; DELETE FROM anchors;"
             }
         };
         let path = self.path_text();
@@ -886,6 +1018,78 @@ mod tests {
         s.finish_run(run, "converged", &serde_json::json!({"ops": 3}), now())
             .unwrap();
         assert_eq!(s.runs(5).unwrap()[0].outcome.as_deref(), Some("converged"));
+    }
+
+    #[test]
+    fn a_version_1_file_opens_migrated_with_an_empty_target_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('version', '1'), ('job', 'src -> tgt');
+                 CREATE TABLE delta_links (kind TEXT PRIMARY KEY, link TEXT NOT NULL, updated_at TEXT NOT NULL);
+                 INSERT INTO delta_links VALUES ('users', 'https://kept', '2026-11-01T00:00:00Z');",
+            )
+            .unwrap();
+        }
+        let s = StateStore::open(&path, "src", "tgt").unwrap();
+        assert_eq!(s.meta("version").unwrap().as_deref(), Some("2"));
+        assert_eq!(
+            s.delta_link("users").unwrap().as_deref(),
+            Some("https://kept")
+        );
+        assert!(s.delta_link("target.users").unwrap().is_none());
+        assert!(s.target_objects("users").unwrap().is_empty());
+        assert!(s.last_full_reconcile().unwrap().is_none());
+    }
+
+    #[test]
+    fn cache_writes_touch_only_the_rows_named() {
+        let mut s = StateStore::in_memory("a", "b").unwrap();
+        let a = DirectoryObject::new("a").with("displayName", "A");
+        let b = DirectoryObject::new("b").with("displayName", "B");
+        s.write_cache(
+            Side::Target,
+            "users",
+            &[&a, &b],
+            &[],
+            true,
+            Some(("target.users", "l1")),
+            now(),
+        )
+        .unwrap();
+        let b2 = DirectoryObject::new("b").with("displayName", "B2");
+        let c = DirectoryObject::new("c");
+        s.write_cache(
+            Side::Target,
+            "users",
+            &[&b2, &c],
+            &["a"],
+            false,
+            Some(("target.users", "l2")),
+            now(),
+        )
+        .unwrap();
+        let ids: Vec<(String, Option<String>)> = s
+            .target_objects("users")
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.id.clone(), o.text("displayName")))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![("b".into(), Some("B2".into())), ("c".into(), None)]
+        );
+        assert_eq!(s.delta_link("target.users").unwrap().as_deref(), Some("l2"));
+        assert!(s.source_objects("users").unwrap().is_empty());
+        s.set_last_full_reconcile(now()).unwrap();
+        assert_eq!(s.last_full_reconcile().unwrap(), Some(now()));
+        s.reset(ResetScope::Watermark).unwrap();
+        assert!(s.target_objects("users").unwrap().is_empty());
+        assert!(s.delta_link("target.users").unwrap().is_none());
+        assert!(s.last_full_reconcile().unwrap().is_none());
     }
 
     #[test]

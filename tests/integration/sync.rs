@@ -401,3 +401,143 @@ fn a_cycle_reports_its_stages_operations_and_history() {
             .any(|e| e.action == "createUser" && e.status == "success")
     );
 }
+
+#[test]
+fn the_target_is_read_by_delta_drift_is_reverted_and_deleted_items_are_read_only_to_restore() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let first = world.run(&job, SyncRequest::default());
+    assert_eq!(first.outcome, RunOutcome::Converged, "{:#?}", first.applied);
+    // The cycle after the first sync reads the first sync's own writes by delta.
+    world.run(&job, SyncRequest::default());
+
+    // A quiet cycle: one delta round of users and one of groups per side, no deleted items.
+    let (source, target) = (world.source(), world.target());
+    source.reset_counts();
+    target.reset_counts();
+    let quiet = world.run(&job, SyncRequest::default());
+    assert!(
+        quiet.plan.operations.is_empty(),
+        "{}",
+        quiet.plan.to_json_pretty()
+    );
+    let reads: u64 = target.request_counts().values().sum();
+    let counts = target.request_counts();
+    assert_eq!(reads, 2, "target requests of a quiet cycle: {counts:?}");
+    assert!(
+        !counts.keys().any(|k| k.contains("deletedItems")),
+        "{counts:?}"
+    );
+
+    // Drift made in the target by someone else arrives by the target's delta and is reverted.
+    let member = world.source().state().memberships[&groups[0]]
+        .iter()
+        .find(|m| world.target_user_for(m).is_some())
+        .cloned()
+        .expect("a synchronized member");
+    let target_user = world.target_user_for(&member).expect("synchronized");
+    let target_id = text(&target_user, "id").expect("id");
+    let name = text(&target_user, "displayName");
+    target
+        .update_user(
+            &target_id,
+            serde_json::json!({"displayName": "Changed By Hand"}),
+        )
+        .unwrap();
+    let reverted = world.run(&job, SyncRequest::default());
+    assert_eq!(kinds(&reverted), vec!["updateUser"]);
+    assert_eq!(
+        text(&world.target_user_for(&member).unwrap(), "displayName"),
+        name
+    );
+
+    // A managed user soft-deleted in the target: the delta reports it, the deleted items are
+    // read for it, and it is restored.
+    target.reset_counts();
+    target.delete_user(&target_id).unwrap();
+    let restored = world.run(&job, SyncRequest::default());
+    assert!(
+        kinds(&restored).contains(&"restoreUser"),
+        "{}",
+        restored.plan.to_json_pretty()
+    );
+    assert!(
+        target
+            .request_counts()
+            .keys()
+            .any(|k| k.contains("deletedItems")),
+        "{:?}",
+        target.request_counts()
+    );
+    assert!(world.target_user_for(&member).is_some());
+    world.assert_converged(&groups);
+
+    // A day later ([sync] full_reconcile's default), a cycle reads both tenants in full.
+    assert!(!world.run(&job, SyncRequest::default()).full_read);
+    world.advance(Duration::from_secs(86_400));
+    target.reset_counts();
+    let reconciled = world.run(&job, SyncRequest::default());
+    assert!(reconciled.full_read);
+    assert!(
+        reconciled.plan.operations.is_empty(),
+        "{}",
+        reconciled.plan.to_json_pretty()
+    );
+    assert!(
+        target
+            .request_counts()
+            .keys()
+            .any(|k| k.contains("deletedItems"))
+    );
+}
+
+#[test]
+fn one_engine_across_cycles_keeps_its_caches_in_memory_and_still_sees_every_change() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let mut engine = Engine::open_with_clock(&job, world.engine_clock()).expect("engine");
+    let mut cycle = || {
+        runtime
+            .block_on(engine.run(&SyncRequest::default(), &NoEvents, &CancelToken::new()))
+            .expect("the cycle runs")
+    };
+    assert_eq!(cycle().outcome, RunOutcome::Converged);
+    cycle();
+    // Quiet cycles (the second one plans nothing new and reuses the plan).
+    assert!(cycle().plan.operations.is_empty());
+    assert!(cycle().plan.operations.is_empty());
+    // A change in the source, then drift in the target: each is carried by the next cycle.
+    let member = world.source().state().memberships[&groups[0]]
+        .iter()
+        .find(|m| world.target_user_for(m).is_some())
+        .cloned()
+        .expect("a synchronized member");
+    world
+        .source()
+        .update_user(
+            &member,
+            serde_json::json!({"displayName": "Renamed At Source"}),
+        )
+        .unwrap();
+    assert_eq!(kinds(&cycle()), vec!["updateUser"]);
+    assert!(cycle().plan.operations.is_empty());
+    let target_id = text(&world.target_user_for(&member).unwrap(), "id").unwrap();
+    world
+        .target()
+        .update_user(&target_id, serde_json::json!({"displayName": "Drifted"}))
+        .unwrap();
+    assert_eq!(kinds(&cycle()), vec!["updateUser"]);
+    assert_eq!(
+        text(&world.target_user_for(&member).unwrap(), "displayName").as_deref(),
+        Some("Renamed At Source")
+    );
+    assert!(cycle().plan.operations.is_empty());
+    world.assert_converged(&groups);
+}

@@ -34,6 +34,9 @@ pub enum BenchCommand {
     /// A full first sync of a large source into an empty target: wall time, Graph requests
     /// against the minimum, then the same under time-scaled Graph throttling.
     Sync(SyncBenchArgs),
+    /// Two tenants in sync, watched: requests and time of a quiet cycle and of a cycle after
+    /// 15 changes, with per-request latency, and how long changes take to reach the target.
+    Watch(super::bench_watch::WatchBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,11 +63,17 @@ pub struct SyncBenchArgs {
     /// Skip the throttled run.
     #[arg(long)]
     no_throttled: bool,
+    /// Latency the emulator adds to every request of the delta cycle that follows the
+    /// unthrottled first sync, in milliseconds (the first syncs run without, so they take
+    /// seconds rather than an hour; their requests are what the latency would multiply).
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
 }
 
 pub fn run(command: BenchCommand) -> Result<Code, Failure> {
     match command {
         BenchCommand::Sync(args) => sync(args),
+        BenchCommand::Watch(args) => super::bench_watch::run(args),
     }
 }
 
@@ -314,6 +323,20 @@ fn measure(
         )?;
         for line in demo::change_source(&sandbox, &assigned)?.lines {
             writeln!(out, "    - {line}")?;
+        }
+        writeln!(
+            out,
+            "  (with {} ms of latency per request from here on)",
+            args.latency_ms
+        )?;
+        for h in [&source, &target] {
+            h.set_knobs(Knobs {
+                latency: Some(tenantsync_emulator::LatencyKnobs {
+                    fixed_ms: args.latency_ms,
+                    jitter_ms: 0,
+                }),
+                ..h.knobs()
+            });
         }
         source.reset_counts();
         target.reset_counts();

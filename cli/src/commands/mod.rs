@@ -2,6 +2,7 @@
 //! renders the result.
 
 mod bench;
+mod bench_watch;
 mod check;
 mod demo;
 mod emulator;

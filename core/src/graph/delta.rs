@@ -21,6 +21,17 @@ use super::client::{GraphClient, GraphRequest, encode_query_value};
 use super::error::GraphError;
 use super::paging::Page;
 
+/// The page size every delta request asks for (`Prefer: odata.maxpagesize`), on the first
+/// request, every `@odata.nextLink` and every `@odata.deltaLink`: delta pages must be followed
+/// one after another, so a round's time is its page count times Graph's latency. 999 is the
+/// largest page Graph serves for directory objects (`$top` 1 to 999,
+/// <https://learn.microsoft.com/graph/paging>); delta does not take `$top`, and the preference
+/// is how a client asks for a page size (<https://learn.microsoft.com/graph/delta-query-overview>,
+/// "Use delta query"; <https://learn.microsoft.com/graph/api/user-delta> and
+/// <https://learn.microsoft.com/graph/api/group-delta>, request headers). Graph may serve
+/// smaller pages than asked, which the client follows as usual.
+pub(crate) const DELTA_PAGE_SIZE: u32 = 999;
+
 /// Which collection a delta round tracks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -271,7 +282,9 @@ pub(crate) async fn delta(
     };
     let mut merged = DeltaMerge::default();
     loop {
-        let response = match client.send(GraphRequest::get(url.clone())).await {
+        let request = GraphRequest::get(url.clone())
+            .header("Prefer", &format!("odata.maxpagesize={DELTA_PAGE_SIZE}"));
+        let response = match client.send(request).await {
             Ok(r) => r,
             Err(e) => {
                 return Err(match expired(&e) {
@@ -449,6 +462,11 @@ mod tests {
             let b = base(req);
             assert_eq!(req.path, "/v1.0/users/delta");
             assert_eq!(req.query, "$deltatoken=abc%2Bdef");
+            // Every delta request asks for the largest pages.
+            assert!(
+                req.header("prefer")
+                    .is_some_and(|p| p.contains("odata.maxpagesize=999"))
+            );
             Reply::json(
                 200,
                 serde_json::json!({

@@ -39,7 +39,7 @@ pub use batch::BatchItem;
 pub use client::{ClientStats, GraphClient, GraphClientOptions, GraphRequest, GraphResponse};
 pub use cloud::Cloud;
 pub use delta::DeltaMerge;
-pub(crate) use delta::{DeltaError, DeltaLink, delta, delta_or_full};
+pub(crate) use delta::{DeltaLink, delta_or_full};
 pub use error::{GraphApiError, GraphError};
 pub use ops::{MemberFailure, UserType};
 pub use paging::Page;

@@ -16,7 +16,7 @@ mod simulate;
 mod transform;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +37,7 @@ pub use options::{
     GroupDeprovision, GroupNameConflict, M365Groups, NestedGroups, PlanOptions, ScopeMode,
     ScopeOptions, TargetOnlyMembers, UserDeprovision,
 };
+pub(crate) use planner::{anchor_source_id, in_scope};
 pub use simulate::{SimulateError, simulate};
 
 /// What earlier runs recorded, from the state store. All of it is optional: the anchors written
@@ -100,4 +101,11 @@ pub enum PlanError {
 /// Makes the plan. Pure and deterministic.
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
     planner::Planner::new(input)?.run()
+}
+
+/// [`plan`], and whether the plan depends on `input.as_of` (an expression read the time, or a
+/// deleted object's 30-day restore window was weighed). A plan that does not can be reused for
+/// the same snapshots, anchors and options at any later time.
+pub(crate) fn plan_timed(input: &PlanInput<'_>) -> Result<(Plan, bool), PlanError> {
+    planner::Planner::new(input)?.run_timed()
 }

@@ -136,7 +136,13 @@ impl<'a> Planner<'a> {
         })
     }
 
-    pub(super) fn run(mut self) -> Result<Plan, PlanError> {
+    pub(super) fn run(self) -> Result<Plan, PlanError> {
+        self.run_timed().map(|(plan, _)| plan)
+    }
+
+    /// Plans, and says whether the plan depends on the time (`as_of`): an expression read it,
+    /// or a deleted object's restore window was weighed.
+    pub(super) fn run_timed(mut self) -> Result<(Plan, bool), PlanError> {
         let input = self.input;
         let source_index = input.source.index();
         let target_index = input.target.index();
@@ -154,6 +160,7 @@ impl<'a> Planner<'a> {
             functions: input.functions,
             target_values: TargetValues::new(&input.target.users),
             default_domain: input.target.default_domain.clone(),
+            clock_read: std::sync::atomic::AtomicBool::new(false),
         };
 
         let user_anchors = self.anchor_index(
@@ -182,23 +189,23 @@ impl<'a> Planner<'a> {
         }
 
         let managed = user_anchors.live.len() + group_anchors.live.len();
-        Ok(self.finish(scoped.users.len(), scoped.groups.len(), managed))
+        let timed = evaluator
+            .clock_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || !input.target.deleted_users.is_empty()
+            || !input.target.deleted_groups.is_empty();
+        Ok((
+            self.finish(scoped.users.len(), scoped.groups.len(), managed),
+            timed,
+        ))
     }
 
     fn anchor_of<'t>(&self, object: &'t DirectoryObject) -> Option<&'t str> {
-        let text = match object
-            .attributes
-            .get(&self.input.options.anchor_attribute)?
-        {
-            Value::String(s) => s.as_str(),
-            Value::Multi(v) => match v.first()? {
-                Value::String(s) => s.as_str(),
-                _ => return None,
-            },
-            _ => return None,
-        };
-        let (tenant, id) = text.split_once('/')?;
-        (tenant.eq_ignore_ascii_case(self.source_tenant) && !id.is_empty()).then_some(id)
+        anchor_source_id(
+            object,
+            &self.input.options.anchor_attribute,
+            self.source_tenant,
+        )
     }
 
     /// True when the object carries any anchor (ours, or another job's).
@@ -1047,6 +1054,47 @@ impl<'t> MatchIndex<'t> {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The ids of the source users and groups in scope (the objects the planner matches, and so
+/// the only ones for which it can restore a deleted target object).
+pub(crate) fn in_scope(input: &PlanInput<'_>) -> Result<IdSet<String>, PlanError> {
+    let mut planner = Planner::new(input)?;
+    let index = input.source.index();
+    let scoped = assignment::resolve(
+        &index,
+        &input.source.users,
+        input.scope,
+        input.options,
+        &planner.users_map,
+        planner.groups_map.as_ref(),
+        &mut planner.report,
+    );
+    Ok(scoped
+        .users
+        .iter()
+        .map(|u| u.id.clone())
+        .chain(scoped.groups.iter().map(|g| g.group.id.clone()))
+        .collect())
+}
+
+/// The source object id in a target object's anchor (`<source tenant>/<source id>`), when the
+/// anchor names `source_tenant`.
+pub(crate) fn anchor_source_id<'t>(
+    object: &'t DirectoryObject,
+    attribute: &str,
+    source_tenant: &str,
+) -> Option<&'t str> {
+    let text = match object.attributes.get(attribute)? {
+        Value::String(s) => s.as_str(),
+        Value::Multi(v) => match v.first()? {
+            Value::String(s) => s.as_str(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let (tenant, id) = text.split_once('/')?;
+    (tenant.eq_ignore_ascii_case(source_tenant) && !id.is_empty()).then_some(id)
 }
 
 fn empty_compiled() -> CompiledObject {

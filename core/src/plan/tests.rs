@@ -12,7 +12,7 @@ use crate::value::Value;
 const SRC: &str = "11111111-1111-1111-1111-111111111111";
 const TGT: &str = "22222222-2222-2222-2222-222222222222";
 
-fn as_of() -> chrono::DateTime<Utc> {
+pub(crate) fn as_of() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
 }
 
@@ -75,13 +75,13 @@ fn snapshot(tenant: &str, users: Vec<DirectoryObject>, groups: Vec<DirectoryObje
 }
 
 #[derive(Debug)]
-struct Case {
-    source: Snapshot,
-    target: Snapshot,
-    schema: SynchronizationSchema,
-    scope: ScopeOptions,
-    options: PlanOptions,
-    state: LastKnownState,
+pub(crate) struct Case {
+    pub(crate) source: Snapshot,
+    pub(crate) target: Snapshot,
+    pub(crate) schema: SynchronizationSchema,
+    pub(crate) scope: ScopeOptions,
+    pub(crate) options: PlanOptions,
+    pub(crate) state: LastKnownState,
 }
 
 impl Case {
@@ -106,7 +106,7 @@ impl Case {
         self
     }
 
-    fn input(&self) -> PlanInput<'_> {
+    pub(crate) fn input(&self) -> PlanInput<'_> {
         PlanInput {
             source: &self.source,
             target: &self.target,
@@ -642,12 +642,26 @@ fn the_example_snapshots_plan_every_case_and_converge() {
     case.converges();
 }
 
+#[test]
+fn a_plan_says_whether_it_read_the_time() {
+    let source = snapshot(SRC, vec![src_user("u1", "Ada Lovelace")], vec![]);
+    let target = snapshot(TGT, vec![managed_user("t1", "u1", "Ada Lovelace")], vec![]);
+    let case = Case::new(source, target).users(&["u1"]);
+    let (plan, timed) = plan_timed(&case.input()).expect("plan");
+    assert!(!timed, "the default schema reads no time");
+    assert_eq!(plan.to_json_pretty(), case.plan().to_json_pretty());
+    let mut with_deleted = case;
+    with_deleted.target.deleted_users =
+        vec![managed_user("t9", "u9", "Gone").with("deletedDateTime", "2026-11-20T00:00:00Z")];
+    assert!(plan_timed(&with_deleted.input()).expect("plan").1);
+}
+
 // ---- The fixed point, on generated tenants ----
 
 const DEPARTMENTS: &[&str] = &["Sales", "R&D", "HR"];
 
 prop_compose! {
-    fn arb_case()(
+    pub(crate) fn arb_case()(
         n_users in 1usize..14,
         seed in any::<u64>(),
         nested in any::<bool>(),

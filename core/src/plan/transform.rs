@@ -206,6 +206,8 @@ pub(crate) struct Evaluator<'a> {
     pub functions: Option<&'a dyn FunctionRegistry>,
     pub target_values: TargetValues<'a>,
     pub default_domain: Option<String>,
+    /// Set when an expression read the time (`as_of`): the plan then depends on it.
+    pub clock_read: std::sync::atomic::AtomicBool,
 }
 
 struct ObjectContext<'a, 'b> {
@@ -220,6 +222,9 @@ impl EvalContext for ObjectContext<'_, '_> {
     }
 
     fn now(&self) -> DateTime<Utc> {
+        self.evaluator
+            .clock_read
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.evaluator.as_of
     }
 

@@ -58,12 +58,23 @@ pub struct Observation {
     /// The source's users and groups (the cached source with a delta round applied, or a
     /// full read).
     pub source: Snapshot,
-    /// The target's users, groups with members, and soft-deleted objects.
+    /// The target's users and groups with members (the cached target with a delta round
+    /// applied, or a full read), and its soft-deleted objects when they were read.
     pub target: Snapshot,
     /// The source was read in full.
     pub full_read: bool,
     /// Source objects read (full) or changed (delta).
     pub source_changes: usize,
+    /// The target was read in full (first run, `--full`, the periodic reconciliation, an
+    /// expired delta token or a lost cache) rather than by delta.
+    pub target_full_read: bool,
+    /// Target objects read (full) or changed (delta): drift and this job's own writes.
+    pub target_changes: usize,
+    /// The target's deleted items were read (a full read, or a restore candidate).
+    pub deleted_items_read: bool,
+    /// Which of the engine's observations this is: equal for two cycles that saw exactly the
+    /// same tenants.
+    pub(crate) generation: u64,
 }
 
 /// One open run of a job: the job is locked, both tenants signed in, the run recorded as begun.
@@ -173,17 +184,73 @@ impl Cycle<'_> {
         let selection = observe::Selection::new(&e.schema, &self.anchor);
         let source_tenant = e.source_cfg.tenant_id.clone();
         let target_tenant = e.target_cfg.tenant_id.clone();
+        let now = self.started_at;
+        // A periodic full read of both sides guards against anything a delta round missed.
+        let reconcile = e.full_reconcile.is_some_and(|period| {
+            e.state()
+                .ok()
+                .and_then(|s| s.last_full_reconcile().ok())
+                .flatten()
+                .is_none_or(|last| now - last >= period)
+        });
+        let full = full || reconcile;
+        // A new generation unless both sides turn out unchanged (a failed read leaves it new).
+        let previous = e.generation;
+        e.generation += 1;
         e.state()?;
         let (source, read) = observe::source(
             &e.source,
             e.state.as_mut().expect("opened above"),
+            &mut e.memo,
             &selection,
             &source_tenant,
             full,
-            self.started_at,
+            now,
         )
         .await?;
-        let target = observe::target(&e.target, &selection, &target_tenant).await?;
+        let mut options = e.config.options.clone();
+        options.anchor_attribute = self.anchor.clone();
+        let (schema, scope, functions) = (
+            &e.schema,
+            &e.config.scope,
+            e.plugins
+                .as_deref()
+                .map(|r| r as &dyn crate::expr::FunctionRegistry),
+        );
+        // Which source objects are in scope, asked only when a deleted object could be restored.
+        let in_scope = |source: &Snapshot| {
+            crate::plan::in_scope(&PlanInput {
+                source,
+                target: &Snapshot::default(),
+                schema,
+                scope,
+                options: &options,
+                state: &LastKnownState::default(),
+                as_of: now,
+                functions,
+            })
+            .ok()
+        };
+        let (target, target_read) = observe::target(
+            &e.target,
+            e.state.as_mut().expect("opened above"),
+            &mut e.memo,
+            &selection,
+            &target_tenant,
+            full,
+            now,
+            &source,
+            &self.anchor,
+            &in_scope,
+        )
+        .await?;
+        if full {
+            e.state()?.set_last_full_reconcile(now)?;
+        }
+        if read.unchanged && target_read.unchanged && previous > 0 {
+            e.generation = previous;
+        }
+        let generation = e.generation;
         let read_objects = (source.users.len() + source.groups.len()) as u64;
         events.emit(Event::Progress {
             stage: Stage::Observe,
@@ -196,6 +263,10 @@ impl Cycle<'_> {
             target,
             full_read: read.full,
             source_changes: read.changed,
+            target_full_read: target_read.full,
+            target_changes: target_read.changed,
+            deleted_items_read: target_read.deleted_items_read,
+            generation,
         })
     }
 
@@ -218,8 +289,18 @@ impl Cycle<'_> {
         let state = LastKnownState {
             anchors: self.engine.state()?.anchors()?,
         };
-        let e = &*self.engine;
-        Ok(plugins::plan(&PlanInput {
+        let e = &mut *self.engine;
+        // The same observation, anchors and options give the same plan (the planner is pure):
+        // a quiet cycle reuses the last one unless it read the time or plugins ran.
+        if let Some(m) = &e.plan_memo
+            && e.plugins.is_none()
+            && m.generation == observation.generation
+            && m.allow_deletes == options.allow_deletes
+            && m.anchors == state.anchors
+        {
+            return Ok(m.plan.clone());
+        }
+        let input = PlanInput {
             source: &observation.source,
             target: &observation.target,
             schema: &e.schema,
@@ -231,7 +312,18 @@ impl Cycle<'_> {
                 .plugins
                 .as_deref()
                 .map(|r| r as &dyn crate::expr::FunctionRegistry),
-        })?)
+        };
+        if e.plugins.is_some() {
+            return Ok(plugins::plan(&input)?);
+        }
+        let (plan, timed) = crate::plan::plan_timed(&input)?;
+        e.plan_memo = (!timed).then(|| super::PlanMemo {
+            generation: observation.generation,
+            allow_deletes: options.allow_deletes,
+            anchors: state.anchors.clone(),
+            plan: plan.clone(),
+        });
+        Ok(plan)
     }
 
     /// Keeps only the operations that provision one source object (a user, or a group with

@@ -16,6 +16,8 @@ mod codes;
 mod cycle;
 mod events;
 mod handle;
+#[cfg(test)]
+mod incremental_tests;
 mod observe;
 mod plugins;
 mod saved;
@@ -375,6 +377,16 @@ pub struct Engine {
     request_timeout: std::time::Duration,
     /// `[sync] max_duration`, parsed once, or what [`Engine::set_max_duration`] set.
     max_duration: Option<std::time::Duration>,
+    /// `[sync] full_reconcile`, parsed once; `None` when off.
+    full_reconcile: Option<chrono::Duration>,
+    /// The caches as the last cycle of this engine left them, so a cycle in the same process
+    /// reads them from memory instead of the state store.
+    memo: observe::Memo,
+    /// Counts the distinct observations this engine made: it stays the same when a cycle
+    /// observed exactly what the previous one did.
+    generation: u64,
+    /// The last plan made without reading the clock, with what it was made from.
+    plan_memo: Option<PlanMemo>,
     /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
     clock: Arc<dyn Clock>,
     /// The job's plugins, loaded once; `None` without `[[plugins]]`.
@@ -396,6 +408,16 @@ fn check_max_duration(
         ))),
         _ => Ok(()),
     }
+}
+
+/// A plan kept for reuse: the planner is a pure function, so the same observation (same
+/// generation), anchors and options give the same plan, as long as it did not read the time.
+#[derive(Debug)]
+pub(crate) struct PlanMemo {
+    generation: u64,
+    allow_deletes: bool,
+    anchors: std::collections::BTreeMap<String, String>,
+    plan: crate::plan::Plan,
 }
 
 /// `base` doubled `n - 1` times (`n` counts from 1), never more than `cap`: the wait before an
@@ -478,6 +500,9 @@ impl Engine {
             .map(|text| duration("max_duration", text))
             .transpose()?;
         check_max_duration(max_duration, request_timeout, "[sync] max_duration")?;
+        let full_reconcile = crate::config::parse_full_reconcile(&config.sync.full_reconcile)
+            .map_err(|e| SyncError::Invalid(format!("[sync] full_reconcile: {e}")))?
+            .map(|d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
         let source = client_for(&source_cfg, &config, "source", &clock)?;
         let target = client_for(&target_cfg, &config, "target", &clock)?;
         let (state_path, remote, scratch) = match config.state_blob() {
@@ -525,6 +550,10 @@ impl Engine {
             escrow_retry,
             request_timeout,
             max_duration,
+            full_reconcile,
+            memo: observe::Memo::default(),
+            generation: 0,
+            plan_memo: None,
             clock,
             plugins,
         })
@@ -833,7 +862,7 @@ impl Engine {
         let quarantine = state.quarantine()?;
         state.reset(scope)?;
         let clears = |s: ResetScope| scope == s || scope == ResetScope::Full;
-        Ok(ResetSummary {
+        let summary = ResetSummary {
             state: state.path().to_path_buf(),
             delta_links: clears(ResetScope::Watermark),
             escrows: if clears(ResetScope::Escrows) {
@@ -843,7 +872,10 @@ impl Engine {
             },
             quarantine: quarantine.filter(|_| clears(ResetScope::Quarantine)),
             anchors: scope == ResetScope::Full,
-        })
+        };
+        self.memo.clear();
+        self.plan_memo = None;
+        Ok(summary)
     }
 
     /// The job's last `limit` runs, newest first.

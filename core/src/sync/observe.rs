@@ -1,16 +1,19 @@
-//! Observe: read the source (a delta round applied to the cached source, or a full round) and
-//! the target (its users, groups with members, and soft-deleted objects) into snapshots.
+//! Observe: read the source and the target (each a delta round applied to its cached objects,
+//! or a full round) into snapshots, and the target's soft-deleted objects when a plan can need
+//! them. A quiet cycle sends four requests (a delta round of users and of groups per side) and
+//! writes only the rows that changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
 
-use crate::graph::delta::{DeltaObject, DeltaResource};
+use crate::graph::delta::{DeltaObject, DeltaResource, RemovedReason};
 use crate::graph::{DeltaLink, GraphClient, GraphRequest, delta_or_full, list_all};
+use crate::plan::anchor_source_id;
 use crate::schema::SynchronizationSchema;
-use crate::snapshot::{DirectoryObject, Snapshot};
-use crate::state::StateStore;
+use crate::snapshot::{DirectoryObject, IdSet, Snapshot};
+use crate::state::{Side, StateStore};
 use crate::value::Value;
 
 use super::SyncError;
@@ -111,13 +114,260 @@ pub(crate) fn object_from_json(item: &Json) -> Option<DirectoryObject> {
     })
 }
 
-/// How the source was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SourceRead {
-    /// A full round (first run, `--full`, or an expired delta token).
+/// How one side was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct SideRead {
+    /// A full round of users or groups (first run, `--full`, a periodic reconciliation, an
+    /// expired delta token, or a lost cache).
     pub full: bool,
     /// Objects that changed (delta) or were read (full).
     pub changed: usize,
+    /// Requests sent to `/directory/deletedItems` (target only): none unless a full read or a
+    /// restore candidate needs them.
+    pub deleted_items_read: bool,
+    /// Every collection came from this engine's memory and its round reported nothing: the
+    /// snapshot equals the one the engine's previous cycle observed.
+    pub unchanged: bool,
+}
+
+/// How the source was read (kept under its earlier name).
+pub(crate) type SourceRead = SideRead;
+
+/// The caches as the last cycle of one engine left them, keyed by delta-link kind, each with the
+/// link it is current for: a later cycle of the same engine uses them when the state store holds
+/// that same link (nothing else moved it), and reads the store otherwise.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    entries: HashMap<String, (String, Vec<DirectoryObject>)>,
+}
+
+impl Memo {
+    /// The kept objects of `kind` when they are current for `link`.
+    fn take(&mut self, kind: &str, link: &str) -> Option<Vec<DirectoryObject>> {
+        match self.entries.remove(kind) {
+            Some((l, objects)) if l == link => Some(objects),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, kind: &str, link: &str, objects: &[DirectoryObject]) {
+        self.entries
+            .insert(kind.to_string(), (link.to_string(), objects.to_vec()));
+    }
+
+    /// Forgets everything (the state was reset or replaced).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+/// One collection read: its objects now, and what the round reported removed.
+struct KindRead {
+    objects: Vec<DirectoryObject>,
+    full: bool,
+    /// Read from this engine's memory with an empty round.
+    unchanged: bool,
+    changed: usize,
+    /// Objects the round reported soft-deleted (`@removed` with reason `changed`), as the cache
+    /// last held them.
+    soft_deleted: Vec<DirectoryObject>,
+    /// Ids the round reported present again or deleted for good.
+    not_soft_deleted: Vec<String>,
+    /// The round soft-deleted an object the cache did not hold.
+    unknown_soft_deleted: bool,
+}
+
+/// Reads one collection (`users` or `groups` of `side`): a delta round from the kept link
+/// applied to the cached objects, or a full round when `full`, when no link is kept, or when
+/// Graph says the link expired. Only the rows that changed are written back, with the new link,
+/// in one transaction.
+#[allow(clippy::too_many_arguments)]
+async fn read_kind(
+    client: &GraphClient,
+    state: &mut StateStore,
+    memo: &mut Memo,
+    side: Side,
+    kind: &str,
+    resource: DeltaResource,
+    select: &[String],
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<KindRead, SyncError> {
+    let link_kind = link_kind(side, kind);
+    let link = if full {
+        None
+    } else {
+        state.delta_link(&link_kind)?
+    };
+    let round = delta_or_full(
+        client,
+        resource,
+        &refs(select),
+        link.clone().map(DeltaLink).as_ref(),
+    )
+    .await?;
+    let new_link = round.delta_link.0.clone();
+    if round.full {
+        // The round is consumed as it is turned into objects, so the two are not held whole at
+        // once; the memory cache is left to delta rounds (a full read is the large one).
+        let changed = round.objects.len();
+        let objects = objects_of_full_round(round.objects);
+        let all: Vec<&DirectoryObject> = objects.iter().collect();
+        state.write_cache(
+            side,
+            kind,
+            &all,
+            &[],
+            true,
+            Some((&link_kind, &new_link)),
+            now,
+        )?;
+        return Ok(KindRead {
+            changed,
+            objects,
+            full: true,
+            unchanged: false,
+            soft_deleted: Vec::new(),
+            not_soft_deleted: Vec::new(),
+            unknown_soft_deleted: false,
+        });
+    }
+    let link = link.expect("a delta round starts from a kept link");
+    let (cached, remembered) = match memo.take(&link_kind, &link) {
+        Some(objects) => (objects, true),
+        None => (state.cached(side, kind)?, false),
+    };
+    let merged = merge_round(cached, &round.objects);
+    let changed: Vec<&DirectoryObject> =
+        merged.changed.iter().map(|&i| &merged.objects[i]).collect();
+    let removed: Vec<&str> = merged.removed.iter().map(String::as_str).collect();
+    state.write_cache(
+        side,
+        kind,
+        &changed,
+        &removed,
+        false,
+        Some((&link_kind, &new_link)),
+        now,
+    )?;
+    memo.put(&link_kind, &new_link, &merged.objects);
+    Ok(KindRead {
+        changed: round.objects.len(),
+        objects: merged.objects,
+        full: false,
+        unchanged: remembered && round.objects.is_empty(),
+        soft_deleted: merged.soft_deleted,
+        not_soft_deleted: merged.not_soft_deleted,
+        unknown_soft_deleted: merged.unknown_soft_deleted,
+    })
+}
+
+/// The objects of a full round (no token: every object present once, none removed), sorted by
+/// id, consuming the round as it goes. The same as [`apply_changes`] on an empty cache.
+pub(crate) fn objects_of_full_round(round: Vec<DeltaObject>) -> Vec<DirectoryObject> {
+    let mut objects: Vec<DirectoryObject> = Vec::with_capacity(round.len());
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    for change in round {
+        if change.removed.is_some() {
+            removed.insert(change.id);
+            continue;
+        }
+        let mut object = DirectoryObject::new(change.id.clone());
+        merge_change(&mut object, &change);
+        objects.push(object);
+    }
+    objects.sort_by(|a, b| a.id.cmp(&b.id));
+    objects.dedup_by(|b, a| a.id == b.id);
+    objects.retain(|o| !removed.contains(&o.id));
+    objects
+}
+
+/// A delta round applied to cached objects (sorted by id).
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// The objects now, sorted by id.
+    pub objects: Vec<DirectoryObject>,
+    /// Indexes in `objects` of those the round changed or added: the rows to write.
+    pub changed: Vec<usize>,
+    /// Ids the round removed: the rows to delete.
+    pub removed: Vec<String>,
+    /// Objects the round reported soft-deleted, as the cache last held them.
+    pub soft_deleted: Vec<DirectoryObject>,
+    /// Ids the round reported present or deleted for good (no longer soft-deleted).
+    pub not_soft_deleted: Vec<String>,
+    /// The round reported soft-deleted an object the cache did not hold (created since the
+    /// cache was written, by this job or by hand): its anchor is unknown.
+    pub unknown_soft_deleted: bool,
+}
+
+/// Applies one delta round to the cached objects of a collection (sorted by id, as the cache
+/// and [`apply_changes`] keep them), saying which rows changed.
+pub(crate) fn merge_round(cached: Vec<DirectoryObject>, round: &[DeltaObject]) -> Merged {
+    let mut soft_deleted = Vec::new();
+    let mut not_soft_deleted = Vec::new();
+    let mut unknown_soft_deleted = false;
+    for change in round {
+        match change.removed {
+            Some(RemovedReason::Changed) => {
+                match cached.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+                    Ok(i) => soft_deleted.push(cached[i].clone()),
+                    Err(_) => unknown_soft_deleted = true,
+                }
+            }
+            _ => not_soft_deleted.push(change.id.clone()),
+        }
+    }
+    let objects = apply_changes(cached, round);
+    let mut changed = Vec::new();
+    let mut removed = Vec::new();
+    for change in round {
+        match objects.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+            Ok(i) => changed.push(i),
+            Err(_) => removed.push(change.id.clone()),
+        }
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    removed.sort_unstable();
+    removed.dedup();
+    Merged {
+        objects,
+        changed,
+        removed,
+        soft_deleted,
+        not_soft_deleted,
+        unknown_soft_deleted,
+    }
+}
+
+/// How a delta round of the target changes the deleted objects the job knows of: objects
+/// reported soft-deleted that carry an anchor are added (stamped `deleted_at`), and ids reported
+/// present again or deleted for good are dropped.
+pub(crate) fn known_deleted_changes(
+    soft_deleted: Vec<DirectoryObject>,
+    not_soft_deleted: &[String],
+    anchor: &str,
+    deleted_at: DateTime<Utc>,
+) -> (Vec<DirectoryObject>, Vec<String>) {
+    let stamp = Value::String(deleted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let added = soft_deleted
+        .into_iter()
+        .filter(|o| o.attributes.contains_key(anchor))
+        .map(|mut o| {
+            o.attributes.insert("deletedDateTime".into(), stamp.clone());
+            o
+        })
+        .collect();
+    (added, not_soft_deleted.to_vec())
+}
+
+/// The delta-link kind of a side's collection: the source's are `users` and `groups` (as
+/// before the target had links), the target's `target.users` and `target.groups`.
+fn link_kind(side: Side, kind: &str) -> String {
+    match side {
+        Side::Source => kind.to_string(),
+        Side::Target => format!("target.{kind}"),
+    }
 }
 
 /// Reads the source: a delta round from the kept link applied to the cached objects, or a
@@ -125,6 +375,7 @@ pub(crate) struct SourceRead {
 pub(crate) async fn source(
     client: &GraphClient,
     state: &mut StateStore,
+    memo: &mut Memo,
     selection: &Selection,
     tenant_id: &str,
     full: bool,
@@ -134,41 +385,79 @@ pub(crate) async fn source(
         tenant_id: tenant_id.to_string(),
         ..Snapshot::default()
     };
-    let mut read = SourceRead {
-        full: false,
-        changed: 0,
+    let mut read = SideRead {
+        unchanged: true,
+        ..SideRead::default()
     };
     for (kind, resource, select) in [
         ("users", DeltaResource::Users, &selection.source_users),
         ("groups", DeltaResource::Groups, &selection.source_groups),
     ] {
-        let link = if full {
-            None
-        } else {
-            state.delta_link(kind)?.map(DeltaLink)
-        };
-        let round = delta_or_full(client, resource, &refs(select), link.as_ref()).await?;
-        let objects = if round.full {
-            read.full = true;
-            read.changed += round.objects.len();
-            apply_changes(Vec::new(), &round.objects)
-        } else {
-            read.changed += round.objects.len();
-            let cached = state.source_objects(kind)?;
-            apply_changes(cached, &round.objects)
-        };
-        state.replace_source_objects(kind, &objects, Some(&round.delta_link.0), now)?;
+        let r = read_kind(
+            client,
+            state,
+            memo,
+            Side::Source,
+            kind,
+            resource,
+            select,
+            full,
+            now,
+        )
+        .await?;
+        read.full |= r.full;
+        read.changed += r.changed;
+        read.unchanged &= r.unchanged;
         match resource {
-            DeltaResource::Users => snapshot.users = objects,
-            DeltaResource::Groups => snapshot.groups = objects,
+            DeltaResource::Users => snapshot.users = r.objects,
+            DeltaResource::Groups => snapshot.groups = r.objects,
         }
     }
     Ok((snapshot, read))
 }
 
 /// Applies one delta round's objects to the cached ones (by id; removed objects go away,
-/// properties are merged, `members@delta` adds and removes members).
+/// properties are merged, `members@delta` adds and removes members). The result is sorted by
+/// id. A round much smaller than the cache (a quiet cycle's) is applied in place.
 pub(crate) fn apply_changes(
+    cached: Vec<DirectoryObject>,
+    changes: &[DeltaObject],
+) -> Vec<DirectoryObject> {
+    let sorted = cached.windows(2).all(|w| w[0].id < w[1].id);
+    if sorted && changes.len().saturating_mul(16) <= cached.len() {
+        apply_in_place(cached, changes)
+    } else {
+        apply_by_map(cached, changes)
+    }
+}
+
+/// [`apply_changes`] on a cache sorted by id, object by object (binary search, insert).
+pub(crate) fn apply_in_place(
+    cached: Vec<DirectoryObject>,
+    changes: &[DeltaObject],
+) -> Vec<DirectoryObject> {
+    {
+        let mut objects = cached;
+        for change in changes {
+            match objects.binary_search_by(|o| o.id.as_str().cmp(&change.id)) {
+                Ok(i) if change.removed.is_some() => {
+                    objects.remove(i);
+                }
+                Err(_) if change.removed.is_some() => {}
+                Ok(i) => merge_change(&mut objects[i], change),
+                Err(i) => {
+                    let mut object = DirectoryObject::new(&change.id);
+                    merge_change(&mut object, change);
+                    objects.insert(i, object);
+                }
+            }
+        }
+        objects
+    }
+}
+
+/// [`apply_changes`] through a map by id, for large rounds or an unsorted cache.
+pub(crate) fn apply_by_map(
     cached: Vec<DirectoryObject>,
     changes: &[DeltaObject],
 ) -> Vec<DirectoryObject> {
@@ -182,61 +471,222 @@ pub(crate) fn apply_changes(
         let object = by_id
             .entry(change.id.clone())
             .or_insert_with(|| DirectoryObject::new(&change.id));
-        for (k, v) in &change.properties {
-            if k == "members" {
-                continue;
-            }
-            if v.is_null() {
-                object.attributes.remove(k);
-            } else {
-                object.attributes.insert(k.clone(), Value::from_json(v));
-            }
-        }
-        if !change.members_added.is_empty() || !change.members_removed.is_empty() {
-            let mut members: Vec<String> = object.member_ids().map(str::to_string).collect();
-            let removed: BTreeSet<&str> = change
-                .members_removed
-                .iter()
-                .map(|m| m.id.as_str())
-                .collect();
-            members.retain(|m| !removed.contains(m.as_str()));
-            for m in &change.members_added {
-                if !members.contains(&m.id) {
-                    members.push(m.id.clone());
-                }
-            }
-            object.attributes.insert(
-                "members".into(),
-                Value::Multi(members.into_iter().map(Value::String).collect()),
-            );
-        }
+        merge_change(object, change);
     }
     by_id.into_values().collect()
 }
 
-/// Reads the target: every user, every group with its direct members, and the soft-deleted
-/// users and groups (restorable ones carry their anchors).
+/// Merges one present object's changes: properties (`null` clears one) and members.
+fn merge_change(object: &mut DirectoryObject, change: &DeltaObject) {
+    for (k, v) in &change.properties {
+        if k == "members" {
+            continue;
+        }
+        if v.is_null() {
+            object.attributes.remove(k);
+        } else {
+            object.attributes.insert(k.clone(), Value::from_json(v));
+        }
+    }
+    if !change.members_added.is_empty() || !change.members_removed.is_empty() {
+        let mut members: Vec<String> = object.member_ids().map(str::to_string).collect();
+        let removed: BTreeSet<&str> = change
+            .members_removed
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect();
+        members.retain(|m| !removed.contains(m.as_str()));
+        let mut present: BTreeSet<String> = members.iter().cloned().collect();
+        for m in &change.members_added {
+            if present.insert(m.id.clone()) {
+                members.push(m.id.clone());
+            }
+        }
+        object.attributes.insert(
+            "members".into(),
+            Value::Multi(members.into_iter().map(Value::String).collect()),
+        );
+    }
+}
+
+/// The cache kinds of the target's soft-deleted objects that carry an anchor, as far as this
+/// job knows them: the deleted items of the last full read, and what target delta rounds
+/// reported soft-deleted since.
+const DELETED_KINDS: [&str; 2] = ["deleted_users", "deleted_groups"];
+
+/// Reads the target: its users and its groups with their direct members, by delta from the kept
+/// links (or in full), and its soft-deleted users and groups only when a plan can need them.
+///
+/// Deleted items matter to the planner only for a source object with no live target object
+/// carrying its anchor: it restores the deleted object that does. So they are read when the
+/// target was read in full, or when a deleted object this job knows of (from the last full
+/// read or from `@removed` in a target delta round since) carries the anchor of a source object
+/// that has no live anchored target object and is in scope (`in_scope`). Otherwise the snapshot's deleted lists are empty,
+/// which plans the same (`incremental_and_full_observation_plan_the_same` in the tests).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn target(
     client: &GraphClient,
+    state: &mut StateStore,
+    memo: &mut Memo,
     selection: &Selection,
     tenant_id: &str,
-) -> Result<Snapshot, SyncError> {
-    let users = client
-        .list_users(&refs(&selection.target_users), None)
+    full: bool,
+    now: DateTime<Utc>,
+    source: &Snapshot,
+    anchor: &str,
+    in_scope: &dyn Fn(&Snapshot) -> Option<IdSet<String>>,
+) -> Result<(Snapshot, SideRead), SyncError> {
+    let mut snapshot = Snapshot {
+        tenant_id: tenant_id.to_string(),
+        ..Snapshot::default()
+    };
+    let mut read = SideRead {
+        unchanged: true,
+        ..SideRead::default()
+    };
+    let mut soft_deleted: [Vec<DirectoryObject>; 2] = Default::default();
+    let mut not_soft_deleted: [Vec<String>; 2] = Default::default();
+    let mut unknown_soft_deleted = false;
+    for (i, (kind, resource, select)) in [
+        ("users", DeltaResource::Users, &selection.target_users),
+        ("groups", DeltaResource::Groups, &selection.target_groups),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = read_kind(
+            client,
+            state,
+            memo,
+            Side::Target,
+            kind,
+            resource,
+            select,
+            full,
+            now,
+        )
         .await?;
-    let groups = crate::graph::delta(
-        client,
-        DeltaResource::Groups,
-        &refs(&selection.target_groups),
-        None,
-    )
-    .await
-    .map_err(|e| match e {
-        crate::graph::DeltaError::Graph(g) => SyncError::Graph(g),
-        crate::graph::DeltaError::Expired(x) => SyncError::Graph(
-            crate::graph::GraphError::Invalid(format!("reading the target's groups failed: {x}")),
-        ),
-    })?;
+        read.full |= r.full;
+        read.changed += r.changed;
+        read.unchanged &= r.unchanged;
+        soft_deleted[i] = r.soft_deleted;
+        unknown_soft_deleted |= r.unknown_soft_deleted;
+        not_soft_deleted[i] = r.not_soft_deleted;
+        match resource {
+            DeltaResource::Users => snapshot.users = r.objects,
+            DeltaResource::Groups => snapshot.groups = r.objects,
+        }
+    }
+    if read.full {
+        // A full read: the deleted items are read, and become what the job knows of them.
+        let (users, groups) = deleted_items(client, selection).await?;
+        read.deleted_items_read = true;
+        read.unchanged = false;
+        for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
+            let anchored: Vec<&DirectoryObject> = list
+                .iter()
+                .filter(|o| o.attributes.contains_key(anchor))
+                .collect();
+            state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
+        }
+        snapshot.deleted_users = users;
+        snapshot.deleted_groups = groups;
+        return Ok((snapshot, read));
+    }
+    // Keep the known deleted objects current with what this round reported.
+    let mut known: Vec<DirectoryObject> = Vec::new();
+    for (i, kind) in DELETED_KINDS.iter().enumerate() {
+        let (added, gone) = known_deleted_changes(
+            std::mem::take(&mut soft_deleted[i]),
+            &not_soft_deleted[i],
+            anchor,
+            now,
+        );
+        if !added.is_empty() || !gone.is_empty() {
+            let added: Vec<&DirectoryObject> = added.iter().collect();
+            let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+            state.write_cache(Side::Target, kind, &added, &gone, false, None, now)?;
+        }
+        known.extend(state.cached(Side::Target, kind)?);
+    }
+    // An object soft-deleted before the cache ever held it (created since) has an anchor the
+    // job cannot know without reading the deleted items.
+    if unknown_soft_deleted || deleted_items_needed(source, &snapshot, &known, anchor, in_scope) {
+        let (users, groups) = deleted_items(client, selection).await?;
+        read.deleted_items_read = true;
+        read.unchanged = false;
+        // What the directory holds replaces what the job knew.
+        for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
+            let anchored: Vec<&DirectoryObject> = list
+                .iter()
+                .filter(|o| o.attributes.contains_key(anchor))
+                .collect();
+            state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
+        }
+        snapshot.deleted_users = users;
+        snapshot.deleted_groups = groups;
+    }
+    Ok((snapshot, read))
+}
+
+/// The source ids whose anchor a known deleted object carries while no live target object
+/// does: the source objects for which the planner would restore a deleted object, if they are
+/// in scope.
+pub(crate) fn restore_candidates<'s>(
+    source: &'s Snapshot,
+    target: &Snapshot,
+    known_deleted: &[DirectoryObject],
+    anchor: &str,
+) -> Vec<&'s str> {
+    if known_deleted.is_empty() {
+        return Vec::new();
+    }
+    let tenant = source.tenant_id.as_str();
+    let live: IdSet<&str> = target
+        .users
+        .iter()
+        .chain(&target.groups)
+        .filter_map(|o| anchor_source_id(o, anchor, tenant))
+        .collect();
+    let deleted: IdSet<&str> = known_deleted
+        .iter()
+        .filter_map(|o| anchor_source_id(o, anchor, tenant))
+        .filter(|sid| !live.contains(sid))
+        .collect();
+    source
+        .users
+        .iter()
+        .chain(&source.groups)
+        .map(|o| o.id.as_str())
+        .filter(|id| deleted.contains(id))
+        .collect()
+}
+
+/// Whether the deleted items must be read: a restore candidate is in scope (`in_scope` says
+/// which source objects are; when it fails, they are read).
+pub(crate) fn deleted_items_needed(
+    source: &Snapshot,
+    target: &Snapshot,
+    known_deleted: &[DirectoryObject],
+    anchor: &str,
+    in_scope: &dyn Fn(&Snapshot) -> Option<IdSet<String>>,
+) -> bool {
+    let candidates = restore_candidates(source, target, known_deleted, anchor);
+    if candidates.is_empty() {
+        return false;
+    }
+    match in_scope(source) {
+        Some(scoped) => candidates.iter().any(|id| scoped.contains(*id)),
+        None => true,
+    }
+}
+
+/// The target's soft-deleted users and groups (`/directory/deletedItems`), with what the
+/// planner reads of them.
+async fn deleted_items(
+    client: &GraphClient,
+    selection: &Selection,
+) -> Result<(Vec<DirectoryObject>, Vec<DirectoryObject>), SyncError> {
     let deleted_select = |fields: &[String]| {
         let mut f: Vec<&str> = refs(fields);
         f.push("deletedDateTime");
@@ -245,7 +695,7 @@ pub(crate) async fn target(
         f.dedup();
         f.join(",")
     };
-    let deleted_users = list_all(
+    let users = list_all(
         client,
         GraphRequest::get(format!(
             "/directory/deletedItems/microsoft.graph.user?$select={}",
@@ -253,7 +703,7 @@ pub(crate) async fn target(
         )),
     )
     .await?;
-    let deleted_groups = list_all(
+    let groups = list_all(
         client,
         GraphRequest::get(format!(
             "/directory/deletedItems/microsoft.graph.group?$select={}",
@@ -261,20 +711,16 @@ pub(crate) async fn target(
         )),
     )
     .await?;
-    Ok(Snapshot {
-        tenant_id: tenant_id.to_string(),
-        default_domain: None,
-        users: users.iter().filter_map(object_from_json).collect(),
-        groups: apply_changes(Vec::new(), &groups.objects),
-        deleted_users: deleted_users.iter().filter_map(object_from_json).collect(),
-        deleted_groups: deleted_groups.iter().filter_map(object_from_json).collect(),
-    })
+    Ok((
+        users.iter().filter_map(object_from_json).collect(),
+        groups.iter().filter_map(object_from_json).collect(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::delta::{MemberRef, RemovedReason};
+    use crate::graph::delta::MemberRef;
 
     fn change(id: &str, props: Json) -> DeltaObject {
         DeltaObject {

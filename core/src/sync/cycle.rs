@@ -660,24 +660,38 @@ impl Engine {
             return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
         }
         let observation = cycle.observe(request.full, events).await?;
-        let mut plan = cycle.plan(&observation, request.allow_deletes, events)?;
+        let report = Self::plan_and_apply(cycle, &observation, request, events, cancel).await;
+        // The cycle's snapshots become the engine's memory cache for its next cycle.
+        self.memo.keep(observation.source, observation.target);
+        report
+    }
+
+    /// The stages of [`Engine::run`] after observing.
+    async fn plan_and_apply(
+        mut cycle: Cycle<'_>,
+        observation: &Observation,
+        request: &super::SyncRequest,
+        events: &dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Result<RunReport, SyncError> {
+        let mut plan = cycle.plan(observation, request.allow_deletes, events)?;
         if let Some(object) = &request.only {
-            plan = cycle.only(plan, object, &observation);
+            plan = cycle.only(plan, object, observation);
         }
         if request.dry_run {
-            let saved = cycle.save(&observation, plan.clone(), request.only.clone());
-            let mut report = cycle.finish(RunOutcome::DryRun, Some(&observation), plan)?;
+            let saved = cycle.save(observation, plan.clone(), request.only.clone());
+            let mut report = cycle.finish(RunOutcome::DryRun, Some(observation), plan)?;
             report.saved_plan = Some(Box::new(saved));
             return Ok(report);
         }
         if plan.refused.is_some() {
-            return cycle.finish(RunOutcome::Refused, Some(&observation), plan);
+            return cycle.finish(RunOutcome::Refused, Some(observation), plan);
         }
         let on_demand = request.only.is_some();
         let applied = cycle
-            .apply(&observation, &plan, !on_demand, on_demand, events, cancel)
+            .apply(observation, &plan, !on_demand, on_demand, events, cancel)
             .await?;
-        cycle.record(&observation, plan, applied, events)
+        cycle.record(observation, plan, applied, events)
     }
 
     /// Applies a saved plan exactly: reads both tenants, refuses with

@@ -136,9 +136,17 @@ pub(crate) type SourceRead = SideRead;
 /// The caches as the last cycle of one engine left them, keyed by delta-link kind, each with the
 /// link it is current for: a later cycle of the same engine uses them when the state store holds
 /// that same link (nothing else moved it), and reads the store otherwise.
+///
+/// A delta round's merged objects are not copied here: the cycle's snapshots are the cache, and
+/// [`Memo::keep`] takes them back once the cycle is over (a copy of every object per cycle was
+/// the largest cost of a quiet cycle at 100,000 users). A cycle that does not hand them back
+/// (a dry run, a refusal, an error) leaves the next one to read the state store.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
     entries: HashMap<String, (String, Vec<DirectoryObject>)>,
+    /// The links the current cycle's delta rounds left, by kind: what [`Memo::keep`] files
+    /// the handed-back objects under.
+    pending: HashMap<String, String>,
 }
 
 impl Memo {
@@ -150,14 +158,30 @@ impl Memo {
         }
     }
 
-    fn put(&mut self, kind: &str, link: &str, objects: &[DirectoryObject]) {
-        self.entries
-            .insert(kind.to_string(), (link.to_string(), objects.to_vec()));
+    /// This cycle's delta round of `kind` left `link`: its objects come back by [`Memo::keep`].
+    fn expect(&mut self, kind: &str, link: &str) {
+        self.pending.insert(kind.to_string(), link.to_string());
+    }
+
+    /// Takes back the snapshots a cycle observed, for the kinds its delta rounds read.
+    pub(crate) fn keep(&mut self, source: Snapshot, target: Snapshot) {
+        for (kind, objects) in [
+            (link_kind(Side::Source, "users"), source.users),
+            (link_kind(Side::Source, "groups"), source.groups),
+            (link_kind(Side::Target, "users"), target.users),
+            (link_kind(Side::Target, "groups"), target.groups),
+        ] {
+            if let Some(link) = self.pending.remove(&kind) {
+                self.entries.insert(kind, (link, objects));
+            }
+        }
+        self.pending.clear();
     }
 
     /// Forgets everything (the state was reset or replaced).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.pending.clear();
     }
 }
 
@@ -194,6 +218,7 @@ async fn read_kind(
     now: DateTime<Utc>,
 ) -> Result<KindRead, SyncError> {
     let link_kind = link_kind(side, kind);
+    memo.pending.remove(&link_kind);
     let link = if full {
         None
     } else {
@@ -250,7 +275,7 @@ async fn read_kind(
         Some((&link_kind, &new_link)),
         now,
     )?;
-    memo.put(&link_kind, &new_link, &merged.objects);
+    memo.expect(&link_kind, &new_link);
     Ok(KindRead {
         changed: round.objects.len(),
         objects: merged.objects,
@@ -720,6 +745,42 @@ async fn deleted_items(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memory_cache_takes_back_only_what_this_cycles_delta_rounds_read() {
+        let ids = |objects: Option<Vec<DirectoryObject>>| {
+            objects.map(|o| o.into_iter().map(|o| o.id).collect::<Vec<_>>())
+        };
+        let mut memo = Memo::default();
+        // A delta round of the source's users and of the target's groups; the other two
+        // collections were read in full (nothing pending for them).
+        memo.expect("users", "L1");
+        memo.expect("target.groups", "T1");
+        let source = Snapshot {
+            users: vec![DirectoryObject::new("u1")],
+            groups: vec![DirectoryObject::new("g1")],
+            ..Snapshot::default()
+        };
+        let target = Snapshot {
+            users: vec![DirectoryObject::new("tu")],
+            groups: vec![DirectoryObject::new("tg")],
+            ..Snapshot::default()
+        };
+        memo.keep(source.clone(), target.clone());
+        assert_eq!(ids(memo.take("users", "L1")), Some(vec!["u1".to_string()]));
+        assert_eq!(ids(memo.take("target.groups", "T1")), Some(vec!["tg".to_string()]));
+        assert_eq!(ids(memo.take("groups", "G")), None, "read in full: not kept");
+        assert_eq!(ids(memo.take("target.users", "U")), None);
+        // Kept under one link, asked under another (someone else moved the state): not used.
+        memo.expect("users", "L2");
+        memo.keep(source.clone(), target.clone());
+        assert_eq!(ids(memo.take("users", "L3")), None);
+        // A cycle that never handed its snapshots back leaves nothing to the next keep.
+        memo.expect("users", "L4");
+        memo.clear();
+        memo.keep(source, target);
+        assert_eq!(ids(memo.take("users", "L4")), None);
+    }
     use crate::graph::delta::MemberRef;
 
     fn change(id: &str, props: Json) -> DeltaObject {

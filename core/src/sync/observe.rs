@@ -768,8 +768,15 @@ mod tests {
         };
         memo.keep(source.clone(), target.clone());
         assert_eq!(ids(memo.take("users", "L1")), Some(vec!["u1".to_string()]));
-        assert_eq!(ids(memo.take("target.groups", "T1")), Some(vec!["tg".to_string()]));
-        assert_eq!(ids(memo.take("groups", "G")), None, "read in full: not kept");
+        assert_eq!(
+            ids(memo.take("target.groups", "T1")),
+            Some(vec!["tg".to_string()])
+        );
+        assert_eq!(
+            ids(memo.take("groups", "G")),
+            None,
+            "read in full: not kept"
+        );
         assert_eq!(ids(memo.take("target.users", "U")), None);
         // Kept under one link, asked under another (someone else moved the state): not used.
         memo.expect("users", "L2");

@@ -199,6 +199,8 @@ fn staged(
             .apply(&observation, &plan, true, false, &NoEvents, cancel)
             .await?;
         let report = cycle.record(&observation, plan, applied, &NoEvents)?;
+        // As `Engine::run` does: the observation becomes the next cycle's memory cache.
+        engine.keep_observation(observation);
         Ok::<_, tenantsync_core::SyncError>((
             report,
             (t1 - t0).as_secs_f64(),

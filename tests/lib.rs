@@ -789,6 +789,19 @@ impl Azurite {
     }
 
     /// Direct access to blob `blob`: its lease, its bytes.
+    /// Moves the state of `job` (written by [`World::write_job`], `state_path = "state.db"`)
+    /// into Azurite's blob `blob`; `blob_extra` is added inside `azure_blob`.
+    pub fn move_state_of(&self, job: &Path, blob: &str, blob_extra: &str) {
+        let text = std::fs::read_to_string(job).expect("read job");
+        assert!(text.contains("state_path = \"state.db\""), "{text}");
+        let text = text.replacen(
+            "state_path = \"state.db\"",
+            &self.state_toml(blob, blob_extra),
+            1,
+        );
+        std::fs::write(job, text).expect("write job");
+    }
+
     pub fn tool(&self, blob: &str) -> tenantsync_core::testing::StateBlobTool {
         tenantsync_core::testing::StateBlobTool::new(&self.config(blob)).expect("tool")
     }
@@ -806,13 +819,7 @@ impl World {
         blob_extra: &str,
     ) -> PathBuf {
         let path = self.write_job(groups, extra);
-        let text = std::fs::read_to_string(&path).expect("read job");
-        let text = text.replacen(
-            "state_path = \"state.db\"",
-            &azurite.state_toml(blob, blob_extra),
-            1,
-        );
-        std::fs::write(&path, text).expect("write job");
+        azurite.move_state_of(&path, blob, blob_extra);
         path
     }
 }

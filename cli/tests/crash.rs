@@ -81,14 +81,7 @@ fn backends() -> Vec<Backend> {
             configure: Box::new(move |_, job| {
                 let n = jobs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let blob = format!("crash-{n}.state.db");
-                let text = std::fs::read_to_string(job).expect("read job");
-                assert!(text.contains("state_path = \"state.db\""), "{text}");
-                let text = text.replacen(
-                    "state_path = \"state.db\"",
-                    &azurite.state_toml(&blob, "lease_seconds = 15"),
-                    1,
-                );
-                std::fs::write(job, text).expect("write job");
+                azurite.move_state_of(job, &blob, "lease_seconds = 15");
                 Box::new(BlobStorage {
                     azurite: azurite.clone(),
                     blob,
@@ -397,14 +390,16 @@ struct PointResult {
     processes: usize,
 }
 
-/// One point: kills at seeded writes (one to three times in a row), then runs until the job
-/// converges, checking after every process. `clean_writes` is what a clean sync writes.
-fn run_point(
-    backend: &Backend,
-    points: &mut Points,
-    clean: &Shape,
-    clean_writes: u64,
-) -> Result<PointResult, String> {
+/// A fresh world whose job keeps its state on a backend, with the trap on its writes.
+struct Armed {
+    world: World,
+    job: PathBuf,
+    /// Keeps the backend's storage alive.
+    storage: Box<dyn Storage>,
+    trap: Arc<Trap>,
+}
+
+fn armed(backend: &Backend) -> Armed {
     let world = World::new(seed());
     let job = world.write_job(&world.source_group_ids(), JOB);
     let storage = (backend.configure)(&world, &job);
@@ -413,6 +408,28 @@ fn run_point(
     world
         .emulator
         .on_write(Some(Arc::new(move |w: &Write| hook.on_write(w))));
+    Armed {
+        world,
+        job,
+        storage,
+        trap,
+    }
+}
+
+/// One point: kills at seeded writes (one to three times in a row), then runs until the job
+/// converges, checking after every process. `clean_writes` is what a clean sync writes.
+fn run_point(
+    backend: &Backend,
+    points: &mut Points,
+    clean: &Shape,
+    clean_writes: u64,
+) -> Result<PointResult, String> {
+    let Armed {
+        world,
+        job,
+        storage,
+        trap,
+    } = armed(backend);
     let kills_wanted = points.upto(3) as usize;
     let mut before = Shape::default();
     let mut kills = 0;
@@ -522,14 +539,12 @@ fn diff(want: &Shape, got: &Shape) -> String {
 
 /// One clean sync on `backend`: the target it gives and the writes it takes.
 fn clean_sync(backend: &Backend) -> (Shape, u64) {
-    let world = World::new(seed());
-    let job = world.write_job(&world.source_group_ids(), JOB);
-    let _storage = (backend.configure)(&world, &job);
-    let trap = Arc::new(Trap::default());
-    let hook = trap.clone();
-    world
-        .emulator
-        .on_write(Some(Arc::new(move |w: &Write| hook.on_write(w))));
+    let Armed {
+        world,
+        job,
+        storage: _storage,
+        trap,
+    } = armed(backend);
     trap.arm(0);
     let mut child = spawn_sync(&job, 0);
     let (status, _) = trap.watch(&mut child);

@@ -137,7 +137,7 @@ fn throttle_floor(writes: u64, quota: u64, window: f64) -> f64 {
 
 /// Graph requests an emulated tenant counted (each request in a batch once; not the batch
 /// envelopes, throttled answers or injected faults), and the batch envelopes and 429s.
-fn counted(handle: &TenantHandle) -> (u64, u64, u64) {
+pub(super) fn counted(handle: &TenantHandle) -> (u64, u64, u64) {
     let counts = handle.request_counts();
     let mut graph = 0;
     let mut batches = 0;
@@ -151,6 +151,56 @@ fn counted(handle: &TenantHandle) -> (u64, u64, u64) {
         }
     }
     (graph, batches, throttled)
+}
+
+/// Says so when this is a debug build, which no benchmark should be measured with.
+pub(super) fn debug_build_note(out: &mut impl Write, bench: &str) -> std::io::Result<()> {
+    if cfg!(debug_assertions) {
+        writeln!(
+            out,
+            "note: this is a debug build; measure with `cargo run --release -p tenantsync-cli -- bench {bench}`"
+        )?;
+    }
+    Ok(())
+}
+
+/// An emulated tenant's request counts as one line: `3 GET /users, 1 $batch, ...`.
+pub(super) fn request_counts_text(handle: &TenantHandle) -> String {
+    let counts: Vec<String> = handle
+        .request_counts()
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    counts.join(", ")
+}
+
+/// The seed of both benchmarks: `users` users in `groups` security groups (at least one) with
+/// `memberships` memberships in all, on average.
+pub(super) fn bench_seed(users: usize, groups: usize, memberships: usize) -> SeedSpec {
+    let groups = groups.max(1);
+    SeedSpec {
+        seed: 42,
+        users,
+        security_groups: groups,
+        m365_groups: 0,
+        mail_enabled_groups: 0,
+        nested: 0,
+        avg_members: memberships / groups,
+    }
+}
+
+/// Adds `ms` of latency to every request the tenants answer from now on (their other knobs
+/// stay as they are).
+pub(super) fn set_latency(handles: &[&TenantHandle], ms: u64) {
+    for h in handles {
+        h.set_knobs(Knobs {
+            latency: Some(tenantsync_emulator::LatencyKnobs {
+                fixed_ms: ms,
+                jitter_ms: 0,
+            }),
+            ..h.knobs()
+        });
+    }
 }
 
 /// CPU time (seconds) of this process's live threads: the emulator's (named
@@ -329,15 +379,7 @@ fn measure(
             "  (with {} ms of latency per request from here on)",
             args.latency_ms
         )?;
-        for h in [&source, &target] {
-            h.set_knobs(Knobs {
-                latency: Some(tenantsync_emulator::LatencyKnobs {
-                    fixed_ms: args.latency_ms,
-                    jitter_ms: 0,
-                }),
-                ..h.knobs()
-            });
-        }
+        set_latency(&[&source, &target], args.latency_ms);
         source.reset_counts();
         target.reset_counts();
         let mut engine = Engine::open(&job)?;
@@ -349,12 +391,7 @@ fn measure(
         ))?;
         demo::print_summary(out, &again, started.elapsed())?;
         for (name, handle) in [("target", &target), ("source", &source)] {
-            let counts: Vec<String> = handle
-                .request_counts()
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect();
-            writeln!(out, "  {name} requests: {}", counts.join(", "))?;
+            writeln!(out, "  {name} requests: {}", request_counts_text(handle))?;
         }
         print_verified(out, &sandbox, &assigned)?;
     }
@@ -367,22 +404,9 @@ fn measure(
 
 fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
     let mut out = std::io::stdout();
-    if cfg!(debug_assertions) {
-        writeln!(
-            out,
-            "note: this is a debug build; measure with `cargo run --release -p tenantsync-cli -- bench sync`"
-        )?;
-    }
+    debug_build_note(&mut out, "sync")?;
     let groups = args.groups.max(1);
-    let seed = SeedSpec {
-        seed: 42,
-        users: args.users,
-        security_groups: groups,
-        m365_groups: 0,
-        mail_enabled_groups: 0,
-        nested: 0,
-        avg_members: args.memberships / groups,
-    };
+    let seed = bench_seed(args.users, groups, args.memberships);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     writeln!(
         out,

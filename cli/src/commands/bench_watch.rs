@@ -18,8 +18,9 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
 use tenantsync_core::{CancelToken, Engine, NoEvents, RunMode, RunOutcome, RunReport, SyncRequest};
-use tenantsync_emulator::{Knobs, LatencyKnobs, SeedSpec, TenantHandle};
+use tenantsync_emulator::TenantHandle;
 
+use super::bench::{bench_seed, counted, debug_build_note, request_counts_text, set_latency};
 use super::demo::{self, Sandbox};
 use crate::exit::{Code, Failure};
 
@@ -52,12 +53,7 @@ pub struct WatchBenchArgs {
 /// Graph requests both tenants counted (each request inside a `$batch` once; not the batch
 /// envelopes, 429 answers or injected faults).
 fn graph_requests(handles: &[&TenantHandle]) -> u64 {
-    handles
-        .iter()
-        .flat_map(|h| h.request_counts())
-        .filter(|(k, _)| k != "$batch" && k != "429" && !k.starts_with("fault:"))
-        .map(|(_, v)| v)
-        .sum()
+    handles.iter().map(|h| counted(h).0).sum()
 }
 
 fn reset(handles: &[&TenantHandle]) {
@@ -198,15 +194,52 @@ fn staged(
         let applied = cycle
             .apply(&observation, &plan, true, false, &NoEvents, cancel)
             .await?;
-        let report = cycle.record(&observation, plan, applied, &NoEvents)?;
-        // As `Engine::run` does: the observation becomes the next cycle's memory cache.
-        engine.keep_observation(observation);
+        let report = cycle.record(observation, plan, applied, &NoEvents)?;
         Ok::<_, tenantsync_core::SyncError>((
             report,
             (t1 - t0).as_secs_f64(),
             (t2 - t1).as_secs_f64(),
         ))
     })?)
+}
+
+/// What one measured cycle gave for the summary line: the Graph requests of both tenants,
+/// its time and its planning stage's, in seconds.
+struct Measured {
+    requests: u64,
+    seconds: f64,
+    plan_seconds: f64,
+}
+
+/// One cycle stage by stage, with the tenants' counts reset before; prints it as `label
+/// cycle: ...` with each tenant's requests.
+fn measured(
+    runtime: &tokio::runtime::Runtime,
+    engine: &mut Engine,
+    cancel: &CancelToken,
+    both: &[&TenantHandle; 2],
+    label: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<Measured> {
+    reset(both);
+    let started = Instant::now();
+    let (report, observe_seconds, plan_seconds) = staged(runtime, engine, cancel)?;
+    let seconds = started.elapsed().as_secs_f64();
+    ok(&report)?;
+    let requests = graph_requests(both);
+    writeln!(
+        out,
+        "{label} cycle: {requests} requests, {seconds:.2} s (observe {observe_seconds:.2} s, plan {plan_seconds:.2} s), {} operations",
+        report.plan.operations.len()
+    )?;
+    for (name, h) in [("source", both[0]), ("target", both[1])] {
+        writeln!(out, "  {name}: {}", request_counts_text(h))?;
+    }
+    Ok(Measured {
+        requests,
+        seconds,
+        plan_seconds,
+    })
 }
 
 fn ok(report: &RunReport) -> anyhow::Result<()> {
@@ -223,27 +256,14 @@ fn ok(report: &RunReport) -> anyhow::Result<()> {
 
 pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     let mut out = std::io::stdout();
-    if cfg!(debug_assertions) {
-        writeln!(
-            out,
-            "note: this is a debug build; measure with `cargo run --release -p tenantsync-cli -- bench watch`"
-        )?;
-    }
+    debug_build_note(&mut out, "watch")?;
     if !(args.interval.is_finite() && args.interval >= 0.0) {
         return Err(Failure::config(anyhow!(
             "--interval must be a number of seconds, 0 or more"
         )));
     }
     let groups = args.groups.max(1);
-    let seed = SeedSpec {
-        seed: 42,
-        users: args.users,
-        security_groups: groups,
-        m365_groups: 0,
-        mail_enabled_groups: 0,
-        nested: 0,
-        avg_members: args.memberships / groups,
-    };
+    let seed = bench_seed(args.users, groups, args.memberships);
     writeln!(
         out,
         "tenantsync bench watch: {} users, {groups} groups, ~{} memberships; {} ms per request; {} changes; a cycle every {} s",
@@ -293,36 +313,9 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     )?;
 
     // Latency from now on.
-    for h in both {
-        h.set_knobs(Knobs {
-            latency: Some(LatencyKnobs {
-                fixed_ms: args.latency_ms,
-                jitter_ms: 0,
-            }),
-            ..Knobs::default()
-        });
-    }
+    set_latency(&both, args.latency_ms);
     // A quiet cycle.
-    reset(&both);
-    let started = Instant::now();
-    let (idle, observe_seconds, plan_seconds) = staged(&runtime, &mut engine, &cancel)?;
-    let idle_seconds = started.elapsed().as_secs_f64();
-    ok(&idle)?;
-    let idle_requests = graph_requests(&both);
-    writeln!(
-        out,
-        "no-change cycle: {idle_requests} requests, {idle_seconds:.2} s (observe {observe_seconds:.2} s, plan {plan_seconds:.2} s), {} operations",
-        idle.plan.operations.len()
-    )?;
-    for (name, h) in [("source", &source), ("target", &target)] {
-        let counts: Vec<String> = h
-            .request_counts()
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect();
-        writeln!(out, "  {name}: {}", counts.join(", "))?;
-    }
-
+    let idle = measured(&runtime, &mut engine, &cancel, &both, "no-change", &mut out)?;
     // A cycle after fifteen changes.
     let t = targets(&source);
     if t.users.len() < 20 || t.groups.len() < 2 {
@@ -331,25 +324,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
         )));
     }
     fifteen_changes(&source, &t, 0)?;
-    reset(&both);
-    let started = Instant::now();
-    let (changed, change_observe, change_plan) = staged(&runtime, &mut engine, &cancel)?;
-    let change_seconds = started.elapsed().as_secs_f64();
-    ok(&changed)?;
-    let change_requests = graph_requests(&both);
-    writeln!(
-        out,
-        "15-change cycle: {change_requests} requests, {change_seconds:.2} s (observe {change_observe:.2} s, plan {change_plan:.2} s), {} operations",
-        changed.plan.operations.len()
-    )?;
-    for (name, h) in [("source", &source), ("target", &target)] {
-        let counts: Vec<String> = h
-            .request_counts()
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect();
-        writeln!(out, "  {name}: {}", counts.join(", "))?;
-    }
+    let changed = measured(&runtime, &mut engine, &cancel, &both, "15-change", &mut out)?;
     // The next cycle reads this one's writes back.
     ok(&runtime.block_on(engine.run(&SyncRequest::default(), &quiet, &cancel))?)?;
 
@@ -441,9 +416,15 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     )?;
     writeln!(
         out,
-        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={idle_requests} idle_seconds={idle_seconds:.2} plan_seconds={plan_seconds:.2} change15_requests={change_requests} change15_seconds={change_seconds:.2} change15_plan_seconds={change_plan:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
+        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={} idle_seconds={:.2} plan_seconds={:.2} change15_requests={} change15_seconds={:.2} change15_plan_seconds={:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
         args.users,
         args.latency_ms,
+        idle.requests,
+        idle.seconds,
+        idle.plan_seconds,
+        changed.requests,
+        changed.seconds,
+        changed.plan_seconds,
         peak.map_or("unknown".into(), |p| format!("{:.0}", p as f64 / 1048576.0)),
     )?;
     Ok(if values.len() == made.len() {

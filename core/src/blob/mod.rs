@@ -26,10 +26,9 @@ use azure_core::credentials::{
     AccessToken as CoreAccessToken, TokenCredential, TokenRequestOptions,
 };
 use azure_core::error::{Error as CoreError, ErrorKind as CoreErrorKind};
-use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
 use azure_core::http::{
-    AsyncRawResponse, Body, ClientOptions, Etag, HttpClient, Method, Request, RequestContent,
-    RetryOptions, Transport,
+    AsyncRawResponse, ClientOptions, Etag, HttpClient, Request, RequestContent, RetryOptions,
+    Transport,
 };
 use azure_storage_blob::models::{
     BlobClientAcquireLeaseOptions, BlobClientBreakLeaseOptions, BlockBlobClientUploadOptions,
@@ -38,6 +37,7 @@ use azure_storage_blob::{BlobClient, BlobClientOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::graph::auth::{AuthError, CredentialTokenProvider, TokenProvider};
+use crate::graph::transport::{core_headers, error_text, to_reqwest};
 use crate::graph::{Cloud, Credential, SecretSource};
 
 /// How long a lease lasts without renewal, in seconds, by default: a crashed holder's lease
@@ -294,77 +294,33 @@ impl fmt::Debug for StorageTransport {
 #[async_trait::async_trait]
 impl HttpClient for StorageTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let method = match request.method() {
-            Method::Get => reqwest::Method::GET,
-            Method::Put => reqwest::Method::PUT,
-            Method::Head => reqwest::Method::HEAD,
-            Method::Delete => reqwest::Method::DELETE,
-            Method::Post => reqwest::Method::POST,
-            Method::Patch => reqwest::Method::PATCH,
-            other => {
-                return Err(CoreError::with_message(
-                    CoreErrorKind::Other,
-                    format!("HTTP method {other:?} is not used for the state blob"),
-                ));
-            }
-        };
-        let mut builder = self
-            .http
-            .request(method, request.url().clone())
-            .timeout(REQUEST_TIMEOUT);
-        for (name, value) in request.headers().iter() {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        builder = match request.body() {
-            Body::Bytes(bytes) => builder.body(bytes.to_vec()),
-            Body::SeekableStream(_) => {
-                return Err(CoreError::with_message(
-                    CoreErrorKind::Other,
-                    "streamed request bodies are not used for the state blob",
-                ));
-            }
-        };
+        let builder = to_reqwest(
+            &self.http,
+            request,
+            request.url().clone(),
+            REQUEST_TIMEOUT,
+            "the state blob",
+        )?;
         let response = builder.send().await.map_err(|e| {
             let kind = if e.is_connect() || e.is_timeout() {
                 CoreErrorKind::Connection
             } else {
                 CoreErrorKind::Io
             };
-            CoreError::with_message(kind, without_url(e))
+            CoreError::with_message(kind, error_text(e))
         })?;
         let status = response.status().as_u16();
-        let headers: std::collections::HashMap<HeaderName, HeaderValue> = response
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    HeaderName::from(k.as_str().to_owned()),
-                    HeaderValue::from(v.to_str().ok()?.to_owned()),
-                ))
-            })
-            .collect();
+        let headers = core_headers(response.headers());
         let body = response
             .bytes()
             .await
-            .map_err(|e| CoreError::with_message(CoreErrorKind::Io, without_url(e)))?;
+            .map_err(|e| CoreError::with_message(CoreErrorKind::Io, error_text(e)))?;
         Ok(AsyncRawResponse::from_bytes(
             status.into(),
-            Headers::from(headers),
+            headers,
             body.to_vec(),
         ))
     }
-}
-
-/// A reqwest error's text and its causes, without the URL (the caller names the blob).
-fn without_url(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 /// Our token provider as `azure_core`'s [`TokenCredential`], for the storage crate's bearer

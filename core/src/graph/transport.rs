@@ -186,38 +186,15 @@ impl IdentityTransport {
 #[async_trait::async_trait]
 impl HttpClient for IdentityTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let method = match request.method() {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-            Method::Head => reqwest::Method::HEAD,
-            other => {
-                return Err(CoreError::with_message(
-                    CoreErrorKind::Other,
-                    format!("HTTP method {other:?} is not used by sign-in"),
-                ));
-            }
-        };
-        let managed_identity = method == reqwest::Method::GET;
+        let managed_identity = request.method() == Method::Get;
         let metadata_service = is_metadata_service(request.url());
-        let mut builder = self
-            .http
-            .request(method, self.target(request.url()))
-            .timeout(self.timeout);
-        for (name, value) in request.headers().iter() {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        builder = match request.body() {
-            Body::Bytes(bytes) => builder.body(bytes.to_vec()),
-            Body::SeekableStream(_) => {
-                return Err(CoreError::with_message(
-                    CoreErrorKind::Other,
-                    "streamed request bodies are not used by sign-in",
-                ));
-            }
-        };
+        let builder = to_reqwest(
+            &self.http,
+            request,
+            self.target(request.url()),
+            self.timeout,
+            "sign-in",
+        )?;
         let response = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -237,17 +214,7 @@ impl HttpClient for IdentityTransport {
         };
         let status = response.status().as_u16();
         let response_headers = response.headers().clone();
-        let headers: HashMap<HeaderName, HeaderValue> = response
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| {
-                let value = v.to_str().ok()?;
-                Some((
-                    HeaderName::from(k.as_str().to_owned()),
-                    HeaderValue::from(value.to_owned()),
-                ))
-            })
-            .collect();
+        let headers = core_headers(response.headers());
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
@@ -283,7 +250,7 @@ impl HttpClient for IdentityTransport {
                     error_code: None,
                     raw_response: Some(Box::new(RawResponse::from_bytes(
                         status.into(),
-                        Headers::from(headers),
+                        headers,
                         body.to_vec(),
                     ))),
                 },
@@ -292,10 +259,61 @@ impl HttpClient for IdentityTransport {
         }
         Ok(AsyncRawResponse::from_bytes(
             status.into(),
-            Headers::from(headers),
+            headers,
             body.to_vec(),
         ))
     }
+}
+
+/// `request` (azure_core's) as a reqwest request to `url`, with its method, headers and body;
+/// `what` names the caller in the refusal of what it never sends (another method, a streamed
+/// body). The bridge under the Azure SDK's clients: sign-in and the state blob.
+pub(crate) fn to_reqwest(
+    http: &reqwest::Client,
+    request: &Request,
+    url: url::Url,
+    timeout: Duration,
+    what: &str,
+) -> azure_core::Result<reqwest::RequestBuilder> {
+    let method = match request.method() {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+        Method::Head => reqwest::Method::HEAD,
+        other => {
+            return Err(CoreError::with_message(
+                CoreErrorKind::Other,
+                format!("HTTP method {other:?} is not used by {what}"),
+            ));
+        }
+    };
+    let mut builder = http.request(method, url).timeout(timeout);
+    for (name, value) in request.headers().iter() {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    match request.body() {
+        Body::Bytes(bytes) => Ok(builder.body(bytes.to_vec())),
+        Body::SeekableStream(_) => Err(CoreError::with_message(
+            CoreErrorKind::Other,
+            format!("streamed request bodies are not used by {what}"),
+        )),
+    }
+}
+
+/// A reqwest response's headers as azure_core's (values that are not text are left out).
+pub(crate) fn core_headers(headers: &reqwest::header::HeaderMap) -> Headers {
+    let map: HashMap<HeaderName, HeaderValue> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                HeaderName::from(k.as_str().to_owned()),
+                HeaderValue::from(v.to_str().ok()?.to_owned()),
+            ))
+        })
+        .collect();
+    Headers::from(map)
 }
 
 /// The statuses `azure_identity` retries for the instance metadata service, after
@@ -323,6 +341,11 @@ fn transport_error(error: reqwest::Error) -> CoreError {
     } else {
         CoreErrorKind::Io
     };
+    CoreError::with_message(kind, error_text(error))
+}
+
+/// A reqwest error's text and its causes, without the URL (the caller names what it reached).
+pub(crate) fn error_text(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut reason = error.to_string();
     let mut source = std::error::Error::source(&error);
@@ -331,7 +354,7 @@ fn transport_error(error: reqwest::Error) -> CoreError {
         reason.push_str(&s.to_string());
         source = s.source();
     }
-    CoreError::with_message(kind, reason)
+    reason
 }
 
 #[cfg(test)]

@@ -44,6 +44,16 @@ fn set_members(o: &mut DirectoryObject, m: Vec<String>) {
     );
 }
 
+/// Adds one of `user_ids`, drawn by `r`, to `g`'s members (once).
+fn add_some_member(r: &mut Rng, g: &mut DirectoryObject, user_ids: &[String]) {
+    let mut m = members(g);
+    let add = user_ids[r.next(user_ids.len() as u64) as usize].clone();
+    if !m.contains(&add) {
+        m.push(add);
+    }
+    set_members(g, m);
+}
+
 fn drop_member(groups: &mut [DirectoryObject], id: &str) {
     for g in groups {
         if g.member_ids().any(|m| m == id) {
@@ -102,14 +112,7 @@ fn change_source(s: &Snapshot, r: &mut Rng) -> Snapshot {
     let mut gone = Vec::new();
     for g in &mut out.groups {
         match r.next(6) {
-            0 if !user_ids.is_empty() => {
-                let mut m = members(g);
-                let add = user_ids[r.next(user_ids.len() as u64) as usize].clone();
-                if !m.contains(&add) {
-                    m.push(add);
-                }
-                set_members(g, m);
-            }
+            0 if !user_ids.is_empty() => add_some_member(r, g, &user_ids),
             1 => {
                 let mut m = members(g);
                 if !m.is_empty() {
@@ -187,14 +190,7 @@ fn change_target(t: &Snapshot, anchor: &str, r: &mut Rng) -> Snapshot {
     let mut soft_groups = Vec::new();
     for g in &mut out.groups {
         match r.next(8) {
-            0 if !user_ids.is_empty() => {
-                let mut m = members(g);
-                let add = user_ids[r.next(user_ids.len() as u64) as usize].clone();
-                if !m.contains(&add) {
-                    m.push(add);
-                }
-                set_members(g, m);
-            }
+            0 if !user_ids.is_empty() => add_some_member(r, g, &user_ids),
             1 => set_members(g, Vec::new()),
             2 => {
                 g.attributes

@@ -406,6 +406,34 @@ pub(crate) async fn source(
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<(Snapshot, SourceRead), SyncError> {
+    let (snapshot, read, _) = read_side(
+        client,
+        state,
+        memo,
+        Side::Source,
+        [&selection.source_users, &selection.source_groups],
+        tenant_id,
+        full,
+        now,
+    )
+    .await?;
+    Ok((snapshot, read))
+}
+
+/// Reads one side's users and groups ([`read_kind`] each) into a snapshot of that side, with
+/// how they were read and, per collection (users, then groups), what the round reported beside
+/// the objects (which moved into the snapshot).
+#[allow(clippy::too_many_arguments)]
+async fn read_side(
+    client: &GraphClient,
+    state: &mut StateStore,
+    memo: &mut Memo,
+    side: Side,
+    select: [&[String]; 2],
+    tenant_id: &str,
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<(Snapshot, SideRead, [KindRead; 2]), SyncError> {
     let mut snapshot = Snapshot {
         tenant_id: tenant_id.to_string(),
         ..Snapshot::default()
@@ -414,31 +442,29 @@ pub(crate) async fn source(
         unchanged: true,
         ..SideRead::default()
     };
-    for (kind, resource, select) in [
-        ("users", DeltaResource::Users, &selection.source_users),
-        ("groups", DeltaResource::Groups, &selection.source_groups),
-    ] {
-        let r = read_kind(
-            client,
-            state,
-            memo,
-            Side::Source,
-            kind,
-            resource,
-            select,
-            full,
-            now,
-        )
-        .await?;
+    let mut reads = Vec::with_capacity(2);
+    for ((kind, resource), select) in [
+        ("users", DeltaResource::Users),
+        ("groups", DeltaResource::Groups),
+    ]
+    .into_iter()
+    .zip(select)
+    {
+        let mut r = read_kind(client, state, memo, side, kind, resource, select, full, now).await?;
         read.full |= r.full;
         read.changed += r.changed;
         read.unchanged &= r.unchanged;
+        let objects = std::mem::take(&mut r.objects);
         match resource {
-            DeltaResource::Users => snapshot.users = r.objects,
-            DeltaResource::Groups => snapshot.groups = r.objects,
+            DeltaResource::Users => snapshot.users = objects,
+            DeltaResource::Groups => snapshot.groups = objects,
         }
+        reads.push(r);
     }
-    Ok((snapshot, read))
+    let reads: [KindRead; 2] = reads
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("two collections read"));
+    Ok((snapshot, read, reads))
 }
 
 /// Applies one delta round's objects to the cached ones (by id; removed objects go away,
@@ -561,63 +587,34 @@ pub(crate) async fn target(
     anchor: &str,
     in_scope: &dyn Fn(&Snapshot) -> Option<IdSet<String>>,
 ) -> Result<(Snapshot, SideRead), SyncError> {
-    let mut snapshot = Snapshot {
-        tenant_id: tenant_id.to_string(),
-        ..Snapshot::default()
-    };
-    let mut read = SideRead {
-        unchanged: true,
-        ..SideRead::default()
-    };
-    let mut soft_deleted: [Vec<DirectoryObject>; 2] = Default::default();
-    let mut not_soft_deleted: [Vec<String>; 2] = Default::default();
-    let mut unknown_soft_deleted = false;
-    for (i, (kind, resource, select)) in [
-        ("users", DeltaResource::Users, &selection.target_users),
-        ("groups", DeltaResource::Groups, &selection.target_groups),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let r = read_kind(
-            client,
-            state,
-            memo,
-            Side::Target,
-            kind,
-            resource,
-            select,
-            full,
-            now,
-        )
-        .await?;
-        read.full |= r.full;
-        read.changed += r.changed;
-        read.unchanged &= r.unchanged;
-        soft_deleted[i] = r.soft_deleted;
-        unknown_soft_deleted |= r.unknown_soft_deleted;
-        not_soft_deleted[i] = r.not_soft_deleted;
-        match resource {
-            DeltaResource::Users => snapshot.users = r.objects,
-            DeltaResource::Groups => snapshot.groups = r.objects,
-        }
-    }
+    let (mut snapshot, mut read, [users, groups]) = read_side(
+        client,
+        state,
+        memo,
+        Side::Target,
+        [&selection.target_users, &selection.target_groups],
+        tenant_id,
+        full,
+        now,
+    )
+    .await?;
     if read.full {
         // A full read: the deleted items are read, and become what the job knows of them.
-        let (users, groups) = deleted_items(client, selection).await?;
-        read.deleted_items_read = true;
-        read.unchanged = false;
-        for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
-            let anchored: Vec<&DirectoryObject> = list
-                .iter()
-                .filter(|o| o.attributes.contains_key(anchor))
-                .collect();
-            state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
-        }
-        snapshot.deleted_users = users;
-        snapshot.deleted_groups = groups;
+        read_deleted_items(
+            client,
+            state,
+            selection,
+            anchor,
+            now,
+            &mut snapshot,
+            &mut read,
+        )
+        .await?;
         return Ok((snapshot, read));
     }
+    let unknown_soft_deleted = users.unknown_soft_deleted || groups.unknown_soft_deleted;
+    let mut soft_deleted = [users.soft_deleted, groups.soft_deleted];
+    let not_soft_deleted = [users.not_soft_deleted, groups.not_soft_deleted];
     // Keep the known deleted objects current with what this round reported.
     let mut known: Vec<DirectoryObject> = Vec::new();
     for (i, kind) in DELETED_KINDS.iter().enumerate() {
@@ -637,21 +634,44 @@ pub(crate) async fn target(
     // An object soft-deleted before the cache ever held it (created since) has an anchor the
     // job cannot know without reading the deleted items.
     if unknown_soft_deleted || deleted_items_needed(source, &snapshot, &known, anchor, in_scope) {
-        let (users, groups) = deleted_items(client, selection).await?;
-        read.deleted_items_read = true;
-        read.unchanged = false;
-        // What the directory holds replaces what the job knew.
-        for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
-            let anchored: Vec<&DirectoryObject> = list
-                .iter()
-                .filter(|o| o.attributes.contains_key(anchor))
-                .collect();
-            state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
-        }
-        snapshot.deleted_users = users;
-        snapshot.deleted_groups = groups;
+        read_deleted_items(
+            client,
+            state,
+            selection,
+            anchor,
+            now,
+            &mut snapshot,
+            &mut read,
+        )
+        .await?;
     }
     Ok((snapshot, read))
+}
+
+/// Reads the target's deleted items into `snapshot`; the anchored ones replace what the job
+/// knew of deleted objects.
+async fn read_deleted_items(
+    client: &GraphClient,
+    state: &mut StateStore,
+    selection: &Selection,
+    anchor: &str,
+    now: DateTime<Utc>,
+    snapshot: &mut Snapshot,
+    read: &mut SideRead,
+) -> Result<(), SyncError> {
+    let (users, groups) = deleted_items(client, selection).await?;
+    read.deleted_items_read = true;
+    read.unchanged = false;
+    for (kind, list) in DELETED_KINDS.iter().zip([&users, &groups]) {
+        let anchored: Vec<&DirectoryObject> = list
+            .iter()
+            .filter(|o| o.attributes.contains_key(anchor))
+            .collect();
+        state.write_cache(Side::Target, kind, &anchored, &[], true, None, now)?;
+    }
+    snapshot.deleted_users = users;
+    snapshot.deleted_groups = groups;
+    Ok(())
 }
 
 /// The source ids whose anchor a known deleted object carries while no live target object

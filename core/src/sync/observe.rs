@@ -598,42 +598,33 @@ pub(crate) async fn target(
         now,
     )
     .await?;
-    if read.full {
-        // A full read: the deleted items are read, and become what the job knows of them.
-        read_deleted_items(
-            client,
-            state,
-            selection,
-            anchor,
-            now,
-            &mut snapshot,
-            &mut read,
-        )
-        .await?;
-        return Ok((snapshot, read));
-    }
-    let unknown_soft_deleted = users.unknown_soft_deleted || groups.unknown_soft_deleted;
-    let mut soft_deleted = [users.soft_deleted, groups.soft_deleted];
-    let not_soft_deleted = [users.not_soft_deleted, groups.not_soft_deleted];
-    // Keep the known deleted objects current with what this round reported.
-    let mut known: Vec<DirectoryObject> = Vec::new();
-    for (i, kind) in DELETED_KINDS.iter().enumerate() {
-        let (added, gone) = known_deleted_changes(
-            std::mem::take(&mut soft_deleted[i]),
-            &not_soft_deleted[i],
-            anchor,
-            now,
-        );
-        if !added.is_empty() || !gone.is_empty() {
-            let added: Vec<&DirectoryObject> = added.iter().collect();
-            let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
-            state.write_cache(Side::Target, kind, &added, &gone, false, None, now)?;
+    // A full read reads the deleted items, which become what the job knows of them; a delta
+    // round keeps the known deleted objects current with what it reported, and reads the
+    // deleted items only when a restore may need them.
+    let needed = read.full || {
+        let unknown_soft_deleted = users.unknown_soft_deleted || groups.unknown_soft_deleted;
+        let mut soft_deleted = [users.soft_deleted, groups.soft_deleted];
+        let not_soft_deleted = [users.not_soft_deleted, groups.not_soft_deleted];
+        let mut known: Vec<DirectoryObject> = Vec::new();
+        for (i, kind) in DELETED_KINDS.iter().enumerate() {
+            let (added, gone) = known_deleted_changes(
+                std::mem::take(&mut soft_deleted[i]),
+                &not_soft_deleted[i],
+                anchor,
+                now,
+            );
+            if !added.is_empty() || !gone.is_empty() {
+                let added: Vec<&DirectoryObject> = added.iter().collect();
+                let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+                state.write_cache(Side::Target, kind, &added, &gone, false, None, now)?;
+            }
+            known.extend(state.cached(Side::Target, kind)?);
         }
-        known.extend(state.cached(Side::Target, kind)?);
-    }
-    // An object soft-deleted before the cache ever held it (created since) has an anchor the
-    // job cannot know without reading the deleted items.
-    if unknown_soft_deleted || deleted_items_needed(source, &snapshot, &known, anchor, in_scope) {
+        // An object soft-deleted before the cache ever held it (created since) has an anchor
+        // the job cannot know without reading the deleted items.
+        unknown_soft_deleted || deleted_items_needed(source, &snapshot, &known, anchor, in_scope)
+    };
+    if needed {
         read_deleted_items(
             client,
             state,

@@ -111,7 +111,7 @@ pub use schema::{
 pub use plan::{
     AttributeChange, GroupDeprovision, GroupNameConflict, Invitation, LastKnownState, M365Groups,
     NestedGroups, ObjectKind, ObjectRef, Operation, OperationKind, Plan, PlanError, PlanInput,
-    PlanOptions, Reason, Refusal, ReportEntry, ScopeMode, ScopeOptions, SimulateError,
+    PlanKind, PlanOptions, Reason, Refusal, ReportEntry, ScopeMode, ScopeOptions, SimulateError,
     Summary as PlanSummary, TargetOnlyMembers, UserDeprovision, plan, simulate as simulate_plan,
 };
 pub use scope::{

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
-use tenantsync_core::{CancelToken, Engine, NoEvents, RunMode, RunOutcome, RunReport, SyncRequest};
+use tenantsync_core::{
+    CancelToken, Engine, NoEvents, PlanKind, RunMode, RunOutcome, RunReport, SyncRequest,
+};
 use tenantsync_emulator::TenantHandle;
 
 use super::bench::{bench_seed, counted, debug_build_note, request_counts_text, set_latency};
@@ -209,6 +211,17 @@ struct Measured {
     requests: u64,
     seconds: f64,
     plan_seconds: f64,
+    /// `incremental` or `full`: how the engine planned.
+    planned: &'static str,
+}
+
+/// `incremental`, `full`, or `reused` (the previous plan, nothing having changed).
+fn planned(engine: &Engine) -> &'static str {
+    match engine.last_plan() {
+        Some(PlanKind::Incremental { .. }) => "incremental",
+        Some(PlanKind::Full { .. }) => "full",
+        None => "reused",
+    }
 }
 
 /// One cycle stage by stage, with the tenants' counts reset before; prints it as `label
@@ -227,9 +240,12 @@ fn measured(
     let seconds = started.elapsed().as_secs_f64();
     ok(&report)?;
     let requests = graph_requests(both);
+    let how = engine
+        .last_plan()
+        .map_or_else(|| "reused".to_string(), |k| k.to_string());
     writeln!(
         out,
-        "{label} cycle: {requests} requests, {seconds:.2} s (observe {observe_seconds:.2} s, plan {plan_seconds:.2} s), {} operations",
+        "{label} cycle: {requests} requests, {seconds:.2} s (observe {observe_seconds:.2} s, plan {plan_seconds:.2} s, {how}), {} operations",
         report.plan.operations.len()
     )?;
     for (name, h) in [("source", both[0]), ("target", both[1])] {
@@ -239,6 +255,7 @@ fn measured(
         requests,
         seconds,
         plan_seconds,
+        planned: planned(engine),
     })
 }
 
@@ -335,34 +352,43 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     let watcher = {
         let stop = stop.clone();
         let cycles = cycles.clone();
-        std::thread::spawn(move || -> anyhow::Result<(Engine, usize, f64)> {
-            let mut n = 0;
-            let mut longest: f64 = 0.0;
-            while !stop.load(Ordering::SeqCst) {
-                let started = Instant::now();
-                let report =
-                    runtime.block_on(engine.run(&SyncRequest::default(), &quiet, &cancel))?;
-                let ended = Instant::now();
-                longest = longest.max((ended - started).as_secs_f64());
-                n += 1;
-                let written: Vec<String> = if report.applied.failed.is_empty() {
-                    report
-                        .plan
-                        .operations
-                        .iter()
-                        .filter_map(|o| o.source_id().map(str::to_lowercase))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                cycles.lock().expect("lock").push((ended, written));
-                let until = Instant::now() + interval;
-                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(20));
+        std::thread::spawn(
+            move || -> anyhow::Result<(Engine, usize, f64, [usize; 2])> {
+                let mut n = 0;
+                let mut longest: f64 = 0.0;
+                // Cycles that planned incrementally, and in full.
+                let mut plans = [0, 0];
+                while !stop.load(Ordering::SeqCst) {
+                    let started = Instant::now();
+                    let report =
+                        runtime.block_on(engine.run(&SyncRequest::default(), &quiet, &cancel))?;
+                    let ended = Instant::now();
+                    longest = longest.max((ended - started).as_secs_f64());
+                    n += 1;
+                    match planned(&engine) {
+                        "incremental" => plans[0] += 1,
+                        "full" => plans[1] += 1,
+                        _ => {}
+                    }
+                    let written: Vec<String> = if report.applied.failed.is_empty() {
+                        report
+                            .plan
+                            .operations
+                            .iter()
+                            .filter_map(|o| o.source_id().map(str::to_lowercase))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    cycles.lock().expect("lock").push((ended, written));
+                    let until = Instant::now() + interval;
+                    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
                 }
-            }
-            Ok((engine, n, longest))
-        })
+                Ok((engine, n, longest, plans))
+            },
+        )
     };
     let mut made: BTreeMap<String, Instant> = BTreeMap::new();
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
@@ -401,7 +427,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::SeqCst);
-    let (_engine, cycles_run, longest) = watcher
+    let (_engine, cycles_run, longest, plans) = watcher
         .join()
         .map_err(|_| anyhow!("the watching thread panicked"))??;
     let mut values: Vec<f64> = latencies.values().copied().collect();
@@ -409,14 +435,16 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     let (p50, p95) = (percentile(&values, 0.50), percentile(&values, 0.95));
     writeln!(
         out,
-        "watch: {} of {} changes reached the target in {cycles_run} cycles (longest cycle {longest:.2} s); change-to-target p50 {p50:.1} s, p95 {p95:.1} s, max {:.1} s",
+        "watch: {} of {} changes reached the target in {cycles_run} cycles (longest cycle {longest:.2} s, {} planned incrementally, {} in full); change-to-target p50 {p50:.1} s, p95 {p95:.1} s, max {:.1} s",
         values.len(),
         made.len(),
+        plans[0],
+        plans[1],
         values.last().copied().unwrap_or(f64::NAN)
     )?;
     writeln!(
         out,
-        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={} idle_seconds={:.2} plan_seconds={:.2} change15_requests={} change15_seconds={:.2} change15_plan_seconds={:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={}",
+        "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={} idle_seconds={:.2} plan_seconds={:.2} change15_requests={} change15_seconds={:.2} change15_plan_seconds={:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={} change15_plan={} watch_incremental_plans={} watch_full_plans={}",
         args.users,
         args.latency_ms,
         idle.requests,
@@ -426,6 +454,9 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
         changed.seconds,
         changed.plan_seconds,
         peak.map_or("unknown".into(), |p| format!("{:.0}", p as f64 / 1048576.0)),
+        changed.planned,
+        plans[0],
+        plans[1],
     )?;
     Ok(if values.len() == made.len() {
         Code::Ok

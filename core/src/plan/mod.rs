@@ -9,6 +9,7 @@
 //! again gives an empty plan (see [`simulate`]). `docs/planning.md` describes every rule.
 
 mod assignment;
+mod incremental;
 mod model;
 mod options;
 mod planner;
@@ -27,6 +28,8 @@ use crate::expr::FunctionRegistry;
 use crate::schema::SynchronizationSchema;
 use crate::snapshot::Snapshot;
 
+pub use incremental::PlanKind;
+pub(crate) use incremental::{Basis, Changes};
 pub use model::{
     AttributeChange, Invitation, ObjectKind, ObjectRef, Operation, OperationKind, Plan, Reason,
     Refusal, ReportEntry, Summary,
@@ -106,6 +109,18 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
 /// [`plan`], and whether the plan depends on `input.as_of` (an expression read the time, or a
 /// deleted object's 30-day restore window was weighed). A plan that does not can be reused for
 /// the same snapshots, anchors and options at any later time.
+#[cfg(test)]
 pub(crate) fn plan_timed(input: &PlanInput<'_>) -> Result<(Plan, bool), PlanError> {
     planner::Planner::new(input)?.run_timed()
+}
+
+/// [`plan_timed`], planning again only what `changes` concern when `basis` (what the previous
+/// plan was made from, for the observation `changes` start from) allows it; with the basis of
+/// the next plan and how this one was made. The plan is the one [`plan`] makes.
+pub(crate) fn plan_incremental(
+    input: &PlanInput<'_>,
+    basis: Option<Basis>,
+    changes: Option<&Changes>,
+) -> Result<(Plan, bool, Option<Basis>, PlanKind), PlanError> {
+    incremental::plan(input, basis, changes)
 }

@@ -3,6 +3,7 @@
 //! scope, check the deletion threshold, order the operations.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use chrono::Duration;
 
@@ -22,41 +23,128 @@ use super::transform::{
 };
 use super::{PlanError, PlanInput};
 
-/// Operations by stage; concatenated in this order at the end.
-#[derive(Default)]
-struct Buckets {
-    restore_users: Vec<Operation>,
-    create_users: Vec<Operation>,
-    update_users: Vec<Operation>,
-    restore_groups: Vec<Operation>,
-    create_groups: Vec<Operation>,
-    update_groups: Vec<Operation>,
-    add_members: Vec<Operation>,
-    remove_members: Vec<Operation>,
-    disable_users: Vec<Operation>,
-    delete_users: Vec<Operation>,
-    delete_groups: Vec<Operation>,
+/// The stages operations are applied in; a plan lists its operations stage by stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    RestoreUsers,
+    CreateUsers,
+    UpdateUsers,
+    RestoreGroups,
+    CreateGroups,
+    UpdateGroups,
+    AddMembers,
+    RemoveMembers,
+    DisableUsers,
+    DeleteUsers,
+    DeleteGroups,
 }
 
-impl Buckets {
-    fn into_ordered(self) -> Vec<Operation> {
-        [
-            self.restore_users,
-            self.create_users,
-            self.update_users,
-            self.restore_groups,
-            self.create_groups,
-            self.update_groups,
-            self.add_members,
-            self.remove_members,
-            self.disable_users,
-            self.delete_users,
-            self.delete_groups,
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+/// How many [`Stage`]s there are.
+pub(crate) const STAGES: usize = 11;
+
+/// The passes of the planner, in the order they run. Within a pass, the planner takes its
+/// objects in the order of a key (a source id, or a target id for duplicate anchors and
+/// deprovisioning), so every plan lists its report entries by (pass, key) and its operations by
+/// (stage, pass, key): the order [`super::incremental`] restores when it splices the objects it
+/// planned again into the previous plan.
+pub(crate) mod pass {
+    /// Assigned users that do not exist.
+    pub const USER_NOT_FOUND: u8 = 0;
+    /// Assigned groups that do not exist.
+    pub const GROUP_NOT_FOUND: u8 = 1;
+    /// Candidate users left out of scope.
+    pub const SCOPE_USER: u8 = 2;
+    /// Assigned groups left out of scope, and their members left out.
+    pub const SCOPE_GROUP: u8 = 3;
+    /// Target users carrying the same anchor.
+    pub const DUPLICATE_USER: u8 = 4;
+    /// Target groups carrying the same anchor.
+    pub const DUPLICATE_GROUP: u8 = 5;
+    /// Users whose mappings failed.
+    pub const USER_EVAL: u8 = 6;
+    /// Users matched to an internal user, or ambiguously.
+    pub const USER_MATCH: u8 = 7;
+    /// Users claiming the same target user.
+    pub const USER_CONFLICT: u8 = 8;
+    /// Each user's operations.
+    pub const USER: u8 = 9;
+    /// Managed users out of scope.
+    pub const USER_DEPROVISION: u8 = 10;
+    /// Groups whose mappings failed.
+    pub const GROUP_EVAL: u8 = 11;
+    /// Groups matched ambiguously, or whose name is taken.
+    pub const GROUP_MATCH: u8 = 12;
+    /// Groups claiming the same target group.
+    pub const GROUP_CONFLICT: u8 = 13;
+    /// Each group's operations and memberships.
+    pub const GROUP: u8 = 14;
+    /// Managed groups out of scope.
+    pub const GROUP_DEPROVISION: u8 = 15;
+}
+
+/// Where an operation or a report entry comes from: its pass, the key the pass orders by, the
+/// source object it belongs to when that is not the key (deprovisioning is keyed by target id),
+/// and another object whose name or reference it carries (a member).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tag {
+    pub pass: u8,
+    pub key: Box<str>,
+    pub unit: Option<Box<str>>,
+    pub member: Option<Box<str>>,
+}
+
+impl Tag {
+    /// A tag for an entry of `pass` about `key`, naming `member`.
+    pub(crate) fn new(pass: u8, key: &str, member: Option<&str>) -> Tag {
+        Tag {
+            pass,
+            key: key.into(),
+            unit: None,
+            member: member.map(Into::into),
+        }
     }
+
+    /// The source object the entry belongs to.
+    pub(crate) fn unit(&self) -> &str {
+        self.unit.as_deref().unwrap_or(&self.key)
+    }
+}
+
+/// The pass and key the planner is at, made into a [`Tag`] for what it records there.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    pass: u8,
+    key: &'a str,
+    unit: Option<&'a str>,
+}
+
+impl<'a> At<'a> {
+    fn new(pass: u8, key: &'a str) -> Self {
+        At {
+            pass,
+            key,
+            unit: None,
+        }
+    }
+
+    fn tag(&self, member: Option<&str>) -> Tag {
+        Tag {
+            pass: self.pass,
+            key: self.key.into(),
+            unit: self.unit.map(Into::into),
+            member: member.map(Into::into),
+        }
+    }
+}
+
+/// Operations by stage, each with its tag; concatenated in stage order at the end.
+pub(crate) type Buckets = [Vec<(Tag, Operation)>; STAGES];
+
+/// Everything a planner run made, tagged: what [`super::incremental`] keeps between cycles.
+#[derive(Debug, Default)]
+pub(crate) struct Tagged {
+    pub report: Vec<(Tag, ReportEntry)>,
+    pub ops: Buckets,
 }
 
 /// How a source object is matched to the target.
@@ -74,33 +162,54 @@ enum Match<'t> {
 }
 
 /// Target objects by the source id in their anchor.
-struct AnchorIndex<'t> {
-    live: IdMap<&'t str, &'t DirectoryObject>,
-    deleted: IdMap<&'t str, &'t DirectoryObject>,
+pub(crate) struct AnchorIndex<'t> {
+    pub live: IdMap<&'t str, &'t DirectoryObject>,
+    pub deleted: IdMap<&'t str, &'t DirectoryObject>,
 }
 
 impl<'t> AnchorIndex<'t> {
-    /// The live anchored objects as (source id, target object), by target id.
-    fn managed(&self) -> Vec<(&'t str, &'t DirectoryObject)> {
-        let mut managed: Vec<(&'t str, &'t DirectoryObject)> =
-            self.live.iter().map(|(k, v)| (*k, *v)).collect();
+    /// The live anchored objects as (source id, target object), by target id: all of them, or
+    /// those of the source ids in `only`.
+    fn managed_of(&self, only: Option<&[&str]>) -> Vec<(&'t str, &'t DirectoryObject)> {
+        let mut managed: Vec<(&'t str, &'t DirectoryObject)> = match only {
+            None => self.live.iter().map(|(k, v)| (*k, *v)).collect(),
+            Some(ids) => ids
+                .iter()
+                .filter_map(|&sid| self.live.get_key_value(sid).map(|(&k, &v)| (k, v)))
+                .collect(),
+        };
         managed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
         managed
     }
 }
 
 pub(crate) struct Planner<'a> {
-    input: &'a PlanInput<'a>,
-    users_map: CompiledObject,
-    groups_map: Option<CompiledObject>,
-    report: Vec<ReportEntry>,
-    ops: Buckets,
+    pub(super) input: &'a PlanInput<'a>,
+    pub(super) users_map: CompiledObject,
+    pub(super) groups_map: Option<CompiledObject>,
+    /// What this run made, tagged.
+    pub(super) out: Tagged,
+    /// The pass and key being planned.
+    at: At<'a>,
     /// Source user id -> its target user (existing or created in this plan).
-    user_refs: IdMap<&'a str, ObjectRef>,
-    /// Display names for membership operations.
-    source_users: IdMap<&'a str, &'a DirectoryObject>,
-    target_users: IdMap<&'a str, &'a DirectoryObject>,
+    pub(super) user_refs: IdMap<&'a str, ObjectRef>,
+    /// In an incremental run, the target users of the users not planned again.
+    pub(super) known_refs: Option<IdMap<Box<str>, ObjectRef>>,
+    /// In-scope users and groups matched by anything but their anchor (claimed, created,
+    /// skipped, or failed): the ones a change to an unanchored target object can affect.
+    pub(super) open_users: Vec<&'a str>,
+    pub(super) open_groups: Vec<&'a str>,
+    pub(super) source: Rc<SnapshotIndex<'a>>,
+    pub(super) target: Rc<SnapshotIndex<'a>>,
     source_tenant: &'a str,
+}
+
+/// What a full run leaves besides the plan: what an incremental run starts from.
+pub(crate) struct FullRun<'a> {
+    pub scoped: assignment::Scoped<'a>,
+    pub user_anchors: AnchorIndex<'a>,
+    pub group_anchors: AnchorIndex<'a>,
+    pub managed_users: IdSet<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -117,21 +226,14 @@ impl<'a> Planner<'a> {
             input,
             users_map,
             groups_map,
-            report: Vec::new(),
-            ops: Buckets::default(),
+            out: Tagged::default(),
+            at: At::new(0, ""),
             user_refs: IdMap::default(),
-            source_users: input
-                .source
-                .users
-                .iter()
-                .map(|u| (u.id.as_str(), u))
-                .collect(),
-            target_users: input
-                .target
-                .users
-                .iter()
-                .map(|u| (u.id.as_str(), u))
-                .collect(),
+            known_refs: None,
+            open_users: Vec::new(),
+            open_groups: Vec::new(),
+            source: Rc::new(input.source.index()),
+            target: Rc::new(input.target.index()),
             source_tenant: &input.source.tenant_id,
         })
     }
@@ -143,26 +245,50 @@ impl<'a> Planner<'a> {
     /// Plans, and says whether the plan depends on the time (`as_of`): an expression read it,
     /// or a deleted object's restore window was weighed.
     pub(super) fn run_timed(mut self) -> Result<(Plan, bool), PlanError> {
+        let evaluator = self.evaluator();
+        let run = self.plan_all(&evaluator);
+        let timed = self.timed(&evaluator);
+        let managed = run.user_anchors.live.len() + run.group_anchors.live.len();
+        let (users, groups) = (run.scoped.users.len(), run.scoped.groups.len());
+        drop(run);
+        Ok((self.finish_plan(users, groups, managed), timed))
+    }
+
+    /// The evaluator of this run's expressions.
+    pub(super) fn evaluator(&self) -> Evaluator<'a> {
+        Evaluator {
+            as_of: self.input.as_of,
+            functions: self.input.functions,
+            target_values: TargetValues::new(&self.input.target.users),
+            default_domain: self.input.target.default_domain.clone(),
+            clock_read: std::sync::atomic::AtomicBool::new(false),
+            target_read: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The plan depends on `as_of`: an expression read the time, or the target's deleted
+    /// objects were weighed against the restore window.
+    pub(super) fn timed(&self, evaluator: &Evaluator<'_>) -> bool {
+        evaluator
+            .clock_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || !self.input.target.deleted_users.is_empty()
+            || !self.input.target.deleted_groups.is_empty()
+    }
+
+    /// Every pass over every object.
+    pub(super) fn plan_all(&mut self, evaluator: &Evaluator<'a>) -> FullRun<'a> {
         let input = self.input;
-        let source_index = input.source.index();
-        let target_index = input.target.index();
+        let source = Rc::clone(&self.source);
         let scoped = assignment::resolve(
-            &source_index,
+            &source,
             &input.source.users,
             input.scope,
             input.options,
             &self.users_map,
             self.groups_map.as_ref(),
-            &mut self.report,
+            &mut self.out.report,
         );
-        let evaluator = Evaluator {
-            as_of: input.as_of,
-            functions: input.functions,
-            target_values: TargetValues::new(&input.target.users),
-            default_domain: input.target.default_domain.clone(),
-            clock_read: std::sync::atomic::AtomicBool::new(false),
-        };
-
         let user_anchors = self.anchor_index(
             &input.target.users,
             &input.target.deleted_users,
@@ -174,33 +300,73 @@ impl<'a> Planner<'a> {
             ObjectKind::Group,
         );
 
-        let users_kept = self.plan_users(&scoped.users, &evaluator, &user_anchors, &target_index);
-        self.deprovision_users(&users_kept, &user_anchors, &source_index);
+        let kept: IdSet<&str> = scoped.users.iter().map(|u| u.id.as_str()).collect();
+        self.plan_users(&scoped.users, evaluator, &user_anchors);
+        self.deprovision_users(&|sid| kept.contains(sid), &user_anchors, None);
 
+        let mut managed_users = IdSet::default();
         if let Some(groups_map) = self.groups_map.take() {
-            let groups_kept = self.plan_groups(
+            managed_users = self.managed_users(&user_anchors);
+            self.plan_groups(
                 &groups_map,
                 &scoped.groups,
-                &evaluator,
+                evaluator,
                 &group_anchors,
-                &user_anchors,
+                &managed_users,
             );
-            self.deprovision_groups(&groups_map, &groups_kept, &group_anchors, &source_index);
+            let kept: IdSet<&str> = scoped.groups.iter().map(|g| g.group.id.as_str()).collect();
+            self.deprovision_groups(&groups_map, &|sid| kept.contains(sid), &group_anchors, None);
+            self.groups_map = Some(groups_map);
         }
-
-        let managed = user_anchors.live.len() + group_anchors.live.len();
-        let timed = evaluator
-            .clock_read
-            .load(std::sync::atomic::Ordering::Relaxed)
-            || !input.target.deleted_users.is_empty()
-            || !input.target.deleted_groups.is_empty();
-        Ok((
-            self.finish(scoped.users.len(), scoped.groups.len(), managed),
-            timed,
-        ))
+        FullRun {
+            scoped,
+            user_anchors,
+            group_anchors,
+            managed_users,
+        }
     }
 
-    fn anchor_of<'t>(&self, object: &'t DirectoryObject) -> Option<&'t str> {
+    /// Users this job manages once the plan is applied: anchored ones and those matched now.
+    pub(super) fn managed_users(&self, user_anchors: &AnchorIndex<'_>) -> IdSet<String> {
+        let mut managed: IdSet<String> = user_anchors.live.values().map(|u| u.id.clone()).collect();
+        for r in self.user_refs.values() {
+            if let ObjectRef::TargetId(id) = r {
+                managed.insert(id.clone());
+            }
+        }
+        managed
+    }
+
+    /// Sets the pass and key what follows is recorded under.
+    pub(super) fn at(&mut self, pass: u8, key: &'a str, unit: Option<&'a str>) {
+        self.at = At { pass, key, unit };
+    }
+
+    /// Records a report entry at the current pass and key.
+    fn note(&mut self, entry: ReportEntry) {
+        let tag = self.at.tag(None);
+        self.out.report.push((tag, entry));
+    }
+
+    /// Records a report entry that names `member`.
+    fn note_member(&mut self, entry: ReportEntry, member: &str) {
+        let tag = self.at.tag(Some(member));
+        self.out.report.push((tag, entry));
+    }
+
+    /// Records an operation at the current pass and key.
+    fn op(&mut self, stage: Stage, op: Operation) {
+        let tag = self.at.tag(None);
+        self.out.ops[stage as usize].push((tag, op));
+    }
+
+    /// Records an operation that names `member`.
+    fn op_member(&mut self, stage: Stage, op: Operation, member: &str) {
+        let tag = self.at.tag(Some(member));
+        self.out.ops[stage as usize].push((tag, op));
+    }
+
+    pub(super) fn anchor_of<'t>(&self, object: &'t DirectoryObject) -> Option<&'t str> {
         anchor_source_id(
             object,
             &self.input.options.anchor_attribute,
@@ -227,12 +393,16 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn anchor_index<'t>(
+    pub(super) fn anchor_index(
         &mut self,
-        live: &'t [DirectoryObject],
-        deleted: &'t [DirectoryObject],
+        live: &'a [DirectoryObject],
+        deleted: &'a [DirectoryObject],
         kind: ObjectKind,
-    ) -> AnchorIndex<'t> {
+    ) -> AnchorIndex<'a> {
+        let pass = match kind {
+            ObjectKind::User => pass::DUPLICATE_USER,
+            _ => pass::DUPLICATE_GROUP,
+        };
         let mut index = AnchorIndex {
             live: IdMap::default(),
             deleted: IdMap::default(),
@@ -242,7 +412,8 @@ impl<'a> Planner<'a> {
         for object in sorted {
             if let Some(source_id) = self.anchor_of(object) {
                 if let Some(first) = index.live.get(source_id) {
-                    self.report.push(entry(
+                    self.at(pass, &object.id, Some(source_id));
+                    self.note(entry(
                         kind,
                         Reason::DuplicateAnchor,
                         source_id,
@@ -315,7 +486,7 @@ impl<'a> Planner<'a> {
                 [] => continue,
                 [t] => {
                     if kind == ObjectKind::User && !t.is_external_user() {
-                        self.report.push(entry(
+                        self.note(entry(
                             kind,
                             Reason::InternalTargetUser,
                             sid,
@@ -332,7 +503,7 @@ impl<'a> Planner<'a> {
                 }
                 many => {
                     let ids: Vec<&str> = many.iter().map(|t| t.id.as_str()).collect();
-                    self.report.push(entry(
+                    self.note(entry(
                         kind,
                         Reason::AmbiguousMatch,
                         sid,
@@ -356,8 +527,12 @@ impl<'a> Planner<'a> {
     fn resolve_claims<'t>(
         &mut self,
         kind: ObjectKind,
-        matches: &mut [(&DirectoryObject, Match<'t>)],
+        matches: &mut [(&'a DirectoryObject, Match<'t>)],
     ) {
+        let pass = match kind {
+            ObjectKind::User => pass::USER_CONFLICT,
+            _ => pass::GROUP_CONFLICT,
+        };
         let mut claims: IdMap<&str, Vec<usize>> = IdMap::default();
         for (i, (_, m)) in matches.iter().enumerate() {
             if let Match::Claimed(t) = m {
@@ -376,7 +551,8 @@ impl<'a> Planner<'a> {
         conflicted.sort();
         for (i, tid, names) in conflicted {
             let source = matches[i].0;
-            self.report.push(entry(
+            self.at(pass, &source.id, None);
+            self.note(entry(
                 kind,
                 Reason::MatchConflict,
                 &source.id,
@@ -390,35 +566,40 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans the in-scope users; returns the source ids that stay managed (in scope, even when
-    /// skipped for a conflict or an error), which are never deprovisioned.
-    fn plan_users(
+    /// Plans the given in-scope users (all of them, or in an incremental run those planned
+    /// again).
+    pub(super) fn plan_users(
         &mut self,
         users: &[&'a DirectoryObject],
         evaluator: &Evaluator<'_>,
         anchors: &AnchorIndex<'a>,
-        target_index: &SnapshotIndex<'a>,
-    ) -> IdSet<&'a str> {
-        let kept: IdSet<&'a str> = users.iter().map(|u| u.id.as_str()).collect();
+    ) {
         let mut evaluated: Vec<(&'a DirectoryObject, Vec<Desired>)> =
             Vec::with_capacity(users.len());
         for &user in users {
             match evaluator.evaluate_all(user, &self.users_map) {
                 Ok(d) => evaluated.push((user, d)),
-                Err(e) => self.report_eval_error(ObjectKind::User, user, e),
+                Err(e) => {
+                    self.at(pass::USER_EVAL, &user.id, None);
+                    self.report_eval_error(ObjectKind::User, user, e);
+                    self.open_users.push(&user.id);
+                }
             }
         }
         let compiled = std::mem::replace(&mut self.users_map, empty_compiled());
+        let target = Rc::clone(&self.target);
         let mut match_index = MatchIndex::new(&self.input.target.users);
-        let mut matches: Vec<(&DirectoryObject, Match<'a>)> = Vec::with_capacity(evaluated.len());
+        let mut matches: Vec<(&'a DirectoryObject, Match<'a>)> =
+            Vec::with_capacity(evaluated.len());
         for (user, desired) in &evaluated {
+            self.at(pass::USER_MATCH, &user.id, None);
             let m = self.find_match(
                 ObjectKind::User,
                 user,
                 &compiled,
                 desired,
                 anchors,
-                &target_index.users,
+                &target.users,
                 &mut match_index,
             );
             matches.push((user, m));
@@ -427,6 +608,10 @@ impl<'a> Planner<'a> {
 
         for ((user, m), (_, desired)) in matches.into_iter().zip(&evaluated) {
             let sid = user.id.as_str();
+            self.at(pass::USER, sid, None);
+            if !matches!(m, Match::Anchored(_) | Match::Restore(_)) {
+                self.open_users.push(sid);
+            }
             match m {
                 Match::Skip => {}
                 Match::Anchored(t) => {
@@ -451,11 +636,14 @@ impl<'a> Planner<'a> {
                 Match::Restore(t) => {
                     self.user_refs
                         .insert(sid, ObjectRef::TargetId(t.id.clone()));
-                    self.ops.restore_users.push(Operation::RestoreUser {
-                        target_id: t.id.clone(),
-                        source_id: sid.to_string(),
-                        display: user.label(),
-                    });
+                    self.op(
+                        Stage::RestoreUsers,
+                        Operation::RestoreUser {
+                            target_id: t.id.clone(),
+                            source_id: sid.to_string(),
+                            display: user.label(),
+                        },
+                    );
                     if compiled.update {
                         let changes = diff(&compiled.mappings, desired, t, None);
                         self.push_user_update(t, user, changes);
@@ -465,7 +653,6 @@ impl<'a> Planner<'a> {
             }
         }
         self.users_map = compiled;
-        kept
     }
 
     fn push_user_update(
@@ -482,13 +669,16 @@ impl<'a> Planner<'a> {
                 && c.new.as_bool() == Some(false)
                 && c.old.as_bool() != Some(false)
         });
-        self.ops.update_users.push(Operation::UpdateUser {
-            target_id: target.id.clone(),
-            source_id: source.id.clone(),
-            display: source.label(),
-            changes,
-            disables,
-        });
+        self.op(
+            Stage::UpdateUsers,
+            Operation::UpdateUser {
+                target_id: target.id.clone(),
+                source_id: source.id.clone(),
+                display: source.label(),
+                changes,
+                disables,
+            },
+        );
     }
 
     fn create_user(
@@ -499,7 +689,7 @@ impl<'a> Planner<'a> {
     ) {
         let sid = user.id.as_str();
         if !compiled.add {
-            self.report.push(user_entry(
+            self.note(user_entry(
                 user,
                 Reason::CreationDisabled,
                 "the user mapping's flowTypes lack Add, so new users are not created".into(),
@@ -507,7 +697,7 @@ impl<'a> Planner<'a> {
             return;
         }
         if user.flag("accountEnabled") == Some(false) {
-            self.report.push(user_entry(
+            self.note(user_entry(
                 user,
                 Reason::DisabledNotProvisioned,
                 "the source user is disabled; it is created once it is enabled, as Entra does"
@@ -529,7 +719,7 @@ impl<'a> Planner<'a> {
             .or_else(|| user.text("mail"))
             .or_else(|| user.text("userPrincipalName"))
         else {
-            self.report.push(user_entry(
+            self.note(user_entry(
                 user,
                 Reason::NoInvitationAddress,
                 "the user has no mail and no userPrincipalName to invite; give it a mail address in the source".into(),
@@ -540,28 +730,35 @@ impl<'a> Planner<'a> {
         attributes.push(self.anchor_change(sid, None));
         self.user_refs
             .insert(sid, ObjectRef::CreatedFrom(sid.to_string()));
-        self.ops.create_users.push(Operation::CreateUser {
-            source_id: sid.to_string(),
-            display: user.label(),
-            invitation: Invitation {
-                email,
-                display_name: desired_text("displayName"),
-                user_type: desired_text("userType").unwrap_or_else(|| "Member".to_string()),
+        self.op(
+            Stage::CreateUsers,
+            Operation::CreateUser {
+                source_id: sid.to_string(),
+                display: user.label(),
+                invitation: Invitation {
+                    email,
+                    display_name: desired_text("displayName"),
+                    user_type: desired_text("userType").unwrap_or_else(|| "Member".to_string()),
+                },
+                attributes,
             },
-            attributes,
-        });
+        );
     }
 
-    fn deprovision_users(
+    /// Deprovisions the managed users that are not kept (in scope): all of them, or those of
+    /// `only`.
+    pub(super) fn deprovision_users(
         &mut self,
-        kept: &IdSet<&str>,
+        kept: &dyn Fn(&str) -> bool,
         anchors: &AnchorIndex<'a>,
-        source_index: &SnapshotIndex<'a>,
+        only: Option<&[&str]>,
     ) {
-        for (sid, target) in anchors.managed() {
-            if kept.contains(sid) {
+        let source_index = Rc::clone(&self.source);
+        for (sid, target) in anchors.managed_of(only) {
+            if kept(sid) {
                 continue;
             }
+            self.at(pass::USER_DEPROVISION, &target.id, Some(sid));
             let source = source_index.users.get(sid).copied();
             let reason = match source {
                 None => "the source user was deleted".to_string(),
@@ -579,31 +776,33 @@ impl<'a> Planner<'a> {
                 )
             };
             if !self.users_map.delete {
-                self.report.push(skip(
+                self.note(skip(
                     "the user mapping's flowTypes lack Delete, so it is kept",
                 ));
                 continue;
             }
             match self.input.options.user_deprovision {
                 UserDeprovision::None => {
-                    self.report
-                        .push(skip("options.user_deprovision = \"none\" keeps it"));
+                    self.note(skip("options.user_deprovision = \"none\" keeps it"));
                 }
                 UserDeprovision::Disable => {
                     if target.flag("accountEnabled") != Some(false) {
-                        self.ops.disable_users.push(Operation::DisableUser {
-                            target_id: target.id.clone(),
-                            source_id: sid.to_string(),
-                            display,
-                            reason,
-                        });
+                        self.op(
+                            Stage::DisableUsers,
+                            Operation::DisableUser {
+                                target_id: target.id.clone(),
+                                source_id: sid.to_string(),
+                                display,
+                                reason,
+                            },
+                        );
                     }
                 }
                 UserDeprovision::SoftDelete => {
                     let source_disabled =
                         source.and_then(|s| s.flag("accountEnabled")) == Some(false);
                     if source_disabled && target.flag("accountEnabled") == Some(false) {
-                        self.report.push(entry(
+                        self.note(entry(
                             ObjectKind::User,
                             Reason::DisabledUserKept,
                             sid,
@@ -612,38 +811,33 @@ impl<'a> Planner<'a> {
                             "the user was already disabled and synced before it left the scope, so it is kept disabled, as Entra does".into(),
                         ));
                     } else {
-                        self.ops.delete_users.push(Operation::DeleteUser {
-                            target_id: target.id.clone(),
-                            source_id: sid.to_string(),
-                            display,
-                            reason,
-                        });
+                        self.op(
+                            Stage::DeleteUsers,
+                            Operation::DeleteUser {
+                                target_id: target.id.clone(),
+                                source_id: sid.to_string(),
+                                display,
+                                reason,
+                            },
+                        );
                     }
                 }
             }
         }
     }
 
-    fn plan_groups(
+    /// Plans the given in-scope groups and their memberships (all of them, or in an
+    /// incremental run those planned again). `managed_users`: see [`Planner::managed_users`].
+    pub(super) fn plan_groups(
         &mut self,
         compiled: &CompiledObject,
         groups: &[ScopedGroup<'a>],
         evaluator: &Evaluator<'_>,
         anchors: &AnchorIndex<'a>,
-        user_anchors: &AnchorIndex<'a>,
-    ) -> IdSet<&'a str> {
-        let kept: IdSet<&'a str> = groups.iter().map(|g| g.group.id.as_str()).collect();
+        managed_users: &IdSet<String>,
+    ) {
         let target_groups = &self.input.target.groups;
-        let live_by_id: IdMap<&str, &DirectoryObject> =
-            target_groups.iter().map(|g| (g.id.as_str(), g)).collect();
-        // Users this job manages once the plan is applied: anchored ones and those matched now.
-        let mut managed_users: IdSet<String> =
-            user_anchors.live.values().map(|u| u.id.clone()).collect();
-        for r in self.user_refs.values() {
-            if let ObjectRef::TargetId(id) = r {
-                managed_users.insert(id.clone());
-            }
-        }
+        let target = Rc::clone(&self.target);
         let mut match_index = MatchIndex::new(target_groups);
         let suffix = self.input.options.group_name_suffix.clone();
 
@@ -651,19 +845,25 @@ impl<'a> Planner<'a> {
         for sg in groups {
             match evaluator.evaluate_all(sg.group, compiled) {
                 Ok(d) => evaluated.push((sg, d)),
-                Err(e) => self.report_eval_error(ObjectKind::Group, sg.group, e),
+                Err(e) => {
+                    self.at(pass::GROUP_EVAL, &sg.group.id, None);
+                    self.report_eval_error(ObjectKind::Group, sg.group, e);
+                    self.open_groups.push(&sg.group.id);
+                }
             }
         }
-        let mut matches: Vec<(&DirectoryObject, Match<'a>)> = Vec::with_capacity(evaluated.len());
+        let mut matches: Vec<(&'a DirectoryObject, Match<'a>)> =
+            Vec::with_capacity(evaluated.len());
         let mut renamed: IdSet<&str> = IdSet::default();
         for (sg, desired) in &evaluated {
+            self.at(pass::GROUP_MATCH, &sg.group.id, None);
             let mut m = self.find_match(
                 ObjectKind::Group,
                 sg.group,
                 compiled,
                 desired,
                 anchors,
-                &live_by_id,
+                &target.groups,
                 &mut match_index,
             );
             if matches!(m, Match::Create) {
@@ -681,12 +881,16 @@ impl<'a> Planner<'a> {
 
         for ((group, m), (sg, desired)) in matches.into_iter().zip(&evaluated) {
             let sid = group.id.as_str();
+            self.at(pass::GROUP, sid, None);
+            if !matches!(m, Match::Anchored(_) | Match::Restore(_)) {
+                self.open_groups.push(sid);
+            }
             let members = self.member_refs(sg);
             match m {
                 Match::Skip => {}
                 Match::Create => {
                     if !compiled.add {
-                        self.report.push(entry(
+                        self.note(entry(
                             ObjectKind::Group,
                             Reason::CreationDisabled,
                             sid,
@@ -709,20 +913,26 @@ impl<'a> Planner<'a> {
                     }
                     complete_group_attributes(&mut attributes, group);
                     attributes.push(self.anchor_change(sid, None));
-                    self.ops.create_groups.push(Operation::CreateGroup {
-                        source_id: sid.to_string(),
-                        display: group.label(),
-                        attributes,
-                        members: members.into_iter().map(|(r, _)| r).collect(),
-                    });
+                    self.op(
+                        Stage::CreateGroups,
+                        Operation::CreateGroup {
+                            source_id: sid.to_string(),
+                            display: group.label(),
+                            attributes,
+                            members: members.into_iter().map(|(r, _)| r).collect(),
+                        },
+                    );
                 }
                 Match::Anchored(t) | Match::Claimed(t) | Match::Restore(t) => {
                     if matches!(m, Match::Restore(_)) {
-                        self.ops.restore_groups.push(Operation::RestoreGroup {
-                            target_id: t.id.clone(),
-                            source_id: sid.to_string(),
-                            display: group.label(),
-                        });
+                        self.op(
+                            Stage::RestoreGroups,
+                            Operation::RestoreGroup {
+                                target_id: t.id.clone(),
+                                source_id: sid.to_string(),
+                                display: group.label(),
+                            },
+                        );
                     }
                     let mut changes = if compiled.update {
                         diff(&compiled.mappings, desired, t, Some(&suffix))
@@ -733,20 +943,22 @@ impl<'a> Planner<'a> {
                         changes.push(self.anchor_change(sid, Some(t)));
                     }
                     if !changes.is_empty() {
-                        self.ops.update_groups.push(Operation::UpdateGroup {
-                            target_id: t.id.clone(),
-                            source_id: sid.to_string(),
-                            display: group.label(),
-                            changes,
-                        });
+                        self.op(
+                            Stage::UpdateGroups,
+                            Operation::UpdateGroup {
+                                target_id: t.id.clone(),
+                                source_id: sid.to_string(),
+                                display: group.label(),
+                                changes,
+                            },
+                        );
                     }
                     if compiled.members {
-                        self.diff_members(t, &group.label(), &members, &managed_users);
+                        self.diff_members(t, &group.label(), &members, managed_users);
                     }
                 }
             }
         }
-        kept
     }
 
     /// What to do when no target group matched: check the name against unmanaged groups.
@@ -792,7 +1004,7 @@ impl<'a> Planner<'a> {
                         ids.join(", ")
                     )
                 };
-                self.report.push(entry(
+                self.note(entry(
                     ObjectKind::Group,
                     Reason::GroupNameConflict,
                     &group.id,
@@ -810,16 +1022,17 @@ impl<'a> Planner<'a> {
     fn member_refs(&mut self, sg: &ScopedGroup<'a>) -> Vec<(ObjectRef, &'a str)> {
         let mut refs = Vec::with_capacity(sg.members.len());
         for m in &sg.members {
-            match self.user_refs.get(m) {
+            let known = || self.known_refs.as_ref().and_then(|k| k.get(*m));
+            match self.user_refs.get(m).or_else(known) {
                 Some(r) => refs.push((r.clone(), *m)),
-                None => self.report.push(entry(
+                None => self.note_member(entry(
                     ObjectKind::Membership,
                     Reason::MemberNotProvisioned,
                     m,
                     None,
                     format!("{m} in {}", sg.group.label()),
                     "the member is in scope but has no target user in this plan (see its user entry); it is added once it does".into(),
-                )),
+                ), m),
             }
         }
         refs
@@ -840,11 +1053,16 @@ impl<'a> Planner<'a> {
                 ObjectRef::CreatedFrom(_) => true,
             };
             if missing {
-                self.ops.add_members.push(Operation::AddMember {
-                    group: ObjectRef::TargetId(target.id.clone()),
-                    member: r.clone(),
-                    display: format!("{} in {group_name}", self.source_label(source_id)),
-                });
+                let display = format!("{} in {group_name}", self.source_label(source_id));
+                self.op_member(
+                    Stage::AddMembers,
+                    Operation::AddMember {
+                        group: ObjectRef::TargetId(target.id.clone()),
+                        member: r.clone(),
+                        display,
+                    },
+                    source_id,
+                );
             }
         }
         let mut extra: Vec<&str> = current
@@ -860,28 +1078,37 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let name = self
-                .target_users
+                .target
+                .users
                 .get(m)
                 .map_or_else(|| m.to_string(), |u| u.label());
-            self.ops.remove_members.push(Operation::RemoveMember {
-                group_id: target.id.clone(),
-                member_id: m.to_string(),
-                display: format!("{name} in {group_name}"),
-            });
+            self.op_member(
+                Stage::RemoveMembers,
+                Operation::RemoveMember {
+                    group_id: target.id.clone(),
+                    member_id: m.to_string(),
+                    display: format!("{name} in {group_name}"),
+                },
+                m,
+            );
         }
     }
 
-    fn deprovision_groups(
+    /// Deprovisions the managed groups that are not kept (in scope): all of them, or those of
+    /// `only`.
+    pub(super) fn deprovision_groups(
         &mut self,
         compiled: &CompiledObject,
-        kept: &IdSet<&str>,
+        kept: &dyn Fn(&str) -> bool,
         anchors: &AnchorIndex<'a>,
-        source_index: &SnapshotIndex<'a>,
+        only: Option<&[&str]>,
     ) {
-        for (sid, target) in anchors.managed() {
-            if kept.contains(sid) {
+        let source_index = Rc::clone(&self.source);
+        for (sid, target) in anchors.managed_of(only) {
+            if kept(sid) {
                 continue;
             }
+            self.at(pass::GROUP_DEPROVISION, &target.id, Some(sid));
             let reason = if source_index.groups.contains_key(sid) {
                 "the source group left the scope"
             } else {
@@ -895,7 +1122,7 @@ impl<'a> Planner<'a> {
                 None
             };
             match why {
-                Some(why) => self.report.push(entry(
+                Some(why) => self.note(entry(
                     ObjectKind::Group,
                     Reason::DeprovisionSkipped,
                     sid,
@@ -903,18 +1130,22 @@ impl<'a> Planner<'a> {
                     target.label(),
                     format!("{reason}, but {why} keeps it"),
                 )),
-                None => self.ops.delete_groups.push(Operation::DeleteGroup {
-                    target_id: target.id.clone(),
-                    source_id: sid.to_string(),
-                    display: target.label(),
-                    reason: reason.to_string(),
-                }),
+                None => self.op(
+                    Stage::DeleteGroups,
+                    Operation::DeleteGroup {
+                        target_id: target.id.clone(),
+                        source_id: sid.to_string(),
+                        display: target.label(),
+                        reason: reason.to_string(),
+                    },
+                ),
             }
         }
     }
 
     fn source_label(&self, source_id: &str) -> String {
-        self.source_users
+        self.source
+            .users
             .get(source_id)
             .map_or_else(|| source_id.to_string(), |u| u.label())
     }
@@ -925,7 +1156,7 @@ impl<'a> Planner<'a> {
         object: &DirectoryObject,
         error: EvalFailure,
     ) {
-        self.report.push(entry(
+        self.note(entry(
             kind,
             error.reason,
             &object.id,
@@ -938,9 +1169,38 @@ impl<'a> Planner<'a> {
         ));
     }
 
-    fn finish(mut self, users_in_scope: usize, groups_in_scope: usize, managed: usize) -> Plan {
-        let options = self.input.options;
-        let operations = std::mem::take(&mut self.ops).into_ordered();
+    /// The plan of everything this run made.
+    pub(super) fn finish_plan(
+        self,
+        users_in_scope: usize,
+        groups_in_scope: usize,
+        managed: usize,
+    ) -> Plan {
+        let Tagged { report, ops } = self.out;
+        let operations = ops.into_iter().flatten().map(|(_, o)| o).collect();
+        let report = report.into_iter().map(|(_, r)| r).collect();
+        finish(
+            self.input.options,
+            operations,
+            report,
+            users_in_scope,
+            groups_in_scope,
+            managed,
+        )
+    }
+}
+
+/// The plan of these operations (in stage order) and report entries: the deletion threshold
+/// weighed, and the summary counted.
+pub(super) fn finish(
+    options: &super::PlanOptions,
+    operations: Vec<Operation>,
+    mut report: Vec<ReportEntry>,
+    users_in_scope: usize,
+    groups_in_scope: usize,
+    managed: usize,
+) -> Plan {
+    {
         let deprovisions: Vec<Operation> = operations
             .iter()
             .filter(|o| o.is_deprovisioning())
@@ -969,7 +1229,7 @@ impl<'a> Planner<'a> {
             let message = format!(
                 "the plan would delete or disable {count} objects, more than {limit}; nothing was applied. Check the report; if these deletions are intended, run again with --allow-deletes (or raise deletion_threshold)"
             );
-            self.report.push(ReportEntry {
+            report.push(ReportEntry {
                 kind: ObjectKind::User,
                 reason: Reason::DeletionThresholdExceeded,
                 source_id: None,
@@ -994,7 +1254,7 @@ impl<'a> Planner<'a> {
             *counts.entry(o.kind().to_string()).or_default() += 1;
         }
         summary.operations = counts;
-        for r in &self.report {
+        for r in &report {
             let code = serde_json::to_value(r.reason)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -1003,7 +1263,7 @@ impl<'a> Planner<'a> {
         }
         Plan {
             operations,
-            report: self.report,
+            report,
             summary,
             refused,
         }
@@ -1060,7 +1320,7 @@ impl<'t> MatchIndex<'t> {
 /// the only ones for which it can restore a deleted target object).
 pub(crate) fn in_scope(input: &PlanInput<'_>) -> Result<IdSet<String>, PlanError> {
     let mut planner = Planner::new(input)?;
-    let index = input.source.index();
+    let index = Rc::clone(&planner.source);
     let scoped = assignment::resolve(
         &index,
         &input.source.users,
@@ -1068,7 +1328,7 @@ pub(crate) fn in_scope(input: &PlanInput<'_>) -> Result<IdSet<String>, PlanError
         input.options,
         &planner.users_map,
         planner.groups_map.as_ref(),
-        &mut planner.report,
+        &mut planner.out.report,
     );
     Ok(scoped
         .users

@@ -208,6 +208,9 @@ pub(crate) struct Evaluator<'a> {
     pub default_domain: Option<String>,
     /// Set when an expression read the time (`as_of`): the plan then depends on it.
     pub clock_read: std::sync::atomic::AtomicBool,
+    /// Set when an expression asked whether a value exists in the target: the object's
+    /// values then depend on every target object.
+    pub target_read: std::sync::atomic::AtomicBool,
 }
 
 struct ObjectContext<'a, 'b> {
@@ -239,6 +242,9 @@ impl EvalContext for ObjectContext<'_, '_> {
     }
 
     fn value_exists_in_target(&self, value: &str) -> bool {
+        self.evaluator
+            .target_read
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.evaluator
             .target_values
             .contains(self.target_attribute, value)

@@ -75,6 +75,10 @@ pub struct Observation {
     /// Which of the engine's observations this is: equal for two cycles that saw exactly the
     /// same tenants.
     pub(crate) generation: u64,
+    /// What the delta rounds reported since the engine's observation `since`, when all four
+    /// rounds were applied to the engine's memory of it.
+    pub(crate) changes: Option<crate::plan::Changes>,
+    pub(crate) since: u64,
 }
 
 /// One open run of a job: the job is locked, both tenants signed in, the run recorded as begun.
@@ -198,7 +202,7 @@ impl Cycle<'_> {
         let previous = e.generation;
         e.generation += 1;
         e.state()?;
-        let (source, read) = observe::source(
+        let (source, read, source_ids) = observe::source(
             &e.source,
             e.state.as_mut().expect("opened above"),
             &mut e.memo,
@@ -231,7 +235,7 @@ impl Cycle<'_> {
             })
             .ok()
         };
-        let (target, target_read) = observe::target(
+        let (target, target_read, target_ids) = observe::target(
             &e.target,
             e.state.as_mut().expect("opened above"),
             &mut e.memo,
@@ -267,6 +271,15 @@ impl Cycle<'_> {
             target_changes: target_read.changed,
             deleted_items_read: target_read.deleted_items_read,
             generation,
+            changes: source_ids
+                .zip(target_ids)
+                .map(|([su, sg], [tu, tg])| crate::plan::Changes {
+                    source_users: su,
+                    source_groups: sg,
+                    target_users: tu,
+                    target_groups: tg,
+                }),
+            since: previous,
         })
     }
 
@@ -298,6 +311,7 @@ impl Cycle<'_> {
             && m.allow_deletes == options.allow_deletes
             && m.anchors == state.anchors
         {
+            e.last_plan = None;
             return Ok(m.plan.clone());
         }
         let input = PlanInput {
@@ -314,9 +328,19 @@ impl Cycle<'_> {
                 .map(|r| r as &dyn crate::expr::FunctionRegistry),
         };
         if e.plugins.is_some() {
+            e.last_plan = None;
             return Ok(plugins::plan(&input)?);
         }
-        let (plan, timed) = crate::plan::plan_timed(&input)?;
+        // Plans again only what changed since the last plan, when its basis allows.
+        let basis = e
+            .plan_basis
+            .take()
+            .filter(|(generation, _)| *generation == observation.since)
+            .map(|(_, b)| b);
+        let (plan, timed, basis, kind) =
+            crate::plan::plan_incremental(&input, basis, observation.changes.as_ref())?;
+        e.plan_basis = basis.map(|b| (observation.generation, b));
+        e.last_plan = Some(kind);
         e.plan_memo = (!timed).then(|| super::PlanMemo {
             generation: observation.generation,
             allow_deletes: options.allow_deletes,

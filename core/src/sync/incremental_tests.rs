@@ -16,9 +16,12 @@ use serde_json::{Map, Value as Json};
 use super::observe::{self, known_deleted_changes, merge_round};
 use crate::graph::delta::{DeltaObject, MemberRef, RemovedReason};
 use crate::plan::tests::{Case, arb_case, as_of};
-use crate::plan::{LastKnownState, PlanInput, in_scope, plan};
+use crate::plan::{
+    Changes, LastKnownState, PlanInput, PlanKind, in_scope, plan, plan_incremental, simulate,
+};
 use crate::snapshot::{DirectoryObject, Snapshot};
 use crate::value::Value;
+use proptest::test_runner::TestCaseError;
 
 /// A small deterministic generator, so shrinking the seed stays meaningful.
 struct Rng(u64);
@@ -463,4 +466,235 @@ fn deleted_items_are_skipped_when_nothing_can_be_restored() {
         read_some += usize::from(read);
     }
     assert!(read_some < 64, "the deleted items were read every time");
+}
+
+// ---- Incremental planning ----
+
+/// A few changes in the source, as between two cycles of a watched job: renames, disabled
+/// users, department moves, members added and removed, renamed groups, now and then a guest
+/// made member or a new user.
+fn few_source_changes(s: &Snapshot, r: &mut Rng) -> Snapshot {
+    let mut out = s.clone();
+    let user_ids: Vec<String> = out.users.iter().map(|u| u.id.clone()).collect();
+    for _ in 0..=r.next(3) {
+        let nu = out.users.len() as u64;
+        let ng = out.groups.len() as u64;
+        match r.next(10) {
+            0 | 1 if nu > 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                u.attributes
+                    .insert("displayName".into(), format!("Now {}", r.next(9)).into());
+            }
+            2 if nu > 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                let enabled = u.flag("accountEnabled").unwrap_or(true);
+                u.attributes
+                    .insert("accountEnabled".into(), (!enabled).into());
+            }
+            3 if nu > 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                u.attributes.insert("department".into(), "Legal".into());
+            }
+            4 | 5 if ng > 0 && nu > 0 => {
+                let g = r.next(ng) as usize;
+                add_some_member(r, &mut out.groups[g], &user_ids);
+            }
+            6 if ng > 0 => {
+                let g = &mut out.groups[r.next(ng) as usize];
+                let mut m = members(g);
+                if !m.is_empty() {
+                    m.remove(r.next(m.len() as u64) as usize);
+                }
+                set_members(g, m);
+            }
+            7 if ng > 0 => {
+                let g = &mut out.groups[r.next(ng) as usize];
+                g.attributes
+                    .insert("displayName".into(), format!("Team {}", r.next(5)).into());
+            }
+            8 if nu > 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                u.attributes.insert("userType".into(), "Member".into());
+            }
+            9 if r.next(3) == 0 => {
+                let id = format!("u-late{}", r.next(1000));
+                if !out.users.iter().any(|u| u.id == id) {
+                    out.users.push(
+                        DirectoryObject::new(&id)
+                            .with("displayName", "Late Joiner")
+                            .with("mail", format!("{id}@contoso.com"))
+                            .with("userPrincipalName", format!("{id}@contoso.com"))
+                            .with("accountEnabled", true)
+                            .with("userType", "Member"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    tidy(out)
+}
+
+/// A few changes others make in the target: drift, renamed users (their names appear in
+/// membership operations), members added and removed by hand, renamed groups, now and then a
+/// new local user or a cleared anchor.
+fn few_target_changes(t: &Snapshot, anchor: &str, r: &mut Rng) -> Snapshot {
+    let mut out = t.clone();
+    let user_ids: Vec<String> = out.users.iter().map(|u| u.id.clone()).collect();
+    for _ in 0..=r.next(2) {
+        let nu = out.users.len() as u64;
+        let ng = out.groups.len() as u64;
+        match r.next(9) {
+            0 if nu > 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                u.attributes.insert("jobTitle".into(), "Drifted".into());
+            }
+            1 if nu > 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                u.attributes
+                    .insert("displayName".into(), "Renamed By Hand".into());
+            }
+            2 if ng > 0 && nu > 0 => {
+                let g = r.next(ng) as usize;
+                add_some_member(r, &mut out.groups[g], &user_ids);
+            }
+            3 if ng > 0 => {
+                let g = &mut out.groups[r.next(ng) as usize];
+                let mut m = members(g);
+                if !m.is_empty() {
+                    m.remove(r.next(m.len() as u64) as usize);
+                }
+                set_members(g, m);
+            }
+            4 if ng > 0 => {
+                let g = &mut out.groups[r.next(ng) as usize];
+                g.attributes
+                    .insert("displayName".into(), format!("Group {}", r.next(4)).into());
+            }
+            5 => {
+                let id = format!("t-local{}", r.next(1000));
+                if !out.users.iter().any(|u| u.id == id) {
+                    out.users.push(
+                        DirectoryObject::new(&id)
+                            .with("userPrincipalName", format!("{id}@fabrikam.com"))
+                            .with("mail", format!("user.{}@contoso.com", r.next(8))),
+                    );
+                }
+            }
+            6 if nu > 0 && r.next(3) == 0 => {
+                let u = &mut out.users[r.next(nu) as usize];
+                u.attributes.remove(anchor);
+            }
+            _ => {}
+        }
+    }
+    tidy(out)
+}
+
+/// Objects by id and members in a canonical order.
+fn tidy(s: Snapshot) -> Snapshot {
+    let mut s = canonical(s);
+    s.users.sort_by(|a, b| a.id.cmp(&b.id));
+    s.groups.sort_by(|a, b| a.id.cmp(&b.id));
+    s
+}
+
+/// The ids one delta round reports for a collection that went from `before` to `after`.
+fn round_ids(before: &[DirectoryObject], after: &[DirectoryObject], r: &mut Rng) -> Vec<String> {
+    delta_round(before, after, &[], r)
+        .into_iter()
+        .map(|o| o.id)
+        .collect()
+}
+
+/// Plans `cycles` cycles of a watched job, each incrementally from the last one's basis and
+/// the ids its delta rounds report, and fully; panics (with the cycle) when they differ.
+/// Returns how the cycles after the first were planned.
+fn watch(case: &Case, all: bool, seed: u64, cycles: usize) -> Result<Vec<PlanKind>, TestCaseError> {
+    let mut r = Rng(seed);
+    let mut scope = case.scope.clone();
+    if all {
+        scope.mode = crate::plan::ScopeMode::All;
+    }
+    let anchor = case.options.anchor_attribute.clone();
+    let (mut source, mut target) = (tidy(case.source.clone()), tidy(case.target.clone()));
+    let (mut basis, mut changes) = (None, None);
+    let mut kinds = Vec::new();
+    for cycle in 0..cycles {
+        let input = PlanInput {
+            source: &source,
+            target: &target,
+            schema: &case.schema,
+            scope: &scope,
+            options: &case.options,
+            state: &case.state,
+            as_of: as_of(),
+            functions: None,
+        };
+        let (made, _, next, kind) =
+            plan_incremental(&input, basis.take(), changes.as_ref()).expect("plan");
+        let full = plan(&input).expect("plan");
+        prop_assert_eq!(
+            made.to_json_pretty(),
+            full.to_json_pretty(),
+            "cycle {} planned {:?}",
+            cycle,
+            kind
+        );
+        if let Some(b) = &next {
+            b.check_order();
+        }
+        if cycle > 0 {
+            kinds.push(kind);
+        }
+        basis = next;
+        let applied = tidy(simulate(&target, &made.operations).expect("the plan applies"));
+        let new_source = few_source_changes(&source, &mut r);
+        let new_target = few_target_changes(&applied, &anchor, &mut r);
+        changes = Some(Changes {
+            source_users: round_ids(&source.users, &new_source.users, &mut r),
+            source_groups: round_ids(&source.groups, &new_source.groups, &mut r),
+            target_users: round_ids(&target.users, &new_target.users, &mut r),
+            target_groups: round_ids(&target.groups, &new_target.groups, &mut r),
+        });
+        (source, target) = (new_source, new_target);
+    }
+    Ok(kinds)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn incremental_and_full_planning_agree(case in arb_case(), seed in any::<u64>(), all in any::<bool>()) {
+        watch(&case, all, seed, 6)?;
+    }
+}
+
+#[test]
+fn most_watched_cycles_plan_incrementally() {
+    // The property above means little if every cycle fell back to a full plan. Flattened
+    // nested groups plan in full whenever a group changes, so they are left out here.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut kinds = Vec::new();
+    for i in 0..64u64 {
+        let mut case = arb_case().new_tree(&mut runner).expect("case").current();
+        case.options.nested_groups = crate::plan::NestedGroups::Skip;
+        kinds.extend(watch(&case, i % 2 == 0, i, 6).expect("same plans"));
+    }
+    let incremental = kinds
+        .iter()
+        .filter(|k| matches!(k, PlanKind::Incremental { .. }))
+        .count();
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for k in &kinds {
+        if let PlanKind::Full { reason } = k {
+            *reasons.entry(reason.unwrap_or("no basis")).or_default() += 1;
+        }
+    }
+    assert!(
+        incremental * 2 > kinds.len(),
+        "only {incremental} of {} cycles after the first were planned incrementally; the others: {reasons:?}",
+        kinds.len()
+    );
 }

@@ -387,6 +387,11 @@ pub struct Engine {
     generation: u64,
     /// The last plan made without reading the clock, with what it was made from.
     plan_memo: Option<PlanMemo>,
+    /// What the last plan was made from and made, with the generation of its observation: the
+    /// start of the next plan, which then plans again only what changed.
+    plan_basis: Option<(u64, crate::plan::Basis)>,
+    /// How the last plan was made.
+    last_plan: Option<crate::plan::PlanKind>,
     /// Where run stamps, escrow and quarantine times, token lifetimes and waits come from.
     clock: Arc<dyn Clock>,
     /// The job's plugins, loaded once; `None` without `[[plugins]]`.
@@ -554,6 +559,8 @@ impl Engine {
             memo: observe::Memo::default(),
             generation: 0,
             plan_memo: None,
+            plan_basis: None,
+            last_plan: None,
             clock,
             plugins,
         })
@@ -614,6 +621,13 @@ impl Engine {
         };
         self.max_duration = limit;
         Ok(())
+    }
+
+    /// How this engine made its last plan: in full (and why, when the previous plan could not
+    /// be its start), or incrementally; `None` before the first plan, and after a plan reused
+    /// whole or made with plugins.
+    pub fn last_plan(&self) -> Option<crate::plan::PlanKind> {
+        self.last_plan
     }
 
     /// The longest a cycle may take (see [`Engine::set_max_duration`]); `None`: no limit.
@@ -875,6 +889,7 @@ impl Engine {
         };
         self.memo.clear();
         self.plan_memo = None;
+        self.plan_basis = None;
         Ok(summary)
     }
 

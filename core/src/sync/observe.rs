@@ -199,6 +199,18 @@ struct KindRead {
     not_soft_deleted: Vec<String>,
     /// The round soft-deleted an object the cache did not hold.
     unknown_soft_deleted: bool,
+    /// The ids the round reported, when it was applied to this engine's memory of the previous
+    /// cycle's observation (what an incremental plan follows).
+    ids: Option<Vec<String>>,
+}
+
+/// The ids one side's delta rounds reported (users, groups), when both were applied to this
+/// engine's memory of its previous observation.
+pub(crate) type ChangedIds = Option<[Vec<String>; 2]>;
+
+fn changed_ids(reads: &mut [KindRead; 2]) -> ChangedIds {
+    let [users, groups] = reads;
+    Some([users.ids.take()?, groups.ids.take()?])
 }
 
 /// Reads one collection (`users` or `groups` of `side`): a delta round from the kept link
@@ -255,6 +267,7 @@ async fn read_kind(
             soft_deleted: Vec::new(),
             not_soft_deleted: Vec::new(),
             unknown_soft_deleted: false,
+            ids: None,
         });
     }
     let link = link.expect("a delta round starts from a kept link");
@@ -276,7 +289,9 @@ async fn read_kind(
         now,
     )?;
     memo.expect(&link_kind, &new_link);
+    let ids = remembered.then(|| round.objects.iter().map(|o| o.id.clone()).collect());
     Ok(KindRead {
+        ids,
         changed: round.objects.len(),
         objects: merged.objects,
         full: false,
@@ -405,8 +420,8 @@ pub(crate) async fn source(
     tenant_id: &str,
     full: bool,
     now: DateTime<Utc>,
-) -> Result<(Snapshot, SourceRead), SyncError> {
-    let (snapshot, read, _) = read_side(
+) -> Result<(Snapshot, SourceRead, ChangedIds), SyncError> {
+    let (snapshot, read, mut reads) = read_side(
         client,
         state,
         memo,
@@ -417,7 +432,7 @@ pub(crate) async fn source(
         now,
     )
     .await?;
-    Ok((snapshot, read))
+    Ok((snapshot, read, changed_ids(&mut reads)))
 }
 
 /// Reads one side's users and groups ([`read_kind`] each) into a snapshot of that side, with
@@ -586,8 +601,8 @@ pub(crate) async fn target(
     source: &Snapshot,
     anchor: &str,
     in_scope: &dyn Fn(&Snapshot) -> Option<IdSet<String>>,
-) -> Result<(Snapshot, SideRead), SyncError> {
-    let (mut snapshot, mut read, [users, groups]) = read_side(
+) -> Result<(Snapshot, SideRead, ChangedIds), SyncError> {
+    let (mut snapshot, mut read, mut reads) = read_side(
         client,
         state,
         memo,
@@ -598,6 +613,8 @@ pub(crate) async fn target(
         now,
     )
     .await?;
+    let ids = changed_ids(&mut reads);
+    let [users, groups] = reads;
     // A full read reads the deleted items, which become what the job knows of them; a delta
     // round keeps the known deleted objects current with what it reported, and reads the
     // deleted items only when a restore may need them.
@@ -636,7 +653,7 @@ pub(crate) async fn target(
         )
         .await?;
     }
-    Ok((snapshot, read))
+    Ok((snapshot, read, ids))
 }
 
 /// Reads the target's deleted items into `snapshot`; the anchored ones replace what the job

@@ -262,6 +262,9 @@ impl Side {
 pub struct StateStore {
     conn: Connection,
     path: PathBuf,
+    /// The anchors as last read, with SQLite's `data_version` then: read again only when
+    /// another connection committed since, or this one wrote an anchor.
+    anchors: std::sync::Mutex<Option<(i64, BTreeMap<String, String>)>>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -308,7 +311,11 @@ impl StateStore {
         source_tenant: &str,
         target_tenant: &str,
     ) -> Result<Self, StateError> {
-        let store = StateStore { conn, path };
+        let store = StateStore {
+            conn,
+            path,
+            anchors: std::sync::Mutex::default(),
+        };
         store
             .conn
             .pragma_update(None, "journal_mode", "WAL")
@@ -602,8 +609,20 @@ impl StateStore {
 
     // ---- anchors ----
 
-    /// The anchors cache: source object id -> target object id.
+    /// The anchors cache: source object id -> target object id. Kept in memory between
+    /// calls while no other connection commits (SQLite's `data_version`) and this one writes no
+    /// anchor: a watched job reads them every cycle.
     pub fn anchors(&self) -> Result<BTreeMap<String, String>, StateError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let mut kept = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, anchors)) = &*kept
+            && *v == version
+        {
+            return Ok(anchors.clone());
+        }
         let mut stmt = self
             .conn
             .prepare("SELECT source_id, target_id FROM anchors")
@@ -611,7 +630,15 @@ impl StateStore {
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let anchors: BTreeMap<String, String> =
+            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        *kept = Some((version, anchors.clone()));
+        Ok(anchors)
+    }
+
+    /// Forgets the anchors kept in memory (this connection is about to write them).
+    fn anchors_changed(&self) {
+        *self.anchors.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Records that `source_id` is synchronized into `target_id`.
@@ -622,6 +649,7 @@ impl StateStore {
         kind: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StateError> {
+        self.anchors_changed();
         self.conn
             .execute(
                 "INSERT INTO anchors (source_id, target_id, kind, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -634,6 +662,7 @@ impl StateStore {
 
     /// Forgets the anchor of a source object (its target object was deleted).
     pub fn forget_anchor(&self, source_id: &str) -> Result<(), StateError> {
+        self.anchors_changed();
         self.conn
             .execute("DELETE FROM anchors WHERE source_id = ?1", [source_id])
             .map(|_| ())
@@ -886,6 +915,7 @@ impl StateStore {
 
     /// Clears what `scope` names (see [`ResetScope`]).
     pub fn reset(&mut self, scope: ResetScope) -> Result<(), StateError> {
+        self.anchors_changed();
         let sql = match scope {
             ResetScope::Watermark => {
                 "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM target_objects; DELETE FROM meta WHERE key = 'full_reconcile_at';"
@@ -1102,5 +1132,27 @@ mod tests {
         assert_eq!(s.anchors().unwrap().len(), 1);
         s.reset(ResetScope::Full).unwrap();
         assert!(s.anchors().unwrap().is_empty());
+    }
+
+    #[test]
+    fn anchors_kept_in_memory_follow_every_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("job.db");
+        let a = StateStore::open(&file, "s", "t").unwrap();
+        let b = StateStore::open(&file, "s", "t").unwrap();
+        assert!(a.anchors().unwrap().is_empty());
+        // Another connection (another process) writes: the next read sees it.
+        b.record_anchor("u1", "t1", "user", now()).unwrap();
+        assert_eq!(
+            a.anchors().unwrap().get("u1").map(String::as_str),
+            Some("t1")
+        );
+        // This connection writes and forgets: so does its next read.
+        a.record_anchor("u2", "t2", "user", now()).unwrap();
+        assert_eq!(a.anchors().unwrap().len(), 2);
+        a.forget_anchor("u1").unwrap();
+        assert_eq!(a.anchors().unwrap().keys().collect::<Vec<_>>(), vec!["u2"]);
+        b.forget_anchor("u2").unwrap();
+        assert!(a.anchors().unwrap().is_empty());
     }
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use tenantsync_core::{
-    CancelToken, Engine, Event, NoEvents, Operation, OperationStatus, RunOutcome, RunReport, Stage,
-    SyncRequest,
+    CancelToken, Engine, Event, NoEvents, Operation, OperationStatus, PlanKind, RunOutcome,
+    RunReport, Stage, SyncRequest,
 };
 use tenantsync_emulator::TenantState;
 use tenantsync_tests::{World, nested_group_ids, small_seed, text};
@@ -526,17 +526,69 @@ fn one_engine_across_cycles_keeps_its_caches_in_memory_and_still_sees_every_chan
             serde_json::json!({"displayName": "Renamed At Source"}),
         )
         .unwrap();
-    assert_eq!(kinds(&cycle()), vec!["updateUser"]);
-    assert!(cycle().plan.operations.is_empty());
+    // Planned incrementally: the renamed user alone, then the same user's write read back.
+    let renamed = cycle();
+    assert_eq!(kinds(&renamed), vec!["updateUser"]);
+    assert_eq!(
+        renamed.planned,
+        Some(PlanKind::Incremental {
+            users: 1,
+            groups: 0
+        })
+    );
+    let read_back = cycle();
+    assert!(read_back.plan.operations.is_empty());
+    assert!(
+        matches!(
+            read_back.planned,
+            Some(PlanKind::Incremental { users: 1, .. })
+        ),
+        "{:?}",
+        read_back.planned
+    );
     let target_id = text(&world.target_user_for(&member).unwrap(), "id").unwrap();
     world
         .target()
         .update_user(&target_id, serde_json::json!({"displayName": "Drifted"}))
         .unwrap();
-    assert_eq!(kinds(&cycle()), vec!["updateUser"]);
+    let reverted = cycle();
+    assert_eq!(kinds(&reverted), vec!["updateUser"]);
+    assert!(
+        matches!(reverted.planned, Some(PlanKind::Incremental { .. })),
+        "{:?}",
+        reverted.planned
+    );
     assert_eq!(
         text(&world.target_user_for(&member).unwrap(), "displayName").as_deref(),
         Some("Renamed At Source")
+    );
+    assert!(cycle().plan.operations.is_empty());
+    // The member added to a second group, then removed from the first (so it stays in scope):
+    // each time the group is planned again, with its membership.
+    let second = groups
+        .iter()
+        .find(|g| !world.source().state().memberships[*g].contains(&member))
+        .expect("a group the member is not in")
+        .clone();
+    world.source().add_member(&second, &member).unwrap();
+    let added = cycle();
+    assert_eq!(kinds(&added), vec!["addMember"]);
+    assert!(
+        matches!(added.planned, Some(PlanKind::Incremental { groups: 1, .. })),
+        "{:?}",
+        added.planned
+    );
+    assert!(cycle().plan.operations.is_empty());
+    world.source().remove_member(&groups[0], &member).unwrap();
+    let removed = cycle();
+    assert_eq!(kinds(&removed), vec!["removeMember"]);
+    assert!(
+        matches!(
+            removed.planned,
+            Some(PlanKind::Incremental { groups: 1, .. })
+        ),
+        "{:?}",
+        removed.planned
     );
     assert!(cycle().plan.operations.is_empty());
     world.assert_converged(&groups);

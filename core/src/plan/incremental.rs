@@ -65,13 +65,16 @@ impl Changes {
     }
 }
 
-/// How a plan was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a plan was made. In JSON: `{"kind": "full", "reason": "a source user was created"}`
+/// or `{"kind": "incremental", "users": 9, "groups": 2}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum PlanKind {
     /// Every object was planned; `reason` says why when an incremental plan was possible.
     Full {
         /// Why the previous plan could not be the start of this one.
-        reason: Option<&'static str>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Only these many users and groups were planned again.
     Incremental {
@@ -213,7 +216,7 @@ pub(crate) fn plan(
                 let kind = PlanKind::Incremental { users, groups };
                 return Ok((plan, timed, reusable.then_some(basis), kind));
             }
-            Err(why) => reason = Some(why),
+            Err(why) => reason = Some(why.to_string()),
         }
     }
     let mut planner = Planner::new(input)?;

@@ -124,6 +124,7 @@ impl Engine {
         let anchor = self.anchor_attribute(mode != RunMode::DryRun).await?;
         let run_id = self.state()?.begin_run(mode.as_str(), started_at)?;
         let quarantine = self.state()?.quarantine()?;
+        self.last_plan = None;
         Ok(Cycle {
             engine: self,
             _lock: lock,
@@ -642,8 +643,9 @@ impl Cycle<'_> {
             started_at: self.started_at,
             finished_at: e.clock.now(),
             saved_plan: None,
+            planned: e.last_plan.clone(),
         };
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "outcome": outcome.as_str(),
             "fullRead": report.full_read,
             "sourceChanges": report.source_changes,
@@ -653,6 +655,9 @@ impl Cycle<'_> {
             "skipped": report.applied.skipped,
             "remaining": report.applied.remaining,
         });
+        if let Some(planned) = &report.planned {
+            summary["planned"] = serde_json::to_value(planned).unwrap_or_default();
+        }
         e.state()?
             .finish_run(self.run_id, outcome.as_str(), &summary, report.finished_at)?;
         // The cycle's snapshots become the memory cache the engine's next cycle starts from:

@@ -689,7 +689,9 @@ fn most_watched_cycles_plan_incrementally() {
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for k in &kinds {
         if let PlanKind::Full { reason } = k {
-            *reasons.entry(reason.unwrap_or("no basis")).or_default() += 1;
+            *reasons
+                .entry(reason.as_deref().unwrap_or("no basis"))
+                .or_default() += 1;
         }
     }
     assert!(

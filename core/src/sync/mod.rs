@@ -329,6 +329,11 @@ pub struct RunReport {
     /// write it with [`SavedPlan::to_json_pretty`]).
     #[serde(skip)]
     pub saved_plan: Option<Box<SavedPlan>>,
+    /// How the cycle planned: in full (and why, when the previous plan could not be its start)
+    /// or incrementally. Absent when it reused the previous plan whole, planned with plugins,
+    /// or did not plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<crate::plan::PlanKind>,
 }
 
 /// What [`Engine::reset`] cleared.
@@ -627,7 +632,7 @@ impl Engine {
     /// be its start), or incrementally; `None` before the first plan, and after a plan reused
     /// whole or made with plugins.
     pub fn last_plan(&self) -> Option<crate::plan::PlanKind> {
-        self.last_plan
+        self.last_plan.clone()
     }
 
     /// The longest a cycle may take (see [`Engine::set_max_duration`]); `None`: no limit.

@@ -7,6 +7,8 @@ function ConvertTo-TenantSyncRunReport {
     RunId, Outcome, FullRead, SourceChanges, Operations (the plan's counts by kind), Succeeded,
     Failed, Cancelled and Remaining (what applying did; Remaining counts the operations left by
     a run that stopped at its max duration), Reported (skipped objects by reason), Requests (to each tenant), StartedAt and FinishedAt,
+    Planned (how the cycle planned: "full", "full: <why>", or "incremental (N users, M groups)"
+    in an engine that runs cycle after cycle; empty when it reused the previous plan),
     with the plan itself as Plan and the JSON form as Raw.
 
     .PARAMETER Report
@@ -41,6 +43,12 @@ function ConvertTo-TenantSyncRunReport {
     $target = Get-Field $Report 'targetRequests'
     $applied = Get-Field $Report 'applied'
     $failed = @(Get-Field $applied 'failed' | Where-Object { $null -ne $_ })
+    $planKind = Get-Field $Report 'planned'
+    $planned = switch ([string](Get-Field $planKind 'kind')) {
+        'incremental' { 'incremental ({0} users, {1} groups)' -f (Get-Field $planKind 'users'), (Get-Field $planKind 'groups') }
+        'full' { $why = Get-Field $planKind 'reason'; if ($why) { "full: $why" } else { 'full' } }
+        default { $null }
+    }
     [pscustomobject]@{
         PSTypeName    = 'TenantSync.RunReport'
         RunId         = Get-Field $Report 'runId'
@@ -57,6 +65,7 @@ function ConvertTo-TenantSyncRunReport {
         Requests      = 'source {0}, target {1}' -f (Get-Field $source 'sent'), (Get-Field $target 'sent')
         StartedAt     = Get-Field $Report 'startedAt'
         FinishedAt    = Get-Field $Report 'finishedAt'
+        Planned       = $planned
         Plan          = $plan
         Raw           = $Report
     }

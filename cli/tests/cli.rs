@@ -488,6 +488,7 @@ fn plugin_new_writes_a_project_with_the_sdk_and_the_contract() {
         "README.md",
         "vendor/tenantsync-plugin/Cargo.toml",
         "vendor/tenantsync-plugin/src/lib.rs",
+        "vendor/tenantsync-plugin/src/packed.rs",
         "vendor/wit/transform.wit",
     ] {
         assert!(root.join(f).is_file(), "{f}");

@@ -167,7 +167,14 @@ impl<'a> Reader<'a> {
 
     fn text(&mut self) -> Result<&'a str, DecodeError> {
         let n = self.u32()? as usize;
-        std::str::from_utf8(self.bytes(n)?).map_err(|_| DecodeError::InvalidUtf8)
+        let bytes = self.bytes(n)?;
+        // Most attribute values are ASCII, which a plain loop checks faster than the general
+        // UTF-8 validation does for short strings.
+        if bytes.iter().fold(0u8, |acc, b| acc | b) < 0x80 {
+            // SAFETY: every byte is below 0x80, and ASCII bytes are valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)
     }
 
     fn arg(&mut self) -> Result<Arg<'a>, DecodeError> {

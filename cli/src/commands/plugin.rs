@@ -98,6 +98,7 @@ fn check(file: &Path, sha256: Option<&str>, json: bool) -> Result<Code, Failure>
                 "name": plugin.name(),
                 "version": plugin.version(),
                 "sha256": plugin.sha256(),
+                "contract": plugin.contract(),
                 "functions": plugin.functions(),
                 "limits": plugin.limits(),
             })
@@ -107,6 +108,7 @@ fn check(file: &Path, sha256: Option<&str>, json: bool) -> Result<Code, Failure>
     writeln!(out, "plugin   {} {}", plugin.name(), plugin.version())?;
     writeln!(out, "file     {}", plugin.path().display())?;
     writeln!(out, "sha256   {}", plugin.sha256())?;
+    writeln!(out, "contract tenantsync:transform@{}", plugin.contract())?;
     writeln!(out, "functions:")?;
     for f in plugin.functions() {
         let params: Vec<String> = f

@@ -15,6 +15,9 @@ use crate::value::Value;
 
 /// Live instances kept per plugin; more are made when calls overlap, and dropped after.
 const POOL_SIZE: usize = 4;
+/// Bytes of a pooled instance's argument buffer kept after a call; a larger buffer (left by a
+/// call with very long arguments) is shrunk back to this.
+const ARGS_KEPT_BYTES: usize = 64 << 10;
 /// Entries of captured output kept per plugin until [`Plugin::take_log`]; older ones are
 /// dropped first.
 const MAX_LOG_ENTRIES: usize = 1_000;
@@ -344,6 +347,7 @@ impl Plugin {
                     })
             }
         };
+        live.args.shrink_to(ARGS_KEPT_BYTES);
         let out = match result {
             Ok(r) => {
                 self.keep_log(function, &live);

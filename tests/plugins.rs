@@ -69,7 +69,7 @@ pub fn python_plugin() -> PathBuf {
                 .unwrap_or_else(|| PathBuf::from("componentize-py"));
             let output = Command::new(&program)
                 .current_dir(crate::repo_root().join("plugins/examples/python-initials"))
-                .args(["-d", "../../wit", "-w", "transform", "componentize", "app", "-o"])
+                .args(["-d", "../../wit/0.1.0", "-w", "transform", "componentize", "app", "-o"])
                 .arg(&out)
                 .output()
                 .map_err(|e| {

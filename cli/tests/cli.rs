@@ -432,6 +432,14 @@ fn plugin_check_prints_the_functions_and_the_hash_to_pin() {
     assert_eq!(v["limits"]["fuel"], 100_000_000);
     let sha = tenantsync_core::file_sha256(std::path::Path::new(file)).unwrap();
     assert_eq!(v["sha256"], sha.as_str());
+    assert_eq!(v["contract"], "0.2.0");
+    let o = tenantsync(&["plugin", "check", file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("contract tenantsync:transform@0.2.0"),
+        "{}",
+        stdout(&o)
+    );
     let o = tenantsync(&["plugin", "check", file, "--sha256", &"0".repeat(64)]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("has sha256"), "{}", stderr(&o));
@@ -488,6 +496,7 @@ fn plugin_new_writes_a_project_with_the_sdk_and_the_contract() {
         "README.md",
         "vendor/tenantsync-plugin/Cargo.toml",
         "vendor/tenantsync-plugin/src/lib.rs",
+        "vendor/tenantsync-plugin/src/packed.rs",
         "vendor/wit/transform.wit",
     ] {
         assert!(root.join(f).is_file(), "{f}");

@@ -1,9 +1,9 @@
-//! The cost of plugins: one call of a short string transform, one instantiation, the first
-//! load (compilation) and a cached load, and planning 100,000 users with and without one
-//! plugin function in the schema.
+//! The cost of plugins: one call of a short string transform (contract 0.2.0, and a 0.1.0
+//! plugin for comparison), one instantiation, the first load (compilation) and a cached load,
+//! and planning 100,000 users with and without one plugin function in the schema.
 //!
-//! Run: `cargo bench -p tenantsync-tests --bench plugins` (builds the plugins of `plugins/`
-//! for wasm32-wasip2 first). `-- plan` runs only the planning pair.
+//! Run: `cargo bench --workspace --bench plugins` (builds the plugins of `plugins/` for
+//! wasm32-wasip2 first). `-- plan` runs only the planning pair, `-- "plugin call"` the calls.
 
 use std::hint::black_box;
 
@@ -30,6 +30,13 @@ fn calls(c: &mut Criterion) {
     ];
     c.bench_function("plugin call (RewriteUpnSuffix, short string)", |b| {
         b.iter(|| upn.call(black_box("RewriteUpnSuffix"), black_box(&args)))
+    });
+    let legacy = host
+        .load(&plugin("legacy-0-1"), None, Limits::default())
+        .unwrap();
+    let text = [Value::string("ada.lovelace@contoso.com")];
+    c.bench_function("plugin call 0.1.0 (Upper, short string)", |b| {
+        b.iter(|| legacy.call(black_box("Upper"), black_box(&text)))
     });
     c.bench_function("plugin instantiation", |b| {
         b.iter(|| upn.instantiate_once().unwrap())

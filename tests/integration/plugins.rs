@@ -181,6 +181,113 @@ fn values_of_every_type_cross_unchanged() {
     }
 }
 
+// ---- contract versions ----
+
+#[test]
+fn the_sdk_plugins_target_0_2_and_a_0_1_plugin_still_loads() {
+    for name in ["upn-suffix", "department-codes", "name-policy", "hostile"] {
+        assert_eq!(load(name).contract(), "0.2.0", "{name}");
+    }
+    let p = load("legacy-0-1");
+    assert_eq!(p.contract(), "0.1.0");
+    assert_eq!(p.name(), "legacy-0-1");
+    assert_eq!(p.call("Upper", &[st("ada")]), Ok(st("ADA")));
+    let d = chrono::DateTime::from_timestamp(1_700_000_000, 123).unwrap();
+    for v in [
+        Value::Null,
+        st("é and 中"),
+        Value::Number(-42),
+        Value::Bool(true),
+        Value::DateTime(d),
+        Value::Multi(vec![st("a"), st("b")]),
+    ] {
+        assert_eq!(p.call("Echo", std::slice::from_ref(&v)), Ok(v));
+    }
+    assert!(matches!(
+        p.call("Upper", &[Value::Number(1)]),
+        Err(PluginError::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn a_0_1_plugin_gets_the_same_typed_errors() {
+    let p = load_with(
+        "legacy-0-1",
+        Limits {
+            fuel: 10_000_000,
+            ..Limits::default()
+        },
+    );
+    assert!(matches!(
+        p.call("Spin", &[]),
+        Err(PluginError::OutOfFuel {
+            fuel: 10_000_000,
+            ..
+        })
+    ));
+    match p.call("Panic", &[st("old")]) {
+        Err(PluginError::Trap { message, .. }) => {
+            assert_eq!(message, "deliberate failure: old")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    match p.call("BadDate", &[]) {
+        Err(PluginError::BadOutput { message, .. }) => {
+            assert!(message.contains("out of range"), "{message}")
+        }
+        other => panic!("expected bad output, got {other:?}"),
+    }
+    assert_eq!(p.call("Echo", &[st("after")]), Ok(st("after")));
+    let p = load_with(
+        "legacy-0-1",
+        Limits {
+            fuel: u64::MAX,
+            timeout_ms: 50,
+            ..Limits::default()
+        },
+    );
+    assert!(matches!(
+        p.call("Spin", &[]),
+        Err(PluginError::Timeout { timeout_ms: 50, .. })
+    ));
+}
+
+#[test]
+fn malformed_results_are_bad_output_and_the_plugin_keeps_working() {
+    let p = load("hostile");
+    match p.call("BadUtf8", &[]) {
+        Err(PluginError::BadOutput { message, .. }) => {
+            assert!(message.to_lowercase().contains("utf"), "{message}")
+        }
+        other => panic!("expected bad output, got {other:?}"),
+    }
+    match p.call("BadDate", &[]) {
+        Err(PluginError::BadOutput { message, .. }) => {
+            assert!(message.contains("out of range"), "{message}")
+        }
+        other => panic!("expected bad output, got {other:?}"),
+    }
+    assert_eq!(p.call("Echo", &[st("after")]), Ok(st("after")));
+}
+
+#[test]
+fn arguments_beyond_a_functions_parameters_are_refused_by_the_sdk() {
+    let p = load("hostile");
+    // The registry checks arities before calling; a direct call reaches the plugin's own check.
+    match p.call("Echo", &[st("a"), st("b")]) {
+        Err(PluginError::InvalidArgument { message, .. }) => {
+            assert_eq!(message, "Echo takes 1 arguments, found 2")
+        }
+        other => panic!("expected invalid arguments, got {other:?}"),
+    }
+    match p.call("PanicIf", &[Value::Number(3), Value::Null]) {
+        Err(PluginError::InvalidArgument { message, .. }) => {
+            assert_eq!(message, "PanicIf: argument 2 is empty; give it a string")
+        }
+        other => panic!("expected invalid arguments, got {other:?}"),
+    }
+}
+
 // ---- hostile plugins ----
 
 #[test]

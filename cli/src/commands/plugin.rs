@@ -11,6 +11,7 @@ use crate::exit::{Code, Failure};
 
 /// The guest SDK and the contract, written into new projects so they build offline.
 const SDK_LIB: &str = include_str!("../../../plugins/sdk/src/lib.rs");
+const SDK_PACKED: &str = include_str!("../../../plugins/sdk/src/packed.rs");
 const WIT: &str = include_str!("../../../plugins/wit/transform.wit");
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +98,7 @@ fn check(file: &Path, sha256: Option<&str>, json: bool) -> Result<Code, Failure>
                 "name": plugin.name(),
                 "version": plugin.version(),
                 "sha256": plugin.sha256(),
+                "contract": plugin.contract(),
                 "functions": plugin.functions(),
                 "limits": plugin.limits(),
             })
@@ -106,6 +108,7 @@ fn check(file: &Path, sha256: Option<&str>, json: bool) -> Result<Code, Failure>
     writeln!(out, "plugin   {} {}", plugin.name(), plugin.version())?;
     writeln!(out, "file     {}", plugin.path().display())?;
     writeln!(out, "sha256   {}", plugin.sha256())?;
+    writeln!(out, "contract tenantsync:transform@{}", plugin.contract())?;
     writeln!(out, "functions:")?;
     for f in plugin.functions() {
         let params: Vec<String> = f
@@ -214,7 +217,7 @@ fn new(name: &str, dir: Option<&Path>) -> Result<Code, Failure> {
         )));
     }
     let crate_name = name.replace('-', "_");
-    let files: [(PathBuf, String); 6] = [
+    let files: [(PathBuf, String); 7] = [
         (
             root.join("Cargo.toml"),
             include_str!("plugin_template/Cargo.toml.txt").replace("{name}", name),
@@ -236,6 +239,10 @@ fn new(name: &str, dir: Option<&Path>) -> Result<Code, Failure> {
         (
             root.join("vendor/tenantsync-plugin/src/lib.rs"),
             SDK_LIB.to_string(),
+        ),
+        (
+            root.join("vendor/tenantsync-plugin/src/packed.rs"),
+            SDK_PACKED.to_string(),
         ),
         (root.join("vendor/wit/transform.wit"), WIT.to_string()),
     ];

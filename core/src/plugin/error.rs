@@ -153,9 +153,9 @@ pub enum LoadError {
         /// The compiler's message.
         message: String,
     },
-    /// The component does not target the `tenantsync:transform` world.
+    /// The component does not target the `tenantsync:transform` world (0.2.0 or 0.1.0).
     #[error(
-        "the plugin {} does not target the world tenantsync:transform/transform@0.1.0: {message}; build it with the tenantsync-plugin SDK or plugins/wit",
+        "the plugin {} does not target the world tenantsync:transform/transform (0.2.0 or 0.1.0): {message}; build it with the tenantsync-plugin SDK or plugins/wit",
         path.display()
     )]
     WrongWorld {

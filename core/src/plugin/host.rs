@@ -9,10 +9,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, OptLevel};
 
-use super::bindings::TransformPre;
 use super::error::LoadError;
 use super::limits::{EPOCH_TICK, Limits};
-use super::plugin::Plugin;
+use super::plugin::{Plugin, Pre};
 use super::sandbox::HostState;
 
 /// The WASI 0.2 interfaces the linker provides, all without capabilities.
@@ -25,8 +24,11 @@ const WASI_INTERFACES: &[&str] = &[
     "wasi:sockets/",
 ];
 
-/// The contract's own interface (types only), which a plugin may import.
-const TYPES_INTERFACE: &str = "tenantsync:transform/types@0.1.0";
+/// The contract's own interface (types only) in each version, which a plugin may import.
+const TYPES_INTERFACES: &[&str] = &[
+    "tenantsync:transform/types@0.1.0",
+    "tenantsync:transform/types@0.2.0",
+];
 
 /// Loads and compiles plugins. Create one per process and share it (cloning is cheap): every
 /// plugin it loads shares its engine, linker and epoch timer.
@@ -67,7 +69,9 @@ impl PluginHost {
         let engine = Engine::new(&config).map_err(engine_err)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
-        linker.instance(TYPES_INTERFACE).map_err(engine_err)?;
+        for types in TYPES_INTERFACES {
+            linker.instance(types).map_err(engine_err)?;
+        }
         // One timer thread per engine: it ticks the epoch that bounds each call's wall time,
         // and ends when the engine is gone.
         let weak = engine.weak();
@@ -185,25 +189,34 @@ impl PluginHost {
         Ok((component, false))
     }
 
-    /// Checks imports and exports, and prepares instantiation.
-    fn link(
-        &self,
-        path: &Path,
-        component: &Component,
-    ) -> Result<TransformPre<HostState>, LoadError> {
+    /// Checks imports and exports, and prepares instantiation for the contract version the
+    /// component targets: 0.2.0 when its `call` takes the function's index (a `u32`), else 0.1.0.
+    fn link(&self, path: &Path, component: &Component) -> Result<Pre, LoadError> {
         let engine = &self.inner.engine;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
             let wasi =
                 WASI_INTERFACES.iter().any(|p| name.starts_with(p)) && name.contains("@0.2.");
-            if !wasi && name != TYPES_INTERFACE {
+            if !wasi && !TYPES_INTERFACES.contains(&name) {
                 return Err(LoadError::UnknownImport {
                     path: path.to_path_buf(),
                     import: name.to_string(),
                 });
             }
         }
-        let exports: Vec<&str> = ty.exports(engine).map(|(n, _)| n).collect();
+        let mut by_index = false;
+        let mut exports: Vec<&str> = Vec::new();
+        for (name, item) in ty.exports(engine) {
+            if let ("call", wasmtime::component::types::ComponentItem::ComponentFunc(f)) =
+                (name, &item.ty)
+            {
+                by_index = matches!(
+                    f.params().next(),
+                    Some((_, wasmtime::component::types::Type::U32))
+                );
+            }
+            exports.push(name);
+        }
         for needed in ["describe", "call"] {
             if !exports.contains(&needed) {
                 return Err(LoadError::WrongWorld {
@@ -227,10 +240,19 @@ impl PluginHost {
                     path: path.to_path_buf(),
                     import: format!("{e:#}"),
                 })?;
-        TransformPre::new(pre).map_err(|e| LoadError::WrongWorld {
+        let wrong = |e: wasmtime::Error| LoadError::WrongWorld {
             path: path.to_path_buf(),
             message: format!("{e:#}"),
-        })
+        };
+        if by_index {
+            super::world_0_2::TransformPre::new(pre)
+                .map(Pre::V0_2)
+                .map_err(wrong)
+        } else {
+            super::world_0_1::TransformPre::new(pre)
+                .map(Pre::V0_1)
+                .map_err(wrong)
+        }
     }
 }
 

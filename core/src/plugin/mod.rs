@@ -2,8 +2,9 @@
 //!
 //! A [`PluginHost`] owns one wasmtime engine and linker for the process. [`PluginHost::load`]
 //! checks a plugin's pinned SHA-256, compiles it once (or reads the compiled code from the
-//! cache), checks that it targets the `tenantsync:transform` world (see `plugins/wit/`) and
-//! asks it to describe its functions. A [`PluginRegistry`] of loaded plugins implements
+//! cache), checks that it targets the `tenantsync:transform` world, version 0.2.0
+//! (`plugins/wit/transform.wit`) or 0.1.0 (`plugins/wit/0.1.0/`), and asks it to describe its
+//! functions. A [`PluginRegistry`] of loaded plugins implements
 //! [`crate::expr::FunctionRegistry`].
 //!
 //! The sandbox: WASI 0.2 with no capabilities (no files, no network, no environment, no
@@ -21,7 +22,17 @@ mod plugin;
 mod registry;
 mod sandbox;
 
-mod bindings {
+/// The contract 0.1.0: `call` takes the function's name and a `list<value>`.
+mod world_0_1 {
+    wasmtime::component::bindgen!({
+        path: "../plugins/wit/0.1.0",
+        world: "transform",
+    });
+}
+
+/// The contract 0.2.0: `call` takes the function's index and the arguments packed in one
+/// `list<u8>` (see [`convert::pack`]).
+mod world_0_2 {
     wasmtime::component::bindgen!({
         path: "../plugins/wit",
         world: "transform",

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::tenantsync::transform::types::CallError;
-use super::bindings::{Transform, TransformPre};
-use super::convert::{from_wit, to_wit};
+use super::convert::{TooLong, from_wit, from_wit_0_2, pack, to_wit};
 use super::error::{LoadError, PluginError};
 use super::limits::Limits;
 use super::sandbox::HostState;
@@ -17,6 +15,9 @@ use crate::value::Value;
 
 /// Live instances kept per plugin; more are made when calls overlap, and dropped after.
 const POOL_SIZE: usize = 4;
+/// Bytes of a pooled instance's argument buffer kept after a call; a larger buffer (left by a
+/// call with very long arguments) is shrunk back to this.
+const ARGS_KEPT_BYTES: usize = 64 << 10;
 /// Entries of captured output kept per plugin until [`Plugin::take_log`]; older ones are
 /// dropped first.
 const MAX_LOG_ENTRIES: usize = 1_000;
@@ -56,10 +57,77 @@ pub struct PluginLog {
     pub text: String,
 }
 
+/// A plugin's prepared instantiation, by the contract version it targets.
+pub(crate) enum Pre {
+    /// `tenantsync:transform@0.1.0`: `call` by name with a `list<value>`.
+    V0_1(super::world_0_1::TransformPre<HostState>),
+    /// `tenantsync:transform@0.2.0`: `call` by index with packed arguments.
+    V0_2(super::world_0_2::TransformPre<HostState>),
+}
+
+enum Bindings {
+    V0_1(super::world_0_1::Transform),
+    V0_2(super::world_0_2::Transform),
+}
+
 struct Live {
     store: Store<HostState>,
-    bindings: Transform,
+    bindings: Bindings,
+    /// The packed arguments of the last 0.2.0 call, kept so calls reuse its allocation.
+    args: Vec<u8>,
 }
+
+/// What `describe` answers, in either version.
+struct Info {
+    name: String,
+    version: String,
+    functions: Vec<FunctionSpec>,
+}
+
+/// Why a call that ran failed: a `call-error` of either version, or a result the engine
+/// does not accept.
+enum CallError {
+    NotFound,
+    InvalidArgument(String),
+    Failed(String),
+    Output(String),
+}
+
+macro_rules! from_versions {
+    ($($m:ident),*) => {$(
+        impl From<super::$m::tenantsync::transform::types::PluginInfo> for Info {
+            fn from(info: super::$m::tenantsync::transform::types::PluginInfo) -> Info {
+                Info {
+                    name: info.name,
+                    version: info.version,
+                    functions: info
+                        .functions
+                        .into_iter()
+                        .map(|f| FunctionSpec {
+                            name: f.name,
+                            params: f.params,
+                            optional: f.optional as usize,
+                            description: f.description,
+                        })
+                        .collect(),
+                }
+            }
+        }
+
+        impl From<super::$m::tenantsync::transform::types::CallError> for CallError {
+            fn from(e: super::$m::tenantsync::transform::types::CallError) -> CallError {
+                use super::$m::tenantsync::transform::types::CallError as E;
+                match e {
+                    E::NotFound(_) => CallError::NotFound,
+                    E::InvalidArgument(m) => CallError::InvalidArgument(m),
+                    E::Failed(m) => CallError::Failed(m),
+                }
+            }
+        }
+    )*};
+}
+
+from_versions!(world_0_1, world_0_2);
 
 /// A loaded plugin. Calls may come from several threads; each runs in its own instance.
 pub struct Plugin {
@@ -71,7 +139,7 @@ pub struct Plugin {
     limits: Limits,
     from_cache: bool,
     engine: Engine,
-    pre: TransformPre<HostState>,
+    pre: Pre,
     pool: Mutex<Vec<Live>>,
     log: Mutex<Vec<PluginLog>>,
 }
@@ -92,7 +160,7 @@ impl std::fmt::Debug for Plugin {
 impl Plugin {
     pub(crate) fn new(
         engine: Engine,
-        pre: TransformPre<HostState>,
+        pre: Pre,
         path: PathBuf,
         sha256: String,
         limits: Limits,
@@ -119,7 +187,11 @@ impl Plugin {
         };
         let mut live = plugin.instantiate("describe").map_err(describe_err)?;
         plugin.arm(&mut live);
-        let info = match live.bindings.call_describe(&mut live.store) {
+        let described: wasmtime::Result<Info> = match &live.bindings {
+            Bindings::V0_1(b) => b.call_describe(&mut live.store).map(Info::from),
+            Bindings::V0_2(b) => b.call_describe(&mut live.store).map(Info::from),
+        };
+        let info = match described {
             Ok(info) => info,
             Err(e) => return Err(describe_err(plugin.classify("describe", e, &mut live))),
         };
@@ -137,7 +209,7 @@ impl Plugin {
                 ))
             } else if !seen.insert(f.name.clone()) {
                 Some("is declared twice; declare each function once".to_string())
-            } else if f.optional as usize > f.params.len() {
+            } else if f.optional > f.params.len() {
                 Some(format!(
                     "has {} optional parameters but only {} parameters",
                     f.optional,
@@ -158,16 +230,7 @@ impl Plugin {
             plugin.name = info.name.trim().to_string();
         }
         plugin.version = info.version;
-        plugin.functions = info
-            .functions
-            .into_iter()
-            .map(|f| FunctionSpec {
-                name: f.name,
-                params: f.params,
-                optional: f.optional as usize,
-                description: f.description,
-            })
-            .collect();
+        plugin.functions = info.functions;
         plugin
             .pool
             .get_mut()
@@ -199,6 +262,13 @@ impl Plugin {
     /// Its limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+    /// The version of the contract it targets: `0.1.0` or `0.2.0`.
+    pub fn contract(&self) -> &'static str {
+        match self.pre {
+            Pre::V0_1(_) => "0.1.0",
+            Pre::V0_2(_) => "0.2.0",
+        }
     }
     /// True when its compiled code came from the cache.
     pub fn from_cache(&self) -> bool {
@@ -236,21 +306,48 @@ impl Plugin {
     }
 
     fn call_here(&self, function: &str, args: &[Value]) -> Result<Value, PluginError> {
-        if !self.functions.iter().any(|f| f.name == function) {
+        let Some(index) = self.functions.iter().position(|f| f.name == function) else {
             return Err(PluginError::NotFound {
                 function: function.to_string(),
             });
-        }
+        };
         let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut live = match pooled {
             Some(l) => l,
             None => self.instantiate(function)?,
         };
         self.arm(&mut live);
-        let wit_args: Vec<_> = args.iter().map(to_wit).collect();
-        let result = live
-            .bindings
-            .call_call(&mut live.store, function, &wit_args);
+        let result: wasmtime::Result<Result<Value, CallError>> = match &live.bindings {
+            Bindings::V0_1(b) => {
+                let wit_args: Vec<_> = args.iter().map(to_wit).collect();
+                b.call_call(&mut live.store, function, &wit_args).map(|r| {
+                    r.map_err(CallError::from).and_then(|v| {
+                        from_wit(v, self.limits.max_output_bytes).map_err(CallError::Output)
+                    })
+                })
+            }
+            Bindings::V0_2(b) => {
+                live.args.clear();
+                if args.iter().try_for_each(|a| pack(a, &mut live.args)) == Err(TooLong) {
+                    self.release(live);
+                    return Err(PluginError::InvalidArgument {
+                        plugin: self.name.clone(),
+                        function: function.to_string(),
+                        message: format!(
+                            "{function}: an argument is longer than 4 GiB; give it a shorter value"
+                        ),
+                    });
+                }
+                // Indices fit in u32: `describe` lists the functions in a list<...>.
+                b.call_call(&mut live.store, index as u32, &live.args)
+                    .map(|r| {
+                        r.map_err(CallError::from).and_then(|v| {
+                            from_wit_0_2(v, self.limits.max_output_bytes).map_err(CallError::Output)
+                        })
+                    })
+            }
+        };
+        live.args.shrink_to(ARGS_KEPT_BYTES);
         let out = match result {
             Ok(r) => {
                 self.keep_log(function, &live);
@@ -265,28 +362,26 @@ impl Plugin {
             }
         };
         let plugin = || self.name.clone();
-        match out {
-            Ok(v) => from_wit(v, self.limits.max_output_bytes).map_err(|message| {
-                PluginError::BadOutput {
-                    plugin: plugin(),
-                    function: function.to_string(),
-                    message,
-                }
-            }),
-            Err(CallError::NotFound(_)) => Err(PluginError::NotFound {
+        out.map_err(|e| match e {
+            CallError::NotFound => PluginError::NotFound {
                 function: function.to_string(),
-            }),
-            Err(CallError::InvalidArgument(message)) => Err(PluginError::InvalidArgument {
+            },
+            CallError::InvalidArgument(message) => PluginError::InvalidArgument {
                 plugin: plugin(),
                 function: function.to_string(),
                 message,
-            }),
-            Err(CallError::Failed(message)) => Err(PluginError::Failed {
+            },
+            CallError::Failed(message) => PluginError::Failed {
                 plugin: plugin(),
                 function: function.to_string(),
                 message,
-            }),
-        }
+            },
+            CallError::Output(message) => PluginError::BadOutput {
+                plugin: plugin(),
+                function: function.to_string(),
+                message,
+            },
+        })
     }
 
     fn instantiate(&self, function: &str) -> Result<Live, PluginError> {
@@ -295,8 +390,16 @@ impl Plugin {
         store.epoch_deadline_trap();
         let _ = store.set_fuel(self.limits.fuel);
         store.set_epoch_deadline(self.limits.deadline_ticks());
-        match self.pre.instantiate(&mut store) {
-            Ok(bindings) => Ok(Live { store, bindings }),
+        let bindings = match &self.pre {
+            Pre::V0_1(pre) => pre.instantiate(&mut store).map(Bindings::V0_1),
+            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Bindings::V0_2),
+        };
+        match bindings {
+            Ok(bindings) => Ok(Live {
+                store,
+                bindings,
+                args: Vec::new(),
+            }),
             Err(e) => {
                 let memory_refused = store.data().limiter.memory_refused;
                 let stderr = store.data().output.take();

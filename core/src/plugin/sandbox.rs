@@ -2,6 +2,7 @@
 //! "randomness", captured and bounded stdout/stderr, and a memory limiter that remembers when
 //! it refused.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,6 +144,9 @@ impl ResourceLimiter for Limiter {
 #[derive(Clone)]
 pub(crate) struct Capture {
     inner: Arc<Mutex<CaptureInner>>,
+    /// Set by every write, cleared by [`Capture::take`]: a call that wrote nothing (nearly
+    /// all of them) is checked without taking the lock.
+    written: Arc<AtomicBool>,
 }
 
 struct CaptureInner {
@@ -159,12 +163,16 @@ impl Capture {
                 dropped: 0,
                 capacity,
             })),
+            written: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// What was written since the last call, as text (invalid UTF-8 replaced), with a note of
     /// how much was dropped.
     pub(crate) fn take(&self) -> String {
+        if !self.written.load(Ordering::Relaxed) || !self.written.swap(false, Ordering::Acquire) {
+            return String::new();
+        }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut text = String::from_utf8_lossy(&inner.kept).into_owned();
         if inner.dropped > 0 {
@@ -177,6 +185,7 @@ impl Capture {
 
     fn write(&self, bytes: &[u8]) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.written.store(true, Ordering::Release);
         let room = inner.capacity.saturating_sub(inner.kept.len());
         let n = room.min(bytes.len());
         inner.kept.extend_from_slice(&bytes[..n]);

@@ -4,7 +4,10 @@
 
 Build (componentize-py from PyPI):
 
-    componentize-py -d ../../wit -w transform componentize app -o python_initials.wasm
+    componentize-py -d ../../wit/0.1.0 -w transform componentize app -o python_initials.wasm
+
+It targets the contract 0.1.0 (`call` by name with a list of values), which the engine keeps
+loading beside the current 0.2.0.
 """
 
 from typing import List

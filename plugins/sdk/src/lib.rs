@@ -22,11 +22,16 @@
 //! ```
 //!
 //! Build with `cargo build --target wasm32-wasip2 --release`; the `.wasm` file in
-//! `target/wasm32-wasip2/release/` is the plugin. Parameters may be `String`, `bool`, `i64`,
-//! `Vec<String>`, [`Timestamp`], [`Value`], or an `Option` of any of these (an `Option`
+//! `target/wasm32-wasip2/release/` is the plugin. Parameters may be `String`, `&str`, `bool`,
+//! `i64`, `Vec<String>`, [`Timestamp`], [`Value`], or an `Option` of any of these (an `Option`
 //! parameter accepts null; trailing `Option` parameters may be left out in expressions). A
-//! function returns one of these types, or a `Result` of one whose error is a
-//! [`CallError`] or a `String`.
+//! `&str` parameter borrows the argument where the engine put it, without a copy: the cheapest
+//! kind. A function returns one of these types (but `&str`), or a `Result` of one whose error is
+//! a [`CallError`] or a `String`.
+//!
+//! The SDK targets the contract `tenantsync:transform@0.2.0` (`plugins/wit/transform.wit`): the
+//! engine names the function by its index and packs the arguments into one byte list, which
+//! [`Args`] decodes.
 //!
 //! A plugin has no files, network, environment, clock or randomness, and must be deterministic:
 //! the same arguments give the same answer. See docs/plugins.md in the tenantsync repository.
@@ -45,6 +50,9 @@ pub mod bindings {
 pub use bindings::tenantsync::transform::types::{
     CallError, FunctionInfo, PluginInfo, Timestamp, Value,
 };
+
+mod packed;
+pub use packed::{Arg, Args, DecodeError, Strings, encode};
 
 /// Converts one argument into a parameter type.
 #[diagnostic::on_unimplemented(
@@ -132,6 +140,53 @@ impl<T: FromValue> FromValue for Option<T> {
         match value {
             Value::Null => Some(None),
             v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// Converts one packed argument into a parameter type. Every [`FromValue`] type is one; so are
+/// `&str` and `Option<&str>`, which borrow the argument's text without copying it (a text
+/// argument, or the first string of a list; a number or a boolean needs a `String` parameter).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a plugin function parameter",
+    label = "this parameter type is not supported",
+    note = "use String, &str, bool, i64, Vec<String>, tenantsync_plugin::Timestamp or tenantsync_plugin::Value, or an Option of one of them to accept null"
+)]
+pub trait FromArg<'a>: Sized {
+    /// True for `Option` types: the parameter accepts null and may be left out at the end.
+    const OPTIONAL: bool = false;
+    /// The type's name in error messages.
+    const EXPECTED: &'static str;
+    /// Converts `arg`, or `None` when it has another type.
+    fn from_arg(arg: Arg<'a>) -> Option<Self>;
+}
+
+impl<'a, T: FromValue> FromArg<'a> for T {
+    const OPTIONAL: bool = T::OPTIONAL;
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_arg(arg: Arg<'a>) -> Option<Self> {
+        T::from_value(arg.into_value())
+    }
+}
+
+impl<'a> FromArg<'a> for &'a str {
+    const EXPECTED: &'static str = "a string";
+    fn from_arg(arg: Arg<'a>) -> Option<Self> {
+        match arg {
+            Arg::Text(s) => Some(s),
+            Arg::Multi(mut v) => v.next(),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> FromArg<'a> for Option<&'a str> {
+    const OPTIONAL: bool = true;
+    const EXPECTED: &'static str = "a string";
+    fn from_arg(arg: Arg<'a>) -> Option<Self> {
+        match arg {
+            Arg::Null => Some(None),
+            a => <&'a str>::from_arg(a).map(Some),
         }
     }
 }
@@ -237,29 +292,40 @@ impl<T: IntoOutput, E: IntoCallError> IntoOutput for Result<T, E> {
 }
 
 /// A Rust function the [`plugin!`] macro can register: `fn(A, B, ...) -> R` with up to eight
-/// [`FromValue`] parameters and an [`IntoOutput`] result.
+/// [`FromArg`] parameters and an [`IntoOutput`] result. `'a` is the lifetime of the call's
+/// packed arguments, which `&str` parameters borrow.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be registered as a plugin function",
     label = "check this function's parameter and return types",
-    note = "a plugin function is a plain `fn` with up to 8 parameters of types String, bool, i64, Vec<String>, Timestamp, Value or Option<...> of them, returning one of these or a Result of one"
+    note = "a plugin function is a plain `fn` with up to 8 parameters of types String, &str, bool, i64, Vec<String>, Timestamp, Value or Option<...> of them, returning one of these (but &str) or a Result of one"
 )]
-pub trait Handler<Args> {
+pub trait Handler<'a, Args> {
     /// The parameter names the registration must list: an array with one name per parameter.
     type Names;
     /// How many trailing parameters accept null and may be left out.
     fn optional() -> u32;
-    /// Converts the arguments, calls the function and converts its result.
-    fn invoke(&self, function: &str, args: Vec<Value>) -> Result<Value, CallError>;
+    /// Decodes the packed arguments, calls the function and converts its result.
+    fn invoke(&self, function: &str, args: &'a [u8]) -> Result<Value, CallError>;
 }
 
-fn argument<T: FromValue>(
+fn malformed(function: &str, e: DecodeError) -> CallError {
+    CallError::InvalidArgument(format!(
+        "{function}: the engine sent malformed arguments ({e}); use an engine that supports tenantsync:transform@0.2.0"
+    ))
+}
+
+fn argument<'a, T: FromArg<'a>>(
     function: &str,
     index: usize,
-    args: &mut std::vec::IntoIter<Value>,
+    args: &mut Args<'a>,
 ) -> Result<T, CallError> {
-    let v = args.next().unwrap_or(Value::Null);
-    let null = matches!(v, Value::Null);
-    T::from_value(v).ok_or_else(|| {
+    let arg = match args.next() {
+        None => Arg::Null,
+        Some(Ok(a)) => a,
+        Some(Err(e)) => return Err(malformed(function, e)),
+    };
+    let null = matches!(arg, Arg::Null);
+    T::from_arg(arg).ok_or_else(|| {
         CallError::InvalidArgument(if null {
             format!(
                 "{function}: argument {} is empty; give it {}",
@@ -272,13 +338,29 @@ fn argument<T: FromValue>(
     })
 }
 
+/// Refuses arguments beyond the `n` a function takes.
+fn no_more(function: &str, n: usize, args: Args<'_>) -> Result<(), CallError> {
+    let mut extra = 0usize;
+    for a in args {
+        a.map_err(|e| malformed(function, e))?;
+        extra += 1;
+    }
+    if extra == 0 {
+        return Ok(());
+    }
+    Err(CallError::InvalidArgument(format!(
+        "{function} takes {n} arguments, found {}",
+        n + extra
+    )))
+}
+
 macro_rules! handler {
     ($n:literal; $($t:ident),*) => {
-        impl<F, R, $($t),*> Handler<($($t,)*)> for F
+        impl<'a, F, R, $($t),*> Handler<'a, ($($t,)*)> for F
         where
             F: Fn($($t),*) -> R,
             R: IntoOutput,
-            $($t: FromValue,)*
+            $($t: FromArg<'a>,)*
         {
             type Names = [&'static str; $n];
             #[allow(unused_mut)]
@@ -293,22 +375,15 @@ macro_rules! handler {
                 }
                 n
             }
-            #[allow(unused_mut, unused_variables, non_snake_case)]
-            fn invoke(&self, function: &str, args: Vec<Value>) -> Result<Value, CallError> {
-                if args.len() > $n {
-                    return Err(CallError::InvalidArgument(format!(
-                        "{function} takes {} arguments, found {}",
-                        $n,
-                        args.len()
-                    )));
-                }
-                let mut it = args.into_iter();
+            #[allow(unused_mut, unused_variables, unused_assignments, non_snake_case)]
+            fn invoke(&self, function: &str, args: &'a [u8]) -> Result<Value, CallError> {
+                let mut it = Args::new(args);
                 let mut i = 0usize;
                 $(
                     let $t: $t = argument(function, i, &mut it)?;
                     i += 1;
                 )*
-                let _ = i;
+                no_more(function, $n, it)?;
                 (self)($($t),*).into_output()
             }
         }
@@ -328,7 +403,7 @@ handler!(8; A1, A2, A3, A4, A5, A6, A7, A8);
 /// Describes a function for [`PluginInfo`], checking that `names` has one entry per parameter
 /// of `f` (a mismatch is a compile error about the array's size).
 #[doc(hidden)]
-pub fn __describe<Args, F: Handler<Args>>(
+pub fn __describe<Args, F: Handler<'static, Args>>(
     _f: &F,
     name: &str,
     names: F::Names,
@@ -345,12 +420,12 @@ where
     }
 }
 
-/// Calls `f` with `args`.
+/// Calls `f` with the packed `args`.
 #[doc(hidden)]
-pub fn __invoke<Args, F: Handler<Args>>(
+pub fn __invoke<'a, Args, F: Handler<'a, Args>>(
     f: &F,
     function: &str,
-    args: Vec<Value>,
+    args: &'a [u8],
 ) -> Result<Value, CallError> {
     f.invoke(function, args)
 }
@@ -394,16 +469,22 @@ macro_rules! plugin {
                 }
             }
 
+            #[allow(unused_assignments)]
             fn call(
-                function: ::std::string::String,
-                args: ::std::vec::Vec<$crate::Value>,
+                function: u32,
+                args: ::std::vec::Vec<u8>,
             ) -> ::std::result::Result<$crate::Value, $crate::CallError> {
-                match function.as_str() {
-                    $( $fname => $crate::__invoke(&$func, $fname, args), )*
-                    other => ::std::result::Result::Err($crate::CallError::NotFound(
-                        ::std::format!("this plugin has no function {other}"),
-                    )),
-                }
+                // A function's number is its place in `describe`'s list.
+                let mut index = 0u32;
+                $(
+                    if function == index {
+                        return $crate::__invoke(&$func, $fname, &args);
+                    }
+                    index += 1;
+                )*
+                ::std::result::Result::Err($crate::CallError::NotFound(::std::format!(
+                    "this plugin has no function number {function}"
+                )))
             }
         }
 

@@ -5,17 +5,27 @@
 
 use tenantsync_plugin::{CallError, plugin};
 
-/// Keeps the part before the last `@` and puts `domain` after it.
-fn rewrite_upn_suffix(upn: Option<String>, domain: String) -> Result<Option<String>, CallError> {
+/// Keeps the part before the last `@` and puts `domain` after it. The arguments are borrowed
+/// (`&str`) and the answer is built in one allocation of the right size.
+fn rewrite_upn_suffix(upn: Option<&str>, domain: &str) -> Result<Option<String>, CallError> {
     let domain = domain.trim().trim_start_matches('@');
-    if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
+    if domain.is_empty() || domain.chars().any(|c| c == '@' || c.is_whitespace()) {
         return Err(CallError::InvalidArgument(format!(
             "RewriteUpnSuffix: '{domain}' is not a domain; give a domain such as \"fabrikam.com\""
         )));
     }
-    Ok(upn.map(|upn| match upn.rsplit_once('@') {
-        Some((local, _)) => format!("{local}@{}", domain.to_ascii_lowercase()),
-        None => format!("{upn}@{}", domain.to_ascii_lowercase()),
+    Ok(upn.map(|upn| {
+        // `@` is ASCII: its byte never occurs inside another character's encoding.
+        let local = upn
+            .bytes()
+            .rposition(|b| b == b'@')
+            .map_or(upn, |at| &upn[..at]);
+        let mut out = String::with_capacity(local.len() + 1 + domain.len());
+        out.push_str(local);
+        out.push('@');
+        out.push_str(domain);
+        out[local.len() + 1..].make_ascii_lowercase();
+        out
     }))
 }
 

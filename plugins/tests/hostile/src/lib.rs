@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use tenantsync_plugin::{Value, plugin};
+use tenantsync_plugin::{Timestamp, Value, plugin};
 
 /// Never returns.
 fn spin() -> String {
@@ -91,6 +91,21 @@ fn echo(value: Value) -> Value {
     value
 }
 
+/// Returns a text that is not UTF-8, which the contract forbids.
+fn bad_utf8() -> String {
+    // SAFETY: deliberately unsound for the host's test: the bytes are not UTF-8, and this
+    // plugin only hands them back to the engine, which must refuse them.
+    unsafe { String::from_utf8_unchecked(vec![b'a', 0xff, 0xfe]) }
+}
+
+/// Returns a date out of the engine's range.
+fn bad_date() -> Timestamp {
+    Timestamp {
+        seconds: i64::MAX,
+        nanoseconds: 0,
+    }
+}
+
 /// Counts its calls in this instance (shows whether instances are reused).
 fn counter() -> i64 {
     static mut CALLS: i64 = 0;
@@ -118,5 +133,7 @@ plugin! {
         "Echo"(value) => echo, "Returns its argument.",
         "PanicIf"(value, bad) => panic_if, "Panics for one value, upper-cases the others.",
         "Counter"() => counter, "Counts its calls.",
+        "BadUtf8"() => bad_utf8, "Returns a text that is not UTF-8.",
+        "BadDate"() => bad_date, "Returns a date out of range.",
     }
 }

@@ -33,6 +33,26 @@ fn st(s: &str) -> Value {
     Value::string(s)
 }
 
+/// A plugin whose calls have unbounded fuel and a 50 ms deadline.
+fn load_with_deadline(name: &str) -> Plugin {
+    load_with(
+        name,
+        Limits {
+            fuel: u64::MAX,
+            timeout_ms: 50,
+            ..Limits::default()
+        },
+    )
+}
+
+/// The message of a call that must fail with `BadOutput`.
+fn bad_output(p: &Plugin, function: &str, args: &[Value]) -> String {
+    match p.call(function, args) {
+        Err(PluginError::BadOutput { message, .. }) => message,
+        other => panic!("{function}: expected bad output, got {other:?}"),
+    }
+}
+
 /// Evaluates `expression` against `attributes` with `plugins`.
 fn eval(
     expression: &str,
@@ -231,21 +251,10 @@ fn a_0_1_plugin_gets_the_same_typed_errors() {
         }
         other => panic!("expected a trap, got {other:?}"),
     }
-    match p.call("BadDate", &[]) {
-        Err(PluginError::BadOutput { message, .. }) => {
-            assert!(message.contains("out of range"), "{message}")
-        }
-        other => panic!("expected bad output, got {other:?}"),
-    }
+    let message = bad_output(&p, "BadDate", &[]);
+    assert!(message.contains("out of range"), "{message}");
     assert_eq!(p.call("Echo", &[st("after")]), Ok(st("after")));
-    let p = load_with(
-        "legacy-0-1",
-        Limits {
-            fuel: u64::MAX,
-            timeout_ms: 50,
-            ..Limits::default()
-        },
-    );
+    let p = load_with_deadline("legacy-0-1");
     assert!(matches!(
         p.call("Spin", &[]),
         Err(PluginError::Timeout { timeout_ms: 50, .. })
@@ -255,18 +264,10 @@ fn a_0_1_plugin_gets_the_same_typed_errors() {
 #[test]
 fn malformed_results_are_bad_output_and_the_plugin_keeps_working() {
     let p = load("hostile");
-    match p.call("BadUtf8", &[]) {
-        Err(PluginError::BadOutput { message, .. }) => {
-            assert!(message.to_lowercase().contains("utf"), "{message}")
-        }
-        other => panic!("expected bad output, got {other:?}"),
-    }
-    match p.call("BadDate", &[]) {
-        Err(PluginError::BadOutput { message, .. }) => {
-            assert!(message.contains("out of range"), "{message}")
-        }
-        other => panic!("expected bad output, got {other:?}"),
-    }
+    let message = bad_output(&p, "BadUtf8", &[]);
+    assert!(message.to_lowercase().contains("utf"), "{message}");
+    let message = bad_output(&p, "BadDate", &[]);
+    assert!(message.contains("out of range"), "{message}");
     assert_eq!(p.call("Echo", &[st("after")]), Ok(st("after")));
 }
 
@@ -302,14 +303,7 @@ fn an_infinite_loop_runs_out_of_fuel_and_the_plugin_keeps_working() {
 
 #[test]
 fn an_infinite_loop_with_unbounded_fuel_times_out() {
-    let p = load_with(
-        "hostile",
-        Limits {
-            fuel: u64::MAX,
-            timeout_ms: 50,
-            ..Limits::default()
-        },
-    );
+    let p = load_with_deadline("hostile");
     assert!(matches!(
         p.call("Spin", &[]),
         Err(PluginError::Timeout { timeout_ms: 50, .. })
@@ -319,14 +313,7 @@ fn an_infinite_loop_with_unbounded_fuel_times_out() {
 
 #[test]
 fn a_plugin_slow_only_sometimes_times_out_only_then() {
-    let p = load_with(
-        "hostile",
-        Limits {
-            fuel: u64::MAX,
-            timeout_ms: 50,
-            ..Limits::default()
-        },
-    );
+    let p = load_with_deadline("hostile");
     for round in 0..3 {
         assert_eq!(
             p.call("SlowSometimes", &[st("fast")]),
@@ -381,12 +368,8 @@ fn a_panic_is_a_trap_with_the_plugins_message_and_the_instance_is_replaced() {
 #[test]
 fn an_oversized_result_is_bad_output() {
     let p = load("hostile");
-    match p.call("Huge", &[Value::Number(2)]) {
-        Err(PluginError::BadOutput { message, .. }) => {
-            assert!(message.contains("max_output_bytes"), "{message}")
-        }
-        other => panic!("expected bad output, got {other:?}"),
-    }
+    let message = bad_output(&p, "Huge", &[Value::Number(2)]);
+    assert!(message.contains("max_output_bytes"), "{message}");
     let small = p.call("Huge", &[Value::Number(0)]).unwrap();
     assert_eq!(small, st(""));
 }

@@ -77,6 +77,20 @@ fn tagged(
     report.push((Tag::new(pass, key, member), entry));
 }
 
+/// Reports `object` left out of scope, in `pass`.
+fn left_out(
+    report: &mut Vec<(Tag, ReportEntry)>,
+    pass: u8,
+    kind: ObjectKind,
+    object: &DirectoryObject,
+    reason: Reason,
+    detail: String,
+) {
+    let id = object.id.as_str();
+    let e = entry(kind, reason, id, &object.label(), detail);
+    tagged(report, pass, id, None, e);
+}
+
 pub(crate) fn resolve<'s>(
     index: &SnapshotIndex<'s>,
     all_users: &'s [DirectoryObject],
@@ -210,31 +224,26 @@ pub(crate) fn scope_user(
     users_map: &CompiledObject,
     report: &mut Vec<(Tag, ReportEntry)>,
 ) -> bool {
-    let id = user.id.as_str();
     if user.is_external_user() {
-        tagged(report, pass::SCOPE_USER, id, None, entry(
+        left_out(
+            report,
+            pass::SCOPE_USER,
             ObjectKind::User,
+            user,
             Reason::NotInternalUser,
-            id,
-            &user.label(),
             "only internal members of the source are synchronized; guests and external users are not"
                 .into(),
-        ));
+        );
         return false;
     }
     if let Some(why) = users_map.out_of_scope(user) {
-        tagged(
+        left_out(
             report,
             pass::SCOPE_USER,
-            id,
-            None,
-            entry(
-                ObjectKind::User,
-                Reason::ScopingFilter,
-                id,
-                &user.label(),
-                format!("out of scope: {why}"),
-            ),
+            ObjectKind::User,
+            user,
+            Reason::ScopingFilter,
+            format!("out of scope: {why}"),
         );
         return false;
     }
@@ -252,7 +261,6 @@ pub(crate) fn scope_group<'s>(
     in_scope: &dyn Fn(&str) -> bool,
     report: &mut Vec<(Tag, ReportEntry)>,
 ) -> Option<ScopedGroup<'s>> {
-    let gid = group.id.as_str();
     let kind = group.group_kind();
     let supported = kind == GroupKind::Security
         || (kind == GroupKind::Microsoft365 && options.m365_groups == M365Groups::AsSecurity);
@@ -263,34 +271,24 @@ pub(crate) fn scope_group<'s>(
             }
             _ => "only security groups can be created in the target through Graph",
         };
-        tagged(
+        left_out(
             report,
             pass::SCOPE_GROUP,
-            gid,
-            None,
-            entry(
-                ObjectKind::Group,
-                Reason::UnsupportedGroupType,
-                gid,
-                &group.label(),
-                format!("{} skipped: {hint}", kind.describe()),
-            ),
+            ObjectKind::Group,
+            group,
+            Reason::UnsupportedGroupType,
+            format!("{} skipped: {hint}", kind.describe()),
         );
         return None;
     }
     if let Some(why) = groups_map.out_of_scope(group) {
-        tagged(
+        left_out(
             report,
             pass::SCOPE_GROUP,
-            gid,
-            None,
-            entry(
-                ObjectKind::Group,
-                Reason::ScopingFilter,
-                gid,
-                &group.label(),
-                format!("out of scope: {why}"),
-            ),
+            ObjectKind::Group,
+            group,
+            Reason::ScopingFilter,
+            format!("out of scope: {why}"),
         );
         return None;
     }

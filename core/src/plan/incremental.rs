@@ -37,7 +37,7 @@ use crate::schema::SynchronizationSchema;
 use crate::snapshot::{DirectoryObject, IdMap, IdSet};
 
 use super::assignment::{self, ScopedGroup};
-use super::model::{ObjectKind, ObjectRef, Plan};
+use super::model::{ObjectRef, Plan};
 use super::options::{NestedGroups, PlanOptions, ScopeMode, ScopeOptions};
 use super::planner::{self, AnchorIndex, FullRun, Planner, Tag, Tagged, pass};
 use super::{PlanError, PlanInput};
@@ -442,16 +442,7 @@ fn incremental<'a>(
     }
 
     // The anchors, indexed again; no target object may gain, lose or change its anchor.
-    let user_anchors = p.anchor_index(
-        &input.target.users,
-        &input.target.deleted_users,
-        ObjectKind::User,
-    );
-    let group_anchors = p.anchor_index(
-        &input.target.groups,
-        &input.target.deleted_groups,
-        ObjectKind::Group,
-    );
+    let (user_anchors, group_anchors) = p.anchor_indexes();
     if deleted_pairs(&user_anchors) != basis.users.deleted
         || deleted_pairs(&group_anchors) != basis.groups.deleted
     {

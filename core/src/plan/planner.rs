@@ -289,16 +289,7 @@ impl<'a> Planner<'a> {
             self.groups_map.as_ref(),
             &mut self.out.report,
         );
-        let user_anchors = self.anchor_index(
-            &input.target.users,
-            &input.target.deleted_users,
-            ObjectKind::User,
-        );
-        let group_anchors = self.anchor_index(
-            &input.target.groups,
-            &input.target.deleted_groups,
-            ObjectKind::Group,
-        );
+        let (user_anchors, group_anchors) = self.anchor_indexes();
 
         let kept: IdSet<&str> = scoped.users.iter().map(|u| u.id.as_str()).collect();
         self.plan_users(&scoped.users, evaluator, &user_anchors);
@@ -393,7 +384,15 @@ impl<'a> Planner<'a> {
         }
     }
 
-    pub(super) fn anchor_index(
+    /// The target's users and groups by the source id in their anchor, duplicates reported.
+    pub(super) fn anchor_indexes(&mut self) -> (AnchorIndex<'a>, AnchorIndex<'a>) {
+        let target = self.input.target;
+        let users = self.anchor_index(&target.users, &target.deleted_users, ObjectKind::User);
+        let groups = self.anchor_index(&target.groups, &target.deleted_groups, ObjectKind::Group);
+        (users, groups)
+    }
+
+    fn anchor_index(
         &mut self,
         live: &'a [DirectoryObject],
         deleted: &'a [DirectoryObject],

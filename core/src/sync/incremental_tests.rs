@@ -57,6 +57,39 @@ fn add_some_member(r: &mut Rng, g: &mut DirectoryObject, user_ids: &[String]) {
     set_members(g, m);
 }
 
+/// Removes one of `g`'s members, drawn by `r` (when it has any).
+fn drop_some_member(r: &mut Rng, g: &mut DirectoryObject) {
+    let mut m = members(g);
+    if !m.is_empty() {
+        m.remove(r.next(m.len() as u64) as usize);
+    }
+    set_members(g, m);
+}
+
+/// One change to one of `groups`, drawn by `r`: `what` 0 adds one of `user_ids` as a member, 1
+/// removes a member, 2 renames it `"{prefix} N"`.
+fn change_some_group(
+    r: &mut Rng,
+    groups: &mut [DirectoryObject],
+    user_ids: &[String],
+    what: u64,
+    prefix: &str,
+) {
+    if groups.is_empty() {
+        return;
+    }
+    let g = &mut groups[r.next(groups.len() as u64) as usize];
+    match what {
+        0 if !user_ids.is_empty() => add_some_member(r, g, user_ids),
+        1 => drop_some_member(r, g),
+        2 => {
+            let name = format!("{prefix} {}", r.next(5));
+            g.attributes.insert("displayName".into(), name.into());
+        }
+        _ => {}
+    }
+}
+
 fn drop_member(groups: &mut [DirectoryObject], id: &str) {
     for g in groups {
         if g.member_ids().any(|m| m == id) {
@@ -116,13 +149,7 @@ fn change_source(s: &Snapshot, r: &mut Rng) -> Snapshot {
     for g in &mut out.groups {
         match r.next(6) {
             0 if !user_ids.is_empty() => add_some_member(r, g, &user_ids),
-            1 => {
-                let mut m = members(g);
-                if !m.is_empty() {
-                    m.remove(r.next(m.len() as u64) as usize);
-                }
-                set_members(g, m);
-            }
+            1 => drop_some_member(r, g),
             2 => {
                 g.attributes
                     .insert("displayName".into(), format!("Group {}", r.next(9)).into());
@@ -478,7 +505,6 @@ fn few_source_changes(s: &Snapshot, r: &mut Rng) -> Snapshot {
     let user_ids: Vec<String> = out.users.iter().map(|u| u.id.clone()).collect();
     for _ in 0..=r.next(3) {
         let nu = out.users.len() as u64;
-        let ng = out.groups.len() as u64;
         match r.next(10) {
             0 | 1 if nu > 0 => {
                 let u = &mut out.users[r.next(nu) as usize];
@@ -495,23 +521,7 @@ fn few_source_changes(s: &Snapshot, r: &mut Rng) -> Snapshot {
                 let u = &mut out.users[r.next(nu) as usize];
                 u.attributes.insert("department".into(), "Legal".into());
             }
-            4 | 5 if ng > 0 && nu > 0 => {
-                let g = r.next(ng) as usize;
-                add_some_member(r, &mut out.groups[g], &user_ids);
-            }
-            6 if ng > 0 => {
-                let g = &mut out.groups[r.next(ng) as usize];
-                let mut m = members(g);
-                if !m.is_empty() {
-                    m.remove(r.next(m.len() as u64) as usize);
-                }
-                set_members(g, m);
-            }
-            7 if ng > 0 => {
-                let g = &mut out.groups[r.next(ng) as usize];
-                g.attributes
-                    .insert("displayName".into(), format!("Team {}", r.next(5)).into());
-            }
+            k @ 4..=7 => change_some_group(r, &mut out.groups, &user_ids, k.max(5) - 5, "Team"),
             8 if nu > 0 => {
                 let u = &mut out.users[r.next(nu) as usize];
                 u.attributes.insert("userType".into(), "Member".into());
@@ -543,7 +553,6 @@ fn few_target_changes(t: &Snapshot, anchor: &str, r: &mut Rng) -> Snapshot {
     let user_ids: Vec<String> = out.users.iter().map(|u| u.id.clone()).collect();
     for _ in 0..=r.next(2) {
         let nu = out.users.len() as u64;
-        let ng = out.groups.len() as u64;
         match r.next(9) {
             0 if nu > 0 => {
                 let u = &mut out.users[r.next(nu) as usize];
@@ -554,23 +563,7 @@ fn few_target_changes(t: &Snapshot, anchor: &str, r: &mut Rng) -> Snapshot {
                 u.attributes
                     .insert("displayName".into(), "Renamed By Hand".into());
             }
-            2 if ng > 0 && nu > 0 => {
-                let g = r.next(ng) as usize;
-                add_some_member(r, &mut out.groups[g], &user_ids);
-            }
-            3 if ng > 0 => {
-                let g = &mut out.groups[r.next(ng) as usize];
-                let mut m = members(g);
-                if !m.is_empty() {
-                    m.remove(r.next(m.len() as u64) as usize);
-                }
-                set_members(g, m);
-            }
-            4 if ng > 0 => {
-                let g = &mut out.groups[r.next(ng) as usize];
-                g.attributes
-                    .insert("displayName".into(), format!("Group {}", r.next(4)).into());
-            }
+            k @ 2..=4 => change_some_group(r, &mut out.groups, &user_ids, k - 2, "Group"),
             5 => {
                 let id = format!("t-local{}", r.next(1000));
                 if !out.users.iter().any(|u| u.id == id) {

@@ -463,6 +463,59 @@ fn an_existing_b2b_user_is_matched_by_mail_and_anchored() {
 }
 
 #[test]
+fn an_invitation_answered_with_a_user_anchored_elsewhere_leaves_that_user_alone() {
+    // The target user with the source user's address carries another source's anchor, so
+    // matching passes it by (anchored objects match by anchor only) and the plan invites the
+    // address; Graph answers with that user, which the cycle must not take over.
+    let world = World::new(users_only());
+    let elsewhere = "0b6f7c1e-0000-4000-8000-000000000001/some-other-object";
+    let existing = world
+        .target()
+        .add_user(json!({
+            "userPrincipalName": "ann.b2b_contoso.onmicrosoft.com#EXT#@fabrikam.onmicrosoft.com",
+            "mail": "Ann.B2B@contoso.onmicrosoft.com",
+            "displayName": "Ann (synced from elsewhere)",
+            "userType": "Member",
+            "creationType": "Invitation",
+            "accountEnabled": true,
+            world.anchor_attribute(): elsewhere,
+        }))
+        .unwrap();
+    let existing_id = text(&existing, "id").unwrap();
+    let ann = world.add_source_user("ann.b2b", "Ann B2B");
+    let group = world.add_source_group("Team", &[&ann]);
+    let job = world.write_job(std::slice::from_ref(&group), "");
+    let report = world.run(&job, SyncRequest::default());
+    let failed: Vec<&str> = report
+        .applied
+        .failed
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|m| m.contains(&existing_id) && m.contains(elsewhere)),
+        "{failed:?}"
+    );
+    let target = world.target().state();
+    let user = target
+        .users
+        .iter()
+        .find(|u| text(u, "id").as_deref() == Some(existing_id.as_str()))
+        .expect("still there");
+    assert_eq!(
+        text(user, &world.anchor_attribute()).as_deref(),
+        Some(elsewhere)
+    );
+    assert_eq!(
+        text(user, "displayName").as_deref(),
+        Some("Ann (synced from elsewhere)")
+    );
+    assert_eq!(target.users.len(), 1, "no other user");
+}
+
+#[test]
 fn a_group_name_conflict_is_skipped_adopted_or_suffixed() {
     for policy in ["skip", "adopt", "suffix"] {
         let world = World::new(users_only());

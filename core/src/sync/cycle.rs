@@ -459,11 +459,15 @@ impl Cycle<'_> {
             self.started_at
         };
         // Which target users carry which anchor, for the applier's invitations: nothing to
-        // index when nothing is applied (a quiet cycle at 100,000 users saves a pass).
-        let users = if plan.operations.is_empty() {
-            &[][..]
-        } else {
+        // index when the plan invites no one (a change cycle at 100,000 users saves a pass).
+        let invites = plan
+            .operations
+            .iter()
+            .any(|o| matches!(o, crate::plan::Operation::CreateUser { .. }));
+        let users = if invites {
             &observation.target.users[..]
+        } else {
+            &[][..]
         };
         let anchored: HashMap<String, String> = users
             .iter()

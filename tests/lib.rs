@@ -351,11 +351,7 @@ impl World {
     /// extension.
     pub fn anchor_attribute(&self) -> String {
         if !self.state_path().exists() {
-            return format!(
-                "extension_{}_{}",
-                self.target_client.replace('-', ""),
-                tenantsync_core::ANCHOR_EXTENSION_NAME
-            );
+            return tenantsync_core::anchor_attribute_for(&self.target_client);
         }
         self.open_state()
             .setting("anchor_attribute")

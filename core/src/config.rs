@@ -116,7 +116,7 @@ pub(crate) const DEFAULT_FULL_RECONCILE: &str = "1d";
 /// Parses `[sync] full_reconcile`: `None` when it is off (`"0"`, `"off"`).
 pub(crate) fn parse_full_reconcile(text: &str) -> Result<Option<std::time::Duration>, String> {
     let t = text.trim();
-    if t == "0" || t.eq_ignore_ascii_case("off") {
+    if t.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
     let d = parse_duration(t).map_err(|e| format!("{e}, or \"off\""))?;

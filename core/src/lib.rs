@@ -77,6 +77,7 @@ pub use sync::{
     OperationStatus, POLICY_PERMISSION, Requirement, ResetSummary, RunHandle, RunMode, RunOutcome,
     RunReport, SOURCE_PERMISSIONS, SavedPlan, SignIns, SignedIn, Stage, StaleObject, SyncError,
     SyncRequest, TARGET_PERMISSIONS, USERS_PERMISSION, Work, WorkOutput, advice,
+    anchor_attribute_for,
 };
 
 // Configuration.

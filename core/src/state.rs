@@ -267,6 +267,21 @@ pub struct StateStore {
     anchors: std::sync::Mutex<Option<(i64, BTreeMap<String, String>)>>,
 }
 
+/// Keeps `link` as the delta link of `kind`.
+fn upsert_delta_link(
+    conn: &Connection,
+    kind: &str,
+    link: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO delta_links (kind, link, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(kind) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
+        params![kind, link, ts(now)],
+    )
+    .map(|_| ())
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -446,79 +461,29 @@ impl StateStore {
         now: DateTime<Utc>,
     ) -> Result<(), StateError> {
         match link {
-            Some(l) => self.conn.execute(
-                "INSERT INTO delta_links (kind, link, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(kind) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
-                params![kind, l, ts(now)],
-            ),
-            None => self.conn.execute("DELETE FROM delta_links WHERE kind = ?1", [kind]),
+            Some(l) => upsert_delta_link(&self.conn, kind, l, now),
+            None => self
+                .conn
+                .execute("DELETE FROM delta_links WHERE kind = ?1", [kind])
+                .map(|_| ()),
         }
-        .map(|_| ())
         .map_err(|e| self.err(e))
     }
 
     /// The cached source objects of a kind (`users`, `groups`), as the last cycle saw them.
     pub fn source_objects(&self, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT object FROM source_objects WHERE kind = ?1 ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([kind], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let text = row.map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&text).map_err(|e| self.corrupt("source object", e))?);
-        }
-        Ok(out)
-    }
-
-    /// Replaces the cached source objects of a kind and its delta link, in one transaction.
-    pub fn replace_source_objects(
-        &mut self,
-        kind: &str,
-        objects: &[DirectoryObject],
-        delta_link: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StateError> {
-        let path = self.path_text();
-        let wrap = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(wrap)?;
-        tx.execute("DELETE FROM source_objects WHERE kind = ?1", [kind])
-            .map_err(wrap)?;
-        {
-            let mut insert = tx
-                .prepare("INSERT INTO source_objects (kind, id, object) VALUES (?1, ?2, ?3)")
-                .map_err(wrap)?;
-            for o in objects {
-                let text = serde_json::to_string(o).expect("objects serialize");
-                insert.execute(params![kind, o.id, text]).map_err(wrap)?;
-            }
-        }
-        match delta_link {
-            Some(l) => tx.execute(
-                "INSERT INTO delta_links (kind, link, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(kind) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
-                params![kind, l, ts(now)],
-            ),
-            None => tx.execute("DELETE FROM delta_links WHERE kind = ?1", [kind]),
-        }
-        .map_err(wrap)?;
-        tx.commit().map_err(wrap)
+        self.cached(Side::Source, kind)
     }
 
     // ---- the target cache and incremental cache writes ----
 
     /// The cached target objects of a kind (`users`, `groups`), as the last cycle saw them.
     pub fn target_objects(&self, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
-        self.cached_objects(Side::Target, kind)
+        self.cached(Side::Target, kind)
     }
 
-    fn cached_objects(&self, side: Side, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
+    /// The cached objects of `side` and `kind` (see [`StateStore::write_cache`]).
+    pub fn cached(&self, side: Side, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -582,19 +547,9 @@ impl StateStore {
             }
         }
         if let Some((link_kind, link)) = delta_link {
-            tx.execute(
-                "INSERT INTO delta_links (kind, link, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(kind) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at",
-                params![link_kind, link, ts(now)],
-            )
-            .map_err(wrap)?;
+            upsert_delta_link(&tx, link_kind, link, now).map_err(wrap)?;
         }
         tx.commit().map_err(wrap)
-    }
-
-    /// The cached objects of `side` and `kind` (see [`StateStore::write_cache`]).
-    pub fn cached(&self, side: Side, kind: &str) -> Result<Vec<DirectoryObject>, StateError> {
-        self.cached_objects(side, kind)
     }
 
     /// When both tenants were last read in full, if they were since the target cache exists.
@@ -916,15 +871,15 @@ impl StateStore {
     /// Clears what `scope` names (see [`ResetScope`]).
     pub fn reset(&mut self, scope: ResetScope) -> Result<(), StateError> {
         self.anchors_changed();
-        let sql = match scope {
-            ResetScope::Watermark => {
-                "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM target_objects; DELETE FROM meta WHERE key = 'full_reconcile_at';"
-            }
-            ResetScope::Escrows => "DELETE FROM escrows;",
-            ResetScope::Quarantine => "DELETE FROM quarantine;",
-            ResetScope::Full => {
-                "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM target_objects; DELETE FROM meta WHERE key = 'full_reconcile_at'; DELETE FROM escrows; DELETE FROM quarantine; DELETE FROM anchors;"
-            }
+        const WATERMARK: &str = "DELETE FROM delta_links; DELETE FROM source_objects; DELETE FROM target_objects; DELETE FROM meta WHERE key = 'full_reconcile_at';";
+        const ESCROWS: &str = "DELETE FROM escrows;";
+        const QUARANTINE: &str = "DELETE FROM quarantine;";
+        const ANCHORS: &str = "DELETE FROM anchors;";
+        let batches: &[&str] = match scope {
+            ResetScope::Watermark => &[WATERMARK],
+            ResetScope::Escrows => &[ESCROWS],
+            ResetScope::Quarantine => &[QUARANTINE],
+            ResetScope::Full => &[WATERMARK, ESCROWS, QUARANTINE, ANCHORS],
         };
         let path = self.path_text();
         let tx = self
@@ -934,7 +889,9 @@ impl StateStore {
                 path: path.clone(),
                 source,
             })?;
-        tx.execute_batch(sql)
+        batches
+            .iter()
+            .try_for_each(|sql| tx.execute_batch(sql))
             .and_then(|_| tx.commit())
             .map_err(|source| StateError::Sqlite { path, source })
     }
@@ -951,6 +908,13 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    /// No target cache, no target delta link and no full reconciliation recorded.
+    fn assert_no_target_cache(s: &StateStore) {
+        assert!(s.delta_link("target.users").unwrap().is_none());
+        assert!(s.target_objects("users").unwrap().is_empty());
+        assert!(s.last_full_reconcile().unwrap().is_none());
+    }
+
     #[test]
     fn survives_reopening_and_refuses_another_job() {
         let dir = tempfile::tempdir().unwrap();
@@ -958,10 +922,14 @@ mod tests {
         {
             let mut s = StateStore::open(&path, "src", "tgt").unwrap();
             s.record_anchor("u1", "t1", "user", now()).unwrap();
-            s.replace_source_objects(
+            let u1 = DirectoryObject::new("u1").with("mail", "a@b.c");
+            s.write_cache(
+                Side::Source,
                 "users",
-                &[DirectoryObject::new("u1").with("mail", "a@b.c")],
-                Some("https://link"),
+                &[&u1],
+                &[],
+                true,
+                Some(("users", "https://link")),
                 now(),
             )
             .unwrap();
@@ -1070,9 +1038,7 @@ mod tests {
             s.delta_link("users").unwrap().as_deref(),
             Some("https://kept")
         );
-        assert!(s.delta_link("target.users").unwrap().is_none());
-        assert!(s.target_objects("users").unwrap().is_empty());
-        assert!(s.last_full_reconcile().unwrap().is_none());
+        assert_no_target_cache(&s);
     }
 
     #[test]
@@ -1117,9 +1083,7 @@ mod tests {
         s.set_last_full_reconcile(now()).unwrap();
         assert_eq!(s.last_full_reconcile().unwrap(), Some(now()));
         s.reset(ResetScope::Watermark).unwrap();
-        assert!(s.target_objects("users").unwrap().is_empty());
-        assert!(s.delta_link("target.users").unwrap().is_none());
-        assert!(s.last_full_reconcile().unwrap().is_none());
+        assert_no_target_cache(&s);
     }
 
     #[test]

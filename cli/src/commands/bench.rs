@@ -41,15 +41,8 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct SyncBenchArgs {
-    /// Source users (seeded; nearly all are members of some group).
-    #[arg(long, default_value_t = 10_000)]
-    users: usize,
-    /// Source security groups, all assigned.
-    #[arg(long, default_value_t = 1_000)]
-    groups: usize,
-    /// Memberships in all (on average; the seed varies group sizes by ±50%).
-    #[arg(long, default_value_t = 100_000)]
-    memberships: usize,
+    #[command(flatten)]
+    size: SizeArgs,
     /// Requests in flight per tenant (the job's [sync] concurrency).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -174,18 +167,38 @@ pub(super) fn request_counts_text(handle: &TenantHandle) -> String {
     counts.join(", ")
 }
 
-/// The seed of both benchmarks: `users` users in `groups` security groups (at least one) with
-/// `memberships` memberships in all, on average.
-pub(super) fn bench_seed(users: usize, groups: usize, memberships: usize) -> SeedSpec {
-    let groups = groups.max(1);
-    SeedSpec {
-        seed: 42,
-        users,
-        security_groups: groups,
-        m365_groups: 0,
-        mail_enabled_groups: 0,
-        nested: 0,
-        avg_members: memberships / groups,
+/// The size of the tenants both benchmarks seed.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Source users (seeded; nearly all are members of some group).
+    #[arg(long, default_value_t = 10_000)]
+    pub(super) users: usize,
+    /// Source security groups, all assigned.
+    #[arg(long, default_value_t = 1_000)]
+    groups: usize,
+    /// Memberships in all (on average; the seed varies group sizes by ±50%).
+    #[arg(long, default_value_t = 100_000)]
+    pub(super) memberships: usize,
+}
+
+impl SizeArgs {
+    /// Source security groups: at least one.
+    pub(super) fn groups(&self) -> usize {
+        self.groups.max(1)
+    }
+
+    /// The seed: `users` users in `groups` security groups with `memberships` memberships in
+    /// all, on average.
+    pub(super) fn seed(&self) -> SeedSpec {
+        SeedSpec {
+            seed: 42,
+            users: self.users,
+            security_groups: self.groups(),
+            m365_groups: 0,
+            mail_enabled_groups: 0,
+            nested: 0,
+            avg_members: self.memberships / self.groups(),
+        }
     }
 }
 
@@ -405,13 +418,12 @@ fn measure(
 fn sync(args: SyncBenchArgs) -> Result<Code, Failure> {
     let mut out = std::io::stdout();
     debug_build_note(&mut out, "sync")?;
-    let groups = args.groups.max(1);
-    let seed = bench_seed(args.users, groups, args.memberships);
+    let (groups, seed) = (args.size.groups(), args.size.seed());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     writeln!(
         out,
         "tenantsync bench sync: {} users, {} groups, ~{} memberships; concurrency {}; {cores} CPU cores",
-        args.users, groups, args.memberships, args.concurrency
+        args.size.users, groups, args.size.memberships, args.concurrency
     )?;
     let mut ok = true;
     if !args.no_plain {

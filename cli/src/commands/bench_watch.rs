@@ -22,21 +22,14 @@ use tenantsync_core::{
 };
 use tenantsync_emulator::TenantHandle;
 
-use super::bench::{bench_seed, counted, debug_build_note, request_counts_text, set_latency};
+use super::bench::{SizeArgs, counted, debug_build_note, request_counts_text, set_latency};
 use super::demo::{self, Sandbox};
 use crate::exit::{Code, Failure};
 
 #[derive(Debug, Args)]
 pub struct WatchBenchArgs {
-    /// Source users (seeded; nearly all are members of some group).
-    #[arg(long, default_value_t = 10_000)]
-    users: usize,
-    /// Source security groups, all assigned.
-    #[arg(long, default_value_t = 1_000)]
-    groups: usize,
-    /// Memberships in all (on average; the seed varies group sizes by ±50%).
-    #[arg(long, default_value_t = 100_000)]
-    memberships: usize,
+    #[command(flatten)]
+    size: SizeArgs,
     /// Latency the emulator adds to every request (Graph and sign-in) after the tenants are in
     /// sync, in milliseconds.
     #[arg(long, default_value_t = 100)]
@@ -215,9 +208,10 @@ struct Measured {
     planned: &'static str,
 }
 
-/// `incremental`, `full`, or `reused` (the previous plan, nothing having changed).
-fn planned(engine: &Engine) -> &'static str {
-    match engine.last_plan() {
+/// How a cycle planned: `incremental`, `full`, or `reused` (the previous plan, nothing having
+/// changed).
+fn planned(report: &RunReport) -> &'static str {
+    match report.planned {
         Some(PlanKind::Incremental { .. }) => "incremental",
         Some(PlanKind::Full { .. }) => "full",
         None => "reused",
@@ -240,9 +234,10 @@ fn measured(
     let seconds = started.elapsed().as_secs_f64();
     ok(&report)?;
     let requests = graph_requests(both);
-    let how = engine
-        .last_plan()
-        .map_or_else(|| "reused".to_string(), |k| k.to_string());
+    let how = report
+        .planned
+        .as_ref()
+        .map_or_else(|| "reused".to_string(), ToString::to_string);
     writeln!(
         out,
         "{label} cycle: {requests} requests, {seconds:.2} s (observe {observe_seconds:.2} s, plan {plan_seconds:.2} s, {how}), {} operations",
@@ -255,7 +250,7 @@ fn measured(
         requests,
         seconds,
         plan_seconds,
-        planned: planned(engine),
+        planned: planned(&report),
     })
 }
 
@@ -279,12 +274,11 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
             "--interval must be a number of seconds, 0 or more"
         )));
     }
-    let groups = args.groups.max(1);
-    let seed = bench_seed(args.users, groups, args.memberships);
+    let (groups, seed) = (args.size.groups(), args.size.seed());
     writeln!(
         out,
         "tenantsync bench watch: {} users, {groups} groups, ~{} memberships; {} ms per request; {} changes; a cycle every {} s",
-        args.users, args.memberships, args.latency_ms, args.changes, args.interval
+        args.size.users, args.size.memberships, args.latency_ms, args.changes, args.interval
     )?;
     let sandbox = Sandbox::start(seed, None)?;
     let source = sandbox.source()?;
@@ -365,10 +359,10 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
                     let ended = Instant::now();
                     longest = longest.max((ended - started).as_secs_f64());
                     n += 1;
-                    match planned(&engine) {
-                        "incremental" => plans[0] += 1,
-                        "full" => plans[1] += 1,
-                        _ => {}
+                    match report.planned {
+                        Some(PlanKind::Incremental { .. }) => plans[0] += 1,
+                        Some(PlanKind::Full { .. }) => plans[1] += 1,
+                        None => {}
                     }
                     let written: Vec<String> = if report.applied.failed.is_empty() {
                         report
@@ -445,7 +439,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     writeln!(
         out,
         "watch users={} groups={groups} memberships={memberships} latency_ms={} idle_requests={} idle_seconds={:.2} plan_seconds={:.2} change15_requests={} change15_seconds={:.2} change15_plan_seconds={:.2} p50_s={p50:.1} p95_s={p95:.1} engine_peak_mib={} change15_plan={} watch_incremental_plans={} watch_full_plans={}",
-        args.users,
+        args.size.users,
         args.latency_ms,
         idle.requests,
         idle.seconds,

@@ -17,8 +17,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value as Json, json};
 use tenantsync_core::{
-    ANCHOR_EXTENSION_NAME, CancelToken, Engine, Event, EventSink, OperationStatus, RunOutcome,
-    RunReport, Stage, SyncRequest,
+    CancelToken, Engine, Event, EventSink, OperationStatus, RunOutcome, RunReport, Stage,
+    SyncRequest, anchor_attribute_for,
 };
 use tenantsync_emulator::TenantState;
 use tenantsync_emulator::{Emulator, EmulatorConfig, SeedSpec, TenantConfig, TenantHandle};
@@ -142,10 +142,7 @@ impl Sandbox {
     /// on the target app).
     pub fn anchor_attribute(&self) -> anyhow::Result<String> {
         let app = secret_app(&self.target)?;
-        Ok(format!(
-            "extension_{}_{ANCHOR_EXTENSION_NAME}",
-            app.0.replace('-', "")
-        ))
+        Ok(anchor_attribute_for(&app.0))
     }
 
     /// Writes `source.secret`, `target.secret` (owner-only) and `job.toml` assigning

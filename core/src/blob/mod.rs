@@ -37,7 +37,7 @@ use azure_storage_blob::{BlobClient, BlobClientOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::graph::auth::{AuthError, CredentialTokenProvider, TokenProvider};
-use crate::graph::transport::{core_headers, error_text, to_reqwest};
+use crate::graph::transport::{core_headers, to_reqwest, transport_error};
 use crate::graph::{Cloud, Credential, SecretSource};
 
 /// How long a lease lasts without renewal, in seconds, by default: a crashed holder's lease
@@ -114,6 +114,19 @@ impl AzureBlobConfig {
 
     /// The blob's URL: `account_url/container/blob`, each blob path segment percent-encoded.
     pub fn blob_url(&self) -> Result<url::Url, String> {
+        let mut url = self.container_url()?;
+        let blob = self.blob.trim().trim_start_matches('/');
+        if blob.is_empty() {
+            return Err("blob must name the state blob, like \"contoso.state.db\"".to_owned());
+        }
+        url.path_segments_mut()
+            .map_err(|_| format!("account_url `{}` cannot take a path", self.account_url))?
+            .extend(blob.split('/'));
+        Ok(url)
+    }
+
+    /// The container's URL: `account_url/container`.
+    fn container_url(&self) -> Result<url::Url, String> {
         let mut url = url::Url::parse(self.account_url.trim()).map_err(|e| {
             format!(
                 "account_url `{}` is not a URL ({e}): give the account's blob endpoint, like https://myaccount.blob.core.windows.net",
@@ -132,15 +145,10 @@ impl AzureBlobConfig {
                 "container must name one container (no `/`), like \"tenantsync\"".to_owned(),
             );
         }
-        let blob = self.blob.trim().trim_start_matches('/');
-        if blob.is_empty() {
-            return Err("blob must name the state blob, like \"contoso.state.db\"".to_owned());
-        }
         url.path_segments_mut()
             .map_err(|_| format!("account_url `{}` cannot take a path", self.account_url))?
             .pop_if_empty()
-            .push(container)
-            .extend(blob.split('/'));
+            .push(container);
         Ok(url)
     }
 
@@ -301,20 +309,10 @@ impl HttpClient for StorageTransport {
             REQUEST_TIMEOUT,
             "the state blob",
         )?;
-        let response = builder.send().await.map_err(|e| {
-            let kind = if e.is_connect() || e.is_timeout() {
-                CoreErrorKind::Connection
-            } else {
-                CoreErrorKind::Io
-            };
-            CoreError::with_message(kind, error_text(e))
-        })?;
+        let response = builder.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
         let headers = core_headers(response.headers());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| CoreError::with_message(CoreErrorKind::Io, error_text(e)))?;
+        let body = response.bytes().await.map_err(transport_error)?;
         Ok(AsyncRawResponse::from_bytes(
             status.into(),
             headers,
@@ -794,13 +792,7 @@ impl HeldLease {
 impl StateBlobTool {
     /// A tool for the blob of `config` (Storage in the global cloud, or an emulator).
     pub fn new(config: &AzureBlobConfig) -> Result<StateBlobTool, String> {
-        let mut container_url =
-            url::Url::parse(config.account_url.trim()).map_err(|e| e.to_string())?;
-        container_url
-            .path_segments_mut()
-            .map_err(|_| "account_url cannot take a path".to_owned())?
-            .pop_if_empty()
-            .push(config.container.trim());
+        let container_url = config.container_url()?;
         Ok(StateBlobTool {
             blob: Arc::new(StateBlob::new(config, &Cloud::default())?),
             container_url,

@@ -335,7 +335,7 @@ fn is_metadata_service(url: &url::Url) -> bool {
 
 /// A reqwest failure as `azure_core` error: `Connection` when no connection was made (retried
 /// by the pipeline), `Io` otherwise. The URL (and its query) is left out of the message.
-fn transport_error(error: reqwest::Error) -> CoreError {
+pub(crate) fn transport_error(error: reqwest::Error) -> CoreError {
     let kind = if error.is_connect() {
         CoreErrorKind::Connection
     } else {
@@ -345,7 +345,7 @@ fn transport_error(error: reqwest::Error) -> CoreError {
 }
 
 /// A reqwest error's text and its causes, without the URL (the caller names what it reached).
-pub(crate) fn error_text(error: reqwest::Error) -> String {
+fn error_text(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut reason = error.to_string();
     let mut source = std::error::Error::source(&error);

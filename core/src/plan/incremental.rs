@@ -205,8 +205,8 @@ pub(crate) fn plan(
     changes: Option<&Changes>,
 ) -> Result<(Plan, bool, Option<Basis>, PlanKind), PlanError> {
     let mut reason = None;
+    let mut planner = Planner::new(input)?;
     if let (Some(mut basis), Some(changes)) = (basis, changes) {
-        let mut planner = Planner::new(input)?;
         let evaluator = planner.evaluator();
         match incremental(&mut planner, &evaluator, &mut basis, changes) {
             Ok((users, groups)) => {
@@ -216,10 +216,12 @@ pub(crate) fn plan(
                 let kind = PlanKind::Incremental { users, groups };
                 return Ok((plan, timed, reusable.then_some(basis), kind));
             }
-            Err(why) => reason = Some(why.to_string()),
+            Err(why) => {
+                reason = Some(why.to_string());
+                planner = planner.renew()?;
+            }
         }
     }
-    let mut planner = Planner::new(input)?;
     let evaluator = planner.evaluator();
     let run = planner.plan_all(&evaluator);
     let timed = planner.timed(&evaluator);

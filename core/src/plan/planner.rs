@@ -214,6 +214,21 @@ pub(crate) struct FullRun<'a> {
 
 impl<'a> Planner<'a> {
     pub(super) fn new(input: &'a PlanInput<'a>) -> Result<Self, PlanError> {
+        let (source, target) = (input.source.index(), input.target.index());
+        Self::with_indexes(input, Rc::new(source), Rc::new(target))
+    }
+
+    /// A new planner for the same input, sharing this one's indexes of the snapshots (for a
+    /// full run after an incremental one gave up).
+    pub(super) fn renew(&self) -> Result<Self, PlanError> {
+        Self::with_indexes(self.input, Rc::clone(&self.source), Rc::clone(&self.target))
+    }
+
+    fn with_indexes(
+        input: &'a PlanInput<'a>,
+        source: Rc<SnapshotIndex<'a>>,
+        target: Rc<SnapshotIndex<'a>>,
+    ) -> Result<Self, PlanError> {
         if input.source.tenant_id.is_empty() {
             return Err(PlanError::MissingSourceTenant);
         }
@@ -232,8 +247,8 @@ impl<'a> Planner<'a> {
             known_refs: None,
             open_users: Vec::new(),
             open_groups: Vec::new(),
-            source: Rc::new(input.source.index()),
-            target: Rc::new(input.target.index()),
+            source,
+            target,
             source_tenant: &input.source.tenant_id,
         })
     }
@@ -278,17 +293,7 @@ impl<'a> Planner<'a> {
 
     /// Every pass over every object.
     pub(super) fn plan_all(&mut self, evaluator: &Evaluator<'a>) -> FullRun<'a> {
-        let input = self.input;
-        let source = Rc::clone(&self.source);
-        let scoped = assignment::resolve(
-            &source,
-            &input.source.users,
-            input.scope,
-            input.options,
-            &self.users_map,
-            self.groups_map.as_ref(),
-            &mut self.out.report,
-        );
+        let scoped = self.resolve();
         let (user_anchors, group_anchors) = self.anchor_indexes();
 
         let kept: IdSet<&str> = scoped.users.iter().map(|u| u.id.as_str()).collect();
@@ -315,6 +320,20 @@ impl<'a> Planner<'a> {
             group_anchors,
             managed_users,
         }
+    }
+
+    /// Which users and groups are in scope, reporting why the others are not.
+    fn resolve(&mut self) -> assignment::Scoped<'a> {
+        let (input, source) = (self.input, Rc::clone(&self.source));
+        assignment::resolve(
+            &source,
+            &input.source.users,
+            input.scope,
+            input.options,
+            &self.users_map,
+            self.groups_map.as_ref(),
+            &mut self.out.report,
+        )
     }
 
     /// Users this job manages once the plan is applied: anchored ones and those matched now.
@@ -1318,17 +1337,7 @@ impl<'t> MatchIndex<'t> {
 /// The ids of the source users and groups in scope (the objects the planner matches, and so
 /// the only ones for which it can restore a deleted target object).
 pub(crate) fn in_scope(input: &PlanInput<'_>) -> Result<IdSet<String>, PlanError> {
-    let mut planner = Planner::new(input)?;
-    let index = Rc::clone(&planner.source);
-    let scoped = assignment::resolve(
-        &index,
-        &input.source.users,
-        input.scope,
-        input.options,
-        &planner.users_map,
-        planner.groups_map.as_ref(),
-        &mut planner.out.report,
-    );
+    let scoped = Planner::new(input)?.resolve();
     Ok(scoped
         .users
         .iter()

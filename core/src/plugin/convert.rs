@@ -68,11 +68,21 @@ pub(crate) fn pack(v: &Value, out: &mut Vec<u8>) -> Result<(), TooLong> {
         }
         Value::Multi(items) => {
             out.push(tag::MULTI);
-            let items: Vec<String> = items.iter().filter_map(Value::as_text).collect();
-            out.extend_from_slice(&len(items.len())?);
-            for s in &items {
-                text(s, out)?;
+            // The count is written once the elements are: null elements are left out.
+            let at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            let mut n = 0;
+            for item in items {
+                match item {
+                    Value::String(s) | Value::Reference(s) => text(s, out)?,
+                    other => match other.as_text() {
+                        Some(s) => text(&s, out)?,
+                        None => continue,
+                    },
+                }
+                n += 1;
             }
+            out[at..at + 4].copy_from_slice(&len(n)?);
         }
     }
     Ok(())

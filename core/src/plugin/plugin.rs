@@ -67,14 +67,13 @@ pub(crate) enum Pre {
 
 enum Bindings {
     V0_1(super::world_0_1::Transform),
-    V0_2(super::world_0_2::Transform),
+    /// With the packed arguments of the last call, kept so calls reuse their allocation.
+    V0_2(super::world_0_2::Transform, Vec<u8>),
 }
 
 struct Live {
     store: Store<HostState>,
     bindings: Bindings,
-    /// The packed arguments of the last 0.2.0 call, kept so calls reuse its allocation.
-    args: Vec<u8>,
 }
 
 /// What `describe` answers, in either version.
@@ -189,7 +188,7 @@ impl Plugin {
         plugin.arm(&mut live);
         let described: wasmtime::Result<Info> = match &live.bindings {
             Bindings::V0_1(b) => b.call_describe(&mut live.store).map(Info::from),
-            Bindings::V0_2(b) => b.call_describe(&mut live.store).map(Info::from),
+            Bindings::V0_2(b, _) => b.call_describe(&mut live.store).map(Info::from),
         };
         let info = match described {
             Ok(info) => info,
@@ -317,7 +316,7 @@ impl Plugin {
             None => self.instantiate(function)?,
         };
         self.arm(&mut live);
-        let result: wasmtime::Result<Result<Value, CallError>> = match &live.bindings {
+        let result: wasmtime::Result<Result<Value, CallError>> = match &mut live.bindings {
             Bindings::V0_1(b) => {
                 let wit_args: Vec<_> = args.iter().map(to_wit).collect();
                 b.call_call(&mut live.store, function, &wit_args).map(|r| {
@@ -326,9 +325,9 @@ impl Plugin {
                     })
                 })
             }
-            Bindings::V0_2(b) => {
-                live.args.clear();
-                if args.iter().try_for_each(|a| pack(a, &mut live.args)) == Err(TooLong) {
+            Bindings::V0_2(b, packed) => {
+                packed.clear();
+                if args.iter().try_for_each(|a| pack(a, packed)) == Err(TooLong) {
                     self.release(live);
                     return Err(PluginError::InvalidArgument {
                         plugin: self.name.clone(),
@@ -339,15 +338,15 @@ impl Plugin {
                     });
                 }
                 // Indices fit in u32: `describe` lists the functions in a list<...>.
-                b.call_call(&mut live.store, index as u32, &live.args)
-                    .map(|r| {
-                        r.map_err(CallError::from).and_then(|v| {
-                            from_wit_0_2(v, self.limits.max_output_bytes).map_err(CallError::Output)
-                        })
+                let result = b.call_call(&mut live.store, index as u32, packed).map(|r| {
+                    r.map_err(CallError::from).and_then(|v| {
+                        from_wit_0_2(v, self.limits.max_output_bytes).map_err(CallError::Output)
                     })
+                });
+                packed.shrink_to(ARGS_KEPT_BYTES);
+                result
             }
         };
-        live.args.shrink_to(ARGS_KEPT_BYTES);
         let out = match result {
             Ok(r) => {
                 self.keep_log(function, &live);
@@ -392,14 +391,12 @@ impl Plugin {
         store.set_epoch_deadline(self.limits.deadline_ticks());
         let bindings = match &self.pre {
             Pre::V0_1(pre) => pre.instantiate(&mut store).map(Bindings::V0_1),
-            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Bindings::V0_2),
+            Pre::V0_2(pre) => pre
+                .instantiate(&mut store)
+                .map(|b| Bindings::V0_2(b, Vec::new())),
         };
         match bindings {
-            Ok(bindings) => Ok(Live {
-                store,
-                bindings,
-                args: Vec::new(),
-            }),
+            Ok(bindings) => Ok(Live { store, bindings }),
             Err(e) => {
                 let memory_refused = store.data().limiter.memory_refused;
                 let stderr = store.data().output.take();

@@ -55,6 +55,15 @@ pub use saved::{ObjectVersion, SavedPlan, StaleObject};
 /// The short name of the directory extension that carries anchors.
 pub const ANCHOR_EXTENSION_NAME: &str = "tenantsyncAnchor";
 
+/// The name Graph gives the anchor extension property of the target app `app_id`:
+/// `extension_<app id without dashes>_tenantsyncAnchor`.
+pub fn anchor_attribute_for(app_id: &str) -> String {
+    format!(
+        "extension_{}_{ANCHOR_EXTENSION_NAME}",
+        app_id.replace('-', "")
+    )
+}
+
 /// Why a cycle could not run at all (per-object failures are escrowed instead).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -752,10 +761,7 @@ impl Engine {
         } else {
             // A dry run before `init`: the name Graph gives the extension, so a plan can be
             // shown; no target object carries it yet.
-            Ok(format!(
-                "extension_{}_{ANCHOR_EXTENSION_NAME}",
-                self.anchor_app_id()?.replace('-', "")
-            ))
+            Ok(anchor_attribute_for(&self.anchor_app_id()?))
         }
     }
 

@@ -189,8 +189,6 @@ impl Memo {
 struct KindRead {
     objects: Vec<DirectoryObject>,
     full: bool,
-    /// Read from this engine's memory with an empty round.
-    unchanged: bool,
     changed: usize,
     /// Objects the round reported soft-deleted (`@removed` with reason `changed`), as the cache
     /// last held them.
@@ -263,7 +261,6 @@ async fn read_kind(
             changed,
             objects,
             full: true,
-            unchanged: false,
             soft_deleted: Vec::new(),
             not_soft_deleted: Vec::new(),
             unknown_soft_deleted: false,
@@ -295,7 +292,6 @@ async fn read_kind(
         changed: round.objects.len(),
         objects: merged.objects,
         full: false,
-        unchanged: remembered && round.objects.is_empty(),
         soft_deleted: merged.soft_deleted,
         not_soft_deleted: merged.not_soft_deleted,
         unknown_soft_deleted: merged.unknown_soft_deleted,
@@ -468,7 +464,8 @@ async fn read_side(
         let mut r = read_kind(client, state, memo, side, kind, resource, select, full, now).await?;
         read.full |= r.full;
         read.changed += r.changed;
-        read.unchanged &= r.unchanged;
+        // Read from this engine's memory with an empty round.
+        read.unchanged &= r.ids.as_ref().is_some_and(Vec::is_empty);
         let objects = std::mem::take(&mut r.objects);
         match resource {
             DeltaResource::Users => snapshot.users = objects,

@@ -168,9 +168,9 @@ impl<'a> Reader<'a> {
     fn text(&mut self) -> Result<&'a str, DecodeError> {
         let n = self.u32()? as usize;
         let bytes = self.bytes(n)?;
-        // Most attribute values are ASCII, which a plain loop checks faster than the general
-        // UTF-8 validation does for short strings.
-        if bytes.iter().fold(0u8, |acc, b| acc | b) < 0x80 {
+        // Most attribute values are ASCII, which is checked faster than the general UTF-8
+        // validation does for short strings.
+        if bytes.is_ascii() {
             // SAFETY: every byte is below 0x80, and ASCII bytes are valid UTF-8.
             return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
         }

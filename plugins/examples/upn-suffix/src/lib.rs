@@ -15,11 +15,7 @@ fn rewrite_upn_suffix(upn: Option<&str>, domain: &str) -> Result<Option<String>,
         )));
     }
     Ok(upn.map(|upn| {
-        // `@` is ASCII: its byte never occurs inside another character's encoding.
-        let local = upn
-            .bytes()
-            .rposition(|b| b == b'@')
-            .map_or(upn, |at| &upn[..at]);
+        let local = upn.rfind('@').map_or(upn, |at| &upn[..at]);
         let mut out = String::with_capacity(local.len() + 1 + domain.len());
         out.push_str(local);
         out.push('@');

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -225,36 +225,53 @@ impl Trap {
     }
 }
 
-/// The `tenantsync` binary the harness runs: `TENANTSYNC_BIN`, or a private copy of the one
-/// cargo built for this test, made once at the start (a build of another checkout sharing the
-/// target directory must not swap it out during a long run).
-fn binary() -> &'static Path {
-    static BINARY: OnceLock<(PathBuf, Option<tempfile::TempDir>)> = OnceLock::new();
-    &BINARY
-        .get_or_init(|| {
-            if let Some(path) = std::env::var_os("TENANTSYNC_BIN").filter(|p| !p.is_empty()) {
-                return (PathBuf::from(path), None);
-            }
-            let dir = tempfile::tempdir().expect("temp dir");
-            let copy = dir.path().join("tenantsync");
-            std::fs::copy(env!("CARGO_BIN_EXE_tenantsync"), &copy).expect("copy the binary");
-            (copy, Some(dir))
-        })
-        .0
+/// The `tenantsync` binary the harness runs: `TENANTSYNC_BIN`, or a private hard link (a copy
+/// where linking fails) of the one cargo built, made at the start of the test and removed at
+/// its end: a build of another checkout sharing the target directory must not swap it out
+/// during a long run.
+struct Binary {
+    path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
 }
 
-/// `tenantsync sync --config job`, its output in files beside the job (read on failure).
-fn spawn_sync(job: &Path, n: usize) -> Child {
-    let dir = job.parent().expect("the job's directory");
-    let out = std::fs::File::create(dir.join(format!("run{n}.out"))).expect("output file");
-    let err = std::fs::File::create(dir.join(format!("run{n}.err"))).expect("output file");
-    Command::new(binary())
-        .args(["sync", "--config"])
-        .arg(job)
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("tenantsync starts")
+impl Binary {
+    fn new() -> Binary {
+        if let Some(path) = std::env::var_os("TENANTSYNC_BIN").filter(|p| !p.is_empty()) {
+            return Binary {
+                path: PathBuf::from(path),
+                _dir: None,
+            };
+        }
+        let built = env!("CARGO_BIN_EXE_tenantsync");
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        let path = dir.path().join("tenantsync");
+        if std::fs::hard_link(built, &path).is_err() {
+            std::fs::copy(built, &path).expect("copy the binary");
+        }
+        Binary {
+            path,
+            _dir: Some(dir),
+        }
+    }
+
+    /// `tenantsync sync --config job`, its output in files beside the job (read on failure).
+    /// Its temporary directory is the job's: what a killed process leaves there (the state
+    /// blob's local copy) goes with the job.
+    fn spawn_sync(&self, job: &Path, n: usize) -> Child {
+        let dir = job.parent().expect("the job's directory");
+        let out = std::fs::File::create(dir.join(format!("run{n}.out"))).expect("output file");
+        let err = std::fs::File::create(dir.join(format!("run{n}.err"))).expect("output file");
+        Command::new(&self.path)
+            .args(["sync", "--config"])
+            .arg(job)
+            .env("TMPDIR", dir)
+            .env("TEMP", dir)
+            .env("TMP", dir)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("tenantsync starts")
+    }
 }
 
 /// What the process printed, for a failure's message.
@@ -419,6 +436,7 @@ fn armed(backend: &Backend) -> Armed {
 /// One point: kills at seeded writes (one to three times in a row), then runs until the job
 /// converges, checking after every process. `clean_writes` is what a clean sync writes.
 fn run_point(
+    binary: &Binary,
     backend: &Backend,
     points: &mut Points,
     clean: &Shape,
@@ -447,7 +465,7 @@ fn run_point(
             0
         };
         trap.arm(at);
-        let mut child = spawn_sync(&job, processes);
+        let mut child = binary.spawn_sync(&job, processes);
         let (status, killed) = trap.watch(&mut child);
         processes += 1;
         before = check_step(&world, &job, &before).map_err(|e| {
@@ -538,7 +556,7 @@ fn diff(want: &Shape, got: &Shape) -> String {
 }
 
 /// One clean sync on `backend`: the target it gives and the writes it takes.
-fn clean_sync(backend: &Backend) -> (Shape, u64) {
+fn clean_sync(binary: &Binary, backend: &Backend) -> (Shape, u64) {
     let Armed {
         world,
         job,
@@ -546,7 +564,7 @@ fn clean_sync(backend: &Backend) -> (Shape, u64) {
         trap,
     } = armed(backend);
     trap.arm(0);
-    let mut child = spawn_sync(&job, 0);
+    let mut child = binary.spawn_sync(&job, 0);
     let (status, _) = trap.watch(&mut child);
     assert!(
         status.success(),
@@ -566,14 +584,15 @@ fn clean_sync(backend: &Backend) -> (Shape, u64) {
 fn sigkill_at_seeded_points_of_apply_never_duplicates_loses_or_deletes() {
     let count = env_number("TENANTSYNC_CRASH_POINTS", 5);
     let seed = env_number("TENANTSYNC_CRASH_SEED", 20_261_127);
+    let binary = Binary::new();
     for backend in backends() {
         let started = Instant::now();
-        let (clean, clean_writes) = clean_sync(&backend);
+        let (clean, clean_writes) = clean_sync(&binary, &backend);
         let mut points = Points(seed);
         let mut failures = Vec::new();
         let (mut kills, mut processes) = (0, 0);
         for point in 1..=count {
-            match run_point(&backend, &mut points, &clean, clean_writes) {
+            match run_point(&binary, &backend, &mut points, &clean, clean_writes) {
                 Ok(r) => {
                     kills += r.kills;
                     processes += r.processes;

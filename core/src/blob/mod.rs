@@ -15,7 +15,10 @@
 //! Put Blob <https://learn.microsoft.com/rest/api/storageservices/put-blob>, conditional headers
 //! <https://learn.microsoft.com/rest/api/storageservices/specifying-conditional-headers-for-blob-service-operations>.
 
+mod scratch;
 mod shared_key;
+
+pub(crate) use scratch::Scratch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

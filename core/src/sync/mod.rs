@@ -378,8 +378,9 @@ pub struct Engine {
     /// The job's state blob, when `state = { azure_blob = ... }`: `state_path` is then a
     /// private copy in `scratch`, downloaded when a run takes the lease.
     remote: Option<Arc<crate::blob::StateBlob>>,
-    /// The private directory of the state blob's local copy (removed with the engine).
-    _scratch: Option<tempfile::TempDir>,
+    /// The private directory of the state blob's local copy (removed with the engine; one a
+    /// killed process left is removed by the next engine).
+    _scratch: Option<crate::blob::Scratch>,
     /// The lease of the run in progress on the state blob: the job's lock, from
     /// [`Engine::begin`] until the run settles (final checkpoint, release).
     lease: Option<crate::blob::Lease>,
@@ -531,9 +532,7 @@ impl Engine {
                 let remote = crate::blob::StateBlob::new(blob, &target_cfg.cloud).map_err(|e| {
                     SyncError::Invalid(format!("[state.azure_blob] cannot be used: {e}"))
                 })?;
-                let scratch = tempfile::Builder::new()
-                    .prefix("tenantsync-state-")
-                    .tempdir()
+                let scratch = crate::blob::Scratch::new_in(&std::env::temp_dir())
                     .map_err(|e| {
                         SyncError::Invalid(format!(
                             "cannot make a private directory for the job's state copy: {e}; check the temporary directory (TMPDIR)"

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tenantsync_core::{
     BlobError, CancelToken, Engine, ErrorCode, Event, EventSink, NoEvents, OperationStatus,
-    RunOutcome, StateStore, SyncError, SyncRequest,
+    RunMode, RunOutcome, StateStore, SyncError, SyncRequest,
 };
 use tenantsync_tests::{
     Azurite, World, assert_no_duplicates, azurite, block_on, small_seed, write_count,
@@ -65,6 +65,78 @@ fn a_sync_with_blob_state_converges_and_the_next_run_reads_by_delta() {
         reports.len() + 1,
         "every run is recorded in the blob"
     );
+}
+
+/// The runs recorded in the blob's copy of the state, newest first, as (mode, outcome).
+fn runs_in_blob(azurite: &Azurite, world: &World) -> Vec<(String, Option<String>)> {
+    let bytes = block_on(azurite.tool("job.state.db").read())
+        .expect("read")
+        .expect("the blob exists");
+    let copy = tempfile::tempdir().expect("dir");
+    let path = copy.path().join("copy.db");
+    std::fs::write(&path, bytes).expect("write");
+    let state = StateStore::open(&path, &world.source_id, &world.target_id).expect("opens");
+    state
+        .runs(100)
+        .expect("runs")
+        .into_iter()
+        .map(|r| (r.mode, r.outcome))
+        .collect()
+}
+
+#[test]
+fn a_cycle_driven_stage_by_stage_saves_its_end_to_the_blob_and_frees_the_job() {
+    let Some(azurite) = azurite() else { return };
+    let (world, groups, job) = blob_job(&azurite, "");
+    let mut engine = Engine::open(&job).expect("opens");
+    let cancel = CancelToken::new();
+    let report = block_on(async {
+        let mut cycle = engine.begin(RunMode::Delta, &NoEvents).await?;
+        let observation = cycle.observe(false, &NoEvents).await?;
+        let plan = cycle.plan(&observation, false, &NoEvents)?;
+        let applied = cycle
+            .apply(&observation, &plan, true, false, &NoEvents, &cancel)
+            .await?;
+        cycle.record(observation, plan, applied, &NoEvents).await
+    })
+    .expect("the cycle runs");
+    assert!(report.applied.succeeded > 0, "{report:?}");
+    // `record` ended the run: the lease is free and the blob holds the run's outcome.
+    let tool = azurite.tool("job.state.db");
+    assert_eq!(
+        block_on(tool.lease_state()).expect("properties").as_deref(),
+        Some("available")
+    );
+    let outcome = Some(report.outcome.as_str().to_string());
+    assert_eq!(runs_in_blob(&azurite, &world), [("delta".into(), outcome)]);
+
+    // A cycle dropped between `begin` and its end (a caller's error) leaves the job to the
+    // next cycle of the same engine, which ends that run and starts its own.
+    block_on(async {
+        let cycle = engine.begin(RunMode::Delta, &NoEvents).await?;
+        drop(cycle);
+        let mut cycle = engine.begin(RunMode::Delta, &NoEvents).await?;
+        let observation = cycle.observe(false, &NoEvents).await?;
+        let plan = cycle.plan(&observation, false, &NoEvents)?;
+        let applied = cycle
+            .apply(&observation, &plan, true, false, &NoEvents, &cancel)
+            .await?;
+        cycle.record(observation, plan, applied, &NoEvents).await
+    })
+    .expect("the job is not locked out by its own dropped cycle");
+    let runs = runs_in_blob(&azurite, &world);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(
+        runs[1].1, None,
+        "the dropped cycle's run stays unfinished: {runs:?}"
+    );
+    assert_eq!(
+        block_on(tool.lease_state()).expect("properties").as_deref(),
+        Some("available")
+    );
+    drop(engine);
+    world.converge(&job, 6, Duration::from_secs(1));
+    world.assert_converged(&groups);
 }
 
 /// Blocks the run that emits it at its first applied operation until `go` is set: the run

@@ -189,7 +189,7 @@ fn staged(
         let applied = cycle
             .apply(&observation, &plan, true, false, &NoEvents, cancel)
             .await?;
-        let report = cycle.record(observation, plan, applied, &NoEvents)?;
+        let report = cycle.record(observation, plan, applied, &NoEvents).await?;
         Ok::<_, tenantsync_core::SyncError>((
             report,
             (t1 - t0).as_secs_f64(),

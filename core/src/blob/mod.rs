@@ -7,7 +7,7 @@
 //!           (acquire, 60 s) locks the job; Get Blob downloads the database to a private file
 //! renew     a background task renews the lease every 20 s while the run lives
 //! checkpoint Put Blob with x-ms-lease-id and If-Match: the blob's ETag: after each apply stage
-//!           and at the end
+//!           but the last, and at the end
 //! release   Lease Blob (release) at the end; a crashed holder's lease expires by itself
 //! ```
 //!

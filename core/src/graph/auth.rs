@@ -1512,11 +1512,20 @@ mod tests {
         .with_clock(clock.clone())
     }
 
-    /// Secret files for tests live as long as the test process.
+    /// A secret file for tests: one per value in the temporary directory, shared by every
+    /// test and run (nothing accumulates), put in place by a rename so that a test reading it
+    /// never sees it half written.
     fn secret_file(value: &str) -> PathBuf {
-        let dir = tempfile::tempdir().expect("tempdir").keep();
-        let path = dir.join("secret");
-        std::fs::write(&path, value).expect("write");
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!(
+            "tenantsync-test-secret-{}",
+            crate::plugin::hex(value.as_bytes())
+        ));
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(value) {
+            let mut file = tempfile::NamedTempFile::new_in(&dir).expect("temp file");
+            std::io::Write::write_all(&mut file, value.as_bytes()).expect("write");
+            file.persist(&path).expect("put the secret in place");
+        }
         path
     }
 

@@ -107,7 +107,7 @@ pub(crate) struct Applier<'a> {
     /// evaluation failed).
     kept_escrows: HashSet<String>,
     /// With the job's state in a blob, the run's lease: the state is uploaded after each
-    /// stage ([`super::checkpoint`]).
+    /// stage but the last, which the run's end saves ([`super::checkpoint`]).
     lease: Option<&'a crate::blob::Lease>,
     /// No chunk starts at or after this time (the run's max duration less one request's
     /// time), once one chunk has run.
@@ -274,7 +274,7 @@ impl<'a> Applier<'a> {
         self
     }
 
-    /// Saves the state after each stage under `lease` (the job's state in a blob): a failed
+    /// Saves the state after each stage but the last under `lease` (the job's state in a blob): a failed
     /// checkpoint (the lease lost, the blob rewritten by someone else) stops the apply before
     /// the next stage writes anything.
     pub(super) fn with_checkpoints(mut self, lease: Option<&'a crate::blob::Lease>) -> Self {
@@ -349,7 +349,10 @@ impl<'a> Applier<'a> {
                 self.run_stage(kind, &ready).await?;
                 ran |= !ready.is_empty();
             }
-            super::checkpoint(self.lease, self.state).await?;
+            // The last stage's state is saved when the run ends, right after: one upload less.
+            if end < operations.len() {
+                super::checkpoint(self.lease, self.state).await?;
+            }
             start = end;
         }
         if self.whole_plan {

@@ -508,9 +508,22 @@ impl Cycle<'_> {
 
     /// Records an applied run: plugin failures escrowed, the quarantine updated from the
     /// failure rate, the outcome decided and the run closed. The observation becomes the
-    /// memory cache the engine's next cycle starts from (as with [`Cycle::finish`]).
-    pub fn record(
+    /// memory cache the engine's next cycle starts from (as with [`Cycle::finish`]). With the
+    /// state in a blob, the run ends here: the state is saved to the blob and its lease
+    /// released.
+    pub async fn record(
         mut self,
+        observation: Observation,
+        plan: Plan,
+        applied: ApplyOutcome,
+        events: &dyn EventSink,
+    ) -> Result<RunReport, SyncError> {
+        let result = self.record_run(observation, plan, applied, events);
+        self.engine.settle(result).await
+    }
+
+    fn record_run(
+        &mut self,
         observation: Observation,
         plan: Plan,
         applied: ApplyOutcome,
@@ -616,24 +629,26 @@ impl Cycle<'_> {
     /// Closes a run that applies nothing: a dry run, a refused plan, a quarantined job. The
     /// observation, when there is one, becomes the memory cache the engine's next cycle
     /// starts from: that cycle applies its delta rounds to it instead of reading the caches
-    /// from the state store.
-    pub fn finish(
-        self,
+    /// from the state store. With the state in a blob, the run ends here as in
+    /// [`Cycle::record`].
+    pub async fn finish(
+        mut self,
         outcome: RunOutcome,
         observation: Option<Observation>,
         plan: Plan,
     ) -> Result<RunReport, SyncError> {
-        self.close(outcome, observation, plan, ApplyOutcome::default())
+        let result = self.close(outcome, observation, plan, ApplyOutcome::default());
+        self.engine.settle(result).await
     }
 
     fn close(
-        self,
+        &mut self,
         outcome: RunOutcome,
         observation: Option<Observation>,
         plan: Plan,
         applied: ApplyOutcome,
     ) -> Result<RunReport, SyncError> {
-        let e = self.engine;
+        let e = &mut *self.engine;
         let report = RunReport {
             run_id: self.run_id,
             outcome,
@@ -643,7 +658,7 @@ impl Cycle<'_> {
             applied,
             source_requests: e.source.stats(),
             target_requests: e.target.stats(),
-            quarantine: self.quarantine,
+            quarantine: self.quarantine.take(),
             started_at: self.started_at,
             finished_at: e.clock.now(),
             saved_plan: None,
@@ -704,7 +719,9 @@ impl Engine {
         };
         let mut cycle = self.begin(mode, events).await?;
         if request.only.is_none() && !request.dry_run && cycle.warn_if_quarantined(events, "") {
-            return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
+            return cycle
+                .finish(RunOutcome::Quarantined, None, Plan::default())
+                .await;
         }
         let observation = cycle.observe(request.full, events).await?;
         let mut plan = cycle.plan(&observation, request.allow_deletes, events)?;
@@ -713,18 +730,22 @@ impl Engine {
         }
         if request.dry_run {
             let saved = cycle.save(&observation, plan.clone(), request.only.clone());
-            let mut report = cycle.finish(RunOutcome::DryRun, Some(observation), plan)?;
+            let mut report = cycle
+                .finish(RunOutcome::DryRun, Some(observation), plan)
+                .await?;
             report.saved_plan = Some(Box::new(saved));
             return Ok(report);
         }
         if plan.refused.is_some() {
-            return cycle.finish(RunOutcome::Refused, Some(observation), plan);
+            return cycle
+                .finish(RunOutcome::Refused, Some(observation), plan)
+                .await;
         }
         let on_demand = request.only.is_some();
         let applied = cycle
             .apply(&observation, &plan, !on_demand, on_demand, events, cancel)
             .await?;
-        cycle.record(observation, plan, applied, events)
+        cycle.record(observation, plan, applied, events).await
     }
 
     /// Applies a saved plan exactly: reads both tenants, refuses with
@@ -749,16 +770,22 @@ impl Engine {
     ) -> Result<RunReport, SyncError> {
         let mut cycle = self.begin(RunMode::Apply, events).await?;
         if cycle.warn_if_quarantined(events, " and apply the plan again") {
-            return cycle.finish(RunOutcome::Quarantined, None, Plan::default());
+            return cycle
+                .finish(RunOutcome::Quarantined, None, Plan::default())
+                .await;
         }
         let observation = cycle.observe(false, events).await?;
         if let Err(e) = cycle.verify(saved, &observation) {
-            cycle.finish(RunOutcome::Refused, Some(observation), Plan::default())?;
+            cycle
+                .finish(RunOutcome::Refused, Some(observation), Plan::default())
+                .await?;
             return Err(e);
         }
         let applied = cycle
             .apply(&observation, &saved.plan, false, true, events, cancel)
             .await?;
-        cycle.record(observation, saved.plan.clone(), applied, events)
+        cycle
+            .record(observation, saved.plan.clone(), applied, events)
+            .await
     }
 }

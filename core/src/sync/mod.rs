@@ -682,7 +682,9 @@ impl Engine {
             if let (Some(remote), None) = (&self.remote, &self.lease) {
                 let remote = remote.clone();
                 let path = self.state_path.clone();
-                block_on(async move { remote.snapshot(&path).await })?;
+                block_on("reading the state blob", || async move {
+                    remote.snapshot(&path).await
+                })?;
             }
             self.state = Some(StateStore::open(
                 &self.state_path,
@@ -802,6 +804,11 @@ impl Engine {
         let Some(remote) = self.remote.clone() else {
             return self.lock().map(Some);
         };
+        // A cycle dropped before its end (an error between `begin` and `record`) left its
+        // lease: that run ends now (its state saved, the lease released), then this one starts.
+        if self.lease.is_some() {
+            self.settle(Ok(())).await.ok();
+        }
         // The copy is replaced: close the store first.
         self.state = None;
         match remote.acquire(&self.state_path).await? {
@@ -817,7 +824,7 @@ impl Engine {
     }
 
     /// Saves the job's state where it lives: with the state in a blob, uploads the database
-    /// under the run's lease and the blob's ETag (after each apply stage and at the end of a
+    /// under the run's lease and the blob's ETag (after each apply stage but the last, and at the end of a
     /// run). Nothing to do for a local state file, whose every write is already on disk. Fails
     /// when the lease was lost or the blob rewritten by someone else: the run must stop and
     /// write nothing more.
@@ -864,16 +871,10 @@ impl Engine {
     pub fn reset(&mut self, scope: ResetScope) -> Result<ResetSummary, SyncError> {
         if self.remote.is_some() {
             // Under the blob's lease, on a runtime of its own (this call is synchronous).
-            return std::thread::scope(|s| {
-                s.spawn(|| {
-                    runtime()?.block_on(async {
-                        let locked = self.lock_job().await;
-                        let result = locked.and_then(|_| self.reset_locked(scope));
-                        self.settle(result).await
-                    })
-                })
-                .join()
-                .unwrap_or_else(|_| Err(SyncError::Invalid("the reset panicked".into())))
+            return block_on("the reset", || async {
+                let locked = self.lock_job().await;
+                let result = locked.and_then(|_| self.reset_locked(scope));
+                self.settle(result).await
             });
         }
         let _lock = self.lock()?;
@@ -939,15 +940,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, SyncError> {
         .map_err(|e| SyncError::Invalid(format!("cannot start an async runtime: {e}")))
 }
 
-/// Runs `work` to its end on a thread and runtime of its own: callable from synchronous code,
-/// inside an async runtime or not.
-fn block_on<T: Send>(
-    work: impl std::future::Future<Output = Result<T, crate::blob::BlobError>> + Send,
+/// Runs `work` (`what`, for the message if it panics) to its end on a thread and runtime of
+/// its own: callable from synchronous code, inside an async runtime or not.
+fn block_on<T: Send, E: Into<SyncError>, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    work: impl FnOnce() -> F + Send,
 ) -> Result<T, SyncError> {
     std::thread::scope(|s| {
-        s.spawn(|| Ok(runtime()?.block_on(work)?))
+        s.spawn(|| runtime()?.block_on(work()).map_err(Into::into))
             .join()
-            .unwrap_or_else(|_| Err(SyncError::Invalid("reading the state blob panicked".into())))
+            .unwrap_or_else(|_| Err(SyncError::Invalid(format!("{what} panicked"))))
     })
 }
 

@@ -35,6 +35,32 @@ pub(crate) struct Shared {
     pub graph_audience: Option<String>,
     /// Called after every Graph write the emulator executes ([`Emulator::on_write`]).
     pub write_hook: HookSlot,
+    /// Graph requests being handled now, and the most at once
+    /// ([`Emulator::peak_graph_requests_in_flight`]).
+    pub in_flight: InFlight,
+}
+
+/// Graph requests being handled, and the most at once since the last reset.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl InFlight {
+    /// Counts a request in until the returned guard drops.
+    fn enter(&self) -> impl Drop + '_ {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        Leave(&self.now)
+    }
 }
 
 /// Where [`Emulator::on_write`] keeps its hook.
@@ -283,6 +309,7 @@ impl Emulator {
                 .as_ref()
                 .map(|a| a.trim_end_matches('/').to_owned()),
             write_hook: HookSlot::default(),
+            in_flight: InFlight::default(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -306,6 +333,19 @@ impl Emulator {
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
+    /// The most Graph requests (of any tenant) the emulator handled at once since it started
+    /// or since the last call with `reset`, which starts a new count from the requests in
+    /// flight now.
+    pub fn peak_graph_requests_in_flight(&self, reset: bool) -> usize {
+        use std::sync::atomic::Ordering::SeqCst;
+        let f = &self.shared.in_flight;
+        if reset {
+            f.peak.swap(f.now.load(SeqCst), SeqCst)
+        } else {
+            f.peak.load(SeqCst)
+        }
     }
 
     /// The clock the emulator reads (the one in its configuration): advance a manual clock to
@@ -496,6 +536,7 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
     if path.starts_with("/v1.0/") || path == "/v1.0" {
+        let _counted = shared.in_flight.enter();
         return dispatch::graph(&shared, &parts, &path["/v1.0".len()..], &query, bytes).await;
     }
     if let Some(rest) = path.strip_prefix("/_emulator/") {

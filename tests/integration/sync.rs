@@ -492,6 +492,47 @@ fn the_target_is_read_by_delta_drift_is_reverted_and_deleted_items_are_read_only
     );
 }
 
+/// A cycle whose four collections all have delta links sends their rounds at once: with each
+/// request taking a while, the emulator sees all four in flight together. A full read (no
+/// links yet) reads one collection at a time.
+#[test]
+fn a_delta_cycle_sends_its_four_rounds_at_once() {
+    let world = World::new(small_seed());
+    let groups = top_security_groups(&world);
+    let job = world.write_job(&groups, "");
+    world.converge(&job, 6, Duration::from_secs(1));
+    // Every request waits a little, so that requests sent together overlap in the emulator.
+    let slow = tenantsync_emulator::Knobs {
+        latency: Some(tenantsync_emulator::LatencyKnobs {
+            fixed_ms: 400,
+            jitter_ms: 0,
+        }),
+        ..tenantsync_emulator::Knobs::default()
+    };
+    world.source().set_knobs(slow.clone());
+    world.target().set_knobs(slow);
+    world.emulator.peak_graph_requests_in_flight(true);
+    let quiet = world.run(&job, SyncRequest::default());
+    assert!(!quiet.full_read && quiet.plan.operations.is_empty());
+    assert_eq!(
+        world.emulator.peak_graph_requests_in_flight(false),
+        4,
+        "the four delta rounds were in flight together"
+    );
+    // A full read keeps one round in flight at a time.
+    world.emulator.peak_graph_requests_in_flight(true);
+    let full = world.run(
+        &job,
+        SyncRequest {
+            full: true,
+            dry_run: true,
+            ..SyncRequest::default()
+        },
+    );
+    assert!(full.full_read);
+    assert_eq!(world.emulator.peak_graph_requests_in_flight(false), 1);
+}
+
 #[test]
 fn one_engine_across_cycles_keeps_its_caches_in_memory_and_still_sees_every_change() {
     let world = World::new(small_seed());

@@ -203,10 +203,22 @@ impl Cycle<'_> {
         let previous = e.generation;
         e.generation += 1;
         e.state()?;
+        let mut prefetched = if full {
+            observe::Prefetched::default()
+        } else {
+            observe::prefetch(
+                &e.source,
+                &e.target,
+                e.state.as_ref().expect("opened above"),
+                &selection,
+            )
+            .await?
+        };
         let (source, read, source_ids) = observe::source(
             &e.source,
             e.state.as_mut().expect("opened above"),
             &mut e.memo,
+            &mut prefetched,
             &selection,
             &source_tenant,
             full,
@@ -240,6 +252,7 @@ impl Cycle<'_> {
             &e.target,
             e.state.as_mut().expect("opened above"),
             &mut e.memo,
+            &mut prefetched,
             &selection,
             &target_tenant,
             full,

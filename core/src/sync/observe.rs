@@ -1,14 +1,15 @@
 //! Observe: read the source and the target (each a delta round applied to its cached objects,
 //! or a full round) into snapshots, and the target's soft-deleted objects when a plan can need
-//! them. A quiet cycle sends four requests (a delta round of users and of groups per side) and
-//! writes only the rows that changed.
+//! them. A quiet cycle sends four requests (a delta round of users and of groups per side), all
+//! at once when every collection has a delta link ([`prefetch`]), and writes only the rows that
+//! changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
 
-use crate::graph::delta::{DeltaObject, DeltaResource, RemovedReason};
+use crate::graph::delta::{DeltaObject, DeltaResource, DeltaRound, RemovedReason};
 use crate::graph::{DeltaLink, GraphClient, GraphRequest, delta_or_full, list_all};
 use crate::plan::anchor_source_id;
 use crate::schema::SynchronizationSchema;
@@ -220,6 +221,7 @@ async fn read_kind(
     client: &GraphClient,
     state: &mut StateStore,
     memo: &mut Memo,
+    prefetched: &mut Prefetched,
     side: Side,
     kind: &str,
     resource: DeltaResource,
@@ -234,13 +236,18 @@ async fn read_kind(
     } else {
         state.delta_link(&link_kind)?
     };
-    let round = delta_or_full(
-        client,
-        resource,
-        &refs(select),
-        link.clone().map(DeltaLink).as_ref(),
-    )
-    .await?;
+    let round = match prefetched.take(&link_kind, link.as_deref()) {
+        Some(round) => round,
+        None => {
+            delta_or_full(
+                client,
+                resource,
+                &refs(select),
+                link.clone().map(DeltaLink).as_ref(),
+            )
+            .await?
+        }
+    };
     let new_link = round.delta_link.0.clone();
     if round.full {
         // The round is consumed as it is turned into objects, so the two are not held whole at
@@ -406,12 +413,94 @@ fn link_kind(side: Side, kind: &str) -> String {
     }
 }
 
-/// Reads the source: a delta round from the kept link applied to the cached objects, or a
-/// full round. The cache and the new links are saved before returning.
+/// The four delta rounds of a cycle (users and groups of each side), fetched at once, by
+/// delta-link kind, with the link each started from.
+#[derive(Debug, Default)]
+pub(crate) struct Prefetched(HashMap<String, (String, DeltaRound)>);
+
+impl Prefetched {
+    /// The round of `link_kind` when it was fetched from `link`.
+    fn take(&mut self, link_kind: &str, link: Option<&str>) -> Option<DeltaRound> {
+        match self.0.remove(link_kind) {
+            Some((from, round)) if Some(from.as_str()) == link => Some(round),
+            _ => None,
+        }
+    }
+}
+
+/// When every collection has a kept delta link (a watched job's cycles), sends the four delta
+/// rounds at once, both tenants and both collections, instead of one after the other: a
+/// quiet cycle then waits for one round trip, not four. Without a link somewhere (a first or
+/// full read: large rounds, read one at a time to bound memory) nothing is fetched here.
+pub(crate) async fn prefetch(
+    source: &GraphClient,
+    target: &GraphClient,
+    state: &StateStore,
+    selection: &Selection,
+) -> Result<Prefetched, SyncError> {
+    let reads = [
+        (
+            source,
+            Side::Source,
+            "users",
+            DeltaResource::Users,
+            &selection.source_users,
+        ),
+        (
+            source,
+            Side::Source,
+            "groups",
+            DeltaResource::Groups,
+            &selection.source_groups,
+        ),
+        (
+            target,
+            Side::Target,
+            "users",
+            DeltaResource::Users,
+            &selection.target_users,
+        ),
+        (
+            target,
+            Side::Target,
+            "groups",
+            DeltaResource::Groups,
+            &selection.target_groups,
+        ),
+    ];
+    let mut links = Vec::with_capacity(reads.len());
+    for (_, side, kind, _, _) in &reads {
+        let link_kind = link_kind(*side, kind);
+        match state.delta_link(&link_kind)? {
+            Some(link) => links.push((link_kind, link)),
+            None => return Ok(Prefetched::default()),
+        }
+    }
+    let rounds = futures_util::future::try_join_all(reads.iter().zip(&links).map(
+        |((client, _, _, resource, select), (_, link))| async move {
+            let since = DeltaLink(link.clone());
+            delta_or_full(client, *resource, &refs(select), Some(&since)).await
+        },
+    ))
+    .await?;
+    Ok(Prefetched(
+        links
+            .into_iter()
+            .zip(rounds)
+            .map(|((link_kind, link), round)| (link_kind, (link, round)))
+            .collect(),
+    ))
+}
+
+/// Reads the source: a delta round from the kept link (fetched by [`prefetch`] or here)
+/// applied to the cached objects, or a full round. The cache and the new links are saved
+/// before returning.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn source(
     client: &GraphClient,
     state: &mut StateStore,
     memo: &mut Memo,
+    prefetched: &mut Prefetched,
     selection: &Selection,
     tenant_id: &str,
     full: bool,
@@ -421,6 +510,7 @@ pub(crate) async fn source(
         client,
         state,
         memo,
+        prefetched,
         Side::Source,
         [&selection.source_users, &selection.source_groups],
         tenant_id,
@@ -439,6 +529,7 @@ async fn read_side(
     client: &GraphClient,
     state: &mut StateStore,
     memo: &mut Memo,
+    prefetched: &mut Prefetched,
     side: Side,
     select: [&[String]; 2],
     tenant_id: &str,
@@ -461,7 +552,10 @@ async fn read_side(
     .into_iter()
     .zip(select)
     {
-        let mut r = read_kind(client, state, memo, side, kind, resource, select, full, now).await?;
+        let mut r = read_kind(
+            client, state, memo, prefetched, side, kind, resource, select, full, now,
+        )
+        .await?;
         read.full |= r.full;
         read.changed += r.changed;
         // Read from this engine's memory with an empty round.
@@ -591,6 +685,7 @@ pub(crate) async fn target(
     client: &GraphClient,
     state: &mut StateStore,
     memo: &mut Memo,
+    prefetched: &mut Prefetched,
     selection: &Selection,
     tenant_id: &str,
     full: bool,
@@ -603,6 +698,7 @@ pub(crate) async fn target(
         client,
         state,
         memo,
+        prefetched,
         Side::Target,
         [&selection.target_users, &selection.target_groups],
         tenant_id,

@@ -633,4 +633,32 @@ fn one_engine_across_cycles_keeps_its_caches_in_memory_and_still_sees_every_chan
     );
     assert!(cycle().plan.operations.is_empty());
     world.assert_converged(&groups);
+    // Removed from every assigned group, the member leaves the scope: the cycle plans it and
+    // the groups it left again (its memberships removed, its target user deprovisioned), not
+    // the whole tenant.
+    for g in &groups {
+        if world.source().state().memberships[g].contains(&member) {
+            world.source().remove_member(g, &member).unwrap();
+        }
+    }
+    let left = cycle();
+    assert!(
+        matches!(left.planned, Some(PlanKind::Incremental { users: 0, .. })),
+        "{:?}",
+        left.planned
+    );
+    let left_kinds = kinds(&left);
+    assert!(
+        left_kinds.contains(&"removeMember") && left_kinds.len() >= 2,
+        "the memberships removed and the user deprovisioned: {left_kinds:?}"
+    );
+    assert!(
+        left.plan
+            .operations
+            .iter()
+            .all(|op| op.source_id() == Some(member.as_str()) || op.kind() == "removeMember"),
+        "only the member's operations: {:?}",
+        left.plan.operations
+    );
+    assert!(cycle().plan.operations.is_empty());
 }

@@ -224,30 +224,37 @@ pub(crate) fn scope_user(
     users_map: &CompiledObject,
     report: &mut Vec<(Tag, ReportEntry)>,
 ) -> bool {
+    match user_out_of_scope(user, users_map) {
+        None => true,
+        Some((reason, detail)) => {
+            left_out(
+                report,
+                pass::SCOPE_USER,
+                ObjectKind::User,
+                user,
+                reason,
+                detail,
+            );
+            false
+        }
+    }
+}
+
+/// Why a candidate user is out of scope, if it is (what [`scope_user`] reports).
+pub(crate) fn user_out_of_scope(
+    user: &DirectoryObject,
+    users_map: &CompiledObject,
+) -> Option<(Reason, String)> {
     if user.is_external_user() {
-        left_out(
-            report,
-            pass::SCOPE_USER,
-            ObjectKind::User,
-            user,
+        return Some((
             Reason::NotInternalUser,
             "only internal members of the source are synchronized; guests and external users are not"
                 .into(),
-        );
-        return false;
+        ));
     }
-    if let Some(why) = users_map.out_of_scope(user) {
-        left_out(
-            report,
-            pass::SCOPE_USER,
-            ObjectKind::User,
-            user,
-            Reason::ScopingFilter,
-            format!("out of scope: {why}"),
-        );
-        return false;
-    }
-    true
+    users_map
+        .out_of_scope(user)
+        .map(|why| (Reason::ScopingFilter, format!("out of scope: {why}")))
 }
 
 /// An assigned group in scope (a supported kind that passes the group scoping filter) with the
@@ -302,7 +309,7 @@ pub(crate) fn scope_group<'s>(
 }
 
 /// The user members of a group: direct ones, or every transitive one when flattening.
-fn user_members<'s>(
+pub(crate) fn user_members<'s>(
     index: &SnapshotIndex<'s>,
     group: &'s DirectoryObject,
     flatten: bool,

@@ -8,12 +8,15 @@
 //! Given the ids the delta rounds reported changed since ([`Changes`]), the next plan:
 //!
 //! 1. plans again the **users** that changed in the source, those whose anchored target user
-//!    changed, and (when any of them, or an unanchored target user, is concerned) every user
-//!    matched by anything but its anchor, since the matching index may have moved;
+//!    changed, those that became or stopped being candidates, and (when any of them, or an
+//!    unanchored target user, is concerned, or a user comes into scope) every user matched by
+//!    anything but its anchor, since the matching index may have moved; those that move in or
+//!    out of scope update the scope the basis keeps;
 //! 2. deprovisions again those of them that are managed and out of scope;
 //! 3. plans again the **groups** that changed in the source, those whose anchored target group
-//!    changed, those whose operations or report entries name a user or group planned again or
-//!    a target user that changed (a member's name, a member's target user), and, likewise,
+//!    changed, those with a member that moved in or out of scope, those whose operations or
+//!    report entries name a user or group planned again or a target user that changed (a
+//!    member's name, a member's target user), and, likewise,
 //!    every group matched by anything but its anchor when one of them is concerned;
 //! 4. splices what it made into the basis's lists in place of what those objects had made, in
 //!    the order a full run makes them (the pass, then the key), and weighs the deletion
@@ -24,8 +27,8 @@
 //!
 //! It falls back to a full run whenever its shortcut could differ from one: the schema, scope,
 //! options, kept anchors, target default domain or deleted objects changed; a source object was
-//! created or deleted; a user moved in or out of scope or to another target user; a group moved
-//! in or out of scope; a target object gained, lost or changed its anchor; nested groups are
+//! created or deleted; a user moved to another target user, left the scope while claimed, or
+//! came into it claimed or restored; a group moved in or out of scope; a target object gained, lost or changed its anchor; nested groups are
 //! flattened and a group changed; more than a fifth of the source changed; an expression read
 //! the time or asked whether a value exists in the target; plugins are loaded. The property
 //! test in `tests.rs` (`incremental_and_full_planning_agree`) checks over generated tenants and
@@ -419,7 +422,9 @@ fn incremental<'a>(
     if flatten && !groups.is_empty() {
         return Err("nested groups are flattened and a group changed");
     }
-    // Membership changes of assigned groups: no user may become or stop being a candidate.
+    // Membership changes of assigned groups: a user that becomes or stops being a candidate
+    // is planned again (it may move in or out of scope, below).
+    let mut recounted: Vec<u32> = Vec::new();
     if let Candidates::Counted { counts, members } = &mut basis.candidates {
         for g in &groups {
             let Some(old) = members.get_mut(*g) else {
@@ -430,18 +435,19 @@ fn incremental<'a>(
             for p in gone {
                 counts[p as usize] -= 1;
                 if counts[p as usize] == 0 {
-                    return Err("a user stopped being assigned");
+                    recounted.push(p);
                 }
             }
             for p in added {
                 if counts[p as usize] == 0 {
-                    return Err("a user became assigned");
+                    recounted.push(p);
                 }
                 counts[p as usize] += 1;
             }
             *old = new;
         }
     }
+    users.extend(recounted.iter().map(|&p| all_users[p as usize].id.as_str()));
 
     // The anchors, indexed again; no target object may gain, lose or change its anchor.
     let (user_anchors, group_anchors) = p.anchor_indexes();
@@ -486,43 +492,95 @@ fn incremental<'a>(
     }
 
     // Users matched by anything but their anchor depend on every unanchored target user, and
-    // on one another (two claiming the same target user).
-    if open_users || users.iter().any(|u| basis.open_users.contains(*u)) {
+    // on one another (two claiming the same target user); a user coming into scope may be
+    // matched so too.
+    let candidate = |basis: &Basis, u: &str, user: &DirectoryObject| match &basis.candidates {
+        Candidates::All => true,
+        Candidates::Counted { counts, .. } => {
+            counts[assignment::position(all_users, user) as usize] > 0
+        }
+        Candidates::Fixed { out_of_scope } => {
+            basis.in_scope.contains(u) || out_of_scope.contains(u)
+        }
+    };
+    let comes_in = |u: &str| {
+        source.users.get(u).is_some_and(|&user| {
+            !basis.in_scope.contains(u)
+                && candidate(basis, u, user)
+                && assignment::user_out_of_scope(user, &p.users_map).is_none()
+        })
+    };
+    if open_users
+        || users.iter().any(|u| basis.open_users.contains(*u))
+        || users.iter().any(|u| comes_in(u))
+    {
         for u in &basis.open_users {
             users.insert(source.users.get_key_value(&**u).ok_or(STALE)?.0);
         }
     }
-    // Scope: no user planned again may move in or out of it.
+    // Scope: the users planned again that move in or out of it.
     let mut scoped: Vec<&'a DirectoryObject> = Vec::new();
+    let (mut moved_in, mut moved_out): (IdSet<&'a str>, IdSet<&'a str>) = Default::default();
     for &u in &users {
         let Some(&user) = source.users.get(u) else {
             continue;
         };
-        let candidate = match &basis.candidates {
-            Candidates::All => true,
-            Candidates::Counted { counts, .. } => {
-                counts[assignment::position(all_users, user) as usize] > 0
-            }
-            Candidates::Fixed { out_of_scope } => {
-                basis.in_scope.contains(u) || out_of_scope.contains(u)
-            }
+        let now = candidate(basis, u, user)
+            && assignment::scope_user(user, &p.users_map, &mut p.out.report);
+        match (basis.in_scope.contains(u), now) {
+            (false, true) => moved_in.insert(u),
+            (true, false) => moved_out.insert(u),
+            _ => false,
         };
-        let now = candidate && assignment::scope_user(user, &p.users_map, &mut p.out.report);
-        if now != basis.in_scope.contains(u) {
-            return Err("a user moved in or out of scope");
-        }
         if now {
             scoped.push(user);
         }
     }
+    for &u in &moved_out {
+        // A user claimed (matched by attributes) counts among the managed target users, which
+        // every group's plan reads.
+        if let Some(ObjectRef::TargetId(t)) = basis.user_refs.get(u)
+            && basis.users.target_of.get(u).map(|t| &**t) != Some(t.as_str())
+        {
+            return Err("a user matched by more than its anchor left the scope");
+        }
+        basis.in_scope.remove(u);
+        if let Candidates::Fixed { out_of_scope } = &mut basis.candidates {
+            out_of_scope.insert(u.into());
+        }
+    }
+    for &u in &moved_in {
+        basis.in_scope.insert(u.into());
+        if let Candidates::Fixed { out_of_scope } = &mut basis.candidates {
+            out_of_scope.remove(u);
+        }
+    }
     p.known_refs = Some(std::mem::take(&mut basis.user_refs));
     p.plan_users(&scoped, evaluator, &user_anchors);
-    let known = p.known_refs.as_ref().ok_or(STALE)?;
-    if scoped
-        .iter()
-        .any(|u| p.user_refs.get(u.id.as_str()) != known.get(u.id.as_str()))
-    {
-        return Err("a user's target user changed");
+    let known = p.known_refs.as_mut().ok_or(STALE)?;
+    for u in &scoped {
+        let id = u.id.as_str();
+        let now = p.user_refs.get(id);
+        if !moved_in.contains(id) {
+            if now != known.get(id) {
+                return Err("a user's target user changed");
+            }
+            continue;
+        }
+        match now {
+            Some(ObjectRef::TargetId(t)) if !basis.managed_users.contains(t) => {
+                return Err(
+                    "a user came into scope matched to a target user by more than its anchor",
+                );
+            }
+            Some(r) => {
+                known.insert(id.into(), r.clone());
+            }
+            None => {}
+        }
+    }
+    for &u in &moved_out {
+        known.remove(u);
     }
     let dirty_users: Vec<&str> = users.iter().copied().collect();
     p.deprovision_users(
@@ -531,6 +589,21 @@ fn incremental<'a>(
         Some(&dirty_users),
     );
 
+    // Groups with a member that moved in or out of scope.
+    if !moved_in.is_empty() || !moved_out.is_empty() {
+        for gid in &input.scope.groups {
+            let Some((&k, &g)) = source.groups.get_key_value(gid.as_str()) else {
+                continue;
+            };
+            let members = assignment::user_members(&source, g, flatten);
+            if members
+                .iter()
+                .any(|m| moved_in.contains(m) || moved_out.contains(m))
+            {
+                groups.insert(k);
+            }
+        }
+    }
     // Groups whose entries name what was planned again or a target user that changed.
     let named: IdSet<&str> = users
         .iter()

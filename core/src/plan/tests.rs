@@ -74,7 +74,7 @@ fn snapshot(tenant: &str, users: Vec<DirectoryObject>, groups: Vec<DirectoryObje
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Case {
     pub(crate) source: Snapshot,
     pub(crate) target: Snapshot,

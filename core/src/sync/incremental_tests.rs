@@ -518,8 +518,11 @@ fn few_source_changes(s: &Snapshot, r: &mut Rng) -> Snapshot {
                     .insert("accountEnabled".into(), (!enabled).into());
             }
             3 if nu > 0 => {
+                // Into Legal and out of it: out of and into the scope of a job whose users'
+                // scoping filter leaves Legal out (see `watch`).
                 let u = &mut out.users[r.next(nu) as usize];
-                u.attributes.insert("department".into(), "Legal".into());
+                let department = if r.next(2) == 0 { "Legal" } else { "Sales" };
+                u.attributes.insert("department".into(), department.into());
             }
             k @ 4..=7 => change_some_group(r, &mut out.groups, &user_ids, k.max(5) - 5, "Team"),
             8 if nu > 0 => {
@@ -609,6 +612,28 @@ fn watch(case: &Case, all: bool, seed: u64, cycles: usize) -> Result<Vec<PlanKin
     if all {
         scope.mode = crate::plan::ScopeMode::All;
     }
+    // Every other job's users' scoping filter leaves the Legal department out: department
+    // moves then take users out of and back into the scope while they stay group members.
+    let mut case = case.clone();
+    if r.next(2) == 0 {
+        let users = case.schema.synchronization_rules[0]
+            .object_mappings
+            .iter_mut()
+            .find(|m| m.source_object_name == "User")
+            .expect("a user mapping");
+        users.scope = Some(
+            serde_json::from_value(serde_json::json!({"groups": [{
+                "name": "Not Legal",
+                "clauses": [{
+                    "operatorName": "NOT_EQUALS",
+                    "sourceOperandName": "department",
+                    "targetOperand": {"values": ["Legal"]}
+                }]
+            }]}))
+            .expect("a scoping filter"),
+        );
+    }
+    let case = &case;
     let anchor = case.options.anchor_attribute.clone();
     let (mut source, mut target) = (tidy(case.source.clone()), tidy(case.target.clone()));
     let (mut basis, mut changes) = (None, None);

@@ -363,6 +363,70 @@ fn two_sources_matching_one_target_is_a_conflict_not_a_merge() {
     );
 }
 
+/// A user that comes into scope is planned with every user matched by anything but its anchor:
+/// here it matches the target user another source user claimed, which a full plan reports as
+/// a conflict for both (an incremental plan that left the claim alone would differ).
+#[test]
+fn a_user_coming_into_scope_is_matched_against_the_other_claims() {
+    let mut existing = managed_user("t1", "x", "Ada Lovelace");
+    existing.attributes.remove(DEFAULT_ANCHOR_ATTRIBUTE);
+    let ada = || src_user("u1", "Ada Lovelace").with("department", "Sales");
+    let twin = |department: &str| {
+        src_user("u2", "Ada Twin")
+            .with("mail", "ada.lovelace@contoso.com")
+            .with("department", department)
+    };
+    let mut case = Case::new(
+        snapshot(SRC, vec![ada(), twin("Legal")], vec![]),
+        snapshot(TGT, vec![existing], vec![]),
+    )
+    .users(&["u1", "u2"]);
+    let users = case.schema.synchronization_rules[0]
+        .object_mappings
+        .iter_mut()
+        .find(|m| m.source_object_name == "User")
+        .expect("a user mapping");
+    users.scope = Some(
+        serde_json::from_value(
+            serde_json::json!({"groups": [{"name": "Not Legal", "clauses": [{
+                "operatorName": "NOT_EQUALS",
+                "sourceOperandName": "department",
+                "targetOperand": {"values": ["Legal"]}
+            }]}]}),
+        )
+        .expect("a scoping filter"),
+    );
+    // First: Ada alone in scope claims t1.
+    let (first, _, basis, _) = plan_incremental(&case.input(), None, None).expect("plan");
+    assert_eq!(
+        kinds(&first),
+        vec!["updateUser"],
+        "{}",
+        first.to_json_pretty()
+    );
+    // Then the twin leaves Legal: both match t1.
+    case.source = snapshot(SRC, vec![ada(), twin("Sales")], vec![]);
+    let changes = Changes {
+        source_users: vec!["u2".into()],
+        ..Changes::default()
+    };
+    let (made, _, _, kind) = plan_incremental(&case.input(), basis, Some(&changes)).expect("plan");
+    let full = case.plan();
+    assert_eq!(
+        reasons(&full),
+        vec![Reason::MatchConflict, Reason::MatchConflict]
+    );
+    assert_eq!(made.to_json_pretty(), full.to_json_pretty(), "{kind:?}");
+    // Ada's claim went: every group's plan reads the claimed users, so this one is planned in
+    // full.
+    assert_eq!(
+        kind,
+        PlanKind::Full {
+            reason: Some("a user's target user changed".into())
+        }
+    );
+}
+
 #[test]
 fn an_internal_target_user_is_never_matched() {
     let internal = DirectoryObject::new("t1")

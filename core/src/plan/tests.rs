@@ -106,6 +106,26 @@ impl Case {
         self
     }
 
+    /// Gives the users' mapping a scoping filter that leaves the Legal department out.
+    pub(crate) fn leave_legal_out_of_scope(&mut self) {
+        let users = self.schema.synchronization_rules[0]
+            .object_mappings
+            .iter_mut()
+            .find(|m| m.source_object_name == "User")
+            .expect("a user mapping");
+        users.scope = Some(
+            serde_json::from_value(serde_json::json!({"groups": [{
+                "name": "Not Legal",
+                "clauses": [{
+                    "operatorName": "NOT_EQUALS",
+                    "sourceOperandName": "department",
+                    "targetOperand": {"values": ["Legal"]}
+                }]
+            }]}))
+            .expect("a scoping filter"),
+        );
+    }
+
     pub(crate) fn input(&self) -> PlanInput<'_> {
         PlanInput {
             source: &self.source,
@@ -381,21 +401,7 @@ fn a_user_coming_into_scope_is_matched_against_the_other_claims() {
         snapshot(TGT, vec![existing], vec![]),
     )
     .users(&["u1", "u2"]);
-    let users = case.schema.synchronization_rules[0]
-        .object_mappings
-        .iter_mut()
-        .find(|m| m.source_object_name == "User")
-        .expect("a user mapping");
-    users.scope = Some(
-        serde_json::from_value(
-            serde_json::json!({"groups": [{"name": "Not Legal", "clauses": [{
-                "operatorName": "NOT_EQUALS",
-                "sourceOperandName": "department",
-                "targetOperand": {"values": ["Legal"]}
-            }]}]}),
-        )
-        .expect("a scoping filter"),
-    );
+    case.leave_legal_out_of_scope();
     // First: Ada alone in scope claims t1.
     let (first, _, basis, _) = plan_incremental(&case.input(), None, None).expect("plan");
     assert_eq!(

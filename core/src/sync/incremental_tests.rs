@@ -616,22 +616,7 @@ fn watch(case: &Case, all: bool, seed: u64, cycles: usize) -> Result<Vec<PlanKin
     // moves then take users out of and back into the scope while they stay group members.
     let mut case = case.clone();
     if r.next(2) == 0 {
-        let users = case.schema.synchronization_rules[0]
-            .object_mappings
-            .iter_mut()
-            .find(|m| m.source_object_name == "User")
-            .expect("a user mapping");
-        users.scope = Some(
-            serde_json::from_value(serde_json::json!({"groups": [{
-                "name": "Not Legal",
-                "clauses": [{
-                    "operatorName": "NOT_EQUALS",
-                    "sourceOperandName": "department",
-                    "targetOperand": {"values": ["Legal"]}
-                }]
-            }]}))
-            .expect("a scoping filter"),
-        );
+        case.leave_legal_out_of_scope();
     }
     let case = &case;
     let anchor = case.options.anchor_attribute.clone();

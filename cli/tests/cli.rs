@@ -511,3 +511,55 @@ fn plugin_new_writes_a_project_with_the_sdk_and_the_contract() {
         stderr(&o)
     );
 }
+
+/// `bench watch` on small tenants: its last line is the summary a script reads, every field
+/// present as `key=value` (the figures themselves are the benchmark's business, not a test's).
+#[test]
+fn bench_watch_ends_with_its_summary_line() {
+    let out = tenantsync(&[
+        "bench",
+        "watch",
+        "--users",
+        "40",
+        "--groups",
+        "4",
+        "--memberships",
+        "80",
+        "--latency-ms",
+        "1",
+        "--changes",
+        "3",
+        "--interval",
+        "0.2",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap_or_default();
+    let fields: std::collections::BTreeMap<&str, &str> = last
+        .split(' ')
+        .skip(1)
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    assert!(last.starts_with("watch users=40 "), "{last}");
+    for key in [
+        "groups",
+        "memberships",
+        "latency_ms",
+        "idle_requests",
+        "idle_seconds",
+        "plan_seconds",
+        "change15_requests",
+        "change15_seconds",
+        "change15_plan_seconds",
+        "p50_s",
+        "p95_s",
+        "engine_peak_mib",
+        "change15_plan",
+        "watch_incremental_plans",
+        "watch_full_plans",
+    ] {
+        assert!(fields.contains_key(key), "no {key} in {last}");
+    }
+    // A quiet cycle of a watched job reads the four delta rounds and nothing else.
+    assert_eq!(fields["idle_requests"], "4", "{last}");
+}

@@ -312,13 +312,7 @@ fn measure(
         .iter()
         .filter_map(|g| g.get("id").and_then(|v| v.as_str()).map(str::to_lowercase))
         .collect();
-    let job = sandbox.write_job(
-        &assigned,
-        &format!(
-            "concurrency = {}\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000000\n",
-            args.concurrency
-        ),
-    )?;
+    let job = sandbox.write_bench_job(&assigned, args.concurrency)?;
     source.reset_counts();
     target.reset_counts();
     let runtime = demo::runtime()?;

@@ -288,13 +288,7 @@ pub fn run(args: WatchBenchArgs) -> Result<Code, Failure> {
     let memberships: usize = state.memberships.values().map(Vec::len).sum();
     let assigned: Vec<String> = state.groups.iter().filter_map(|g| text(g, "id")).collect();
     drop(state);
-    let job = sandbox.write_job(
-        &assigned,
-        &format!(
-            "concurrency = {}\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000000\n",
-            args.concurrency
-        ),
-    )?;
+    let job = sandbox.write_bench_job(&assigned, args.concurrency)?;
 
     // In sync, without latency: a first sync in its own process (the engine alone), then one
     // cycle here that reads the first sync's writes back through the target's delta.

@@ -145,6 +145,21 @@ impl Sandbox {
         Ok(anchor_attribute_for(&app.0))
     }
 
+    /// The benchmarks' job: `groups` assigned, `concurrency` requests in flight per tenant,
+    /// escrows retried after a second and no quarantine (a benchmark measures every write).
+    pub fn write_bench_job(
+        &self,
+        groups: &[String],
+        concurrency: usize,
+    ) -> anyhow::Result<PathBuf> {
+        self.write_job(
+            groups,
+            &format!(
+                "concurrency = {concurrency}\nescrow_retry = \"1s\"\nquarantine_min_failures = 1000000\n"
+            ),
+        )
+    }
+
     /// Writes `source.secret`, `target.secret` (owner-only) and `job.toml` assigning
     /// `groups`, with `extra` TOML appended to its `[sync]` table. Returns the job's path.
     pub fn write_job(&self, groups: &[String], extra_sync: &str) -> anyhow::Result<PathBuf> {

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use super::world_0_1::tenantsync::transform::types as v01;
-use super::world_0_2::tenantsync::transform::types as v02;
 use crate::value::Value;
 
 /// An engine value as a 0.1.0 plugin argument. References become their id; the elements of a
@@ -88,46 +87,36 @@ pub(crate) fn pack(v: &Value, out: &mut Vec<u8>) -> Result<(), TooLong> {
     Ok(())
 }
 
-/// A plugin's result as an engine value, checked against `max_bytes` (the size of its text).
-/// One function per contract version, whose `value` types are distinct but alike.
-macro_rules! from_wit {
-    ($name:ident, $m:ident) => {
-        pub(crate) fn $name(v: $m::Value, max_bytes: u64) -> Result<Value, String> {
-            let size: u64 = match &v {
-                $m::Value::Text(s) => s.len() as u64,
-                $m::Value::Multi(items) => items.iter().map(|s| s.len() as u64).sum(),
-                _ => 0,
-            };
-            if size > max_bytes {
-                return Err(format!(
-                    "{size} bytes, more than the {max_bytes} allowed (limits.max_output_bytes)"
-                ));
-            }
-            Ok(match v {
-                $m::Value::Null => Value::Null,
-                $m::Value::Text(s) => Value::String(s),
-                $m::Value::Multi(items) => {
-                    Value::Multi(items.into_iter().map(Value::String).collect())
-                }
-                $m::Value::Boolean(b) => Value::Bool(b),
-                $m::Value::Number(n) => Value::Number(n),
-                $m::Value::Datetime(t) => {
-                    let d: Option<DateTime<Utc>> =
-                        DateTime::from_timestamp(t.seconds, t.nanoseconds);
-                    Value::DateTime(d.ok_or_else(|| {
-                        format!(
-                            "the date {}s {}ns is out of range",
-                            t.seconds, t.nanoseconds
-                        )
-                    })?)
-                }
-            })
-        }
+/// A plugin's result as an engine value (both contract versions share the `value` type),
+/// checked against `max_bytes` (the size of its text).
+pub(crate) fn from_wit(v: v01::Value, max_bytes: u64) -> Result<Value, String> {
+    let size: u64 = match &v {
+        v01::Value::Text(s) => s.len() as u64,
+        v01::Value::Multi(items) => items.iter().map(|s| s.len() as u64).sum(),
+        _ => 0,
     };
+    if size > max_bytes {
+        return Err(format!(
+            "{size} bytes, more than the {max_bytes} allowed (limits.max_output_bytes)"
+        ));
+    }
+    Ok(match v {
+        v01::Value::Null => Value::Null,
+        v01::Value::Text(s) => Value::String(s),
+        v01::Value::Multi(items) => Value::Multi(items.into_iter().map(Value::String).collect()),
+        v01::Value::Boolean(b) => Value::Bool(b),
+        v01::Value::Number(n) => Value::Number(n),
+        v01::Value::Datetime(t) => {
+            let d: Option<DateTime<Utc>> = DateTime::from_timestamp(t.seconds, t.nanoseconds);
+            Value::DateTime(d.ok_or_else(|| {
+                format!(
+                    "the date {}s {}ns is out of range",
+                    t.seconds, t.nanoseconds
+                )
+            })?)
+        }
+    })
 }
-
-from_wit!(from_wit, v01);
-from_wit!(from_wit_0_2, v02);
 
 #[cfg(test)]
 mod tests {
@@ -156,7 +145,7 @@ mod tests {
         );
         assert!(from_wit(v01::Value::Text("x".repeat(11)), 10).is_err());
         assert!(from_wit(v01::Value::Multi(vec!["x".repeat(6), "y".repeat(5)]), 10).is_err());
-        assert!(from_wit_0_2(v02::Value::Text("x".repeat(11)), 10).is_err());
+        assert!(from_wit(v01::Value::Text("x".repeat(11)), 10).is_err());
         assert!(
             from_wit(
                 v01::Value::Datetime(v01::Timestamp {
@@ -168,8 +157,8 @@ mod tests {
             .is_err()
         );
         assert!(
-            from_wit_0_2(
-                v02::Value::Datetime(v02::Timestamp {
+            from_wit(
+                v01::Value::Datetime(v01::Timestamp {
                     seconds: 0,
                     nanoseconds: u32::MAX
                 }),

@@ -31,11 +31,15 @@ mod world_0_1 {
 }
 
 /// The contract 0.2.0: `call` takes the function's index and the arguments packed in one
-/// `list<u8>` (see [`convert::pack`]).
+/// `list<u8>` (see [`convert::pack`]). Its `types` interface is 0.1.0's, field for field, so
+/// both versions share one set of Rust types (the component model checks types by structure).
 mod world_0_2 {
     wasmtime::component::bindgen!({
         path: "../plugins/wit",
         world: "transform",
+        with: {
+            "tenantsync:transform/types@0.2.0": super::world_0_1::tenantsync::transform::types,
+        },
     });
 }
 

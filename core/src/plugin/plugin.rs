@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 use wasmtime::{Engine, Store, Trap};
 
-use super::convert::{TooLong, from_wit, from_wit_0_2, pack, to_wit};
+use super::convert::{TooLong, from_wit, pack, to_wit};
 use super::error::{LoadError, PluginError};
 use super::limits::Limits;
 use super::sandbox::HostState;
@@ -92,41 +92,37 @@ enum CallError {
     Output(String),
 }
 
-macro_rules! from_versions {
-    ($($m:ident),*) => {$(
-        impl From<super::$m::tenantsync::transform::types::PluginInfo> for Info {
-            fn from(info: super::$m::tenantsync::transform::types::PluginInfo) -> Info {
-                Info {
-                    name: info.name,
-                    version: info.version,
-                    functions: info
-                        .functions
-                        .into_iter()
-                        .map(|f| FunctionSpec {
-                            name: f.name,
-                            params: f.params,
-                            optional: f.optional as usize,
-                            description: f.description,
-                        })
-                        .collect(),
-                }
-            }
-        }
+use super::world_0_1::tenantsync::transform::types as wit;
 
-        impl From<super::$m::tenantsync::transform::types::CallError> for CallError {
-            fn from(e: super::$m::tenantsync::transform::types::CallError) -> CallError {
-                use super::$m::tenantsync::transform::types::CallError as E;
-                match e {
-                    E::NotFound(_) => CallError::NotFound,
-                    E::InvalidArgument(m) => CallError::InvalidArgument(m),
-                    E::Failed(m) => CallError::Failed(m),
-                }
-            }
+/// What `describe` answers (both contract versions share the type).
+impl From<wit::PluginInfo> for Info {
+    fn from(info: wit::PluginInfo) -> Info {
+        Info {
+            name: info.name,
+            version: info.version,
+            functions: info
+                .functions
+                .into_iter()
+                .map(|f| FunctionSpec {
+                    name: f.name,
+                    params: f.params,
+                    optional: f.optional as usize,
+                    description: f.description,
+                })
+                .collect(),
         }
-    )*};
+    }
 }
 
-from_versions!(world_0_1, world_0_2);
+impl From<wit::CallError> for CallError {
+    fn from(e: wit::CallError) -> CallError {
+        match e {
+            wit::CallError::NotFound(_) => CallError::NotFound,
+            wit::CallError::InvalidArgument(m) => CallError::InvalidArgument(m),
+            wit::CallError::Failed(m) => CallError::Failed(m),
+        }
+    }
+}
 
 /// A loaded plugin. Calls may come from several threads; each runs in its own instance.
 pub struct Plugin {
@@ -340,7 +336,7 @@ impl Plugin {
                 // Indices fit in u32: `describe` lists the functions in a list<...>.
                 let result = b.call_call(&mut live.store, index as u32, packed).map(|r| {
                     r.map_err(CallError::from).and_then(|v| {
-                        from_wit_0_2(v, self.limits.max_output_bytes).map_err(CallError::Output)
+                        from_wit(v, self.limits.max_output_bytes).map_err(CallError::Output)
                     })
                 });
                 packed.shrink_to(ARGS_KEPT_BYTES);

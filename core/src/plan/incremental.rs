@@ -456,40 +456,22 @@ fn incremental<'a>(
     {
         return Err("the target's deleted objects changed");
     }
-    let mut open_users = false;
-    for id in &changes.target_users {
-        match same_anchor(
-            p,
-            &basis.users,
-            &user_anchors,
-            target.users.get(id.as_str()),
-            id,
-        )
-        .ok_or(MOVED_ANCHOR)?
-        {
-            Some(sid) => {
-                users.insert(sid);
-            }
-            None => open_users = true,
-        }
-    }
-    let mut open_groups = false;
-    for id in &changes.target_groups {
-        match same_anchor(
-            p,
-            &basis.groups,
-            &group_anchors,
-            target.groups.get(id.as_str()),
-            id,
-        )
-        .ok_or(MOVED_ANCHOR)?
-        {
-            Some(sid) => {
-                groups.insert(sid);
-            }
-            None => open_groups = true,
-        }
-    }
+    let open_users = concerned(
+        p,
+        &basis.users,
+        &user_anchors,
+        &target.users,
+        &changes.target_users,
+        &mut users,
+    )?;
+    let open_groups = concerned(
+        p,
+        &basis.groups,
+        &group_anchors,
+        &target.groups,
+        &changes.target_groups,
+        &mut groups,
+    )?;
 
     // Users matched by anything but their anchor depend on every unanchored target user, and
     // on one another (two claiming the same target user); a user coming into scope may be
@@ -678,6 +660,29 @@ fn incremental<'a>(
         .extend(p.open_groups.iter().map(|&g| Box::from(g)));
     replace_entries(basis, &users, &groups);
     Ok((scoped.len(), scoped_groups.len()))
+}
+
+/// Adds to `planned` the source object of each changed target object of one kind (`changed`,
+/// looked up in `objects`) that keeps its anchor; returns whether an unanchored one changed.
+/// Fails when one gained, lost or changed its anchor.
+fn concerned<'a>(
+    p: &Planner<'a>,
+    basis: &Anchors,
+    index: &AnchorIndex<'a>,
+    objects: &IdMap<&'a str, &'a DirectoryObject>,
+    changed: &[String],
+    planned: &mut BTreeSet<&'a str>,
+) -> Result<bool, &'static str> {
+    let mut unanchored = false;
+    for id in changed {
+        match same_anchor(p, basis, index, objects.get(id.as_str()), id).ok_or(MOVED_ANCHOR)? {
+            Some(sid) => {
+                planned.insert(sid);
+            }
+            None => unanchored = true,
+        }
+    }
+    Ok(unanchored)
 }
 
 const MOVED_ANCHOR: &str = "a target object gained, lost or changed its anchor";

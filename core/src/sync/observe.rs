@@ -49,7 +49,21 @@ pub(crate) struct Selection {
     pub target_groups: Vec<String>,
 }
 
+/// The collections a side is read as, in order, with the delta resource of each.
+const COLLECTIONS: [(&str, DeltaResource); 2] = [
+    ("users", DeltaResource::Users),
+    ("groups", DeltaResource::Groups),
+];
+
 impl Selection {
+    /// What the reads of `side`'s users and groups select.
+    fn of(&self, side: Side) -> [&[String]; 2] {
+        match side {
+            Side::Source => [&self.source_users, &self.source_groups],
+            Side::Target => [&self.target_users, &self.target_groups],
+        }
+    }
+
     pub(super) fn new(schema: &SynchronizationSchema, anchor: &str) -> Selection {
         let mut su: BTreeSet<String> = USER_BASE.iter().map(|s| s.to_string()).collect();
         let mut sg: BTreeSet<String> = GROUP_BASE.iter().map(|s| s.to_string()).collect();
@@ -231,21 +245,17 @@ async fn read_kind(
 ) -> Result<KindRead, SyncError> {
     let link_kind = link_kind(side, kind);
     memo.pending.remove(&link_kind);
-    let link = if full {
-        None
-    } else {
-        state.delta_link(&link_kind)?
-    };
-    let round = match prefetched.take(&link_kind, link.as_deref()) {
-        Some(round) => round,
+    let (link, round) = match prefetched.0.remove(&link_kind) {
+        Some((link, round)) => (Some(link), round),
         None => {
-            delta_or_full(
-                client,
-                resource,
-                &refs(select),
-                link.clone().map(DeltaLink).as_ref(),
-            )
-            .await?
+            let link = if full {
+                None
+            } else {
+                state.delta_link(&link_kind)?
+            };
+            let since = link.clone().map(DeltaLink);
+            let round = delta_or_full(client, resource, &refs(select), since.as_ref()).await?;
+            (link, round)
         }
     };
     let new_link = round.delta_link.0.clone();
@@ -418,16 +428,6 @@ fn link_kind(side: Side, kind: &str) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Prefetched(HashMap<String, (String, DeltaRound)>);
 
-impl Prefetched {
-    /// The round of `link_kind` when it was fetched from `link`.
-    fn take(&mut self, link_kind: &str, link: Option<&str>) -> Option<DeltaRound> {
-        match self.0.remove(link_kind) {
-            Some((from, round)) if Some(from.as_str()) == link => Some(round),
-            _ => None,
-        }
-    }
-}
-
 /// When every collection has a kept delta link (a watched job's cycles), sends the four delta
 /// rounds at once, both tenants and both collections, instead of one after the other: a
 /// quiet cycle then waits for one round trip, not four. Without a link somewhere (a first or
@@ -438,56 +438,28 @@ pub(crate) async fn prefetch(
     state: &StateStore,
     selection: &Selection,
 ) -> Result<Prefetched, SyncError> {
-    let reads = [
-        (
-            source,
-            Side::Source,
-            "users",
-            DeltaResource::Users,
-            &selection.source_users,
-        ),
-        (
-            source,
-            Side::Source,
-            "groups",
-            DeltaResource::Groups,
-            &selection.source_groups,
-        ),
-        (
-            target,
-            Side::Target,
-            "users",
-            DeltaResource::Users,
-            &selection.target_users,
-        ),
-        (
-            target,
-            Side::Target,
-            "groups",
-            DeltaResource::Groups,
-            &selection.target_groups,
-        ),
-    ];
-    let mut links = Vec::with_capacity(reads.len());
-    for (_, side, kind, _, _) in &reads {
-        let link_kind = link_kind(*side, kind);
-        match state.delta_link(&link_kind)? {
-            Some(link) => links.push((link_kind, link)),
-            None => return Ok(Prefetched::default()),
+    let mut reads = Vec::with_capacity(4);
+    for (client, side) in [(source, Side::Source), (target, Side::Target)] {
+        for ((kind, resource), select) in COLLECTIONS.into_iter().zip(selection.of(side)) {
+            let link_kind = link_kind(side, kind);
+            let Some(link) = state.delta_link(&link_kind)? else {
+                return Ok(Prefetched::default());
+            };
+            reads.push((client, resource, select, link_kind, link));
         }
     }
-    let rounds = futures_util::future::try_join_all(reads.iter().zip(&links).map(
-        |((client, _, _, resource, select), (_, link))| async move {
+    let rounds = futures_util::future::try_join_all(reads.iter().map(
+        |(client, resource, select, _, link)| async move {
             let since = DeltaLink(link.clone());
             delta_or_full(client, *resource, &refs(select), Some(&since)).await
         },
     ))
     .await?;
     Ok(Prefetched(
-        links
+        reads
             .into_iter()
             .zip(rounds)
-            .map(|((link_kind, link), round)| (link_kind, (link, round)))
+            .map(|((_, _, _, link_kind, link), round)| (link_kind, (link, round)))
             .collect(),
     ))
 }
@@ -512,7 +484,7 @@ pub(crate) async fn source(
         memo,
         prefetched,
         Side::Source,
-        [&selection.source_users, &selection.source_groups],
+        selection,
         tenant_id,
         full,
         now,
@@ -531,7 +503,7 @@ async fn read_side(
     memo: &mut Memo,
     prefetched: &mut Prefetched,
     side: Side,
-    select: [&[String]; 2],
+    selection: &Selection,
     tenant_id: &str,
     full: bool,
     now: DateTime<Utc>,
@@ -545,13 +517,7 @@ async fn read_side(
         ..SideRead::default()
     };
     let mut reads = Vec::with_capacity(2);
-    for ((kind, resource), select) in [
-        ("users", DeltaResource::Users),
-        ("groups", DeltaResource::Groups),
-    ]
-    .into_iter()
-    .zip(select)
-    {
+    for ((kind, resource), select) in COLLECTIONS.into_iter().zip(selection.of(side)) {
         let mut r = read_kind(
             client, state, memo, prefetched, side, kind, resource, select, full, now,
         )
@@ -700,7 +666,7 @@ pub(crate) async fn target(
         memo,
         prefetched,
         Side::Target,
-        [&selection.target_users, &selection.target_groups],
+        selection,
         tenant_id,
         full,
         now,
